@@ -1,0 +1,186 @@
+"""Per-type shaping of ARM resources: the read-only properties each resource provider fills in."""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from emulator.arm.errors import arm_error, bad_request
+
+CLUSTER = "microsoft.containerservice/managedclusters"
+SQL_SERVER = "microsoft.sql/servers"
+SQL_DATABASE = "microsoft.sql/servers/databases"
+SQL_FIREWALL_RULE = "microsoft.sql/servers/firewallrules"
+COGNITIVE_ACCOUNT = "microsoft.cognitiveservices/accounts"
+IDENTITY = "microsoft.managedidentity/userassignedidentities"
+FEDERATED_CREDENTIAL = "microsoft.managedidentity/userassignedidentities/federatedidentitycredentials"
+KEY_VAULT = "microsoft.keyvault/vaults"
+EXTENSION = "microsoft.kubernetesconfiguration/extensions"
+ROLE_ASSIGNMENT = "microsoft.authorization/roleassignments"
+RESOURCE_GROUP = "microsoft.resources/resourcegroups"
+TAGS = "microsoft.resources/tags"
+LINKER = "microsoft.servicelinker/linkers"
+
+# Types that appear in `/resources` listings (tracked resources); proxy resources do not.
+TRACKED = {CLUSTER, SQL_SERVER, SQL_DATABASE, COGNITIVE_ACCOUNT, IDENTITY, KEY_VAULT}
+
+
+def stable_uuid(*parts: str) -> str:
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, "|".join(p.lower() for p in parts)))
+
+
+def outbound_ip(cluster_id: str) -> str:
+    digest = hashlib.sha256(cluster_id.lower().encode()).digest()
+    return f"20.{digest[0]}.{digest[1]}.{digest[2] or 1}"
+
+
+@dataclass
+class TypeSpec:
+    canonical: str  # the type spelling ARM returns
+    parent: str | None = None  # lower-case parent type that must exist
+    shape: Callable[[dict, dict | None, str], None] = lambda resource, existing, tenant: None
+    actions: dict[str, str] = field(default_factory=dict)  # lower action -> handler name on the service
+
+
+def _cluster(resource: dict, existing: dict | None, tenant: str) -> None:
+    props = resource["properties"]
+    name, location = resource["name"], resource["location"]
+    props.setdefault("provisioningState", "Succeeded")
+    props.setdefault("kubernetesVersion", "1.33.2")
+    props.setdefault("dnsPrefix", f"{name}-dns")
+    props["fqdn"] = f"{props['dnsPrefix']}.hcp.{location}.azmk8s.io"
+    props.setdefault("aadProfile", {"managed": True, "enableAzureRBAC": True, "tenantID": tenant})
+    oidc = props.setdefault("oidcIssuerProfile", {"enabled": False})
+    if oidc.get("enabled"):
+        oidc["issuerURL"] = f"https://{location}.oic.prod-aks.azure.com/{tenant}/{stable_uuid(resource['id'])}/"
+    else:
+        oidc.pop("issuerURL", None)
+    security = props.setdefault("securityProfile", {})
+    security.setdefault("workloadIdentity", {"enabled": False})
+    ip_id = f"{resource['id']}-outbound-ip"
+    props["networkProfile"] = {
+        "loadBalancerProfile": {"effectiveOutboundIPs": [{"id": ip_id}]},
+        "outboundType": "loadBalancer",
+    }
+
+
+def _sql_server(resource: dict, existing: dict | None, tenant: str) -> None:
+    props = resource["properties"]
+    props["fullyQualifiedDomainName"] = f"{resource['name']}.database.windows.net"
+    props.setdefault("state", "Ready")
+    props.setdefault("version", "12.0")
+    props.setdefault("administratorLogin", "sqladmin")
+    props.pop("administratorLoginPassword", None)  # write-only, as in ARM
+
+
+def _sql_database(resource: dict, existing: dict | None, tenant: str) -> None:
+    props = resource["properties"]
+    props.setdefault("status", "Online")
+    props.setdefault("collation", "SQL_Latin1_General_CP1_CI_AS")
+    props["databaseId"] = stable_uuid(resource["id"])
+    resource.setdefault("kind", "v12.0,user")
+
+
+def _firewall_rule(resource: dict, existing: dict | None, tenant: str) -> None:
+    props = resource["properties"]
+    if "startIpAddress" not in props or "endIpAddress" not in props:
+        raise bad_request("Firewall rule requires startIpAddress and endIpAddress.")
+
+
+def _cognitive_account(resource: dict, existing: dict | None, tenant: str) -> None:
+    props = resource["properties"]
+    resource.setdefault("kind", "OpenAI")
+    resource.setdefault("sku", {"name": "S0"})
+    subdomain = props.setdefault("customSubDomainName", resource["name"])
+    host = "openai.azure.com" if resource["kind"] == "OpenAI" else "cognitiveservices.azure.com"
+    props["endpoint"] = f"https://{subdomain}.{host}/"
+    props["provisioningState"] = "Succeeded"
+
+
+def _identity(resource: dict, existing: dict | None, tenant: str) -> None:
+    props = resource["properties"]
+    props["tenantId"] = tenant
+    props["principalId"] = stable_uuid("principal", resource["id"])
+    props["clientId"] = stable_uuid("client", resource["id"])
+
+
+def _federated_credential(resource: dict, existing: dict | None, tenant: str) -> None:
+    props = resource["properties"]
+    if not props.get("issuer") or not props.get("subject"):
+        raise bad_request("Federated identity credential requires issuer and subject.")
+    props.setdefault("audiences", ["api://AzureADTokenExchange"])
+
+
+def _key_vault(resource: dict, existing: dict | None, tenant: str) -> None:
+    props = resource["properties"]
+    props["vaultUri"] = f"https://{resource['name']}.vault.azure.net/"
+    props["tenantId"] = tenant
+    props.setdefault("enableRbacAuthorization", True)
+    props.setdefault("sku", {"family": "A", "name": "standard"})
+
+
+def _extension(resource: dict, existing: dict | None, tenant: str) -> None:
+    props = resource["properties"]
+    props.setdefault("provisioningState", "Succeeded")
+    props.setdefault("statuses", [])
+
+
+def _role_assignment(resource: dict, existing: dict | None, tenant: str) -> None:
+    props = resource["properties"]
+    if not props.get("roleDefinitionId") or not props.get("principalId"):
+        raise arm_error(400, "InvalidRoleAssignmentRequest", "roleDefinitionId and principalId are required.")
+    props["scope"] = resource["id"].split("/providers/Microsoft.Authorization/", 1)[0]
+
+
+TYPES: dict[str, TypeSpec] = {
+    CLUSTER: TypeSpec(
+        "Microsoft.ContainerService/ManagedClusters",
+        shape=_cluster,
+        actions={"listclusterusercredential": "list_cluster_user_credential"},
+    ),
+    SQL_SERVER: TypeSpec("Microsoft.Sql/servers", shape=_sql_server),
+    SQL_DATABASE: TypeSpec("Microsoft.Sql/servers/databases", parent=SQL_SERVER, shape=_sql_database),
+    SQL_FIREWALL_RULE: TypeSpec("Microsoft.Sql/servers/firewallRules", parent=SQL_SERVER, shape=_firewall_rule),
+    COGNITIVE_ACCOUNT: TypeSpec(
+        "Microsoft.CognitiveServices/accounts", shape=_cognitive_account, actions={"listkeys": "list_keys"}
+    ),
+    IDENTITY: TypeSpec("Microsoft.ManagedIdentity/userAssignedIdentities", shape=_identity),
+    FEDERATED_CREDENTIAL: TypeSpec(
+        "Microsoft.ManagedIdentity/userAssignedIdentities/federatedIdentityCredentials",
+        parent=IDENTITY,
+        shape=_federated_credential,
+    ),
+    KEY_VAULT: TypeSpec("Microsoft.KeyVault/vaults", shape=_key_vault),
+    EXTENSION: TypeSpec("Microsoft.KubernetesConfiguration/extensions", shape=_extension),
+    ROLE_ASSIGNMENT: TypeSpec("Microsoft.Authorization/roleAssignments", shape=_role_assignment),
+}
+
+
+def new_resource(resource_id: str, type_key: str, body: dict, existing: dict | None, tenant: str) -> dict:
+    """Build the stored resource from a PUT body (ARM PUT replaces the user-settable parts)."""
+    spec = TYPES[type_key]
+    name = resource_id.rsplit("/", 1)[-1]
+    resource = {
+        "id": existing["id"] if existing else resource_id,
+        "name": name,
+        "type": spec.canonical,
+        "properties": dict(body.get("properties") or {}),
+    }
+    if type_key in TRACKED:
+        location = body.get("location") or (existing or {}).get("location")
+        if not location:
+            raise arm_error(400, "LocationRequired", "The location property is required for this definition.")
+        resource["location"] = location
+        resource["tags"] = dict(body.get("tags") or {})
+    for key in ("kind", "sku", "identity"):
+        if key in body:
+            resource[key] = body[key]
+        elif existing and key in existing:
+            resource[key] = existing[key]
+    if existing:  # read-only properties survive a PUT
+        for key, value in existing.get("properties", {}).items():
+            resource["properties"].setdefault(key, value)
+    spec.shape(resource, existing, tenant)
+    return resource

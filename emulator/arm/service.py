@@ -1,0 +1,358 @@
+"""Azure Resource Manager: routing, RBAC, generic CRUD, listing with $filter, providers, tags, events."""
+
+from __future__ import annotations
+
+import base64
+import re
+from typing import TYPE_CHECKING
+
+from emulator.arm import resources as rt
+from emulator.arm.errors import arm_error, authorization_failed, bad_request, missing_registration, not_found
+from emulator.arm.paths import ArmPath, Target, parse
+from emulator.arm.store import parent_of
+from emulator.events import ACTION, DELETE, WRITE
+from emulator.http import Request, Response
+from emulator.identity import Identity
+
+if TYPE_CHECKING:
+    from emulator.cloud import Cloud
+
+PAGE_SIZE = 1000
+_FILTER_CLAUSE = re.compile(r"\s*(\w+)\s+eq\s+'((?:[^']|'')*)'\s*", re.IGNORECASE)
+
+
+class ArmService:
+    def __init__(self, cloud: Cloud):
+        self.cloud = cloud
+        self.store = cloud.arm
+
+    # -- entry -----------------------------------------------------------------------------------------
+    def handle(self, request: Request, identity: Identity) -> Response:
+        path = parse(request.path, request.method)
+        if path is None:
+            raise arm_error(404, "InvalidResourceType", f"No route for '{request.path}'.")
+        if "api-version" not in request.query:
+            raise arm_error(
+                400,
+                "MissingApiVersionParameter",
+                "The api-version query parameter (?api-version=) is required for all requests.",
+            )
+        subscription = self.store.subscription(path.subscription_id)
+        if subscription is None:
+            raise arm_error(
+                404, "SubscriptionNotFound", f"The subscription '{path.subscription_id}' could not be found."
+            )
+        if path.target is Target.OPERATION:
+            if "/operationresults/" in path.id.lower():
+                return self.cloud.operations.result(path.action, self.cloud.arm_endpoint, request.query["api-version"])
+            return self.cloud.operations.status(path.action)
+        if path.target is Target.PROVIDER:
+            return Response(200, self._provider_view(path.subscription_id, path.namespace))
+        if path.target is Target.PROVIDER_ACTION:
+            return self._provider_action(path, identity)
+        if path.target is Target.RESOURCES_LIST:
+            return self._list_resources(request, path, identity)
+        if path.target is Target.COLLECTION:
+            self._authorize(identity, f"{path.type}/read", path.id)
+            return self._list_collection(request, path)
+        if path.target is Target.ACTION:
+            return self._action(request, path, identity)
+        if path.target is Target.RESOURCE:
+            return self._resource(request, path, identity)
+        raise arm_error(404, "InvalidResourceType", f"No route for '{request.path}'.")
+
+    # -- RBAC ------------------------------------------------------------------------------------------
+    def _authorize(self, identity: Identity, action: str, scope: str) -> None:
+        if not identity.allowed(action, scope):
+            raise authorization_failed(identity.principal, action, scope)
+
+    # -- resources -------------------------------------------------------------------------------------
+    def _resource(self, request: Request, path: ArmPath, identity: Identity) -> Response:
+        type_key = path.type.lower()
+        verb = {"GET": "read", "HEAD": "read", "PUT": "write", "PATCH": "write", "DELETE": "delete"}.get(request.method)
+        if verb is None:
+            raise arm_error(405, "MethodNotAllowed", f"The method '{request.method}' is not allowed.")
+        rbac_type = "Microsoft.Resources/subscriptions/resourceGroups" if type_key == rt.RESOURCE_GROUP else path.type
+        self._authorize(identity, f"{rbac_type}/{verb}", path.id)
+        if type_key == rt.LINKER:
+            return self.cloud.linkers.handle(request, path, identity)
+        if type_key == rt.TAGS:
+            return self._tags(request, path, identity)
+        if type_key != rt.RESOURCE_GROUP and type_key not in rt.TYPES:
+            raise arm_error(
+                400, "NoRegisteredProviderFound", f"No registered resource provider found for type '{path.type}'."
+            )
+        if request.method in ("GET", "HEAD"):
+            return Response(200, self._existing(path))
+        if request.method == "DELETE":
+            return self._delete(path, identity)
+        return self._write(request, path, identity)
+
+    def _existing(self, path: ArmPath) -> dict:
+        resource = self.store.get(path.id)
+        if resource is None:
+            raise not_found(path.type, path.name, path.resource_group)
+        return resource
+
+    def _write(self, request: Request, path: ArmPath, identity: Identity) -> Response:
+        body = request.json() or {}
+        type_key = path.type.lower()
+        self._require_registered(path.subscription_id, path.type.split("/")[0])
+        with self.store.lock:
+            existing = self.store.get(path.id)
+            if request.method == "PATCH":
+                if existing is None:
+                    raise not_found(path.type, path.name, path.resource_group)
+                body = _merge(existing, body)
+            if type_key == rt.RESOURCE_GROUP:
+                resource = {
+                    "id": path.id,
+                    "name": path.name,
+                    "type": "Microsoft.Resources/resourceGroups",
+                    "location": body.get("location") or (existing or {}).get("location") or "westeurope",
+                    "tags": dict(body.get("tags") or {}),
+                    "properties": {"provisioningState": "Succeeded"},
+                }
+            else:
+                self._require_parent(path)
+                resource = rt.new_resource(path.id, type_key, body, existing, self.cloud.tenant_id)
+            self.store.put(resource)
+        if type_key == rt.CLUSTER:
+            self.cloud.ensure_cluster_runtime(resource)
+        self._emit(WRITE, path.id, f"{path.type}/write", request, identity, updated=existing is not None)
+        return Response(200 if existing else 201, resource)
+
+    def _require_parent(self, path: ArmPath) -> None:
+        parent_id = parent_of(path.id)
+        if "/providers/" not in parent_id.lower():
+            if self.store.get(parent_id) is None:  # the resource group
+                raise not_found("Microsoft.Resources/resourceGroups", parent_id.rsplit("/", 1)[-1], None)
+            return
+        parent = self.store.get(parent_id)
+        if parent is None:
+            raise arm_error(
+                404,
+                "ParentResourceNotFound",
+                "Can not perform requested operation on nested resource. "
+                f"Parent resource '{parent_id.rsplit('/', 1)[-1]}' not found.",
+            )
+
+    def _delete(self, path: ArmPath, identity: Identity) -> Response:
+        removed = self.store.delete(path.id)
+        if not removed:
+            return Response(204)
+        for resource in removed:
+            if resource["type"].lower() == rt.CLUSTER:
+                self.cloud.drop_cluster_runtime(resource["id"])
+        self._emit(DELETE, path.id, f"{path.type}/delete", None, identity, updated=True, method="DELETE")
+        return Response(200)
+
+    # -- tags at scope ---------------------------------------------------------------------------------
+    def _tags(self, request: Request, path: ArmPath, identity: Identity) -> Response:
+        scope_id = path.id.rsplit("/providers/", 1)[0]
+        with self.store.lock:
+            target = self.store.get(scope_id)
+            if target is None:
+                raise not_found("resource", scope_id.rsplit("/", 1)[-1], path.resource_group)
+            tags = dict(target.get("tags") or {})
+            if request.method in ("PUT", "PATCH"):
+                body = request.json() or {}
+                incoming = dict((body.get("properties") or {}).get("tags") or {})
+                operation = (body.get("operation") or "Replace").lower() if request.method == "PATCH" else "replace"
+                if operation == "merge":
+                    tags.update(incoming)
+                elif operation == "delete":
+                    tags = {k: v for k, v in tags.items() if incoming.get(k, object()) != v}
+                else:
+                    tags = incoming
+                _validate_tags(tags)
+                target["tags"] = tags
+            elif request.method == "DELETE":
+                target["tags"] = tags = {}
+        view = {"id": path.id, "name": "default", "type": "Microsoft.Resources/tags", "properties": {"tags": tags}}
+        if request.method != "GET":
+            self._emit(WRITE, path.id, "Microsoft.Resources/tags/write", request, identity, updated=True)
+        return Response(200, view)
+
+    # -- listing ---------------------------------------------------------------------------------------
+    def _list_collection(self, request: Request, path: ArmPath) -> Response:
+        type_key = path.type.lower()
+        if type_key == rt.LINKER:
+            return self.cloud.linkers.list(request, path)
+        if type_key == rt.RESOURCE_GROUP:
+            items = [r for r in self.store.of_type_under(path.id, "Microsoft.Resources/resourceGroups")]
+        elif "/providers/" in path.id.lower():
+            items = self.store.children(path.id, path.type)  # nested or extension resources
+        else:
+            items = self.store.of_type_under(path.id, path.type)  # by subscription or resource group
+        return self._page(request, items)
+
+    def _list_resources(self, request: Request, path: ArmPath, identity: Identity) -> Response:
+        predicate = _parse_filter(request.query.get("$filter", ""))
+        items = [
+            _generic_view(r)
+            for r in self.store.under(path.id)
+            if r["type"].lower() in rt.TRACKED
+            and predicate(r)
+            and identity.allowed(f"{r['type']}/read", r["id"])  # ARM lists only what the caller may read
+        ]
+        return self._page(request, items)
+
+    def _page(self, request: Request, items: list[dict]) -> Response:
+        items = sorted(items, key=lambda r: r["id"].lower())
+        top = int(request.query.get("$top") or PAGE_SIZE)
+        skip = (
+            int(base64.urlsafe_b64decode(request.query["$skiptoken"]).decode()) if "$skiptoken" in request.query else 0
+        )
+        page = items[skip : skip + top]
+        body: dict = {"value": page}
+        if skip + top < len(items):
+            token = base64.urlsafe_b64encode(str(skip + top).encode()).decode()
+            query = "&".join(f"{k}={v}" for k, v in request.query.items() if k != "$skiptoken")
+            body["nextLink"] = f"{self.cloud.arm_endpoint}{request.path}?{query}&$skiptoken={token}"
+        return Response(200, body)
+
+    # -- actions ---------------------------------------------------------------------------------------
+    def _action(self, request: Request, path: ArmPath, identity: Identity) -> Response:
+        self._authorize(identity, f"{path.type}/{path.action}/action", path.id)
+        type_key = path.type.lower()
+        if type_key == rt.LINKER:
+            return self.cloud.linkers.action(request, path, identity)
+        resource = self._existing(path)
+        handler_name = rt.TYPES.get(type_key, rt.TypeSpec("")).actions.get(path.action.lower())
+        if handler_name is None:
+            raise arm_error(
+                404, "InvalidResourceType", f"The action '{path.action}' is not supported on '{path.type}'."
+            )
+        body = getattr(self, f"_action_{handler_name}")(resource)
+        self._emit(ACTION, path.id, f"{path.type}/{path.action}/action", request, identity, updated=True)
+        return Response(200, body)
+
+    def _action_list_cluster_user_credential(self, cluster: dict) -> dict:
+        kubeconfig = self.cloud.kubeconfig_for(cluster)
+        return {"kubeconfigs": [{"name": "clusterUser", "value": base64.b64encode(kubeconfig.encode()).decode()}]}
+
+    def _action_list_keys(self, account: dict) -> dict:
+        return {
+            "key1": rt.stable_uuid("key1", account["id"]).replace("-", ""),
+            "key2": rt.stable_uuid("key2", account["id"]).replace("-", ""),
+        }
+
+    # -- providers -------------------------------------------------------------------------------------
+    def _provider_view(self, subscription_id: str, namespace: str) -> dict:
+        subscription = self.store.subscription(subscription_id)
+        spelled = subscription.provider_names.get(namespace.lower(), namespace)
+        return {
+            "id": f"/subscriptions/{subscription_id}/providers/{spelled}",
+            "namespace": spelled,
+            "registrationState": subscription.provider_state(namespace),
+            "resourceTypes": [],
+        }
+
+    def _provider_action(self, path: ArmPath, identity: Identity) -> Response:
+        action = path.action.lower()
+        if action not in ("register", "unregister"):
+            raise arm_error(404, "InvalidResourceType", f"The action '{path.action}' is not supported.")
+        self._authorize(identity, f"{path.namespace}/{action}/action", f"/subscriptions/{path.subscription_id}")
+        subscription = self.store.subscription(path.subscription_id)
+        # Registration completes at once here; in Azure it passes through 'Registering' for minutes.
+        subscription.set_provider(path.namespace, "Registered" if action == "register" else "Unregistered")
+        return Response(200, self._provider_view(path.subscription_id, path.namespace))
+
+    def _require_registered(self, subscription_id: str, namespace: str) -> None:
+        subscription = self.store.subscription(subscription_id)
+        if subscription.provider_state(namespace) != "Registered":
+            raise missing_registration(namespace)
+
+    # -- events ----------------------------------------------------------------------------------------
+    def _emit(
+        self,
+        event_type: str,
+        subject: str,
+        operation: str,
+        request: Request | None,
+        identity: Identity,
+        *,
+        updated: bool,
+        method: str | None = None,
+    ) -> None:
+        http_request = None
+        if updated:
+            http_request = {
+                "clientRequestId": (request.header("x-ms-client-request-id") if request else None) or "",
+                "clientIpAddress": "127.0.0.1",
+                "method": method or (request.method if request else "DELETE"),
+                "url": f"https://management.azure.com{subject}",
+            }
+        subscription_id = subject.split("/")[2]
+        principal = {"object_id": identity.principal.object_id, "client_id": identity.principal.client_id}
+        self.cloud.events.emit(event_type, subject, operation, subscription_id, principal, http_request)
+
+    def emit_as(self, event_type: str, subject: str, operation: str, identity: Identity) -> None:
+        """For writes a resource provider makes on its own (e.g. Service Connector enabling OIDC)."""
+        self._emit(event_type, subject, operation, None, identity, updated=True, method="PUT")
+
+
+def _merge(existing: dict, patch: dict) -> dict:
+    """ARM PATCH: a JSON merge of the patch into the current resource."""
+    merged = dict(existing)
+    for key, value in patch.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict) and key != "tags":
+            merged[key] = _merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _validate_tags(tags: dict) -> None:
+    if len(tags) > 50:
+        raise bad_request("The number of tags exceeds the limit of 50.", "InvalidTagCount")
+    for name, value in tags.items():
+        if len(name) > 512 or len(str(value)) > 256 or any(c in name for c in "<>%&\\?/"):
+            raise bad_request(f"The tag name '{name[:64]}' or its value is invalid.", "InvalidTagNameCharacters")
+
+
+def _generic_view(resource: dict) -> dict:
+    view = {k: resource[k] for k in ("id", "name", "type", "location", "tags", "kind", "sku") if k in resource}
+    view.setdefault("tags", {})
+    return view
+
+
+def _parse_filter(expression: str):
+    """The `$filter` forms ARM supports on /resources that we use: resourceType, tagName, tagName+tagValue,
+    resourceType clauses joined by `or`."""
+    if not expression.strip():
+        return lambda r: True
+    if re.search(r"\bor\b", expression, re.IGNORECASE):
+        clauses = [_clause(part) for part in re.split(r"\bor\b", expression, flags=re.IGNORECASE)]
+        if any(field != "resourcetype" for field, _ in clauses):
+            raise bad_request("Only resourceType clauses may be combined with 'or'.", "InvalidFilterInQueryString")
+        wanted = {value.lower() for _, value in clauses}
+        return lambda r: r["type"].lower() in wanted
+    clauses = dict(_clause(part) for part in re.split(r"\band\b", expression, flags=re.IGNORECASE))
+    if "tagvalue" in clauses and "tagname" not in clauses:
+        raise bad_request("tagValue requires tagName.", "InvalidFilterInQueryString")
+    if "tagname" in clauses and set(clauses) - {"tagname", "tagvalue"}:
+        raise bad_request("The filter on tagName cannot be combined with other filters.", "InvalidFilterInQueryString")
+
+    def predicate(resource: dict) -> bool:
+        if "resourcetype" in clauses and resource["type"].lower() != clauses["resourcetype"].lower():
+            return False
+        if "resourcegroup" in clauses and resource["id"].split("/")[4].lower() != clauses["resourcegroup"].lower():
+            return False
+        if "tagname" in clauses:
+            tags = {k.lower(): v for k, v in (resource.get("tags") or {}).items()}
+            if clauses["tagname"].lower() not in tags:
+                return False
+            if "tagvalue" in clauses and tags[clauses["tagname"].lower()] != clauses["tagvalue"]:
+                return False
+        return True
+
+    return predicate
+
+
+def _clause(text: str) -> tuple[str, str]:
+    match = _FILTER_CLAUSE.fullmatch(text)
+    if not match or match.group(1).lower() not in ("resourcetype", "tagname", "tagvalue", "resourcegroup"):
+        raise bad_request(f"Invalid $filter clause '{text.strip()[:100]}'.", "InvalidFilterInQueryString")
+    return match.group(1).lower(), match.group(2).replace("''", "'")

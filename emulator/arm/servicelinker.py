@@ -1,0 +1,425 @@
+"""Service Connector (Microsoft.ServiceLinker) with an AKS source, per the 2024-04-01 contract.
+
+Side effects follow FACTS.md sections 1-2: the sc-extension, the secret and service account in the
+`scope` namespace, OIDC + workload identity on the cluster, a federated credential on the identity, a
+role assignment and a firewall rule on the target. Deleting a linker leaves the Kubernetes objects.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+from emulator.arm import resources as rt
+from emulator.arm.errors import arm_error, bad_request, missing_registration, not_found
+from emulator.arm.operations import Outcome
+from emulator.arm.paths import ArmPath
+from emulator.events import WRITE
+from emulator.http import Request, Response
+from emulator.identity import Identity
+
+if TYPE_CHECKING:
+    from emulator.cloud import Cloud
+
+NAME_PATTERN = re.compile(r"^[A-Za-z0-9._]{1,60}$")
+NAMESPACE_PATTERN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+AUTH_TYPES = {
+    "systemAssignedIdentity", "userAssignedIdentity", "servicePrincipalSecret", "servicePrincipalCertificate",
+    "secret", "accessKey", "userAccount", "easyAuthMicrosoftEntraID",
+}  # fmt: skip
+CLIENT_TYPES = {
+    "none", "dotnet", "java", "python", "go", "php", "ruby", "django", "nodejs", "springBoot", "kafka-springBoot",
+    "jms-springBoot", "dapr",
+}  # fmt: skip
+# Auth types an AKS source accepts per target type (azure-cli _resource_config.py; SQL + workload identity
+# as the AKS-to-SQL tutorial uses it).
+ALLOWED_AUTH = {
+    rt.SQL_DATABASE: {"secret", "userAssignedIdentity"},
+    rt.COGNITIVE_ACCOUNT: {"userAssignedIdentity", "secret", "servicePrincipalSecret"},
+}
+OPENAI_USER_ROLE = "5e0bd9bd-7b93-4f28-af87-19fc36ad61bd"  # Cognitive Services OpenAI User
+CREDENTIAL_KEYS = ("AZURE_SQL_PASSWORD", "AZURE_OPENAI_KEY", "AZURE_OPENAI_CLIENTSECRET")
+EXTENSION_NAME = "sc-extension"
+EXTENSION_NAMESPACE = "sc-system"
+
+
+def secret_name(linker_name: str) -> str:
+    """Service Connector's secret name (azure-cli get_aks_resource_name); lower-cased as Kubernetes requires."""
+    return f"sc-{re.sub(r'[^A-Za-z0-9]', '', linker_name)}-secret".lower()
+
+
+def service_account_name(client_id: str) -> str:
+    return f"sc-account-{client_id}"
+
+
+class ServiceLinker:
+    def __init__(self, cloud: Cloud):
+        self.cloud = cloud
+        self.store = cloud.arm
+        self._secret_values: dict[str, str] = {}  # linker id -> raw secret (never returned by GET)
+
+    # -- CRUD ------------------------------------------------------------------------------------------
+    def handle(self, request: Request, path: ArmPath, identity: Identity) -> Response:
+        source_id = path.id.rsplit("/providers/", 1)[0]
+        if request.method == "GET":
+            linker = self.store.get(path.id)
+            if linker is None:
+                raise not_found("Microsoft.ServiceLinker/linkers", path.name, path.resource_group)
+            return Response(200, linker)
+        if request.method == "DELETE":
+            return self._delete(path, identity)
+        if request.method in ("PUT", "PATCH"):
+            return self._put(request, path, source_id, identity)
+        raise arm_error(405, "MethodNotAllowed", f"The method '{request.method}' is not allowed.")
+
+    def list(self, request: Request, path: ArmPath) -> Response:
+        return Response(
+            200,
+            {"value": sorted(self.store.children(path.id, "Microsoft.ServiceLinker/linkers"), key=lambda r: r["name"])},
+        )
+
+    def _put(self, request: Request, path: ArmPath, source_id: str, identity: Identity) -> Response:
+        cluster = self.store.get(source_id)
+        if cluster is None or cluster["type"].lower() != rt.CLUSTER:
+            raise not_found(
+                "Microsoft.ContainerService/managedClusters", source_id.rsplit("/", 1)[-1], path.resource_group
+            )
+        if not NAME_PATTERN.match(path.name):
+            raise bad_request(
+                "Resource name can only contain letters (A-Z, a-z), numbers (0-9), periods ('.'), "
+                "and underscores ('_')",
+                "InvalidResourceName",
+            )
+        subscription = self.store.subscription(path.subscription_id)
+        for namespace in ("Microsoft.ServiceLinker", "Microsoft.KubernetesConfiguration"):
+            if subscription.provider_state(namespace) != "Registered":
+                raise missing_registration(namespace)
+        body = request.json() or {}
+        if request.method == "PATCH":
+            existing = self.store.get(path.id)
+            if existing is None:
+                raise not_found("Microsoft.ServiceLinker/linkers", path.name, path.resource_group)
+            body = {"properties": {**existing["properties"], **(body.get("properties") or {})}}
+        props = body.get("properties") or {}
+        target = self._validate(props)
+        auth = dict(props["authInfo"])
+        # GET never returns a secret: keep it aside for the provisioning step only.
+        secret_value = (auth.pop("secretInfo", None) or {}).get("value") or auth.pop("secret", None)
+        linker = {
+            "id": path.id,
+            "name": path.name,
+            "type": "microsoft.servicelinker/linkers",
+            "systemData": {"createdBy": identity.principal.client_id, "createdAt": _now()},
+            "properties": {
+                "targetService": {"type": "AzureResource", "id": props["targetService"]["id"]},
+                "authInfo": auth,
+                "clientType": props.get("clientType", "none"),
+                "scope": props.get("scope") or "default",
+                "publicNetworkSolution": props.get("publicNetworkSolution"),
+                "configurationInfo": props.get("configurationInfo"),
+                "secretStore": props.get("secretStore"),
+                "provisioningState": "Accepted",
+            },
+        }
+        existed = self.store.get(path.id) is not None
+        self.store.put(linker)
+        if secret_value is not None:
+            self._secret_values[path.id.lower()] = secret_value
+        op = self.cloud.operations.start(
+            path.subscription_id,
+            "Microsoft.ServiceLinker",
+            cluster["location"],
+            lambda: self._provision(path.id, cluster["id"], target, identity),
+        )
+        self.cloud.arm_service.emit_as(WRITE, path.id, "Microsoft.ServiceLinker/linkers/write", identity)
+        headers = {"Azure-AsyncOperation": self._op_url(op.status_path)}
+        return Response(200 if existed else 201, linker, headers)
+
+    def _delete(self, path: ArmPath, identity: Identity) -> Response:
+        linker = self.store.get(path.id)
+        if linker is None:
+            return Response(204)
+
+        def complete() -> Outcome:
+            self.store.delete(path.id)
+            self._secret_values.pop(path.id.lower(), None)
+            return Outcome("Succeeded")
+
+        op = self.cloud.operations.start(path.subscription_id, "Microsoft.ServiceLinker", "global", complete)
+        return Response(
+            202, None, {"Azure-AsyncOperation": self._op_url(op.status_path), "Location": self._op_url(op.result_path)}
+        )
+
+    # -- actions ---------------------------------------------------------------------------------------
+    def action(self, request: Request, path: ArmPath, identity: Identity) -> Response:
+        linker = self.store.get(path.id)
+        if linker is None:
+            raise not_found("Microsoft.ServiceLinker/linkers", path.name, path.resource_group)
+        action = path.action.lower()
+        if action == "listconfigurations":
+            configs = [
+                {"name": k, "value": "" if k in CREDENTIAL_KEYS else v, "configType": "Default"}
+                for k, v in self._configuration(linker).items()
+            ]
+            return Response(200, {"configurations": configs})
+        if action == "validatelinker":
+            op = self.cloud.operations.start(
+                path.subscription_id,
+                "Microsoft.ServiceLinker",
+                "global",
+                lambda: Outcome("Succeeded", result=self._validation(linker)),
+            )
+            return Response(202, None, {"Location": self._op_url(op.result_path)})
+        raise arm_error(404, "InvalidResourceType", f"The action '{path.action}' is not supported on linkers.")
+
+    def _validation(self, linker: dict) -> dict:
+        """What the real service answers for an AKS source: success, unless the target is gone."""
+        props = linker["properties"]
+        target_id = props["targetService"]["id"]
+        exists = self.store.get(target_id) is not None
+        start = _now()
+        detail = [
+            {"name": "TargetExistence", "description": "The target existence is validated",
+             "result": "success" if exists else "failure",
+             **({} if exists else {"errorMessage": f"The target resource '{target_id}' does not exist.",
+                                   "errorCode": "TargetNotFound"})},
+            {"name": "AuthenticationInfo", "description": "The configured values are validated", "result": "success"},
+        ]  # fmt: skip
+        return {
+            "id": linker["id"],
+            "status": "Succeeded",
+            "properties": {
+                "isConnectionAvailable": exists,
+                "linkerName": linker["name"],
+                "sourceId": linker["id"].rsplit("/providers/", 1)[0],
+                "targetId": target_id,
+                "authType": props["authInfo"]["authType"],
+                "reportStartTimeUtc": start,
+                "reportEndTimeUtc": _now(),
+                "validationDetail": detail,
+            },
+        }
+
+    # -- validation of the request body ----------------------------------------------------------------
+    def _validate(self, props: dict) -> dict:
+        target_service = props.get("targetService") or {}
+        if target_service.get("type") != "AzureResource" or not target_service.get("id"):
+            raise bad_request(
+                "targetService must be {type: 'AzureResource', id: <target resource id>}.", "InvalidTargetService"
+            )
+        target = self.store.get(target_service["id"])
+        if target is None:
+            raise bad_request(f"Target resource '{target_service['id']}' was not found.", "TargetNotFound")
+        target_type = target["type"].lower()
+        allowed = ALLOWED_AUTH.get(target_type)
+        if allowed is None:
+            raise bad_request(
+                f"Target resource type '{target['type']}' is not supported for source type "
+                "'Microsoft.ContainerService/managedClusters'.",
+                "UnsupportedTargetType",
+            )
+        auth = props.get("authInfo") or {}
+        auth_type = auth.get("authType")
+        if auth_type not in AUTH_TYPES:
+            raise bad_request(f"authInfo.authType '{auth_type}' is not a valid discriminator value.", "InvalidAuthType")
+        if auth_type not in allowed:
+            raise bad_request(
+                f"Auth type '{auth_type}' is not supported for target '{target['type']}' with an AKS source. "
+                f"Supported: {', '.join(sorted(allowed))}.",
+                "UnsupportedAuthType",
+            )
+        if auth_type == "secret" and target_type == rt.SQL_DATABASE:
+            info = auth.get("secretInfo") or {}
+            if not auth.get("name") or info.get("secretType") != "rawValue" or not info.get("value"):
+                raise bad_request(
+                    "Secret auth for an AKS source requires authInfo.name and "
+                    "secretInfo {secretType: rawValue, value}; "
+                    "Key Vault secret references are not supported.",
+                    "InvalidSecretInfo",
+                )
+        if auth_type == "userAssignedIdentity":
+            if not auth.get("clientId") or not auth.get("subscriptionId"):
+                raise bad_request("userAssignedIdentity requires clientId and subscriptionId.", "InvalidAuthInfo")
+            if self._identity_by_client_id(auth["subscriptionId"], auth["clientId"]) is None:
+                raise bad_request(
+                    f"No user-assigned identity with client id '{auth['clientId']}' was found.", "IdentityNotFound"
+                )
+        if auth_type == "servicePrincipalSecret" and not all(
+            auth.get(k) for k in ("clientId", "principalId", "secret")
+        ):
+            raise bad_request("servicePrincipalSecret requires clientId, principalId and secret.", "InvalidAuthInfo")
+        client_type = props.get("clientType", "none")
+        if client_type not in CLIENT_TYPES:
+            raise bad_request(f"clientType '{client_type}' is not valid.", "InvalidClientType")
+        scope = props.get("scope") or "default"
+        if not NAMESPACE_PATTERN.match(scope) or len(scope) > 63:
+            raise bad_request(f"scope '{scope}' is not a valid Kubernetes namespace name.", "InvalidScope")
+        return target
+
+    def _identity_by_client_id(self, subscription_id: str, client_id: str) -> dict | None:
+        for identity in self.store.of_type_under(f"/subscriptions/{subscription_id}", rt.TYPES[rt.IDENTITY].canonical):
+            if identity["properties"]["clientId"].lower() == client_id.lower():
+                return identity
+        return None
+
+    # -- provisioning (the LRO's work) -----------------------------------------------------------------
+    def _provision(self, linker_id: str, cluster_id: str, target: dict, identity: Identity) -> Outcome:
+        linker = self.store.get(linker_id)
+        cluster = self.store.get(cluster_id)
+        if linker is None or cluster is None:
+            return Outcome("Failed", {"code": "ResourceNotFound", "message": "The linker or its cluster was deleted."})
+        if cluster["properties"].get("provisioningState") != "Succeeded":
+            linker["properties"]["provisioningState"] = "Failed"
+            return Outcome(
+                "Failed",
+                {
+                    "code": "GeneralUserError",
+                    "message": "Execution failed. Operation returned an invalid status code 'Conflict'",
+                },
+            )
+        if self.cloud.faults.take("arm", "LRO", linker_id, kinds=("lro_fail",)):
+            linker["properties"]["provisioningState"] = "Failed"
+            return Outcome("Failed", {"code": "InternalServerError", "message": "Injected LRO failure."})
+        props = linker["properties"]
+        kube = self.cloud.cluster_runtime(cluster_id).store
+        self._ensure_extension(cluster, kube, identity)
+        namespace = props["scope"]
+        if kube.get("namespaces", None, namespace) is None:
+            kube.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}})
+        auth = props["authInfo"]
+        if auth["authType"] == "userAssignedIdentity":
+            self._wire_workload_identity(cluster, target, auth, namespace, kube, identity)
+        if target["type"].lower() == rt.SQL_DATABASE:
+            self._open_sql_firewall(cluster, target)
+        data = self._configuration(linker, include_secrets=True)
+        kube.apply(
+            {
+                "apiVersion": "v1",
+                "kind": "Secret",
+                "type": "Opaque",
+                "metadata": {"name": secret_name(linker["name"]), "namespace": namespace},
+                "data": {k: base64.b64encode(str(v).encode()).decode() for k, v in data.items()},
+            }
+        )
+        props["provisioningState"] = "Succeeded"
+        return Outcome("Succeeded")
+
+    def _ensure_extension(self, cluster: dict, kube, identity: Identity) -> None:
+        extension_id = f"{cluster['id']}/providers/Microsoft.KubernetesConfiguration/extensions/{EXTENSION_NAME}"
+        if self.store.get(extension_id) is None:
+            body = {
+                "properties": {
+                    "extensionType": "microsoft.servicelinker.connection",
+                    "autoUpgradeMinorVersion": True,
+                    "scope": {"cluster": {"releaseNamespace": EXTENSION_NAMESPACE}},
+                    "provisioningState": "Succeeded",
+                }
+            }
+            self.store.put(rt.new_resource(extension_id, rt.EXTENSION, body, None, self.cloud.tenant_id))
+        if kube.get("namespaces", None, EXTENSION_NAMESPACE) is None:
+            kube.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": EXTENSION_NAMESPACE}})
+
+    def _wire_workload_identity(self, cluster, target, auth, namespace, kube, identity) -> None:
+        props = cluster["properties"]
+        if not props["oidcIssuerProfile"].get("enabled") or not props["securityProfile"]["workloadIdentity"].get(
+            "enabled"
+        ):
+            props["oidcIssuerProfile"]["enabled"] = True
+            props["securityProfile"]["workloadIdentity"]["enabled"] = True
+            self.store.put(rt.new_resource(cluster["id"], rt.CLUSTER, cluster, cluster, self.cloud.tenant_id))
+            self.cloud.arm_service.emit_as(
+                WRITE, cluster["id"], "Microsoft.ContainerService/managedClusters/write", identity
+            )
+        cluster = self.store.get(cluster["id"])
+        issuer = cluster["properties"]["oidcIssuerProfile"]["issuerURL"]
+        uami = self._identity_by_client_id(auth["subscriptionId"], auth["clientId"])
+        sa_name = service_account_name(auth["clientId"])
+        subject = f"system:serviceaccount:{namespace}:{sa_name}"
+        existing = self.store.children(uami["id"], rt.TYPES[rt.FEDERATED_CREDENTIAL].canonical)
+        if not any(c["properties"]["issuer"] == issuer and c["properties"]["subject"] == subject for c in existing):
+            # The credential's name is INFERRED (not documented): one per cluster/namespace/service account.
+            fic_id = f"{uami['id']}/federatedIdentityCredentials/sc_{rt.stable_uuid(issuer, subject)[:8]}"
+            body = {"properties": {"issuer": issuer, "subject": subject, "audiences": ["api://AzureADTokenExchange"]}}
+            self.store.put(rt.new_resource(fic_id, rt.FEDERATED_CREDENTIAL, body, None, self.cloud.tenant_id))
+        if kube.get("serviceaccounts", namespace, sa_name) is None:
+            kube.apply(
+                {
+                    "apiVersion": "v1",
+                    "kind": "ServiceAccount",
+                    "metadata": {
+                        "name": sa_name,
+                        "namespace": namespace,
+                        "annotations": {"azure.workload.identity/client-id": auth["clientId"]},
+                    },
+                }
+            )
+        if target["type"].lower() == rt.COGNITIVE_ACCOUNT:
+            principal_id = uami["properties"]["principalId"]
+            assignment_name = rt.stable_uuid(target["id"], principal_id)
+            assignment_id = f"{target['id']}/providers/Microsoft.Authorization/roleAssignments/{assignment_name}"
+            subscription = target["id"].split("/")[2]
+            role = f"/subscriptions/{subscription}/providers/Microsoft.Authorization/roleDefinitions/{OPENAI_USER_ROLE}"
+            body = {
+                "properties": {
+                    "roleDefinitionId": role,
+                    "principalId": principal_id,
+                    "principalType": "ServicePrincipal",
+                }
+            }
+            self.store.put(rt.new_resource(assignment_id, rt.ROLE_ASSIGNMENT, body, None, self.cloud.tenant_id))
+
+    def _open_sql_firewall(self, cluster: dict, target: dict) -> None:
+        server_id = target["id"].rsplit("/databases/", 1)[0]
+        ip = rt.outbound_ip(cluster["id"])
+        rule_id = f"{server_id}/firewallRules/ServiceLinker-{rt.stable_uuid(cluster['id'])[:8]}"
+        body = {"properties": {"startIpAddress": ip, "endIpAddress": ip}}
+        self.store.put(rt.new_resource(rule_id, rt.SQL_FIREWALL_RULE, body, None, self.cloud.tenant_id))
+
+    # -- configuration (python client keys, FACTS.md section 2) ----------------------------------------
+    def _configuration(self, linker: dict, include_secrets: bool = False) -> dict[str, str]:
+        props = linker["properties"]
+        target = self.store.get(props["targetService"]["id"]) or {}
+        auth = props["authInfo"]
+        values: dict[str, str] = {}
+        target_id = props["targetService"]["id"]
+        if "/databases/" in target_id.lower():
+            server = target_id.split("/")[8]
+            values = {
+                "AZURE_SQL_SERVER": f"{server}.database.windows.net",
+                "AZURE_SQL_PORT": "1433",
+                "AZURE_SQL_DATABASE": target_id.rsplit("/", 1)[-1],
+            }
+            if auth["authType"] == "secret":
+                values["AZURE_SQL_USER"] = auth.get("name", "")
+                values["AZURE_SQL_PASSWORD"] = (
+                    self._secret_values.get(linker["id"].lower(), "") if include_secrets else ""
+                )
+            else:
+                values["AZURE_SQL_AUTHENTICATION"] = "ActiveDirectoryDefault"
+        else:
+            endpoint = (target.get("properties") or {}).get(
+                "endpoint"
+            ) or f"https://{target_id.rsplit('/', 1)[-1]}.openai.azure.com/"
+            values = {"AZURE_OPENAI_BASE": endpoint}
+            if auth["authType"] == "userAssignedIdentity":
+                values["AZURE_OPENAI_CLIENTID"] = auth["clientId"]
+            elif auth["authType"] == "secret":
+                values["AZURE_OPENAI_KEY"] = (
+                    rt.stable_uuid("key1", target_id).replace("-", "") if include_secrets else ""
+                )
+            else:
+                values["AZURE_OPENAI_CLIENTID"] = auth.get("clientId", "")
+                values["AZURE_OPENAI_CLIENTSECRET"] = (
+                    self._secret_values.get(linker["id"].lower(), "") if include_secrets else ""
+                )
+        renames = ((props.get("configurationInfo") or {}).get("customizedKeys")) or {}
+        return {renames.get(k, k): v for k, v in values.items()}
+
+    def _op_url(self, path: str) -> str:
+        return f"{self.cloud.arm_endpoint}{path}?api-version=2024-04-01"
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat().replace("+00:00", "Z")

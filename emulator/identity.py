@@ -1,0 +1,133 @@
+"""Entra ID as the emulator needs it: principals, bearer tokens, role-like rights.
+
+Tokens are JWT-shaped (HS256 with a key minted at start) so clients treat them like real
+access tokens; only the emulator ever reads them.
+"""
+
+from __future__ import annotations
+
+import base64
+import fnmatch
+import hashlib
+import hmac
+import json
+import secrets
+import time
+import uuid
+from dataclasses import dataclass, field
+
+from emulator.http import Principal
+
+ARM_AUDIENCE = "https://management.azure.com"
+AKS_AUDIENCE = "6dae42f8-4368-4678-94ff-3960e28e3630"
+VAULT_AUDIENCE = "https://vault.azure.net"
+STORAGE_AUDIENCE = "https://storage.azure.com"
+KNOWN_AUDIENCES = (ARM_AUDIENCE, AKS_AUDIENCE, VAULT_AUDIENCE, STORAGE_AUDIENCE)
+TOKEN_LIFETIME_SECONDS = 3600
+
+
+@dataclass
+class Grant:
+    """A role assignment flattened to what RBAC evaluates: actions (control plane) and data actions at a scope."""
+
+    scope: str
+    actions: tuple[str, ...] = ()
+    not_actions: tuple[str, ...] = ()
+    data_actions: tuple[str, ...] = ()
+
+    def covers(self, resource_id: str) -> bool:
+        scope = self.scope.rstrip("/").lower()
+        target = resource_id.rstrip("/").lower()
+        return scope in ("", "/") or target == scope or target.startswith(scope + "/")
+
+
+@dataclass
+class Identity:
+    principal: Principal
+    grants: list[Grant] = field(default_factory=list)
+
+    def allowed(self, action: str, resource_id: str, *, data: bool = False) -> bool:
+        for grant in self.grants:
+            if not grant.covers(resource_id):
+                continue
+            patterns = grant.data_actions if data else grant.actions
+            if _matches(action, patterns) and not (not data and _matches(action, grant.not_actions)):
+                return True
+        return False
+
+
+def _matches(action: str, patterns: tuple[str, ...]) -> bool:
+    lowered = action.lower()
+    return any(fnmatch.fnmatchcase(lowered, pattern.lower()) for pattern in patterns)
+
+
+def principal_ids(name: str, tenant_id: str) -> Principal:
+    """Stable ids derived from a name, so scenario files need not spell out GUIDs."""
+    return Principal(
+        name=name,
+        object_id=str(uuid.uuid5(uuid.NAMESPACE_URL, f"object:{name}")),
+        client_id=str(uuid.uuid5(uuid.NAMESPACE_URL, f"client:{name}")),
+        tenant_id=tenant_id,
+    )
+
+
+class TokenService:
+    """Mints and checks bearer tokens for the scenario's principals."""
+
+    def __init__(self, tenant_id: str):
+        self.tenant_id = tenant_id
+        self._key = secrets.token_bytes(32)
+        self.identities: dict[str, Identity] = {}  # by object id
+
+    def add(self, identity: Identity) -> None:
+        self.identities[identity.principal.object_id] = identity
+
+    def by_name(self, name: str) -> Identity:
+        for identity in self.identities.values():
+            if identity.principal.name == name:
+                return identity
+        raise KeyError(f"no principal named {name!r} in the scenario")
+
+    def issue(self, principal: Principal, audience: str) -> tuple[str, int]:
+        expires_on = int(time.time()) + TOKEN_LIFETIME_SECONDS
+        claims = {
+            "aud": audience,
+            "iss": f"https://sts.windows.net/{self.tenant_id}/",
+            "tid": self.tenant_id,
+            "oid": principal.object_id,
+            "appid": principal.client_id,
+            "name": principal.name,
+            "exp": expires_on,
+        }
+        header = _b64(json.dumps({"alg": "HS256", "typ": "JWT"}).encode())
+        body = _b64(json.dumps(claims).encode())
+        signature = _b64(hmac.new(self._key, f"{header}.{body}".encode(), hashlib.sha256).digest())
+        return f"{header}.{body}.{signature}", expires_on
+
+    def verify(self, authorization: str | None) -> tuple[Identity, str] | None:
+        """(identity, audience) for a valid `Bearer` header, else None."""
+        if not authorization or not authorization.lower().startswith("bearer "):
+            return None
+        token = authorization[7:].strip()
+        try:
+            header, body, signature = token.split(".")
+        except ValueError:
+            return None
+        expected = _b64(hmac.new(self._key, f"{header}.{body}".encode(), hashlib.sha256).digest())
+        if not hmac.compare_digest(signature, expected):
+            return None
+        claims = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
+        identity = self.identities.get(claims.get("oid"))
+        if identity is None or claims.get("exp", 0) < time.time():
+            return None
+        return identity, claims["aud"]
+
+
+def audience_of(resource: str) -> str:
+    """Normalise a `resource`/scope the way Entra does (trailing `/` and `/.default` dropped)."""
+    resource = resource.removesuffix("/.default").rstrip("/")
+    return resource
+
+
+def _b64(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()

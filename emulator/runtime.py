@@ -1,0 +1,92 @@
+"""Start the local cloud in this process: TLS front door, identity endpoint and Key Vault proxy."""
+
+from __future__ import annotations
+
+import secrets
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from emulator import scenario as scenario_module
+from emulator.cloud import Cloud
+from emulator.server import start_server
+from emulator.sidecar import start_sidecar
+from emulator.tls import mint
+
+
+@dataclass
+class LocalCloud:
+    cloud: Cloud
+    arm_endpoint: str
+    ca_bundle: Path
+    identity_endpoint: str
+    identity_header: str
+    proxy: str
+    app_client_id: str
+    _servers: list = field(default_factory=list, repr=False)
+
+    @property
+    def tenant_id(self) -> str:
+        return self.cloud.tenant_id
+
+    @property
+    def subscriptions(self) -> list[str]:
+        return [s.id for s in self.cloud.arm.subscriptions.values()]
+
+    def info(self) -> dict:
+        """The ready line `python -m emulator serve` prints."""
+        return {
+            "arm_endpoint": self.arm_endpoint,
+            "ca_bundle": str(self.ca_bundle),
+            "identity_endpoint": self.identity_endpoint,
+            "identity_header": self.identity_header,
+            "tenant_id": self.tenant_id,
+            "subscriptions": self.subscriptions,
+            "proxy": self.proxy,
+            "app_client_id": self.app_client_id,
+        }
+
+    def environment(self) -> dict[str, str]:
+        """The app settings that point the unchanged production code at this cloud."""
+        return {
+            "IDENTITY_ENDPOINT": self.identity_endpoint,
+            "IDENTITY_HEADER": self.identity_header,
+            "AZURE_CLIENT_ID": self.app_client_id,
+            "AZURE_TENANT_ID": self.tenant_id,
+            "REQUESTS_CA_BUNDLE": str(self.ca_bundle),
+            "SSL_CERT_FILE": str(self.ca_bundle),
+            "HTTPS_PROXY": self.proxy,
+            "NO_PROXY": "127.0.0.1,localhost",
+            "SC_ARM_ENDPOINT": self.arm_endpoint,
+            "SC_SUBSCRIPTIONS": ",".join(self.subscriptions),
+            "SC_LRO_POLL_SECONDS": "0",
+        }
+
+    def stop(self) -> None:
+        for server in self._servers:
+            server.shutdown()
+            server.server_close()
+
+
+def start(source: Path | str | dict, workdir: Path | None = None) -> LocalCloud:
+    spec = scenario_module.load(source)
+    cloud, app_identity = scenario_module.build(spec)
+    workdir = Path(workdir or tempfile.mkdtemp(prefix="sc-local-cloud-"))
+    tls = mint(workdir)
+    cloud.ca_pem = tls.ca_bundle.read_text()
+    front, arm_endpoint = start_server(cloud.handle, ssl_context=tls.server_context)
+    cloud.arm_endpoint = arm_endpoint
+    identity_header = secrets.token_hex(16)
+    sidecar, sidecar_url = start_sidecar(
+        lambda query: cloud.issue_managed_identity_token(query, app_identity), identity_header, front.server_port
+    )
+    return LocalCloud(
+        cloud=cloud,
+        arm_endpoint=arm_endpoint,
+        ca_bundle=tls.ca_bundle,
+        identity_endpoint=f"{sidecar_url}/msi/token",
+        identity_header=identity_header,
+        proxy=sidecar_url,
+        app_client_id=app_identity.principal.client_id,
+        _servers=[front, sidecar],
+    )

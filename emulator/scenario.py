@@ -1,0 +1,121 @@
+"""Scenario files (YAML) -> a populated Cloud. The format is documented in docs/emulator.md."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+
+from emulator.arm import resources as rt
+from emulator.arm.store import Subscription
+from emulator.cloud import Cloud
+from emulator.identity import Grant, Identity, principal_ids
+
+DEFAULT_TENANT = "72f988bf-0000-4000-8000-000000000001"
+
+
+def load(source: Path | str | dict) -> dict:
+    if isinstance(source, dict):
+        return source
+    return yaml.safe_load(Path(source).read_text()) or {}
+
+
+def build(spec: dict) -> tuple[Cloud, Identity]:
+    """Populate a Cloud; return it with the identity the managed-identity endpoint serves by default."""
+    cloud = Cloud(spec.get("tenant_id", DEFAULT_TENANT), lro_polls=int(spec.get("lro_polls", 1)))
+    throttling = spec.get("throttling") or {}
+    cloud.throttle.enabled = bool(throttling.get("enabled", True))
+    for kind in ("read", "write", "delete"):
+        if kind + "s" in throttling:
+            capacity, refill = throttling[kind + "s"]
+            cloud.throttle.buckets[kind] = (float(capacity), float(refill))
+    cloud.faults.latency_ms.update({k.removesuffix("_ms"): int(v) for k, v in (spec.get("latency") or {}).items()})
+    for fault in spec.get("faults") or []:
+        cloud.faults.add(fault)
+    for hook in spec.get("webhooks") or []:
+        cloud.events.webhooks.append((hook["url"], hook.get("schema", "eventgrid")))
+
+    default_identity = None
+    for principal_spec in spec.get("principals") or []:
+        identity = Identity(
+            principal_ids(principal_spec["name"], cloud.tenant_id),
+            [
+                Grant(
+                    scope=g.get("scope", "/"),
+                    actions=tuple(g.get("actions") or ()),
+                    not_actions=tuple(g.get("not_actions") or ()),
+                    data_actions=tuple(g.get("data_actions") or ()),
+                )
+                for g in principal_spec.get("grants") or []
+            ],
+        )
+        cloud.tokens.add(identity)
+        if principal_spec.get("managed_identity") or default_identity is None:
+            default_identity = identity
+    if default_identity is None:
+        raise ValueError("a scenario needs at least one principal (the app's managed identity)")
+
+    for sub_spec in spec.get("subscriptions") or []:
+        _subscription(cloud, sub_spec)
+    return cloud, default_identity
+
+
+def _subscription(cloud: Cloud, spec: dict) -> None:
+    subscription = Subscription(id=spec["id"], display_name=spec.get("name", spec["id"]))
+    for namespace, state in (spec.get("providers") or {}).items():
+        subscription.set_provider(namespace, state)
+    cloud.arm.add_subscription(subscription)
+    for rg_spec in spec.get("resource_groups") or []:
+        _resource_group(cloud, subscription.id, rg_spec)
+
+
+def _resource_group(cloud: Cloud, subscription_id: str, spec: dict) -> None:
+    rg_id = f"/subscriptions/{subscription_id}/resourceGroups/{spec['name']}"
+    location = spec.get("location", "westeurope")
+    cloud.arm.put(
+        {
+            "id": rg_id,
+            "name": spec["name"],
+            "type": "Microsoft.Resources/resourceGroups",
+            "location": location,
+            "tags": dict(spec.get("tags") or {}),
+            "properties": {"provisioningState": "Succeeded"},
+        }
+    )
+
+    def put(type_key: str, resource_id: str, item: dict, **extra) -> dict:
+        body = {"location": item.get("location", location), "tags": item.get("tags") or {}, **extra}
+        return cloud.arm.put(rt.new_resource(resource_id, type_key, body, None, cloud.tenant_id))
+
+    for item in spec.get("clusters") or []:
+        properties = {
+            "provisioningState": item.get("provisioning_state", "Succeeded"),
+            "oidcIssuerProfile": {"enabled": bool(item.get("oidc_issuer", False))},
+            "securityProfile": {"workloadIdentity": {"enabled": bool(item.get("workload_identity", False))}},
+        }
+        cluster = put(
+            rt.CLUSTER,
+            f"{rg_id}/providers/Microsoft.ContainerService/managedClusters/{item['name']}",
+            item,
+            properties=properties,
+        )
+        runtime = cloud.ensure_cluster_runtime(cluster)
+        runtime.store.load(item.get("kubernetes") or {})
+    for item in spec.get("sql_servers") or []:
+        server_id = f"{rg_id}/providers/Microsoft.Sql/servers/{item['name']}"
+        put(rt.SQL_SERVER, server_id, item, properties={"administratorLogin": item.get("admin_login", "sqladmin")})
+        for database in item.get("databases") or []:
+            put(rt.SQL_DATABASE, f"{server_id}/databases/{database['name']}", database)
+    for item in spec.get("openai_accounts") or []:
+        put(
+            rt.COGNITIVE_ACCOUNT,
+            f"{rg_id}/providers/Microsoft.CognitiveServices/accounts/{item['name']}",
+            item,
+            kind=item.get("kind", "OpenAI"),
+        )
+    for item in spec.get("identities") or []:
+        put(rt.IDENTITY, f"{rg_id}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/{item['name']}", item)
+    for item in spec.get("key_vaults") or []:
+        put(rt.KEY_VAULT, f"{rg_id}/providers/Microsoft.KeyVault/vaults/{item['name']}", item)
+        for name, value in (item.get("secrets") or {}).items():
+            cloud.keyvault.set_secret(item["name"], name, str(value))

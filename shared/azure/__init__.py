@@ -1,0 +1,1 @@
+"""Adapters to Azure: credentials, ARM clients, Service Connector linkers, Key Vault."""

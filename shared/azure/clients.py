@@ -1,0 +1,95 @@
+"""One credential and reused SDK clients, pointed at the configured ARM endpoint."""
+
+from __future__ import annotations
+
+import threading
+from functools import cached_property
+from typing import Any
+
+from azure.core.credentials import TokenCredential
+from azure.identity import DefaultAzureCredential
+from azure.keyvault.secrets import SecretClient
+from azure.mgmt.containerservice import ContainerServiceClient
+from azure.mgmt.kubernetesconfiguration import SourceControlConfigurationClient
+from azure.mgmt.msi import ManagedServiceIdentityClient
+from azure.mgmt.resource.resources import ResourceManagementClient
+from azure.mgmt.servicelinker import ServiceLinkerManagementClient
+from shared.config import Settings
+
+SERVICE_LINKER_API_VERSION = "2024-04-01"
+AKS_SERVER_SCOPE = "6dae42f8-4368-4678-94ff-3960e28e3630/.default"
+
+
+class AzureClients:
+    """Clients are built once per subscription and reused, so connections are pooled across calls."""
+
+    def __init__(self, settings: Settings, credential: TokenCredential | None = None):
+        self.settings = settings
+        self._credential = credential
+        self._cache: dict[tuple[str, str], Any] = {}
+        self._lock = threading.Lock()
+
+    @cached_property
+    def credential(self) -> TokenCredential:
+        # Functions: the app's user-assigned identity (AZURE_CLIENT_ID); a laptop: `az login`.
+        return self._credential or DefaultAzureCredential(
+            managed_identity_client_id=self.settings.managed_identity_client_id
+        )
+
+    def _arm_kwargs(self) -> dict[str, Any]:
+        return {
+            "base_url": self.settings.arm_endpoint,
+            "credential_scopes": [self.settings.arm_scope],
+            "polling_interval": self.settings.lro_poll_seconds,
+        }
+
+    def _get(self, kind: str, key: str, build) -> Any:
+        with self._lock:
+            client = self._cache.get((kind, key))
+            if client is None:
+                client = self._cache[(kind, key)] = build()
+            return client
+
+    def resources(self, subscription_id: str) -> ResourceManagementClient:
+        return self._get(
+            "resources",
+            subscription_id,
+            lambda: ResourceManagementClient(self.credential, subscription_id, **self._arm_kwargs()),
+        )
+
+    def containers(self, subscription_id: str) -> ContainerServiceClient:
+        return self._get(
+            "containers",
+            subscription_id,
+            lambda: ContainerServiceClient(self.credential, subscription_id, **self._arm_kwargs()),
+        )
+
+    def identities(self, subscription_id: str) -> ManagedServiceIdentityClient:
+        return self._get(
+            "identities",
+            subscription_id,
+            lambda: ManagedServiceIdentityClient(self.credential, subscription_id, **self._arm_kwargs()),
+        )
+
+    def extensions(self, subscription_id: str) -> SourceControlConfigurationClient:
+        return self._get(
+            "extensions",
+            subscription_id,
+            lambda: SourceControlConfigurationClient(self.credential, subscription_id, **self._arm_kwargs()),
+        )
+
+    def linkers(self) -> ServiceLinkerManagementClient:
+        return self._get(
+            "linkers",
+            "",
+            lambda: ServiceLinkerManagementClient(
+                self.credential, api_version=SERVICE_LINKER_API_VERSION, **self._arm_kwargs()
+            ),
+        )
+
+    def secrets(self, vault_url: str) -> SecretClient:
+        return self._get("secrets", vault_url.lower(), lambda: SecretClient(vault_url, self.credential))
+
+    def aks_token(self) -> str:
+        """A bearer token for the AKS API server (Entra ID-integrated clusters) from our own identity."""
+        return self.credential.get_token(AKS_SERVER_SCOPE).token

@@ -1,0 +1,97 @@
+"""Settings from app settings / environment variables, validated once at start-up."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+DEFAULT_PROTECTED_NAMESPACES = ("kube-system", "kube-public", "kube-node-lease", "sc-system", "gatekeeper-system")
+CLEANUP_MODES = ("report", "delete")
+_GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-zA-Z]{12}$")
+
+
+class ConfigError(ValueError):
+    """A setting is missing or malformed; the message names the setting and the fix."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    subscriptions: tuple[str, ...]
+    arm_endpoint: str = "https://management.azure.com"
+    protected_namespaces: tuple[str, ...] = DEFAULT_PROTECTED_NAMESPACES
+    dry_run: bool = False
+    keyvault_dns_suffixes: tuple[str, ...] = ("vault.azure.net",)
+    lro_poll_seconds: float = 5.0
+    max_concurrency: int = 8
+    sweep_schedule: str = "0 0 * * * *"
+    orphan_grace_hours: float = 24.0
+    cleanup_mode: str = "report"
+    max_deletions_per_run: int = 20
+    validate_budget: int = 50
+    managed_identity_client_id: str | None = None
+
+    @property
+    def arm_scope(self) -> str:
+        return "https://management.azure.com/.default"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+        subscriptions = _csv(env.get("SC_SUBSCRIPTIONS", ""))
+        if not subscriptions:
+            raise ConfigError(
+                "SC_SUBSCRIPTIONS is not set: list the subscription ids sc-autopilot may manage, comma separated."
+            )
+        for subscription in subscriptions:
+            if not _GUID.match(subscription):
+                raise ConfigError(f"SC_SUBSCRIPTIONS: {subscription!r} is not a subscription id (a GUID).")
+        cleanup_mode = env.get("SC_CLEANUP_MODE", "report").strip().lower()
+        if cleanup_mode not in CLEANUP_MODES:
+            raise ConfigError(f"SC_CLEANUP_MODE must be one of {', '.join(CLEANUP_MODES)}, not {cleanup_mode!r}.")
+        protected = _csv(env.get("SC_PROTECTED_NAMESPACES", ",".join(DEFAULT_PROTECTED_NAMESPACES)))
+        return cls(
+            subscriptions=tuple(s.lower() for s in subscriptions),
+            arm_endpoint=env.get("SC_ARM_ENDPOINT", cls.arm_endpoint).rstrip("/"),
+            protected_namespaces=tuple(protected),
+            dry_run=_bool(env, "SC_DRY_RUN", False),
+            keyvault_dns_suffixes=tuple(_csv(env.get("SC_KEYVAULT_DNS_SUFFIXES", "vault.azure.net"))),
+            lro_poll_seconds=_number(env, "SC_LRO_POLL_SECONDS", 5.0, minimum=0),
+            max_concurrency=int(_number(env, "SC_MAX_CONCURRENCY", 8, minimum=1)),
+            sweep_schedule=env.get("SC_SWEEP_SCHEDULE", cls.sweep_schedule),
+            orphan_grace_hours=_number(env, "SC_ORPHAN_GRACE_HOURS", 24.0, minimum=0),
+            cleanup_mode=cleanup_mode,
+            max_deletions_per_run=int(_number(env, "SC_MAX_DELETIONS_PER_RUN", 20, minimum=0)),
+            validate_budget=int(_number(env, "SC_VALIDATE_BUDGET", 50, minimum=0)),
+            managed_identity_client_id=env.get("AZURE_CLIENT_ID") or None,
+        )
+
+
+def _csv(value: str) -> list[str]:
+    return [part.strip() for part in value.split(",") if part.strip()]
+
+
+def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    lowered = raw.strip().lower()
+    if lowered in ("true", "1", "yes"):
+        return True
+    if lowered in ("false", "0", "no"):
+        return False
+    raise ConfigError(f"{name} must be true or false, not {raw!r}.")
+
+
+def _number(env: Mapping[str, str], name: str, default: float, minimum: float) -> float:
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number, not {raw!r}.") from None
+    if value < minimum:
+        raise ConfigError(f"{name} must be at least {minimum}, not {raw!r}.")
+    return value
