@@ -20,7 +20,7 @@ from kubernetes import client as k8s
 
 from tests.conftest import Admin, UserCredential, demo_spec
 
-SUB = "00000000-0000-0000-0000-00000000d3m0"
+SUB = "c0ffee00-0000-4000-8000-00000000d370"
 RG = f"/subscriptions/{SUB}/resourceGroups/rg-shop"
 CLUSTER = f"{RG}/providers/Microsoft.ContainerService/managedClusters/aks-shop"
 DATABASE = f"{RG}/providers/Microsoft.Sql/servers/sql-shop/databases/orders"

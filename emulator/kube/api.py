@@ -1,0 +1,316 @@
+"""The Kubernetes API of one emulated AKS cluster: discovery, CRUD, lists, the three patch types, RBAC."""
+
+from __future__ import annotations
+
+import base64
+import copy
+import json
+import re
+from collections.abc import Callable
+
+import jsonpatch
+import kubernetes_validate
+
+from emulator.http import HttpError, Principal, Request, Response
+from emulator.kube import errors
+from emulator.kube.resources import BY_PLURAL, GROUPS, KINDS, Kind
+from emulator.kube.selectors import field_selector, label_selector
+from emulator.kube.smp import SmpError, strategic_merge_patch
+from emulator.kube.store import ObjectStore
+
+Authorizer = Callable[[Principal, str, str], bool]
+SCHEMA_VERSION = "1.33.0"  # the emulated clusters' Kubernetes minor version
+_DNS1123_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+_DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+PATCH_TYPES = ("application/json-patch+json", "application/merge-patch+json", "application/strategic-merge-patch+json")
+VERBS = {"GET": "read", "POST": "write", "PUT": "write", "PATCH": "write", "DELETE": "delete"}
+K8S_VERBS = {("GET", True): "get", ("GET", False): "list", ("POST", False): "create", ("PUT", True): "update",
+             ("PATCH", True): "patch", ("DELETE", True): "delete"}  # fmt: skip
+
+
+class KubeApi:
+    def __init__(self, store: ObjectStore, cluster_scope: str, authorize: Authorizer | None = None):
+        self.store = store
+        self.cluster_scope = cluster_scope
+        self.authorize = authorize
+
+    def handle(self, request: Request, path: str) -> Response:
+        segments = [s for s in path.split("/") if s]
+        discovery = self._discovery(segments)
+        if discovery is not None:
+            return discovery
+        if request.principal is None:
+            raise errors.status_error(401, "Unauthorized", "Unauthorized")
+        kind, namespace, name = self._route(segments)
+        self._authorize(request, kind, namespace, name)
+        if request.method == "GET":
+            return self._get(request, kind, namespace, name) if name else self._list(request, kind, namespace)
+        if request.method == "POST" and not name:
+            return self._create(request, kind, namespace)
+        if request.method == "PUT" and name:
+            return self._update(request, kind, namespace, name)
+        if request.method == "PATCH" and name:
+            return self._patch(request, kind, namespace, name)
+        if request.method == "DELETE" and name:
+            return self._delete(request, kind, namespace, name)
+        raise errors.status_error(
+            405, "MethodNotAllowed", "the server does not allow this method on the requested resource"
+        )
+
+    # -- routing ---------------------------------------------------------------------------------------
+    def _route(self, segments: list[str]) -> tuple[Kind, str | None, str | None]:
+        if segments[:2] == ["api", "v1"]:
+            group, rest = "", segments[2:]
+        elif len(segments) >= 3 and segments[0] == "apis" and GROUPS.get(segments[1]) == segments[2]:
+            group, rest = segments[1], segments[3:]
+        else:
+            raise errors.status_error(404, "NotFound", "the server could not find the requested resource")
+        namespace = None
+        if len(rest) >= 3 and rest[0] == "namespaces":
+            namespace, rest = rest[1], rest[2:]
+        kind = BY_PLURAL.get(rest[0]) if rest else None
+        if kind is None or kind.group != group or len(rest) > 2 or (namespace and not kind.namespaced):
+            raise errors.status_error(404, "NotFound", "the server could not find the requested resource")
+        return kind, namespace, rest[1] if len(rest) == 2 else None
+
+    def _authorize(self, request: Request, kind: Kind, namespace: str | None, name: str | None) -> None:
+        if self.authorize is None:
+            return
+        group_path = f"{kind.group}/" if kind.group else ""
+        action = f"Microsoft.ContainerService/managedClusters/{group_path}{kind.plural}/{VERBS[request.method]}"
+        if self.authorize(request.principal, action, self.cluster_scope):
+            return
+        verb = K8S_VERBS.get((request.method, bool(name)), request.method.lower())
+        target = (
+            f'{errors.qualified(kind.plural, kind.group)} "{name}"'
+            if name
+            else errors.qualified(kind.plural, kind.group)
+        )
+        where = f' in the namespace "{namespace}"' if namespace else " at the cluster scope"
+        raise errors.status_error(
+            403,
+            "Forbidden",
+            f'{target} is forbidden: User "{request.principal.object_id}" cannot {verb} resource "{kind.plural}" '
+            f'in API group "{kind.group}"{where}',
+            {"name": name or "", "group": kind.group, "kind": kind.plural},
+        )
+
+    # -- reads -----------------------------------------------------------------------------------------
+    def _get(self, request: Request, kind: Kind, namespace: str | None, name: str) -> Response:
+        obj = self.store.get(kind.plural, namespace, name)
+        if obj is None:
+            raise errors.not_found(kind.plural, kind.group, name)
+        if "as=PartialObjectMetadata" in (request.header("accept") or ""):
+            return Response(200, _metadata_only(obj))
+        return Response(200, obj)
+
+    def _list(self, request: Request, kind: Kind, namespace: str | None) -> Response:
+        if request.query.get("watch") in ("1", "true"):
+            raise errors.status_error(405, "MethodNotAllowed", "watch is not supported by the local cloud")
+        items = self.store.list(kind.plural, namespace)
+        if request.query.get("labelSelector"):
+            items = [o for o in items if label_selector(request.query["labelSelector"])(o)]
+        if request.query.get("fieldSelector"):
+            items = [o for o in items if field_selector(request.query["fieldSelector"])(o)]
+        offset = _decode_continue(request.query.get("continue"))
+        limit = int(request.query.get("limit") or 0)
+        page = items[offset : offset + limit] if limit else items[offset:]
+        metadata: dict = {"resourceVersion": self.store.resource_version}
+        if limit and offset + limit < len(items):
+            metadata["continue"] = base64.urlsafe_b64encode(json.dumps({"offset": offset + limit}).encode()).decode()
+            metadata["remainingItemCount"] = len(items) - offset - limit
+        if "as=PartialObjectMetadataList" in (request.header("accept") or ""):
+            return Response(
+                200,
+                {"kind": "PartialObjectMetadataList", "apiVersion": "meta.k8s.io/v1", "metadata": metadata,
+                 "items": [_metadata_only(o) for o in page]},
+            )  # fmt: skip
+        for obj in page:  # list items carry no kind/apiVersion on the wire
+            obj.pop("kind", None)
+            obj.pop("apiVersion", None)
+        return Response(
+            200, {"kind": f"{kind.kind}List", "apiVersion": kind.api_version, "metadata": metadata, "items": page}
+        )
+
+    # -- writes ----------------------------------------------------------------------------------------
+    def _create(self, request: Request, kind: Kind, namespace: str | None) -> Response:
+        obj = self._body(request)
+        meta = obj.setdefault("metadata", {})
+        if namespace:
+            if meta.get("namespace", namespace) != namespace:
+                raise errors.status_error(
+                    400,
+                    "BadRequest",
+                    "the namespace of the provided object does not match the namespace sent on the request",
+                )
+            meta["namespace"] = namespace
+        obj.setdefault("apiVersion", kind.api_version)
+        obj.setdefault("kind", kind.kind)
+        self._validate(kind, obj)
+        return Response(201, self.store.create(obj))
+
+    def _update(self, request: Request, kind: Kind, namespace: str | None, name: str) -> Response:
+        obj = self._body(request)
+        obj.setdefault("metadata", {}).setdefault("namespace", namespace) if namespace else None
+        if obj["metadata"].get("name") != name:
+            raise errors.status_error(400, "BadRequest", "the name of the object does not match the name on the URL")
+        self._validate(kind, obj)
+        return Response(200, self.store.update(obj))
+
+    def _patch(self, request: Request, kind: Kind, namespace: str | None, name: str) -> Response:
+        content_type = (request.header("content-type") or "").split(";")[0].strip()
+        if content_type not in PATCH_TYPES:
+            raise errors.status_error(
+                415,
+                "UnsupportedMediaType",
+                "the body of the request was in an unknown format - accepted media types include: "
+                + ", ".join(PATCH_TYPES),
+            )
+        current = self.store.get(kind.plural, namespace, name)
+        if current is None:
+            raise errors.not_found(kind.plural, kind.group, name)
+        patch = self._json(request)
+        try:
+            if content_type == "application/json-patch+json":
+                patched = jsonpatch.apply_patch(current, patch)
+            elif content_type == "application/merge-patch+json":
+                patched = merge_patch(current, patch)
+            else:
+                patched = strategic_merge_patch(current, patch)
+        except (jsonpatch.JsonPatchException, jsonpatch.JsonPointerException) as error:
+            raise errors.status_error(422, "Invalid", str(error)) from None
+        except (SmpError, TypeError, AttributeError) as error:
+            raise errors.status_error(400, "BadRequest", str(error)) from None
+        if not isinstance(patched, dict):
+            raise errors.status_error(400, "BadRequest", "the patch does not produce an object")
+        if patched.get("metadata", {}).get("resourceVersion") != current["metadata"]["resourceVersion"]:
+            raise errors.conflict(kind.plural, kind.group, name)
+        if (patched.get("metadata") or {}).get("name") != name:
+            raise errors.status_error(400, "BadRequest", "metadata.name cannot be changed by a patch")
+        self._validate(kind, patched)
+        return Response(200, self.store.update(patched))
+
+    def _delete(self, request: Request, kind: Kind, namespace: str | None, name: str) -> Response:
+        current = self.store.get(kind.plural, namespace, name)
+        if current is None:
+            raise errors.not_found(kind.plural, kind.group, name)
+        options = self._json(request) if request.body else {}
+        preconditions = (options or {}).get("preconditions") or {}
+        meta = current["metadata"]
+        qualified = errors.qualified(kind.plural, kind.group)
+        if preconditions.get("uid") and preconditions["uid"] != meta["uid"]:
+            raise errors.status_error(
+                409, "Conflict",
+                f'Operation cannot be fulfilled on {qualified} "{name}": Precondition failed: '
+                f'UID in precondition: {preconditions["uid"]}, UID in object meta: {meta["uid"]}',
+            )  # fmt: skip
+        if preconditions.get("resourceVersion") and preconditions["resourceVersion"] != meta["resourceVersion"]:
+            raise errors.status_error(
+                409, "Conflict",
+                f'Operation cannot be fulfilled on {qualified} "{name}": Precondition failed: '
+                f'ResourceVersion in precondition: {preconditions["resourceVersion"]}, ResourceVersion in object meta: '
+                f'{meta["resourceVersion"]}',
+            )  # fmt: skip
+        self.store.delete(kind.plural, namespace, name)
+        details = {"name": name, "group": kind.group, "kind": kind.plural, "uid": meta["uid"]}
+        return Response(
+            200, {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "details": details}
+        )
+
+    # -- helpers ---------------------------------------------------------------------------------------
+    def _json(self, request: Request):
+        try:
+            return json.loads(request.body or b"null")
+        except ValueError as error:
+            raise errors.status_error(400, "BadRequest", f"the request body is not valid JSON: {error}") from None
+
+    def _body(self, request: Request) -> dict:
+        body = self._json(request)
+        if not isinstance(body, dict):
+            raise errors.status_error(400, "BadRequest", "the request body must be an object")
+        return body
+
+    def _validate(self, kind: Kind, obj: dict) -> None:
+        name = (obj.get("metadata") or {}).get("name") or ""
+        pattern = _DNS1123_LABEL if kind.plural in ("namespaces",) else _DNS1123_SUBDOMAIN
+        if not name or len(name) > 253 or not pattern.match(name):
+            raise errors.invalid(kind.kind, kind.group, name, [{
+                "reason": "FieldValueInvalid", "field": "metadata.name",
+                "message": f"Invalid value: {name!r}: a lowercase RFC 1123 name must consist of lower case "
+                           "alphanumeric "
+                           "characters, '-' or '.', and must start and end with an alphanumeric character",
+            }])  # fmt: skip
+        if obj.get("apiVersion") != kind.api_version or obj.get("kind") != kind.kind:
+            raise errors.status_error(400, "BadRequest", f"the object must be {kind.api_version} {kind.kind}")
+        try:
+            kubernetes_validate.validate(obj, SCHEMA_VERSION, strict=True)
+        except kubernetes_validate.ValidationError as error:
+            field = ".".join(str(p) for p in error.path) or "<root>"
+            raise errors.invalid(
+                kind.kind, kind.group, name, [{"reason": "FieldValueInvalid", "field": field, "message": error.message}]
+            ) from None
+
+    # -- discovery -------------------------------------------------------------------------------------
+    def _discovery(self, segments: list[str]) -> Response | None:
+        if segments == ["version"]:
+            return Response(200, {"major": "1", "minor": "33", "gitVersion": "v1.33.2", "platform": "linux/amd64"})
+        if segments == ["api"]:
+            return Response(200, {"kind": "APIVersions", "versions": ["v1"], "serverAddressByClientCIDRs": []})
+        if segments == ["apis"]:
+            groups = [_group(name, version) for name, version in GROUPS.items()]
+            return Response(200, {"kind": "APIGroupList", "apiVersion": "v1", "groups": groups})
+        if len(segments) == 2 and segments[0] == "apis" and segments[1] in GROUPS:
+            return Response(200, {"kind": "APIGroup", "apiVersion": "v1", **_group(segments[1], GROUPS[segments[1]])})
+        if segments == ["api", "v1"] or (
+            len(segments) == 3 and segments[0] == "apis" and GROUPS.get(segments[1]) == segments[2]
+        ):
+            group = "" if segments[0] == "api" else segments[1]
+            return Response(200, {
+                "kind": "APIResourceList", "apiVersion": "v1",
+                "groupVersion": "v1" if not group else f"{group}/{GROUPS[group]}",
+                "resources": [_resource(k) for k in KINDS if k.group == group],
+            })  # fmt: skip
+        if segments and segments[0] in ("openapi", "swagger.json"):
+            raise HttpError(
+                Response(
+                    404, {"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "NotFound", "code": 404}
+                )
+            )
+        return None
+
+
+def merge_patch(target: object, patch: object) -> object:
+    """RFC 7386 JSON merge patch."""
+    if not isinstance(patch, dict):
+        return copy.deepcopy(patch)
+    result = copy.deepcopy(target) if isinstance(target, dict) else {}
+    for key, value in patch.items():
+        if value is None:
+            result.pop(key, None)
+        else:
+            result[key] = merge_patch(result.get(key), value)
+    return result
+
+
+def _metadata_only(obj: dict) -> dict:
+    return {"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1", "metadata": obj["metadata"]}
+
+
+def _decode_continue(token: str | None) -> int:
+    if not token:
+        return 0
+    try:
+        return int(json.loads(base64.urlsafe_b64decode(token))["offset"])
+    except (ValueError, KeyError, TypeError):
+        raise errors.status_error(410, "Expired", "The provided continue parameter is too old or malformed") from None
+
+
+def _group(name: str, version: str) -> dict:
+    gv = {"groupVersion": f"{name}/{version}", "version": version}
+    return {"name": name, "versions": [gv], "preferredVersion": gv}
+
+
+def _resource(kind: Kind) -> dict:
+    verbs = ["create", "delete", "get", "list", "patch", "update"]
+    return {"name": kind.plural, "singularName": kind.kind.lower(), "namespaced": kind.namespaced, "kind": kind.kind,
+            "verbs": verbs, "shortNames": list(kind.short_names)}  # fmt: skip

@@ -1,0 +1,201 @@
+"""One cluster's objects, with the API server's bookkeeping (uid, resourceVersion, generation, timestamps)."""
+
+from __future__ import annotations
+
+import copy
+import threading
+import uuid
+from datetime import UTC, datetime
+
+from emulator.kube import errors
+from emulator.kube.resources import BY_KIND, BY_PLURAL, Kind
+
+SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
+SERVER_FIELDS = ("uid", "resourceVersion", "creationTimestamp", "generation")
+DEFAULT_IMAGE = "mcr.microsoft.com/azurelinux/base/core:3.0"
+
+
+class ObjectStore:
+    """Thread-safe objects of one cluster, keyed by (plural, namespace, name); namespace '' if cluster-scoped."""
+
+    def __init__(self) -> None:
+        self._lock = threading.RLock()
+        self._objects: dict[tuple[str, str, str], dict] = {}
+        self._version = 0
+        for name in SYSTEM_NAMESPACES:
+            self.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
+
+    # -- reads -----------------------------------------------------------------------------------------
+    def get(self, plural: str, namespace: str | None, name: str) -> dict | None:
+        with self._lock:
+            found = self._objects.get((plural, namespace or "", name))
+            return copy.deepcopy(found) if found else None
+
+    def list(self, plural: str, namespace: str | None = None) -> list[dict]:
+        with self._lock:
+            items = [
+                copy.deepcopy(obj)
+                for (p, ns, _), obj in self._objects.items()
+                if p == plural and (namespace is None or ns == namespace)
+            ]
+        return sorted(items, key=lambda o: (o["metadata"].get("namespace", ""), o["metadata"]["name"]))
+
+    @property
+    def resource_version(self) -> str:
+        return str(self._version)
+
+    # -- writes ----------------------------------------------------------------------------------------
+    def create(self, obj: dict) -> dict:
+        kind = _kind_of(obj)
+        key = _key(kind, obj)
+        with self._lock:
+            if key in self._objects:
+                raise errors.already_exists(kind.plural, kind.group, key[2])
+            self._require_namespace(kind, key[1])
+            stored = copy.deepcopy(obj)
+            meta = stored.setdefault("metadata", {})
+            meta["uid"] = str(uuid.uuid4())
+            meta["creationTimestamp"] = _now()
+            if kind.has_generation:
+                meta["generation"] = 1
+            return self._store(key, stored)
+
+    def update(self, obj: dict, *, require_version: bool = False) -> dict:
+        """PUT semantics: a resourceVersion in the body must match (409 otherwise)."""
+        kind = _kind_of(obj)
+        key = _key(kind, obj)
+        with self._lock:
+            current = self._objects.get(key)
+            if current is None:
+                raise errors.not_found(kind.plural, kind.group, key[2])
+            sent = (obj.get("metadata") or {}).get("resourceVersion")
+            if (sent or require_version) and sent != current["metadata"]["resourceVersion"]:
+                raise errors.conflict(kind.plural, kind.group, key[2])
+            stored = copy.deepcopy(obj)
+            meta = stored.setdefault("metadata", {})
+            for name in ("uid", "creationTimestamp"):
+                meta[name] = current["metadata"][name]
+            if kind.has_generation:
+                changed = stored.get("spec") != current.get("spec")
+                meta["generation"] = current["metadata"].get("generation", 1) + (1 if changed else 0)
+            if _comparable(stored) == _comparable(current):
+                return copy.deepcopy(current)  # a no-op write does not bump resourceVersion
+            return self._store(key, stored)
+
+    def apply(self, obj: dict) -> dict:
+        """Create or replace without precondition (used by the emulator itself, not by API clients)."""
+        kind = _kind_of(obj)
+        with self._lock:
+            if _key(kind, obj) in self._objects:
+                replacement = copy.deepcopy(obj)
+                replacement["metadata"].pop("resourceVersion", None)
+                return self.update(replacement)
+            return self.create(obj)
+
+    def delete(self, plural: str, namespace: str | None, name: str) -> bool:
+        with self._lock:
+            removed = self._objects.pop((plural, namespace or "", name), None)
+            if removed is not None and plural == "namespaces":
+                for key in [k for k in self._objects if k[1] == name]:
+                    del self._objects[key]
+            if removed is not None:
+                self._version += 1
+            return removed is not None
+
+    def snapshot(self) -> dict:
+        """{plural: [objects]} for the admin state endpoint."""
+        with self._lock:
+            result: dict[str, list[dict]] = {}
+            for (plural, _, _), obj in sorted(self._objects.items()):
+                result.setdefault(plural, []).append(copy.deepcopy(obj))
+            return result
+
+    # -- scenario --------------------------------------------------------------------------------------
+    def load(self, spec: dict) -> None:
+        """`{namespaces: [...], workloads: [compact], objects: [manifests]}` (docs/emulator-kubernetes.md)."""
+        for name in spec.get("namespaces") or []:
+            if self.get("namespaces", None, name) is None:
+                self.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
+        for compact in spec.get("workloads") or []:
+            self.create(expand_workload(compact))
+        for manifest in spec.get("objects") or []:
+            self.create(manifest)
+
+    def _require_namespace(self, kind: Kind, namespace: str) -> None:
+        if kind.namespaced and ("namespaces", "", namespace) not in self._objects:
+            raise errors.not_found("namespaces", "", namespace)
+
+    def _store(self, key: tuple[str, str, str], obj: dict) -> dict:
+        self._version += 1
+        obj["metadata"]["resourceVersion"] = str(self._version)
+        self._objects[key] = obj
+        return copy.deepcopy(obj)
+
+
+def expand_workload(compact: dict) -> dict:
+    """A compact scenario workload -> a valid manifest with consistent selector and labels."""
+    kind, name, namespace = compact["kind"], compact["name"], compact.get("namespace", "default")
+    labels = {"app": name, **(compact.get("labels") or {})}
+    containers = []
+    for entry in compact.get("containers") or [name]:
+        container = {"name": entry, "image": DEFAULT_IMAGE} if isinstance(entry, str) else dict(entry)
+        container.setdefault("image", DEFAULT_IMAGE)
+        containers.append(container)
+    if compact.get("envFrom"):
+        containers[0]["envFrom"] = compact["envFrom"]
+    pod_spec: dict = {"containers": containers}
+    if compact.get("serviceAccountName"):
+        pod_spec["serviceAccountName"] = compact["serviceAccountName"]
+    if compact.get("volumes"):
+        pod_spec["volumes"] = compact["volumes"]
+    if kind in ("Job", "CronJob"):
+        pod_spec["restartPolicy"] = "Never"
+    template = {"metadata": {"labels": labels}, "spec": pod_spec}
+    manifest: dict = {
+        "apiVersion": BY_KIND[kind].api_version,
+        "kind": kind,
+        "metadata": {"name": name, "namespace": namespace, "labels": dict(labels)},
+    }
+    if kind == "CronJob":
+        manifest["spec"] = {
+            "schedule": compact.get("schedule", "0 * * * *"),
+            "jobTemplate": {"spec": {"template": template}},
+        }
+    elif kind == "Job":
+        manifest["spec"] = {"template": template}
+    else:
+        manifest["spec"] = {"selector": {"matchLabels": {"app": name}}, "template": template}
+        if kind == "StatefulSet":
+            manifest["spec"]["serviceName"] = name
+    return manifest
+
+
+def _kind_of(obj: dict) -> Kind:
+    kind = BY_KIND.get(obj.get("kind", ""))
+    if kind is None:
+        raise errors.status_error(400, "BadRequest", f"the kind {obj.get('kind')!r} is not served")
+    return kind
+
+
+def _key(kind: Kind, obj: dict) -> tuple[str, str, str]:
+    meta = obj.get("metadata") or {}
+    namespace = meta.get("namespace", "default") if kind.namespaced else ""
+    return kind.plural, namespace, meta.get("name", "")
+
+
+def _comparable(obj: dict) -> dict:
+    clone = copy.deepcopy(obj)
+    clone.get("metadata", {}).pop("resourceVersion", None)
+    return clone
+
+
+def _now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def plural_of(kind: str) -> str:
+    return BY_KIND[kind].plural
+
+
+def kind_for(plural: str) -> Kind | None:
+    return BY_PLURAL.get(plural)
