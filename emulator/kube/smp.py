@@ -112,7 +112,8 @@ def _merge_map(original: dict, patch: dict, schema: dict | None) -> dict | None:
             original[key] = _strip(value)
     for key, order in orders.items():
         if key not in patch and isinstance(original.get(key), list):
-            original[key] = _apply_order(original[key], order, _merge_key(field=_field(schema, key)))
+            ids = [o.get(_merge_key(_field(schema, key))) if isinstance(o, dict) else o for o in order]
+            original[key] = _apply_order(original[key], original[key], ids, _merge_key(_field(schema, key)))
     if retain is not None:
         if not isinstance(retain, list):
             raise SmpError("$retainKeys must be a list")
@@ -135,17 +136,19 @@ def _merge_list(original: list, patch: list, field: dict | None, order: list | N
     if any(isinstance(i, dict) and i.get(PATCH) == "replace" for i in patch):
         return [_strip(i) for i in patch if not (isinstance(i, dict) and PATCH in i)]
     if key is None:  # a primitive list with the merge strategy (e.g. finalizers): a union
-        merged = list(original)
-        merged += [v for v in patch if v not in merged]
-        return _apply_order(merged, order, None) if order else merged
+        merged = list(original) + [v for v in patch if v not in original]
+        return _apply_order(merged, original, order if order is not None else patch, None)
     merged = list(original)
+    patched_ids = []
     for item in patch:
         if not isinstance(item, dict):
             raise SmpError(f"expected objects in the list merged by {key!r}")
         position = next((i for i, o in enumerate(merged) if isinstance(o, dict) and o.get(key) == item.get(key)), None)
         if item.get(PATCH) == "delete":
             merged = [o for o in merged if not (isinstance(o, dict) and o.get(key) == item.get(key))]
-        elif position is None:
+            continue
+        patched_ids.append(item.get(key))
+        if position is None:
             merged.append(_merge_map({}, item, item_schema))
         else:
             result = _merge_map(merged[position], item, item_schema)
@@ -153,19 +156,32 @@ def _merge_list(original: list, patch: list, field: dict | None, order: list | N
                 merged.pop(position)
             else:
                 merged[position] = result
-    return _apply_order(merged, order, key) if order else merged
+    patch_order = [o.get(key) if isinstance(o, dict) else o for o in order] if order is not None else patched_ids
+    return _apply_order(merged, original, patch_order, key)
 
 
-def _apply_order(items: list, order: list, key: str | None) -> list:
-    """$setElementOrder: listed items in the given order; items the server alone has keep their places."""
+def _apply_order(items: list, original: list, patch_order: list, key: str | None) -> list:
+    """The apiserver's normalizeElementOrder: items the patch names, in patch order, interleaved with the
+    server-only items by their server positions; an item new to the server goes before the next server item."""
     ident = (lambda item: item.get(key) if isinstance(item, dict) else item) if key else (lambda item: item)
-    wanted = [o.get(key) if key and isinstance(o, dict) else o for o in order]
-    ranked = {value: index for index, value in enumerate(wanted)}
-    listed = sorted((i for i in items if ident(i) in ranked), key=lambda i: ranked[ident(i)])
-    result, listed_iter = [], iter(listed)
-    for item in items:
-        result.append(next(listed_iter) if ident(item) in ranked else item)
-    return result
+    server_ids = [ident(o) for o in original]
+    wanted = {value: index for index, value in enumerate(patch_order)}
+    patch_side = sorted((i for i in items if ident(i) in wanted), key=lambda i: wanted[ident(i)])
+    server_side = sorted(
+        (i for i in items if ident(i) not in wanted),
+        key=lambda i: server_ids.index(ident(i)) if ident(i) in server_ids else 0,
+    )
+    result: list = []
+    left, right = 0, 0
+    while left < len(server_side) and right < len(patch_side):
+        l_id, r_id = ident(server_side[left]), ident(patch_side[right])
+        if l_id in server_ids and r_id in server_ids and server_ids.index(l_id) < server_ids.index(r_id):
+            result.append(server_side[left])
+            left += 1
+        else:
+            result.append(patch_side[right])
+            right += 1
+    return result + server_side[left:] + patch_side[right:]
 
 
 def _strip(value: Any) -> Any:
