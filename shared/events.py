@@ -1,0 +1,114 @@
+"""Event Grid / CloudEvents -> the resource an event hints at. Events are hints, never state.
+
+Total: any input yields either an `EventHint` or an `Ignored` with the reason (logged at debug).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from typing import Any
+
+WRITE = "Microsoft.Resources.ResourceWriteSuccess"
+DELETE = "Microsoft.Resources.ResourceDeleteSuccess"
+TAGS_SUFFIX = "/providers/microsoft.resources/tags/default"
+TAGS_OPERATION = "microsoft.resources/tags/write"
+MAX_EVENT_BYTES = 1_048_576
+
+# Resource types we act on, by lower-case type; the operations Event Grid names for them.
+CLUSTER_TYPE = "microsoft.containerservice/managedclusters"
+SQL_DATABASE_TYPE = "microsoft.sql/servers/databases"
+COGNITIVE_ACCOUNT_TYPE = "microsoft.cognitiveservices/accounts"
+HANDLED_TYPES = (CLUSTER_TYPE, SQL_DATABASE_TYPE, COGNITIVE_ACCOUNT_TYPE)
+HANDLED_OPERATIONS = tuple(
+    sorted(
+        [f"{t}/{verb}" for t in ("Microsoft.ContainerService/managedClusters", "Microsoft.Sql/servers/databases",
+                                 "Microsoft.CognitiveServices/accounts") for verb in ("write", "delete")]
+        + ["Microsoft.Resources/tags/write"]
+    )
+)  # fmt: skip
+HANDLED_EVENT_TYPES = (WRITE, DELETE)
+
+_RESOURCE_ID = re.compile(
+    r"^/subscriptions/(?P<sub>[0-9a-fA-F-]{36})/resourceGroups/(?P<rg>[-\w._()]{1,90})"
+    r"/providers/(?P<ns>[A-Za-z0-9.]+)/(?P<rest>[A-Za-z0-9._/-]+)$",
+    re.IGNORECASE,
+)
+
+
+@dataclass(frozen=True)
+class EventHint:
+    """Something changed at `resource_id`: reconcile the scope it belongs to."""
+
+    resource_id: str
+    resource_type: str  # lower-case ARM type
+    deleted: bool
+    event_id: str
+    correlation_id: str
+    operation: str
+
+
+@dataclass(frozen=True)
+class Ignored:
+    reason: str
+    event_id: str = ""
+
+
+def decode(payload: bytes | str | Any) -> list[Any]:
+    """Raw body (EventGrid array, one CloudEvent, or a batch of CloudEvents) -> a list of event dicts."""
+    if isinstance(payload, bytes | str):
+        if len(payload) > MAX_EVENT_BYTES:
+            raise ValueError(f"event payload is {len(payload)} bytes; the limit is {MAX_EVENT_BYTES}")
+        payload = json.loads(payload)
+    return payload if isinstance(payload, list) else [payload]
+
+
+def parse_event(event: Any) -> EventHint | Ignored:
+    """One event in EventGrid or CloudEvents 1.0 schema."""
+    if not isinstance(event, dict):
+        return Ignored("not a JSON object")
+    event_id = _text(event.get("id"))
+    event_type = _text(event.get("eventType") or event.get("type"))
+    subject = _text(event.get("subject"))
+    data = event.get("data")
+    if event_type not in HANDLED_EVENT_TYPES:
+        return Ignored(f"event type {event_type[:100]!r} is not handled", event_id)
+    if not isinstance(data, dict):
+        return Ignored("event has no data object", event_id)
+    operation = _text(data.get("operationName")).lower()
+    if data.get("status") not in (None, "Succeeded"):
+        return Ignored(f"status {_text(data.get('status'))[:40]!r} is not Succeeded", event_id)
+    resource_id = subject or _text(data.get("resourceUri"))
+    if operation == TAGS_OPERATION:
+        if not resource_id.lower().endswith(TAGS_SUFFIX):
+            return Ignored("tags write whose subject is not <id>/providers/Microsoft.Resources/tags/default", event_id)
+        resource_id = resource_id[: -len(TAGS_SUFFIX)]
+    match = _RESOURCE_ID.match(resource_id)
+    if match is None:
+        return Ignored(f"subject {resource_id[:200]!r} is not a resource id", event_id)
+    resource_type = resource_type_of(match.group("ns"), match.group("rest"))
+    if resource_type not in HANDLED_TYPES:
+        return Ignored(f"resource type {resource_type!r} is not handled", event_id)
+    if operation != TAGS_OPERATION and operation not in (f"{resource_type}/write", f"{resource_type}/delete"):
+        return Ignored(f"operation {operation[:100]!r} does not match the subject's type", event_id)
+    return EventHint(
+        resource_id=resource_id,
+        resource_type=resource_type,
+        deleted=event_type == DELETE and operation.endswith("/delete"),
+        event_id=event_id,
+        correlation_id=_text(data.get("correlationId")),
+        operation=operation,
+    )
+
+
+def resource_type_of(namespace: str, rest: str) -> str:
+    """`Microsoft.Sql` + `servers/s/databases/d` -> `microsoft.sql/servers/databases`."""
+    segments = [s for s in rest.split("/") if s]
+    if len(segments) % 2:
+        return ""
+    return "/".join([namespace, *segments[0::2]]).lower()
+
+
+def _text(value: Any) -> str:
+    return value if isinstance(value, str) else ""

@@ -1,0 +1,100 @@
+"""Thin, generic access to one cluster's Kubernetes API through the `kubernetes` client's ApiClient.
+
+Objects stay plain dicts (as the API server sends them) so that read-modify-write patches are exact.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from kubernetes import client as k8s
+from kubernetes.client.exceptions import ApiException
+
+from shared.kube.manifests import WORKLOAD_KINDS
+
+METADATA_ONLY = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1"
+JSON = "application/json"
+PAGE = 500
+CORE = "/api/v1"
+
+# kind -> (group path, plural) for everything we read or write
+RESOURCES: dict[str, tuple[str, str]] = {
+    **{kind: (group, plural) for kind, (group, plural, _) in WORKLOAD_KINDS.items()},
+    "Secret": (CORE, "secrets"),
+    "ServiceAccount": (CORE, "serviceaccounts"),
+    "Namespace": (CORE, "namespaces"),
+}
+
+
+class KubeApi:
+    def __init__(self, api_client: k8s.ApiClient):
+        self.api_client = api_client
+
+    def _call(self, method: str, path: str, *, query: dict | None = None, body: Any = None,
+              accept: str = JSON, content_type: str = JSON) -> dict:  # fmt: skip
+        headers = {"Accept": accept}
+        if body is not None:
+            headers["Content-Type"] = content_type
+        method, url, headers, body, _ = self.api_client.param_serialize(
+            method,
+            path,
+            query_params=list((query or {}).items()),
+            header_params=headers,
+            body=body,
+            auth_settings=["BearerToken"],
+        )
+        response = self.api_client.call_api(method, url, header_params=headers, body=body, _request_timeout=30)
+        data = response.read()
+        if not 200 <= response.status < 300:
+            raise ApiException(status=response.status, reason=response.reason, body=data.decode(errors="replace"))
+        return json.loads(data or b"{}")
+
+    def list(self, kind: str, *, metadata_only: bool = False, label_selector: str | None = None) -> list[dict]:
+        """Every object of a kind in the cluster, page by page (limit/continue)."""
+        group, plural = RESOURCES[kind]
+        query: dict[str, Any] = {"limit": PAGE}
+        if label_selector:
+            query["labelSelector"] = label_selector
+        items: list[dict] = []
+        while True:
+            page = self._call("GET", f"{group}/{plural}", query=query, accept=METADATA_ONLY if metadata_only else JSON)
+            items += page.get("items") or []
+            token = (page.get("metadata") or {}).get("continue")
+            if not token:
+                return items
+            query["continue"] = token
+
+    def get(self, kind: str, namespace: str, name: str) -> dict | None:
+        group, plural = RESOURCES[kind]
+        try:
+            return self._call("GET", f"{group}/namespaces/{namespace}/{plural}/{name}")
+        except ApiException as error:
+            if error.status == 404:
+                return None
+            raise
+
+    def json_patch(self, kind: str, namespace: str, name: str, operations: list[dict]) -> dict:
+        group, plural = RESOURCES[kind]
+        return self._call(
+            "PATCH",
+            f"{group}/namespaces/{namespace}/{plural}/{name}",
+            body=operations,
+            content_type="application/json-patch+json",
+        )
+
+    def delete(self, kind: str, namespace: str, name: str, *, uid: str, resource_version: str) -> bool:
+        """Delete exactly the object we looked at: preconditions on uid and resourceVersion (409 otherwise)."""
+        group, plural = RESOURCES[kind]
+        options = {
+            "kind": "DeleteOptions",
+            "apiVersion": "v1",
+            "preconditions": {"uid": uid, "resourceVersion": resource_version},
+        }
+        try:
+            self._call("DELETE", f"{group}/namespaces/{namespace}/{plural}/{name}", body=options)
+        except ApiException as error:
+            if error.status == 404:
+                return False
+            raise
+        return True

@@ -1,0 +1,85 @@
+"""`python -m emulator serve`: ready line, env file, start-up time, webhook delivery like an event subscription."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, HTTPServer
+
+from azure.identity import ManagedIdentityCredential
+from azure.mgmt.containerservice import ContainerServiceClient
+
+from tests.conftest import DEMO_SCENARIO, Admin
+
+
+def test_serve_prints_one_ready_line_and_writes_the_env_file(tmp_path, monkeypatch):
+    env_file = tmp_path / "cloud.env"
+    started = time.monotonic()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "emulator", "serve", "--scenario", str(DEMO_SCENARIO), "--env-file", str(env_file)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        info = json.loads(process.stdout.readline())
+        elapsed = time.monotonic() - started
+        assert elapsed < 5, f"the local cloud took {elapsed:.1f}s to start"
+        assert info["arm_endpoint"].startswith("https://127.0.0.1:")
+        assert {"ca_bundle", "identity_endpoint", "identity_header", "tenant_id", "subscriptions"} <= set(info)
+        settings = dict(line.split("=", 1) for line in env_file.read_text().splitlines())
+        assert settings["SC_ARM_ENDPOINT"] == info["arm_endpoint"]
+        assert settings["IDENTITY_HEADER"] == info["identity_header"]
+        for key, value in settings.items():
+            monkeypatch.setenv(key, value)
+        # Production code, unchanged, reaches the emulator through those settings alone.
+        client = ContainerServiceClient(
+            ManagedIdentityCredential(client_id=settings["AZURE_CLIENT_ID"]),
+            info["subscriptions"][0],
+            base_url=settings["SC_ARM_ENDPOINT"],
+            credential_scopes=["https://management.azure.com/.default"],
+        )
+        assert [c.name for c in client.managed_clusters.list()] == ["aks-shop"]
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def test_events_are_delivered_to_webhooks_in_both_schemas(cloud, admin: Admin):
+    received: list[tuple[str, object]] = []
+    done = threading.Event()
+
+    class Hook(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802
+            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            received.append((self.headers["Content-Type"], body))
+            self.send_response(200)
+            self.end_headers()
+            if len(received) == 2:
+                done.set()
+
+        def log_message(self, *args) -> None:
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Hook)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_port}/hook"
+    admin.post("webhooks", {"url": url, "schema": "eventgrid"})
+    admin.post("webhooks", {"url": url, "schema": "cloudevents"})
+    database = (
+        f"/subscriptions/{cloud.subscriptions[0]}/resourceGroups/rg-shop/providers/Microsoft.Sql/servers/sql-shop"
+        "/databases/orders/providers/Microsoft.Resources/tags/default"
+    )
+    token = admin.token("platform-admin")
+    admin.session.put(
+        f"{cloud.arm_endpoint}{database}?api-version=2024-11-01",
+        json={"properties": {"tags": {"sc-group": "shop"}}},
+        headers={"Authorization": f"Bearer {token}"},
+    ).raise_for_status()
+    assert done.wait(10)
+    server.shutdown()
+    by_type = dict(received)
+    assert by_type["application/json"][0]["eventType"] == "Microsoft.Resources.ResourceWriteSuccess"
+    assert by_type["application/cloudevents+json"]["specversion"] == "1.0"
