@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from azure.core.exceptions import ResourceNotFoundError
 from azure.mgmt.resource.resources.models import GenericResourceExpanded
+
 from shared.azure.clients import AzureClients
 from shared.azure.errors import with_retries
 

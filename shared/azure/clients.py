@@ -14,6 +14,7 @@ from azure.mgmt.kubernetesconfiguration import SourceControlConfigurationClient
 from azure.mgmt.msi import ManagedServiceIdentityClient
 from azure.mgmt.resource.resources import ResourceManagementClient
 from azure.mgmt.servicelinker import ServiceLinkerManagementClient
+
 from shared.config import Settings
 
 SERVICE_LINKER_API_VERSION = "2024-04-01"

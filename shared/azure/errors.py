@@ -6,9 +6,8 @@ import re
 from dataclasses import dataclass
 from enum import Enum
 
-from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt
-
 from azure.core.exceptions import HttpResponseError, ServiceRequestError, ServiceResponseError
+from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt
 
 _FORBIDDEN = re.compile(r"perform action '(?P<action>[^']+)' over scope '(?P<scope>[^']+)'")
 

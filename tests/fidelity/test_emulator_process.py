@@ -52,7 +52,7 @@ def test_events_are_delivered_to_webhooks_in_both_schemas(cloud, admin: Admin):
     done = threading.Event()
 
     class Hook(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802
+        def do_POST(self) -> None:
             body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
             received.append((self.headers["Content-Type"], body))
             self.send_response(200)
