@@ -11,7 +11,7 @@ from typing import Any
 from kubernetes import client as k8s
 from kubernetes.client.exceptions import ApiException
 
-from shared.kube.manifests import WORKLOAD_KINDS
+from shared.workloads import WORKLOAD_KINDS
 
 METADATA_ONLY = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1"
 JSON = "application/json"

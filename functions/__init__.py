@@ -1,0 +1,1 @@
+"""Function entry points, one blueprint per trigger kind; each hands off to `shared` at once."""

@@ -1,0 +1,219 @@
+"""The application service every entry point uses (Functions, CLI, tests): events or a full pass in,
+level-triggered reconcile of each affected cluster, a report out."""
+
+from __future__ import annotations
+
+import functools
+import logging
+from dataclasses import dataclass, field
+
+from azure.core.credentials import TokenCredential
+
+from shared.azure.arm import Arm
+from shared.azure.clients import AzureClients
+from shared.azure.keyvault import KeyVault
+from shared.config import Settings
+from shared.events import CLUSTER_TYPE, EventHint, Ignored, decode, parse_event
+from shared.executor import Executor, Outcome
+from shared.inventory import Estate, Inventory
+from shared.kube.client import KubeClients
+from shared.logs import get_logger, log_event
+from shared.model import Finding, Plan, ResourceRef, Severity
+from shared.planner import PlannerSettings, desired_state, plan_cluster
+from shared.tags import parse_cluster_tags, parse_target_tags
+
+log = get_logger("app")
+MAX_PASSES = 3  # plan -> apply -> re-read; a second pass wires workloads once their new secrets exist
+EVENT_FANOUT_LIMIT = 50
+
+
+@dataclass
+class ClusterRun:
+    cluster: str
+    plans: list[Plan] = field(default_factory=list)
+    outcomes: list[Outcome] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
+
+    @property
+    def applied(self) -> list[str]:
+        return [o.action.describe() for o in self.outcomes if o.status == "applied"]
+
+    @property
+    def failed(self) -> list[Outcome]:
+        return [o for o in self.outcomes if o.status == "failed"]
+
+    @property
+    def deferred(self) -> list[str]:
+        return [o.detail for o in self.outcomes if o.status == "deferred"]
+
+
+@dataclass
+class RunReport:
+    runs: list[ClusterRun] = field(default_factory=list)
+    ignored: list[Ignored] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not any(run.failed for run in self.runs)
+
+    @property
+    def applied(self) -> list[str]:
+        return [line for run in self.runs for line in run.applied]
+
+    @property
+    def deferred(self) -> list[str]:
+        return [line for run in self.runs for line in run.deferred]
+
+    @property
+    def findings(self) -> list[Finding]:
+        unique: dict[tuple, Finding] = {}
+        for run in self.runs:
+            for finding in run.findings:
+                unique.setdefault((finding.code, finding.resource_id.lower(), finding.message), finding)
+        return list(unique.values())
+
+    def summary(self) -> str:
+        failed = [o for run in self.runs for o in run.failed]
+        return (
+            f"{len(self.runs)} cluster(s), {len(self.applied)} change(s), {len(failed)} failure(s), "
+            f"{len(self.deferred)} deferred, {len(self.findings)} finding(s), {len(self.ignored)} event(s) ignored"
+            + "".join(f"\n  failed: {o.action.describe()}: {o.detail}" for o in failed)
+        )
+
+    def to_dict(self) -> dict:
+        return {
+            "ok": self.ok,
+            "clusters": [
+                {
+                    "cluster": run.cluster,
+                    "plans": [plan.to_dict() for plan in run.plans],
+                    "outcomes": [
+                        {"action": o.action.describe(), "status": o.status, "detail": o.detail} for o in run.outcomes
+                    ],
+                }
+                for run in self.runs
+            ],
+            "findings": [f.to_dict() for f in self.findings],
+            "ignored_events": [{"id": i.event_id, "reason": i.reason} for i in self.ignored],
+        }
+
+
+class Application:
+    def __init__(self, settings: Settings, credential: TokenCredential | None = None):
+        self.settings = settings
+        clients = AzureClients(settings, credential)
+        arm = Arm(clients)
+        kube = KubeClients(clients)
+        self.arm = arm
+        self.inventory = Inventory(arm, kube, settings.subscriptions, settings.protected_namespaces)
+        self.executor = Executor(arm, kube, KeyVault(clients), settings.protected_namespaces)
+        self.planner_settings = PlannerSettings(settings.protected_namespaces, settings.keyvault_dns_suffixes)
+
+    # -- entry points ----------------------------------------------------------------------------------
+    def handle_events(self, events: list | bytes | str) -> RunReport:
+        report = RunReport()
+        try:
+            items = decode(events) if isinstance(events, bytes | str) else events
+        except ValueError as error:
+            report.ignored.append(Ignored(f"undecodable payload: {str(error)[:200]}"))
+            return report
+        hints: list[EventHint] = []
+        for item in items:
+            outcome = parse_event(item)
+            if isinstance(outcome, Ignored):
+                log.debug("event ignored: %s", outcome.reason)
+                report.ignored.append(outcome)
+            elif outcome.resource_id.split("/")[2].lower() not in self.settings.subscriptions:
+                report.ignored.append(Ignored("subscription is not in SC_SUBSCRIPTIONS", outcome.event_id))
+            else:
+                hints.append(outcome)
+        if not hints:
+            return report
+        estate = self.inventory.estate()
+        clusters: dict[ResourceRef, str] = {}
+        for hint in hints:
+            for cluster in self._scope(hint, estate):
+                clusters.setdefault(cluster, hint.correlation_id)
+        for cluster, correlation_id in sorted(clusters.items()):
+            report.runs.append(self.reconcile_cluster(cluster, estate, correlation_id=correlation_id))
+        return report
+
+    def apply(self, dry_run: bool | None = None) -> RunReport:
+        """Reconcile every cluster that carries `sc-group` in the managed subscriptions."""
+        estate = self.inventory.estate()
+        clusters = sorted(ResourceRef.parse(c.id) for c in estate.clusters)
+        return RunReport([self.reconcile_cluster(c, estate, dry_run=dry_run) for c in clusters])
+
+    def plan(self) -> RunReport:
+        return self.apply(dry_run=True)
+
+    # -- the reconcile loop ----------------------------------------------------------------------------
+    def _scope(self, hint: EventHint, estate: Estate) -> list[ResourceRef]:
+        """Clusters an event may concern. A target's removal must reach clusters that no longer share a
+        group with it, so small estates fan out to every tagged cluster; large ones leave that to the sweep."""
+        if hint.resource_type == CLUSTER_TYPE:
+            return [] if hint.deleted else [ResourceRef.parse(hint.resource_id)]
+        clusters = [ResourceRef.parse(c.id) for c in estate.clusters]
+        if len(clusters) <= EVENT_FANOUT_LIMIT:
+            return clusters
+        target = next((t for t in estate.targets if t.ref == ResourceRef.parse(hint.resource_id)), None)
+        if target is None:
+            return []
+        target_tags, _ = parse_target_tags(target.ref, target.kind, target.tags)
+        groups = target_tags.groups if target_tags else frozenset()
+        sharing = []
+        for cluster in estate.clusters:
+            cluster_tags, _ = parse_cluster_tags(ResourceRef.parse(cluster.id), cluster.tags)
+            if cluster_tags and cluster_tags.groups & groups:
+                sharing.append(ResourceRef.parse(cluster.id))
+        return sharing
+
+    def reconcile_cluster(
+        self, cluster: ResourceRef, estate: Estate, *, dry_run: bool | None = None, correlation_id: str | None = None
+    ) -> ClusterRun:
+        dry_run = self.settings.dry_run if dry_run is None else dry_run
+        run = ClusterRun(cluster.id)
+        for _ in range(MAX_PASSES):
+            plan = self._plan_once(cluster, estate)
+            if plan is None:
+                run.findings.append(
+                    Finding(Severity.INFO, "CLUSTER_GONE", cluster.id, "the cluster no longer exists", "nothing to do")
+                )
+                break
+            run.plans.append(plan)
+            run.findings = list(plan.findings)
+            log_event(
+                log,
+                logging.INFO,
+                "plan",
+                resource=cluster.id,
+                actions=plan.lines(),
+                dry_run=dry_run,
+                correlation_id=correlation_id,
+            )
+            if dry_run or plan.is_empty:
+                break
+            outcomes = self.executor.apply(plan.actions, correlation_id)
+            run.outcomes += outcomes
+            run.findings += [o.finding for o in outcomes if o.finding]
+            if not any(o.status == "applied" for o in outcomes):
+                break
+        return run
+
+    def _plan_once(self, cluster: ResourceRef, estate: Estate) -> Plan | None:
+        info = self.inventory.cluster_info(cluster)
+        if info is None:
+            return None
+        cluster_tags, _ = parse_cluster_tags(info.ref, info.tags)
+        identities = {}
+        if cluster_tags and cluster_tags.identity:
+            identities[cluster_tags.identity] = self.inventory.identity(cluster_tags.identity)
+        desired = desired_state(info, list(estate.targets), identities, self.planner_settings)
+        actual = self.inventory.cluster_state(info)
+        return plan_cluster(desired, actual, self.planner_settings, frozenset(self.settings.subscriptions))
+
+
+@functools.cache
+def application() -> Application:
+    """One per process (a Functions worker): clients, tokens and connection pools are reused across calls."""
+    return Application(Settings.from_env())

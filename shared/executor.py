@@ -1,0 +1,242 @@
+"""Applies a Plan through the adapters, one action at a time, and says what happened to each."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import jsonpatch
+from azure.core.exceptions import HttpResponseError, ServiceRequestError, ServiceResponseError
+from kubernetes.client.exceptions import ApiException
+
+from shared import naming
+from shared.azure.arm import Arm
+from shared.azure.errors import FailureKind, classify
+from shared.azure.keyvault import KeyVault
+from shared.kube.api import KubeApi
+from shared.kube.client import KubeClients
+from shared.logs import get_logger, log_event
+from shared.model import (
+    Action,
+    AuthKind,
+    Defer,
+    DeleteLinker,
+    DeleteSecret,
+    DeleteServiceAccount,
+    Finding,
+    Intent,
+    PutLinker,
+    RegisterProvider,
+    RewireWorkload,
+    Severity,
+)
+from shared.tags import SecretUrlError
+from shared.workloads import rewire
+
+log = get_logger("executor")
+CONFLICT_ATTEMPTS = 4
+AZURE_ERRORS = (HttpResponseError, ServiceRequestError, ServiceResponseError)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    action: Action
+    status: str  # applied | skipped | deferred | failed
+    detail: str = ""
+    finding: Finding | None = None
+
+
+class Executor:
+    def __init__(self, arm: Arm, kube: KubeClients, keyvault: KeyVault, protected_namespaces: tuple[str, ...]):
+        self.arm = arm
+        self.kube = kube
+        self.keyvault = keyvault
+        self.protected = protected_namespaces
+
+    def apply(self, actions: tuple[Action, ...], correlation_id: str | None = None) -> list[Outcome]:
+        outcomes = []
+        for action in actions:
+            outcome = self._apply_one(action)
+            level = logging.WARNING if outcome.status == "failed" else logging.INFO
+            log_event(
+                log,
+                level,
+                "action",
+                action=action.describe(),
+                outcome=outcome.status,
+                detail=outcome.detail,
+                correlation_id=correlation_id,
+            )
+            outcomes.append(outcome)
+        return outcomes
+
+    def _apply_one(self, action: Action) -> Outcome:
+        try:
+            if isinstance(action, Defer):
+                return Outcome(action, "deferred", action.reason)
+            if isinstance(action, RegisterProvider):
+                state = self.arm.register_provider(action.subscription_id, action.namespace)
+                return Outcome(action, "applied", state)
+            if isinstance(action, PutLinker):
+                return self._put_linker(action)
+            if isinstance(action, DeleteLinker):
+                self.arm.delete_linker(action.cluster.id, action.name)
+                return Outcome(action, "applied")
+            if isinstance(action, RewireWorkload):
+                return self._rewire(action)
+            if isinstance(action, DeleteSecret | DeleteServiceAccount):
+                return self._delete_object(action)
+        except AZURE_ERRORS as error:
+            return self._azure_failure(action, error)
+        except ApiException as error:
+            return self._kube_failure(action, error)
+        raise TypeError(f"unknown action {type(action).__name__}")
+
+    # -- Service Connector -----------------------------------------------------------------------------
+    def _put_linker(self, action: PutLinker) -> Outcome:
+        intent = action.intent
+        try:
+            body = self._linker_body(intent)
+        except SecretUrlError as error:
+            return Outcome(
+                action,
+                "failed",
+                str(error),
+                _finding(
+                    "TAG_INVALID",
+                    intent.target.id,
+                    f"sc-sql-password: {error}",
+                    "point it at a Key Vault secret",
+                    "sc-sql-password",
+                ),
+            )
+        linker = self.arm.put_linker(intent.cluster.id, intent.linker_name, body)
+        return Outcome(action, "applied", linker.provisioning_state or "")
+
+    def _linker_body(self, intent: Intent) -> dict:
+        if intent.auth is AuthKind.WORKLOAD_IDENTITY:
+            auth = {
+                "authType": "userAssignedIdentity",
+                "clientId": intent.identity.client_id,
+                "subscriptionId": intent.identity.ref.subscription_id,
+            }
+        elif intent.sql_password_url:
+            password = self.keyvault.read_secret(intent.sql_password_url)  # read now, used once, never kept
+            auth = {
+                "authType": "secret",
+                "name": intent.sql_user,
+                "secretInfo": {"secretType": "rawValue", "value": password},
+            }
+        else:
+            auth = {"authType": "secret"}  # the service fetches the target's keys itself
+        return {
+            "properties": {
+                "targetService": {"type": "AzureResource", "id": intent.target.id},
+                "authInfo": auth,
+                "clientType": intent.client_type,
+                "scope": intent.namespace,
+            }
+        }
+
+    # -- Kubernetes ------------------------------------------------------------------------------------
+    def _rewire(self, action: RewireWorkload) -> Outcome:
+        """Read-modify-write with a JSON patch guarded by `test` on resourceVersion; re-read on conflict."""
+        if action.workload.namespace in self.protected:
+            return Outcome(action, "skipped", "protected namespace")
+        api = KubeApi(self.kube.for_cluster(action.cluster))
+        ref = action.workload
+        for _ in range(CONFLICT_ATTEMPTS):
+            current = api.get(ref.kind, ref.namespace, ref.name)
+            if current is None:
+                return Outcome(action, "skipped", "the workload is gone")
+            wanted = rewire(current, dict(action.wirings))
+            operations = jsonpatch.make_patch(current, wanted).patch
+            if not operations:
+                return Outcome(action, "skipped", "already as wanted")
+            guard = {"op": "test", "path": "/metadata/resourceVersion", "value": current["metadata"]["resourceVersion"]}
+            try:
+                api.json_patch(ref.kind, ref.namespace, ref.name, [guard, *operations])
+                return Outcome(action, "applied")
+            except ApiException as error:
+                if error.status not in (409, 422) or not _is_conflict(error):
+                    raise
+        return Outcome(action, "failed", "the workload kept changing; retried next run")
+
+    def _delete_object(self, action: DeleteSecret | DeleteServiceAccount) -> Outcome:
+        kind = "Secret" if isinstance(action, DeleteSecret) else "ServiceAccount"
+        ours = (
+            naming.is_service_connector_secret(action.name)
+            if kind == "Secret"
+            else action.name.startswith("sc-account-")
+        )
+        if action.namespace in self.protected or not ours:
+            return Outcome(action, "skipped", "not ours to delete")
+        api = KubeApi(self.kube.for_cluster(action.cluster))
+        current = api.get(kind, action.namespace, action.name)
+        if current is None:
+            return Outcome(action, "skipped", "already gone")
+        meta = current["metadata"]
+        deleted = api.delete(
+            kind, action.namespace, action.name, uid=meta["uid"], resource_version=meta["resourceVersion"]
+        )
+        return Outcome(action, "applied" if deleted else "skipped")
+
+    # -- failures --------------------------------------------------------------------------------------
+    def _azure_failure(self, action: Action, error: BaseException) -> Outcome:
+        failure = classify(error)
+        resource = _resource_of(action)
+        if failure.kind is FailureKind.CONFLICT:
+            return Outcome(action, "deferred", "the cluster is busy (Conflict); retried later")
+        if failure.kind is FailureKind.FORBIDDEN:
+            action_name, scope = failure.missing_right or ("?", resource)
+            finding = _finding(
+                "PERMISSION_MISSING",
+                resource,
+                f"the app may not perform {action_name} on {scope}",
+                f"grant the app's identity '{action_name}' on {scope} (infra/roles)",
+            )
+            return Outcome(action, "failed", failure.code, finding)
+        if failure.kind is FailureKind.UNREGISTERED:
+            finding = _finding(
+                "PROVIDER_NOT_REGISTERED",
+                resource,
+                failure.message,
+                "register the resource provider or allow the app to (Microsoft.*/register/action)",
+            )
+            return Outcome(action, "failed", failure.code, finding)
+        finding = _finding(
+            f"ARM_{failure.kind.name}",
+            resource,
+            f"{failure.code}: {failure.message[:300]}",
+            "see docs/operations.md for this error",
+        )
+        return Outcome(action, "failed", failure.code, finding)
+
+    def _kube_failure(self, action: Action, error: ApiException) -> Outcome:
+        resource = _resource_of(action)
+        if error.status == 403:
+            finding = _finding(
+                "KUBE_FORBIDDEN",
+                resource,
+                "the app is not allowed to change this workload",
+                "assign the app 'Azure Kubernetes Service RBAC Writer' on the cluster",
+            )
+            return Outcome(action, "failed", "Forbidden", finding)
+        return Outcome(action, "failed", f"Kubernetes API answered {error.status}")
+
+
+def _is_conflict(error: ApiException) -> bool:
+    body = (error.body or "").lower()
+    return error.status == 409 or "test" in body or "resourceversion" in body
+
+
+def _resource_of(action: Action) -> str:
+    if isinstance(action, PutLinker):
+        return f"{action.intent.cluster.id}/providers/Microsoft.ServiceLinker/linkers/{action.intent.linker_name}"
+    if isinstance(action, RegisterProvider):
+        return f"/subscriptions/{action.subscription_id}/providers/{action.namespace}"
+    return action.cluster.id
+
+
+def _finding(code: str, resource: str, message: str, fix: str, tag: str | None = None) -> Finding:
+    return Finding(Severity.ERROR, code, resource, message, fix, tag)

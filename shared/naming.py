@@ -1,0 +1,40 @@
+"""Deterministic names: our linkers, and the Kubernetes objects Service Connector derives from them."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+
+from shared.model import OWNED_PREFIX, ResourceRef
+
+LINKER_PATTERN = re.compile(r"^[A-Za-z0-9._]{1,60}$")
+_HASH_LENGTH = 10
+_MAX_LINKER = 60
+
+
+def linker_name(target: ResourceRef, namespace: str) -> str:
+    """`scap_<hash of target+namespace>_<target name>`: unique per cluster, stable, valid for Service Connector.
+
+    The hash sits at a fixed place with a fixed length, so the secret names Service Connector derives by
+    dropping every non-alphanumeric character cannot collide either.
+    """
+    digest = hashlib.sha256(f"{target.id.lower()}|{namespace}".encode()).hexdigest()[:_HASH_LENGTH]
+    readable = re.sub(r"[^A-Za-z0-9]", "", target.name)
+    name = f"{OWNED_PREFIX}{digest}_{readable}"
+    return name[:_MAX_LINKER].rstrip("_")
+
+
+def secret_name(linker: str) -> str:
+    """Service Connector's secret for a linker: `sc-<alphanumerics of the name>-secret`.
+
+    Lower-cased because Kubernetes names must be (INFERRED: Service Connector's own helper keeps case).
+    """
+    return f"sc-{re.sub(r'[^A-Za-z0-9]', '', linker)}-secret".lower()
+
+
+def service_account_name(client_id: str) -> str:
+    return f"sc-account-{client_id}"
+
+
+def is_service_connector_secret(name: str) -> bool:
+    return name.startswith("sc-") and name.endswith("-secret")

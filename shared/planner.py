@@ -1,0 +1,399 @@
+"""The heart: desired state (from tags) + actual state (from ARM and the cluster) -> a Plan. Pure: no I/O.
+
+Safety rules live here, where they can be proven by tests: only `scap_` linkers and the objects derived
+from them are ever changed or deleted; paused or mis-tagged targets are held (left exactly as they are);
+protected namespaces are never touched; workloads are wired only once their secret exists.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from shared import naming
+from shared.config import DEFAULT_PROTECTED_NAMESPACES
+from shared.model import (
+    Action,
+    AuthKind,
+    ClusterInfo,
+    ClusterState,
+    Connection,
+    Defer,
+    DeleteLinker,
+    DeleteSecret,
+    DeleteServiceAccount,
+    Finding,
+    IdentityInfo,
+    Intent,
+    Plan,
+    PutLinker,
+    RegisterProvider,
+    ResourceRef,
+    RewireWorkload,
+    Severity,
+    TargetInfo,
+    TargetKind,
+    Wiring,
+    WorkloadRef,
+    WorkloadState,
+)
+from shared.tags import parse_cluster_tags, parse_target_tags
+from shared.workloads import pod_spec, read_wirings, rewire, secret_references, service_account_of
+
+REQUIRED_PROVIDERS = ("Microsoft.ServiceLinker", "Microsoft.KubernetesConfiguration")
+NOT_READY_RETRY_SECONDS = 120
+
+
+@dataclass(frozen=True)
+class PlannerSettings:
+    protected_namespaces: tuple[str, ...] = DEFAULT_PROTECTED_NAMESPACES
+    vault_suffixes: tuple[str, ...] = ("vault.azure.net",)
+
+
+@dataclass(frozen=True)
+class Desired:
+    """What the tags ask of one cluster."""
+
+    cluster: ResourceRef
+    intents: tuple[Intent, ...] = ()
+    held_targets: frozenset[ResourceRef] = frozenset()  # paused or mis-tagged: leave their wiring alone
+    hold_cluster: bool = False  # the cluster itself is paused or mis-tagged
+    findings: tuple[Finding, ...] = ()
+
+
+def desired_state(
+    cluster: ClusterInfo,
+    targets: list[TargetInfo],
+    identities: dict[ResourceRef, IdentityInfo | None],
+    settings: PlannerSettings,
+) -> Desired:
+    """Both sides must opt in: a cluster and a target are connected only when they share an `sc-group`."""
+    cluster_tags, findings = parse_cluster_tags(cluster.ref, cluster.tags)
+    if cluster_tags is None or cluster_tags.paused:
+        if cluster_tags is not None:
+            findings.append(
+                _finding(
+                    Severity.INFO,
+                    "PAUSED",
+                    cluster.ref,
+                    "sc-pause=true: left alone",
+                    "remove the sc-pause tag to resume",
+                    "sc-pause",
+                )
+            )
+        return Desired(cluster.ref, hold_cluster=True, findings=tuple(findings))
+    intents: list[Intent] = []
+    held: set[ResourceRef] = set()
+    for target in sorted(targets, key=lambda t: t.ref):
+        target_tags, target_findings = parse_target_tags(
+            target.ref,
+            target.kind,
+            target.tags,
+            protected_namespaces=settings.protected_namespaces,
+            vault_suffixes=settings.vault_suffixes,
+        )
+        findings += target_findings
+        if target_tags is None or target_tags.paused:
+            held.add(target.ref)
+            continue
+        if not target_tags.groups & cluster_tags.groups:
+            continue
+        identity = None
+        if target_tags.auth is AuthKind.WORKLOAD_IDENTITY:
+            identity = identities.get(cluster_tags.identity) if cluster_tags.identity else None
+            if identity is None:
+                findings.append(_identity_missing(cluster, target, cluster_tags.identity))
+                held.add(target.ref)
+                continue
+            if target.kind is TargetKind.SQL_DATABASE:
+                findings.append(_sql_user_required(target, identity))
+        linker = naming.linker_name(target.ref, target_tags.namespace)
+        intents.append(
+            Intent(
+                cluster=cluster.ref,
+                target=target.ref,
+                target_kind=target.kind,
+                namespace=target_tags.namespace,
+                auth=target_tags.auth,
+                client_type=target_tags.client_type,
+                workloads=target_tags.workloads,
+                linker_name=linker,
+                secret_name=naming.secret_name(linker),
+                identity=identity,
+                service_account=naming.service_account_name(identity.client_id) if identity else None,
+                sql_user=target_tags.sql_user,
+                sql_password_url=target_tags.sql_password_url,
+            )
+        )
+    return Desired(cluster.ref, tuple(intents), frozenset(held), False, tuple(findings))
+
+
+def plan_cluster(
+    desired: Desired, actual: ClusterState, settings: PlannerSettings, managed_subscriptions: frozenset[str]
+) -> Plan:
+    findings = list(desired.findings)
+    if desired.hold_cluster:
+        return Plan(desired.cluster, (), tuple(findings))
+    if actual.info.provisioning_state != "Succeeded":
+        findings.append(
+            _finding(
+                Severity.WARNING,
+                "CLUSTER_NOT_READY",
+                desired.cluster,
+                f"the cluster is {actual.info.provisioning_state}; Service Connector fails on a busy cluster",
+                "nothing to do: sc-autopilot retries once the cluster is Succeeded",
+            )
+        )
+        reason = f"cluster is {actual.info.provisioning_state}"
+        return Plan(desired.cluster, (Defer(desired.cluster, reason, NOT_READY_RETRY_SECONDS),), tuple(findings))
+
+    actions: list[Action] = []
+    connections = {c.name: c for c in actual.connections}
+    if desired.intents:
+        subscription = desired.cluster.subscription_id
+        for namespace in REQUIRED_PROVIDERS:
+            if actual.providers.get(namespace.lower(), "NotRegistered") != "Registered":
+                actions.append(RegisterProvider(subscription, namespace))
+    ready: set[str] = set()
+    for intent in desired.intents:
+        reason = _linker_drift(intent, connections.get(intent.linker_name), actual)
+        if reason:
+            actions.append(PutLinker(intent, reason))
+        else:
+            ready.add(intent.linker_name)
+
+    intended = {i.linker_name for i in desired.intents}
+    held_linkers = {c.name for c in actual.connections if c.owned and _ref_or_none(c.target_id) in desired.held_targets}
+    removed = [
+        c
+        for c in actual.connections
+        if c.owned
+        and c.name not in intended
+        and c.name not in held_linkers
+        and c.target_id.split("/")[2].lower() in managed_subscriptions
+        and c.namespace not in settings.protected_namespaces
+    ]
+
+    final_wirings, wiring_findings = _workload_wirings(desired, actual, ready, held_linkers, settings)
+    findings += wiring_findings
+    rewired: dict[WorkloadRef, dict] = {}
+    for ref in sorted(final_wirings):
+        state = actual.workloads[ref]
+        after = rewire(state.manifest, final_wirings[ref])
+        if after != state.manifest:
+            rewired[ref] = after
+            actions.append(RewireWorkload(desired.cluster, ref, tuple(sorted(final_wirings[ref].items()))))
+
+    for connection in sorted(removed, key=lambda c: c.name):
+        actions.append(DeleteLinker(desired.cluster, connection.name))
+        actions += _cleanup(connection, desired, actual, rewired, removed, findings)
+    return Plan(desired.cluster, tuple(actions), tuple(findings))
+
+
+def _linker_drift(intent: Intent, connection: Connection | None, actual: ClusterState) -> str | None:
+    """Why the linker must be (re)put, or None when it is what the tags want."""
+    if connection is None:
+        return "missing"
+    wanted = {
+        "target": intent.target.id.lower(),
+        "auth": intent.auth.linker_auth_type,
+        "namespace": intent.namespace,
+        "client type": intent.client_type,
+        "identity": intent.identity.client_id.lower() if intent.identity else None,
+        "sql user": intent.sql_user,
+    }
+    have = {
+        "target": connection.target_id.lower(),
+        "auth": connection.auth_type,
+        "namespace": connection.namespace,
+        "client type": connection.client_type,
+        "identity": (connection.client_id or "").lower() or None,
+        "sql user": connection.secret_user if intent.auth is AuthKind.SECRET else None,
+    }
+    drifted = [k for k in wanted if wanted[k] != have[k]]
+    if drifted:
+        return "drifted: " + ", ".join(drifted)
+    if connection.provisioning_state != "Succeeded":
+        return f"provisioning state is {connection.provisioning_state}"
+    if intent.secret_name not in actual.secrets.get(intent.namespace, frozenset()):
+        return "its secret is missing from the cluster"
+    if intent.service_account and intent.service_account not in actual.service_accounts.get(
+        intent.namespace, frozenset()
+    ):
+        return "its service account is missing from the cluster"
+    return None
+
+
+def _workload_wirings(
+    desired: Desired, actual: ClusterState, ready: set[str], held: set[str], settings: PlannerSettings
+) -> tuple[dict[WorkloadRef, dict[str, Wiring]], list[Finding]]:
+    """For every workload we wired before or should wire now: exactly the wirings it should carry."""
+    findings: list[Finding] = []
+    final: dict[WorkloadRef, dict[str, Wiring]] = {}
+    for ref, state in actual.workloads.items():
+        records = read_wirings(state.manifest)
+        if records and ref.namespace not in settings.protected_namespaces:
+            final[ref] = {name: w for name, w in records.items() if name in held}  # held wiring stays as it is
+    for intent in sorted(desired.intents, key=lambda i: i.linker_name):
+        for spec in intent.workloads:
+            ref = WorkloadRef(spec.kind, intent.namespace, spec.name)
+            state = actual.workloads.get(ref)
+            if state is None:
+                findings.append(
+                    _finding(
+                        Severity.WARNING,
+                        "WORKLOAD_NOT_FOUND",
+                        intent.target,
+                        f"{ref} does not exist on {intent.cluster.name}",
+                        "fix the name in sc-workloads or deploy the workload",
+                        "sc-workloads",
+                    )
+                )
+                continue
+            previous = read_wirings(state.manifest).get(intent.linker_name)
+            if intent.linker_name not in ready:  # its secret is not there yet: keep what exists, wire later
+                if previous is not None:
+                    final.setdefault(ref, {})[intent.linker_name] = previous
+                continue
+            wiring = _wiring_for(intent, spec.container, state, final.get(ref, {}), previous, findings)
+            if wiring is not None:
+                final.setdefault(ref, {})[intent.linker_name] = wiring
+    return final, findings
+
+
+def _wiring_for(
+    intent: Intent,
+    container: str | None,
+    state: WorkloadState,
+    already: dict[str, Wiring],
+    previous: Wiring | None,
+    findings: list[Finding],
+) -> Wiring | None:
+    names = tuple(c.get("name") for c in pod_spec(state.manifest).get("containers") or [])
+    if container is not None and container not in names:
+        findings.append(
+            _finding(
+                Severity.WARNING,
+                "CONTAINER_NOT_FOUND",
+                intent.target,
+                f"{state.ref} has no container {container!r} (it has {', '.join(names)})",
+                "fix the :container suffix in sc-workloads",
+                "sc-workloads",
+            )
+        )
+        return None
+    containers = (container,) if container else names
+    if intent.service_account is None:
+        return Wiring(intent.secret_name, containers)
+    current = service_account_of(state.manifest)
+    ours = {w.service_account for w in already.values() if w.service_account}
+    if ours and intent.service_account not in ours:
+        findings.append(
+            _finding(
+                Severity.WARNING,
+                "WI_IDENTITY_CONFLICT",
+                intent.target,
+                f"{state.ref} already runs as {', '.join(sorted(ours))}; a pod has one service account",
+                "connect this target with secret auth, or use the same identity",
+                "sc-workloads",
+            )
+        )
+        return None
+    recorded = previous.service_account if previous else None
+    if current not in ("default", intent.service_account, recorded):
+        findings.append(
+            _finding(
+                Severity.WARNING,
+                "SA_CONFLICT",
+                intent.target,
+                f"{state.ref} runs as service account {current!r}, which sc-autopilot does not own",
+                "remove serviceAccountName from the workload, or connect with secret auth",
+                "sc-workloads",
+            )
+        )
+        return None
+    before = previous.previous_service_account if previous else (None if current == "default" else current)
+    return Wiring(intent.secret_name, containers, intent.service_account, before, label=True)
+
+
+def _cleanup(
+    connection: Connection,
+    desired: Desired,
+    actual: ClusterState,
+    rewired: dict[WorkloadRef, dict],
+    removed: list[Connection],
+    findings: list[Finding],
+) -> list[Action]:
+    """After a linker goes: its secret and service account, once nothing would reference them."""
+    actions: list[Action] = []
+    namespace = connection.namespace
+    after = [rewired.get(ref, state.manifest) for ref, state in actual.workloads.items() if ref.namespace == namespace]
+    secret = naming.secret_name(connection.name)
+    if secret in actual.secrets.get(namespace, frozenset()):
+        users = [m["metadata"]["name"] for m in after if secret in secret_references(m)]
+        if users:
+            findings.append(
+                _finding(
+                    Severity.WARNING,
+                    "SECRET_IN_USE",
+                    desired.cluster,
+                    f"secret {namespace}/{secret} of removed connection {connection.name} is still "
+                    f"referenced by {', '.join(sorted(users))}",
+                    "remove the reference; it is deleted on the next run",
+                )
+            )
+        else:
+            actions.append(DeleteSecret(desired.cluster, namespace, secret))
+    if connection.client_id:
+        account = naming.service_account_name(connection.client_id)
+        still_used = any(i.service_account == account and i.namespace == namespace for i in desired.intents) or any(
+            c.client_id == connection.client_id and c.namespace == namespace and c not in removed
+            for c in actual.connections
+        )
+        in_pods = any(service_account_of(m) == account for m in after)
+        if account in actual.service_accounts.get(namespace, frozenset()) and not still_used and not in_pods:
+            actions.append(DeleteServiceAccount(desired.cluster, namespace, account))
+    return actions
+
+
+def _identity_missing(cluster: ClusterInfo, target: TargetInfo, identity: ResourceRef | None) -> Finding:
+    if identity is None:
+        message = "workload identity needs the cluster's sc-identity tag"
+    else:
+        message = f"identity {identity.id} was not found or cannot be read"
+    return _finding(
+        Severity.ERROR,
+        "IDENTITY_MISSING",
+        cluster.ref,
+        f"{message} (for {target.ref.name})",
+        "tag the cluster sc-identity=<user-assigned identity> and grant the app read on it",
+        "sc-identity",
+    )
+
+
+def _sql_user_required(target: TargetInfo, identity: IdentityInfo) -> Finding:
+    name = identity.ref.name.replace("]", "]]")
+    tsql = (
+        f"CREATE USER [{name}] FROM EXTERNAL PROVIDER; ALTER ROLE db_datareader ADD MEMBER [{name}]; "
+        f"ALTER ROLE db_datawriter ADD MEMBER [{name}];"
+    )
+    return _finding(
+        Severity.INFO,
+        "SQL_WI_DB_USER_REQUIRED",
+        target.ref,
+        "Service Connector does not create the contained database user for an AKS source",
+        f"a database admin (Entra) runs on {target.ref.name}: {tsql}",
+        "sc-auth",
+    )
+
+
+def _finding(
+    severity: Severity, code: str, ref: ResourceRef, message: str, fix: str, tag: str | None = None
+) -> Finding:
+    return Finding(severity, code, ref.id, message, fix, tag)
+
+
+def _ref_or_none(resource_id: str) -> ResourceRef | None:
+    try:
+        return ResourceRef.parse(resource_id)
+    except ValueError:
+        return None

@@ -1,0 +1,244 @@
+"""The tag contract, the product's user-facing API: tags -> what a resource asks for, or findings.
+
+Total by design: any mapping of strings (or garbage) yields a result and findings, never an exception,
+and a bad tag on one resource never affects another.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+from shared.model import AuthKind, Finding, ResourceRef, Severity, TargetKind, WorkloadSpec
+
+GROUP, PAUSE, NAMESPACE, WORKLOADS, AUTH, CLIENT_TYPE = (
+    "sc-group", "sc-pause", "sc-namespace", "sc-workloads", "sc-auth", "sc-client-type",
+)  # fmt: skip
+SQL_USER, SQL_PASSWORD, IDENTITY = "sc-sql-user", "sc-sql-password", "sc-identity"
+KIND_ALIASES = {
+    "deployment": "Deployment", "deploy": "Deployment", "statefulset": "StatefulSet", "sts": "StatefulSet",
+    "daemonset": "DaemonSet", "ds": "DaemonSet", "job": "Job", "cronjob": "CronJob",
+}  # fmt: skip
+CLIENT_TYPES = ("none", "dotnet", "java", "python", "go", "php", "ruby", "django", "nodejs", "springBoot")
+DEFAULT_AUTH = {TargetKind.OPENAI: AuthKind.WORKLOAD_IDENTITY, TargetKind.SQL_DATABASE: AuthKind.SECRET}
+MAX_WORKLOADS = 20
+_GROUP = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}$")
+_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+_SQL_USER = re.compile(r"^[A-Za-z_][A-Za-z0-9_@.-]{0,127}$")
+_VAULT_SECRET_PATH = re.compile(r"^/secrets/(?P<name>[0-9A-Za-z-]{1,127})(?:/(?P<version>[0-9a-fA-F]{32}))?/?$")
+_RG_NAME = re.compile(r"^[-\w._()]{1,90}$")
+_IDENTITY_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{2,127}$")
+
+
+@dataclass(frozen=True)
+class ClusterTags:
+    groups: frozenset[str]
+    paused: bool
+    identity: ResourceRef | None
+
+
+@dataclass(frozen=True)
+class TargetTags:
+    groups: frozenset[str]
+    paused: bool
+    namespace: str
+    workloads: tuple[WorkloadSpec, ...]
+    auth: AuthKind
+    client_type: str
+    sql_user: str | None
+    sql_password_url: str | None
+
+
+def _normalise(tags: Any) -> dict[str, str]:
+    """Tag names are case-insensitive in Azure; values are kept as they are."""
+    if not isinstance(tags, Mapping):
+        return {}
+    return {str(k).strip().lower(): v if isinstance(v, str) else "" for k, v in tags.items() if isinstance(k, str)}
+
+
+class _Parser:
+    def __init__(self, ref: ResourceRef, tags: Any):
+        self.ref = ref
+        self.tags = _normalise(tags)
+        self.findings: list[Finding] = []
+
+    def bad(self, tag: str, message: str, fix: str) -> None:
+        self.findings.append(Finding(Severity.ERROR, "TAG_INVALID", self.ref.id, f"tag {tag}: {message}", fix, tag=tag))
+
+    def paused(self) -> bool:
+        return self.tags.get(PAUSE, "").strip().lower() == "true"
+
+    def groups(self) -> frozenset[str]:
+        raw = self.tags.get(GROUP, "")
+        groups = [g.strip().lower() for g in raw.split(",") if g.strip()]
+        valid = frozenset(g for g in groups if _GROUP.match(g))
+        invalid = [g for g in groups if not _GROUP.match(g)]
+        if invalid:
+            self.bad(GROUP, f"group name {_show(invalid[0])} is not valid",
+                     "use letters, digits, '-', '_' or '.', at most 63 characters, comma separated")  # fmt: skip
+        return valid
+
+
+def parse_cluster_tags(ref: ResourceRef, tags: Any) -> tuple[ClusterTags | None, list[Finding]]:
+    parser = _Parser(ref, tags)
+    groups = parser.groups()
+    identity = None
+    raw_identity = parser.tags.get(IDENTITY, "").strip()
+    if raw_identity:
+        identity = _identity_ref(raw_identity, ref)
+        if identity is None:
+            parser.bad(IDENTITY, f"{_show(raw_identity)} is not a user-assigned managed identity",
+                       "give its full resource id, <resource-group>/<name>, "
+                       "or <name> in the cluster's resource group")  # fmt: skip
+    if parser.findings and not parser.paused():
+        return None, parser.findings
+    return ClusterTags(groups, parser.paused(), identity), parser.findings
+
+
+def _identity_ref(raw: str, cluster: ResourceRef) -> ResourceRef | None:
+    if raw.startswith("/"):
+        try:
+            ref = ResourceRef.parse(raw)
+        except ValueError:
+            return None
+        return ref if ref.type == "microsoft.managedidentity/userassignedidentities" else None
+    parts = raw.split("/")
+    if len(parts) == 1:
+        group, name = cluster.resource_group, parts[0]
+    elif len(parts) == 2:
+        group, name = parts
+    else:
+        return None
+    if not _RG_NAME.match(group) or not _IDENTITY_NAME.match(name):
+        return None
+    return ResourceRef(
+        f"/subscriptions/{cluster.subscription_id}/resourceGroups/{group}"
+        f"/providers/Microsoft.ManagedIdentity/userAssignedIdentities/{name}"
+    )
+
+
+def parse_target_tags(
+    ref: ResourceRef,
+    kind: TargetKind,
+    tags: Any,
+    *,
+    protected_namespaces: tuple[str, ...] = (),
+    vault_suffixes: tuple[str, ...] = ("vault.azure.net",),
+) -> tuple[TargetTags | None, list[Finding]]:
+    parser = _Parser(ref, tags)
+    groups = parser.groups()
+    namespace = parser.tags.get(NAMESPACE, "").strip() or "default"
+    if not _LABEL.match(namespace):
+        parser.bad(NAMESPACE, f"{_show(namespace)} is not a Kubernetes namespace name",
+                   "use lower-case letters, digits and '-', at most 63 characters")  # fmt: skip
+    elif namespace in protected_namespaces:
+        parser.bad(NAMESPACE, f"namespace {namespace} is protected: sc-autopilot never patches or deletes there",
+                   "deploy the workloads to an application namespace, or change SC_PROTECTED_NAMESPACES")  # fmt: skip
+    workloads = _workloads(parser)
+    auth = _auth(parser, kind) or DEFAULT_AUTH[kind]
+    client_type = _client_type(parser)
+    sql_user = sql_password_url = None
+    if kind is TargetKind.SQL_DATABASE and auth is AuthKind.SECRET:
+        sql_user = parser.tags.get(SQL_USER, "").strip()
+        if not _SQL_USER.match(sql_user):
+            parser.bad(
+                SQL_USER, "missing or not a SQL user name", "set sc-sql-user to the database user the app logs in as"
+            )
+        sql_password_url = parser.tags.get(SQL_PASSWORD, "").strip()
+        if not _is_vault_secret_url(sql_password_url, vault_suffixes):
+            parser.bad(SQL_PASSWORD, "must be a Key Vault secret URL, never a password",
+                       f"set it to https://<vault>.{vault_suffixes[0]}/secrets/<name> and grant the app "
+                       "'Key Vault Secrets User' on that vault")  # fmt: skip
+    if parser.findings and not parser.paused():
+        return None, parser.findings
+    tags_ = TargetTags(groups, parser.paused(), namespace, workloads, auth, client_type,
+                       sql_user, sql_password_url)  # fmt: skip
+    return tags_, parser.findings
+
+
+def _workloads(parser: _Parser) -> tuple[WorkloadSpec, ...]:
+    raw = parser.tags.get(WORKLOADS, "")
+    entries = [e.strip() for e in raw.split(",") if e.strip()]
+    if len(entries) > MAX_WORKLOADS:
+        parser.bad(
+            WORKLOADS, f"names {len(entries)} workloads; at most {MAX_WORKLOADS}", "split the target or the group"
+        )
+        return ()
+    specs: list[WorkloadSpec] = []
+    for entry in entries:
+        kind_part, _, rest = entry.partition("/")
+        name, _, container = rest.partition(":")
+        kind = KIND_ALIASES.get(kind_part.strip().lower())
+        if kind is None or not rest:
+            parser.bad(WORKLOADS, f"{_show(entry)} is not kind/name[:container]",
+                       "use deployment|deploy, statefulset|sts, daemonset|ds, job or cronjob, "
+                       "e.g. deployment/api:app")  # fmt: skip
+        elif len(name) > 253 or not _SUBDOMAIN.match(name) or (container and not _LABEL.match(container)):
+            parser.bad(WORKLOADS, f"{_show(entry)} has an invalid workload or container name",
+                       "Kubernetes names are lower-case letters, digits, '-' and '.'")  # fmt: skip
+        else:
+            specs.append(WorkloadSpec(kind, name, container or None))
+    return tuple(sorted(set(specs)))
+
+
+def _auth(parser: _Parser, kind: TargetKind) -> AuthKind | None:
+    raw = parser.tags.get(AUTH, "").strip().lower()
+    if not raw:
+        return None
+    try:
+        return AuthKind(raw)
+    except ValueError:
+        parser.bad(AUTH, f"{_show(raw)} is not an auth type", "use workload-identity or secret")
+        return None
+
+
+def _client_type(parser: _Parser) -> str:
+    raw = parser.tags.get(CLIENT_TYPE, "").strip() or "python"
+    canonical = {c.lower(): c for c in CLIENT_TYPES}.get(raw.lower())
+    if canonical is None:
+        parser.bad(
+            CLIENT_TYPE, f"{_show(raw)} is not a Service Connector client type", f"use one of {', '.join(CLIENT_TYPES)}"
+        )
+        return "python"
+    return canonical
+
+
+class SecretUrlError(ValueError):
+    """The URL is not a Key Vault secret URL in an allowed vault domain."""
+
+
+def split_secret_url(url: str, allowed_suffixes: tuple[str, ...]) -> tuple[str, str, str | None]:
+    """(vault URL, secret name, version) of `https://<vault>.<suffix>/secrets/<name>[/<version>]`."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        raise SecretUrlError("not a URL") from None
+    host = (parts.hostname or "").lower()
+    if parts.scheme != "https" or port not in (None, 443) or parts.query or parts.fragment or parts.username:
+        raise SecretUrlError("expected https://<vault>.vault.azure.net/secrets/<name>[/<version>]")
+    vault = next((host[: -len(s) - 1] for s in allowed_suffixes if host.endswith("." + s.lower())), None)
+    if not vault or not re.fullmatch(r"[a-z0-9-]{3,24}", vault):
+        raise SecretUrlError(f"host {host[:100]!r} is not a vault in {', '.join(allowed_suffixes)}")
+    match = _VAULT_SECRET_PATH.match(parts.path)
+    if match is None:
+        raise SecretUrlError("the path must be /secrets/<name>[/<version>]")
+    return f"https://{host}", match.group("name"), match.group("version")
+
+
+def _is_vault_secret_url(url: str, suffixes: tuple[str, ...]) -> bool:
+    try:
+        split_secret_url(url, suffixes)
+    except SecretUrlError:
+        return False
+    return True
+
+
+def _show(value: str) -> str:
+    """Quote user input for a message, bounded and without control characters."""
+    cleaned = "".join(c if c.isprintable() else "?" for c in value)
+    return repr(cleaned[:80] + ("…" if len(cleaned) > 80 else ""))

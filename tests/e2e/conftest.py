@@ -1,0 +1,131 @@
+"""End-to-end fixtures: a platform engineer's hands (tagging as a user) and the app's entry points."""
+
+from __future__ import annotations
+
+import base64
+import os
+
+import pytest
+from azure.mgmt.resource.resources import ResourceManagementClient
+
+from shared.app import Application
+from shared.config import Settings
+from tests.conftest import Admin, UserCredential
+
+SUB = "c0ffee00-0000-4000-8000-00000000d370"
+RG = f"/subscriptions/{SUB}/resourceGroups/rg-shop"
+CLUSTER = f"{RG}/providers/Microsoft.ContainerService/managedClusters/aks-shop"
+DATABASE = f"{RG}/providers/Microsoft.Sql/servers/sql-shop/databases/orders"
+OPENAI = f"{RG}/providers/Microsoft.CognitiveServices/accounts/oai-shop"
+IDENTITY = f"{RG}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/id-shop-workloads"
+PASSWORD_URL = "https://kv-shop.vault.azure.net/secrets/sql-orders-password"
+PASSWORD = "Demo-Only-P@ssw0rd-7c1f"
+WRITES = {"PUT", "PATCH", "DELETE"}
+
+SQL_TAGS = {
+    "sc-group": "shop",
+    "sc-namespace": "shop",
+    "sc-workloads": "deployment/api,sts/worker",
+    "sc-sql-user": "orders_app",
+    "sc-sql-password": PASSWORD_URL,
+}
+OPENAI_TAGS = {"sc-group": "shop", "sc-namespace": "shop", "sc-workloads": "deploy/web:web,cronjob/report"}
+CLUSTER_TAGS = {"sc-group": "shop", "sc-identity": "id-shop-workloads"}
+
+
+class Estate:
+    """The platform team's side: tags and deletes resources as a person, reads what the cloud holds."""
+
+    def __init__(self, admin: Admin):
+        self.admin = admin
+        self.arm = ResourceManagementClient(
+            UserCredential(admin, "platform-admin"),
+            SUB,
+            base_url=os.environ["SC_ARM_ENDPOINT"],
+            credential_scopes=["https://management.azure.com/.default"],
+            polling_interval=0,
+        )
+        self.event_cursor = 0
+
+    def tag(self, resource_id: str, tags: dict[str, str], operation: str = "Merge") -> None:
+        body = {"operation": operation, "properties": {"tags": tags}}
+        self.arm.tags.begin_update_at_scope(resource_id, body).result()
+
+    def untag(self, resource_id: str, *names: str) -> None:
+        current = self.arm.tags.get_at_scope(resource_id).properties.tags or {}
+        self.tag(resource_id, {k: v for k, v in current.items() if k not in names}, operation="Replace")
+
+    def delete(self, resource_id: str, api_version: str = "2023-08-01") -> None:
+        self.arm.resources.begin_delete_by_id(resource_id, api_version=api_version).result()
+
+    def new_events(self, schema: str = "eventgrid") -> list[dict]:
+        events = self.admin.get("events", schema=schema, since=self.event_cursor)["events"]
+        self.event_cursor += len(events)
+        return events
+
+    def objects(self) -> dict:
+        return self.admin.cluster_objects(CLUSTER)
+
+    def workload(self, kind: str, name: str, namespace: str = "shop") -> dict:
+        return _find(self.objects(), kind, namespace, name)
+
+    def secret(self, name: str, namespace: str = "shop") -> dict | None:
+        try:
+            return _find(self.objects(), "Secret", namespace, name)
+        except LookupError:
+            return None
+
+    def linkers(self) -> list[dict]:
+        return [
+            r
+            for r in self.admin.state()["resources"]
+            if r["type"].lower() == "microsoft.servicelinker/linkers" and r["id"].lower().startswith(CLUSTER.lower())
+        ]
+
+    def writes_since(self, seq: int) -> list[dict]:
+        return [r for r in self.admin.requests_since(seq) if r["method"] in WRITES and r["status"] < 400]
+
+
+def _find(objects: dict, kind: str, namespace: str, name: str) -> dict:
+    for item in _iter_objects(objects):
+        meta = item.get("metadata") or {}
+        if item.get("kind") == kind and meta.get("name") == name and meta.get("namespace") == namespace:
+            return item
+    raise LookupError(f"{kind} {namespace}/{name} not found")
+
+
+def _iter_objects(objects: object):
+    """The emulator's snapshot nests objects by kind/namespace; walk it whatever the nesting."""
+    if isinstance(objects, dict):
+        if "kind" in objects and "metadata" in objects:
+            yield objects
+            return
+        for value in objects.values():
+            yield from _iter_objects(value)
+    elif isinstance(objects, list):
+        for value in objects:
+            yield from _iter_objects(value)
+
+
+def env_from_secrets(workload: dict, container: str | None = None) -> list[str]:
+    from shared.workloads import pod_spec
+
+    names = []
+    for c in pod_spec(workload).get("containers") or []:
+        if container is None or c["name"] == container:
+            names += [s["secretRef"]["name"] for s in c.get("envFrom") or [] if "secretRef" in s]
+    return names
+
+
+def secret_values(secret: dict) -> dict[str, str]:
+    return {k: base64.b64decode(v).decode() for k, v in (secret.get("data") or {}).items()}
+
+
+@pytest.fixture
+def estate(admin: Admin) -> Estate:
+    return Estate(admin)
+
+
+@pytest.fixture
+def app(cloud) -> Application:
+    return Application(Settings.from_env())
