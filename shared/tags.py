@@ -182,7 +182,7 @@ def _workloads(parser: _Parser) -> tuple[WorkloadSpec, ...]:
                        "Kubernetes names are lower-case letters, digits, '-' and '.'")  # fmt: skip
         else:
             specs.append(WorkloadSpec(kind, name, container or None))
-    return tuple(sorted(set(specs)))
+    return tuple(sorted(set(specs), key=lambda s: (s.kind, s.name, s.container or "")))
 
 
 def _auth(parser: _Parser, kind: TargetKind) -> AuthKind | None:

@@ -1,0 +1,36 @@
+"""The CLI on the local cloud: same code path as the function, table or JSON, meaningful exit codes."""
+
+from __future__ import annotations
+
+import json
+
+from shared.cli import EXIT_DEFERRED, EXIT_OK, EXIT_USAGE, main
+from tests.e2e.conftest import CLUSTER, DATABASE, SQL_TAGS
+
+
+def test_handle_event_then_plan_is_empty(estate, capsys, tmp_path):
+    estate.tag(CLUSTER, {"sc-group": "shop"})
+    estate.tag(DATABASE, SQL_TAGS)
+    events = tmp_path / "events.json"
+    events.write_text(json.dumps(estate.new_events()))
+    assert main(["handle-event", str(events)]) == EXIT_OK
+    assert "put linker scap_" in capsys.readouterr().out
+    assert main(["--output", "json", "plan"]) == EXIT_OK
+    report = json.loads(capsys.readouterr().out)
+    assert report["ok"] and all(not plan["actions"] for c in report["clusters"] for plan in c["plans"])
+
+
+def test_dry_run_writes_nothing_and_deferral_has_its_exit_code(estate, admin, capsys):
+    estate.tag(CLUSTER, {"sc-group": "shop"})
+    estate.tag(DATABASE, SQL_TAGS)
+    mark = admin.mark()
+    assert main(["apply", "--dry-run"]) == EXIT_OK
+    assert estate.writes_since(mark) == [] and estate.linkers() == []
+    admin.post("provisioning-state", {"id": CLUSTER, "state": "Updating"})
+    assert main(["apply"]) == EXIT_DEFERRED
+
+
+def test_missing_settings_are_a_usage_error(monkeypatch, capsys):
+    monkeypatch.delenv("SC_SUBSCRIPTIONS", raising=False)
+    assert main(["plan"]) == EXIT_USAGE
+    assert "SC_SUBSCRIPTIONS is not set" in capsys.readouterr().err
