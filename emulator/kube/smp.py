@@ -1,8 +1,16 @@
 """Strategic merge patch as kube-apiserver applies it, with merge keys read from the real OpenAPI schemas.
 
-The schemas shipped by `kubernetes-validate` carry `x-kubernetes-patch-strategy` and
-`x-kubernetes-patch-merge-key` for every field, so no merge key is hand-listed here. `kubectl patch
---local` is the oracle (tests/fidelity/test_smp_vs_kubectl.py).
+A port of the apply half of k8s.io/apimachinery/pkg/util/strategicpatch (mergeMap / mergeSlice /
+normalizeElementOrder, with the apiserver's options MergeParallelList and IgnoreUnmatchedNulls), so the
+emulator's results match the real server down to list order and quirks. The schemas shipped by
+`kubernetes-validate` carry `x-kubernetes-patch-strategy` and `x-kubernetes-patch-merge-key` for every field,
+so no merge key is hand-listed here. `kubectl patch --local` (the same Go code) is the oracle in
+tests/fidelity/test_smp_vs_kubectl.py.
+
+Upstream walks a patch map in Go's random order, so a patch that both adds and deletes one primitive
+(`finalizers` plus `$deleteFromPrimitiveList/finalizers`) has no single answer; here keys go in patch order.
+One deliberate divergence: upstream rejects a map or list field unknown to the Go struct ("unable to find
+api field"); here it merges like a plain JSON merge, as emulator objects may carry fields the schema lacks.
 """
 
 from __future__ import annotations
@@ -31,10 +39,11 @@ PATCH = "$patch"
 RETAIN_KEYS = "$retainKeys"
 ORDER_PREFIX = "$setElementOrder/"
 DELETE_PRIMITIVE_PREFIX = "$deleteFromPrimitiveList/"
+_MISSING = object()
 
 
 class SmpError(ValueError):
-    """The patch is malformed (an unknown directive, a list where a map belongs...)."""
+    """The patch is malformed; the message is the one the apiserver returns."""
 
 
 @functools.cache
@@ -45,7 +54,8 @@ def _definitions() -> dict[str, Any]:
 def _resolve(schema: dict | None) -> dict | None:
     """Follow `$ref`s (also inside allOf) to the definition that has the properties."""
     while schema:
-        ref = schema.get("$ref") or next((s.get("$ref") for s in schema.get("allOf") or [] if "$ref" in s), None)
+        refs = [s["$ref"] for s in schema.get("allOf") or [] if "$ref" in s]
+        ref = schema.get("$ref") or (refs[0] if refs else None)
         if not ref:
             return schema
         schema = _definitions().get(ref.rsplit("/", 1)[-1])
@@ -53,12 +63,22 @@ def _resolve(schema: dict | None) -> dict | None:
 
 
 def _field(schema: dict | None, name: str) -> dict | None:
+    """The schema of field `name` of an object schema, or of a value of a map schema."""
     resolved = _resolve(schema)
     if not resolved:
         return None
-    return (resolved.get("properties") or {}).get(name) or (
-        resolved.get("additionalProperties") if isinstance(resolved.get("additionalProperties"), dict) else None
-    )
+    extra = resolved.get("additionalProperties")
+    return (resolved.get("properties") or {}).get(name) or (extra if isinstance(extra, dict) else None)
+
+
+def _strategy(field: dict | None) -> str:
+    """The patch strategy without the retainKeys part ("merge,retainKeys" -> "merge")."""
+    strategies = ((field or {}).get("x-kubernetes-patch-strategy") or "").split(",")
+    return next((s for s in strategies if s in ("merge", "replace")), "")
+
+
+def _merge_key(field: dict | None) -> str:
+    return (field or {}).get("x-kubernetes-patch-merge-key") or ""
 
 
 def strategic_merge_patch(original: dict, patch: dict) -> dict:
@@ -67,127 +87,315 @@ def strategic_merge_patch(original: dict, patch: dict) -> dict:
         raise SmpError("a strategic merge patch must be a JSON object")
     root = ROOTS.get((original.get("apiVersion", ""), original.get("kind", "")))
     schema = _definitions().get(root) if root else None
-    merged = _merge_map(copy.deepcopy(original), copy.deepcopy(patch), schema)
-    if merged is None:
-        raise SmpError("the patch deletes the whole object")
-    return merged
+    return _merge_map(copy.deepcopy(original), copy.deepcopy(patch), schema)
 
 
-def _merge_map(original: dict, patch: dict, schema: dict | None) -> dict | None:
-    directive = patch.pop(PATCH, None)
-    if directive == "delete":
-        return None
-    if directive == "replace":
-        return _strip(patch)
-    if directive not in (None, "merge"):
-        raise SmpError(f"Unknown patch type: {directive}")
-    retain = patch.pop(RETAIN_KEYS, None)
-    orders = {k[len(ORDER_PREFIX) :]: patch.pop(k) for k in [k for k in patch if k.startswith(ORDER_PREFIX)]}
-    deletions = {
-        k[len(DELETE_PRIMITIVE_PREFIX) :]: patch.pop(k)
-        for k in [k for k in patch if k.startswith(DELETE_PRIMITIVE_PREFIX)]
-    }
-    for key, values in deletions.items():
-        if isinstance(original.get(key), list):
-            original[key] = [v for v in original[key] if v not in values]
-    for key, value in patch.items():
-        if key.startswith("$"):
-            raise SmpError(f"unknown directive {key}")
-        field = _field(schema, key)
+def _go_type(value: Any) -> type:
+    """The Go type encoding/json decodes `value` to: every JSON number is a float64."""
+    return float if isinstance(value, int | float) and not isinstance(value, bool) else type(value)
+
+
+def _equal(left: Any, right: Any) -> bool:
+    """Go interface equality of decoded JSON scalars (True is not 1 there)."""
+    return _go_type(left) is _go_type(right) and left == right
+
+
+def _bad_arg(expected: str, actual: Any) -> SmpError:
+    return SmpError(f"expected a {expected}, but received a {_go_type(actual).__name__}")
+
+
+def _no_merge_key(item: Any, key: str) -> SmpError:
+    return SmpError(f"map: {item} does not contain declared merge key: {key}")
+
+
+def _merge_map(original: dict, patch: dict, schema: dict | None) -> dict:
+    """mergeMap: `$patch` first, then `$retainKeys`, then `$setElementOrder` lists, then field by field."""
+    if PATCH in patch:
+        directive = patch.pop(PATCH)
+        if directive == "replace":
+            return patch
+        if directive == "delete":
+            return {}
+        raise SmpError(f"unknown patch type: {directive} in map: {patch | {PATCH: directive}}")
+    _apply_retain_keys(original, patch)
+    _apply_element_orders(original, patch, schema)
+    for key, value in list(patch.items()):
+        is_delete_list = key.startswith(DELETE_PRIMITIVE_PREFIX)
+        if is_delete_list:
+            key = key[len(DELETE_PRIMITIVE_PREFIX) :] or key  # upstream keeps it when nothing follows "/"
         if value is None:
             original.pop(key, None)
-        elif isinstance(value, dict) and isinstance(original.get(key), dict):
-            merged = _merge_map(original[key], value, field)
-            if merged is None:
-                original.pop(key, None)
-            else:
-                original[key] = merged
-        elif isinstance(value, list) and _strategy(field) == "merge":
-            original[key] = _merge_list(original.get(key) or [], value, field, orders.get(key))
-        elif isinstance(value, dict):
-            merged = _merge_map({}, value, field)
-            if merged is not None:
-                original[key] = merged
+            continue
+        current = original.get(key, _MISSING)
+        if current is _MISSING or _go_type(current) is not _go_type(value):
+            if not is_delete_list:
+                _set_without_directives(original, key, _discard_nulls(value))
+            continue
+        field = _field(schema, key)
+        if isinstance(value, dict):
+            original[key] = value if _strategy(field) == "replace" else _merge_map(current, value, field)
+        elif isinstance(value, list):
+            merge = _strategy(field) == "merge"
+            original[key] = _merge_list(current, value, field, is_delete_list) if merge else value
         else:
-            original[key] = _strip(value)
-    for key, order in orders.items():
-        if key not in patch and isinstance(original.get(key), list):
-            ids = [o.get(_merge_key(_field(schema, key))) if isinstance(o, dict) else o for o in order]
-            original[key] = _apply_order(original[key], original[key], ids, _merge_key(_field(schema, key)))
-    if retain is not None:
-        if not isinstance(retain, list):
-            raise SmpError("$retainKeys must be a list")
-        for key in [k for k in original if k not in retain]:
-            del original[key]
+            _set_without_directives(original, key, value)
     return original
 
 
-def _strategy(field: dict | None) -> str:
-    return ((field or {}).get("x-kubernetes-patch-strategy") or "").split(",")[0]
-
-
-def _merge_key(field: dict | None) -> str | None:
-    return (field or {}).get("x-kubernetes-patch-merge-key")
-
-
-def _merge_list(original: list, patch: list, field: dict | None, order: list | None) -> list:
-    key = _merge_key(field)
-    item_schema = (field or {}).get("items")
-    if any(isinstance(i, dict) and i.get(PATCH) == "replace" for i in patch):
-        return [_strip(i) for i in patch if not (isinstance(i, dict) and PATCH in i)]
-    if key is None:  # a primitive list with the merge strategy (e.g. finalizers): a union
-        merged = list(original) + [v for v in patch if v not in original]
-        return _apply_order(merged, original, order if order is not None else patch, None)
-    merged = list(original)
-    patched_ids = []
-    for item in patch:
-        if not isinstance(item, dict):
-            raise SmpError(f"expected objects in the list merged by {key!r}")
-        position = next((i for i, o in enumerate(merged) if isinstance(o, dict) and o.get(key) == item.get(key)), None)
-        if item.get(PATCH) == "delete":
-            merged = [o for o in merged if not (isinstance(o, dict) and o.get(key) == item.get(key))]
+def _apply_retain_keys(original: dict, patch: dict) -> None:
+    """applyRetainKeysDirective: every non-null patch field must be retained; unlisted fields are cleared."""
+    if RETAIN_KEYS not in patch:
+        return
+    retain = patch.pop(RETAIN_KEYS)
+    if not isinstance(retain, list):
+        raise SmpError("invalid patch format of retainKeys")
+    for key, value in patch.items():
+        if value is None or key.startswith((DELETE_PRIMITIVE_PREFIX, ORDER_PREFIX)):
             continue
-        patched_ids.append(item.get(key))
-        if position is None:
-            merged.append(_merge_map({}, item, item_schema))
+        if not any(_equal(key, kept) for kept in retain):
+            raise SmpError("invalid patch format of retainKeys")
+    for key in [k for k in original if not any(_equal(k, kept) for kept in retain)]:
+        del original[key]
+
+
+def _apply_element_orders(original: dict, patch: dict, schema: dict | None) -> None:
+    """mergePatchIntoOriginal: merge each `$setElementOrder/<field>` list with its patch list; order it."""
+    for directive in [k for k in patch if k.startswith(ORDER_PREFIX)]:
+        order = patch.pop(directive)
+        if not isinstance(order, list):
+            raise _bad_arg("[]interface {}", order)
+        key = directive[len(ORDER_PREFIX) :]
+        current, value = original.get(key, _MISSING), patch.get(key, _MISSING)
+        for found in (current, value):
+            if found is not _MISSING and not isinstance(found, list):
+                raise _bad_arg("[]interface {}", found)
+        field = _field(schema, key)
+        merge_key = _merge_key(field)
+        current_list = [] if current is _MISSING else current
+        value_list = [] if value is _MISSING else value
+        _validate_order(value_list, order, merge_key)
+        if current is _MISSING and value is _MISSING:
+            continue
+        if value is _MISSING:
+            merged = current_list
+        elif current is _MISSING:
+            merged = value_list
+        elif _strategy(field) == "merge":
+            merged, current_list = _merge_slice(current_list, value_list, field, False)
         else:
-            result = _merge_map(merged[position], item, item_schema)
-            if result is None:
-                merged.pop(position)
+            merged = value_list
+        in_order, server_only = _partition(merged, order, merge_key)
+        is_map = _element_type(current_list, value_list) is dict
+        original[key] = _normalize_order(in_order, server_only, order, current_list, merge_key, is_map)
+        patch.pop(key, None)
+
+
+def _validate_order(patch_list: list, order: list, merge_key: str) -> None:
+    """validatePatchWithSetOrderList: the patch list must follow the `$setElementOrder` list's order."""
+    if not order or not patch_list:
+        return
+    items = [i for i in patch_list if not (merge_key and isinstance(i, dict) and i.get(PATCH) == "delete")]
+    at = 0
+    for wanted in order:
+        while at < len(items) and isinstance(items[at], dict) and PATCH in items[at]:
+            at += 1
+        if at >= len(items):
+            return
+        if _identity(items[at], merge_key) == _identity(wanted, merge_key):
+            at += 1
+    if at < len(items):
+        mismatch = f"The order in patch list:\n{patch_list}\n doesn't match $setElementOrder list:\n{order}\n"
+        raise SmpError(mismatch)
+
+
+def _identity(item: Any, merge_key: str) -> Any:
+    """What identifies a list item: its merge key value, or the item itself for primitives."""
+    if not merge_key:
+        return (_go_type(item), item)
+    if not isinstance(item, dict):
+        raise _bad_arg("map[string]interface {}", item)
+    if merge_key not in item:
+        raise _no_merge_key(item, merge_key)
+    return (_go_type(item[merge_key]), item[merge_key])
+
+
+def _element_type(*lists: list) -> type:
+    """sliceElementType: all items of the lists share one type, and it is not a list."""
+    found: type | None = None
+    for item in (i for items in lists for i in items):
+        if found is None:
+            found = _go_type(item)
+            if found is list:
+                raise SmpError("lists of lists are not supported")
+        elif _go_type(item) is not found:
+            raise SmpError(f"list element types are not identical: {list(lists)}")
+    if found is None:
+        raise SmpError("no elements in any of the given slices")
+    return found
+
+
+def _merge_list(original: list, patch: list, field: dict | None, is_delete_list: bool) -> list:
+    return _merge_slice(original, patch, field, is_delete_list)[0]
+
+
+def _merge_slice(original: list, patch: list, field: dict | None, is_delete_list: bool) -> tuple[list, list]:
+    """mergeSlice: a union for primitives, a merge by key for maps, then the apiserver's element order.
+
+    Also returns the server list as Go's caller still sees it: deletions and appends write through the shared
+    backing array (`append(s[:k], s[k+1:]...)`), and `$setElementOrder` then orders by that aliased view."""
+    if not original and not patch:
+        return original, original
+    merge_key = _merge_key(field)
+    is_map = _element_type(original, patch) is dict
+    view = original
+    if not is_map:
+        if is_delete_list:
+            return [v for v in original if not any(_equal(v, d) for d in patch)], view
+        merged: list = []
+        for value in original + patch:
+            if not any(_equal(value, seen) for seen in merged):
+                merged.append(value)
+    else:
+        if not merge_key:
+            raise SmpError("cannot merge lists without merge key for type map")
+        view = list(original)
+        original, patch = _apply_list_directives(view, patch, merge_key)
+        merged = list(original)
+        for item in patch:
+            if merge_key not in item:
+                raise _no_merge_key(item, merge_key)
+            position = _find(merged, merge_key, item[merge_key])
+            if position is None:
+                if len(merged) < len(view):
+                    view[len(merged)] = item  # append within the backing array's capacity
+                merged.append(item)  # a new item is taken as is: its nulls and directives stay (upstream)
             else:
-                merged[position] = result
-    patch_order = [o.get(key) if isinstance(o, dict) else o for o in order] if order is not None else patched_ids
-    return _apply_order(merged, original, patch_order, key)
+                merged[position] = _merge_map(merged[position], item, (field or {}).get("items"))
+    in_patch, server_only = _partition(merged, patch, merge_key)
+    return _normalize_order(in_patch, server_only, patch, original, merge_key, is_map), view
 
 
-def _apply_order(items: list, original: list, patch_order: list, key: str | None) -> list:
-    """The apiserver's normalizeElementOrder: items the patch names, in patch order, interleaved with the
-    server-only items by their server positions; an item new to the server goes before the next server item."""
-    ident = (lambda item: item.get(key) if isinstance(item, dict) else item) if key else (lambda item: item)
-    server_ids = [ident(o) for o in original]
-    wanted = {value: index for index, value in enumerate(patch_order)}
-    patch_side = sorted((i for i in items if ident(i) in wanted), key=lambda i: wanted[ident(i)])
-    server_side = sorted(
-        (i for i in items if ident(i) not in wanted),
-        key=lambda i: server_ids.index(ident(i)) if ident(i) in server_ids else 0,
-    )
-    result: list = []
-    left, right = 0, 0
-    while left < len(server_side) and right < len(patch_side):
-        l_id, r_id = ident(server_side[left]), ident(patch_side[right])
-        if l_id in server_ids and r_id in server_ids and server_ids.index(l_id) < server_ids.index(r_id):
-            result.append(server_side[left])
-            left += 1
+def _find(items: list, merge_key: str, value: Any) -> int | None:
+    for index, item in enumerate(items):
+        if not isinstance(item, dict):
+            raise SmpError(f"value for key {index} is not a map.")
+        if merge_key in item and _equal(item[merge_key], value):
+            return index
+    return None
+
+
+def _apply_list_directives(backing: list, patch: list, merge_key: str) -> tuple[list, list]:
+    """mergeSliceWithSpecialElements: `$patch: delete` items drop matches, `$patch: replace` the rest.
+    Deletions shift `backing` in place as Go's deleteMatchingEntries does; returns (server list, patch)."""
+    plain, replace, length = [], False, len(backing)
+    for item in patch:
+        if PATCH not in item:
+            plain.append(item)
+        elif item[PATCH] == "delete":
+            if merge_key not in item:
+                raise _no_merge_key(item, merge_key)
+            while (found := _find(backing[:length], merge_key, item[merge_key])) is not None:
+                backing[found : length - 1] = backing[found + 1 : length]
+                length -= 1
+        elif item[PATCH] == "replace":
+            replace = True
+        elif item[PATCH] == "merge":
+            raise SmpError("merging lists cannot yet be specified in the patch")
         else:
-            result.append(patch_side[right])
-            right += 1
-    return result + server_side[left:] + patch_side[right:]
+            raise SmpError(f"unknown patch type: {item[PATCH]} in map: {item}")
+    return (plain, []) if replace else (backing[:length], plain)
 
 
-def _strip(value: Any) -> Any:
-    """Drop directive keys from a value that replaces wholesale."""
+def _partition(items: list, by: list, merge_key: str) -> tuple[list, list]:
+    """Split items into those named by `by` and the server-only rest, each keeping its order."""
+    named = {_identity(i, merge_key) for i in by if not merge_key or (isinstance(i, dict) and merge_key in i)}
+    inside = [i for i in items if _identity(i, merge_key) in named]
+    return inside, [i for i in items if _identity(i, merge_key) not in named]
+
+
+def _normalize_order(
+    patch_items: list, server_only: list, patch_order: list, server_order: list, merge_key: str, is_map: bool
+) -> list:
+    """normalizeElementOrder: sort each side by its own order, then interleave them by the server order."""
+    patch_items = _sort_by(patch_items, patch_order, merge_key, is_map)
+    server_only = _sort_by(server_only, server_order, merge_key, is_map)
+    return _merge_sorted(server_only, patch_items, server_order, merge_key)
+
+
+def _index(order: list, item: Any, merge_key: str) -> int:
+    wanted = _identity(item, merge_key)
+    for position, candidate in enumerate(order):
+        if (not merge_key or (isinstance(candidate, dict) and merge_key in candidate)) and _identity(
+            candidate, merge_key
+        ) == wanted:
+            return position
+    return -1
+
+
+def _sort_by(items: list, order: list, merge_key: str, is_map: bool) -> list:
+    """normalizeSliceOrder. Go's sort.SliceStable (an insertion sort for such short lists) with upstream's
+    less(), which calls an item missing from `order` smaller than anything: replicated so quirks match."""
+    to_delete: list = []
+    if is_map:
+        for item in items + order:
+            _identity(item, merge_key)  # validateMergeKeyInLists
+        to_delete = [i for i in order if isinstance(i, dict) and i.get(PATCH) == "delete"]
+    result = list(items)
+    for i in range(1, len(result)):
+        j = i
+        while j > 0 and _less(result[j], result[j - 1], order, merge_key):
+            result[j], result[j - 1] = result[j - 1], result[j]
+            j -= 1
+    return _merge_sorted(result, to_delete, order, merge_key)
+
+
+def _less(left: Any, right: Any, order: list, merge_key: str) -> bool:
+    left_at, right_at = _index(order, left, merge_key), _index(order, right, merge_key)
+    return left_at < right_at if left_at >= 0 and right_at >= 0 else True
+
+
+def _merge_sorted(left: list, right: list, server_order: list, merge_key: str) -> list:
+    """mergeSortedSlice: take from `left` only when both items are in the server order, left's first."""
+    result: list = []
+    i = j = 0
+    while i < len(left) and j < len(right):
+        left_at, right_at = (
+            _index(server_order, left[i], merge_key),
+            _index(server_order, right[j], merge_key),
+        )
+        if left_at >= 0 and right_at >= 0 and left_at < right_at:
+            result.append(left[i])
+            i += 1
+        else:
+            result.append(right[j])
+            j += 1
+    return result + left[i:] + right[j:]
+
+
+def _discard_nulls(value: Any) -> Any:
+    """discardNullValuesFromPatch: nulls for fields the server lacks mean nothing (IgnoreUnmatchedNulls)."""
     if isinstance(value, dict):
-        return {k: _strip(v) for k, v in value.items() if not k.startswith("$")}
+        return {k: _discard_nulls(v) for k, v in value.items() if v is not None}
     if isinstance(value, list):
-        return [_strip(v) for v in value]
+        return [_discard_nulls(v) for v in value]
     return value
+
+
+def _remove_directives(value: Any) -> tuple[Any, bool]:
+    """removeDirectives: a map carrying `$patch` vanishes (also as a list item); other directives stay."""
+    if isinstance(value, dict):
+        if PATCH in value:
+            return None, False
+        kept = {k: _remove_directives(v) for k, v in value.items()}
+        return {k: v for k, (v, keep) in kept.items() if keep}, True
+    if isinstance(value, list):
+        return [v for v, keep in map(_remove_directives, value) if keep], True
+    return value, True
+
+
+def _set_without_directives(target: dict, key: str, value: Any) -> None:
+    cleaned, keep = _remove_directives(value)
+    if keep:
+        target[key] = cleaned
+    else:
+        target.pop(key, None)

