@@ -7,66 +7,24 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-import requests
 import yaml
-from azure.core.credentials import AccessToken
 
+from emulator.client import AdminClient, PersonCredential
 from emulator.runtime import LocalCloud, start
 
 ROOT = Path(__file__).resolve().parent.parent
 DEMO_SCENARIO = ROOT / "emulator" / "scenarios" / "demo.yaml"
 
 
-class Admin:
-    """The emulator's /_emulator API, for arranging situations and inspecting what happened."""
+class Admin(AdminClient):
+    """The admin API of one test's local cloud."""
 
     def __init__(self, cloud: LocalCloud):
+        super().__init__(cloud.arm_endpoint, str(cloud.ca_bundle))
         self.cloud = cloud
-        self.session = requests.Session()
-        self.session.verify = str(cloud.ca_bundle)
-        self.session.trust_env = False
-
-    def _url(self, path: str) -> str:
-        return f"{self.cloud.arm_endpoint}/_emulator/{path}"
-
-    def get(self, path: str, **params) -> dict:
-        response = self.session.get(self._url(path), params=params, timeout=30)
-        response.raise_for_status()
-        return response.json()
-
-    def post(self, path: str, body: object) -> dict:
-        response = self.session.post(self._url(path), json=body, timeout=30)
-        response.raise_for_status()
-        return response.json()
-
-    def requests_since(self, seq: int) -> list[dict]:
-        return self.get("requests", since=seq)["requests"]
-
-    def mark(self) -> int:
-        return self.get("requests", since=10**9)["next"]
-
-    def token(self, principal: str, resource: str = "https://management.azure.com") -> str:
-        return self.post("token", {"principal": principal, "resource": resource})["access_token"]
-
-    def state(self) -> dict:
-        return self.get("state")
-
-    def cluster_objects(self, cluster_id: str) -> dict:
-        clusters = {k.lower(): v for k, v in self.state()["clusters"].items()}
-        return clusters[cluster_id.lower()]["objects"]
 
 
-class UserCredential:
-    """A TokenCredential for a scenario principal (a person on the platform team), minted by the emulator."""
-
-    def __init__(self, admin: Admin, principal: str):
-        self.admin = admin
-        self.principal = principal
-
-    def get_token(self, *scopes: str, **kwargs: object) -> AccessToken:
-        resource = scopes[0].removesuffix("/.default")
-        body = self.admin.post("token", {"principal": self.principal, "resource": resource})
-        return AccessToken(body["access_token"], int(body["expires_on"]))
+UserCredential = PersonCredential
 
 
 def demo_spec() -> dict:
