@@ -1,98 +1,140 @@
-"""`make demo`: the local cloud, and a Service Connector connection made through the real Azure SDKs.
-
-No Azure account is needed: everything runs against the embedded local cloud (emulator/).
-"""
+"""`make demo`: a platform engineer tags resources; sc-autopilot wires the workloads. No Azure account needed:
+everything runs on the embedded local cloud, through the same code the Functions app runs in Azure."""
 
 from __future__ import annotations
 
-import base64
 import os
 import sys
 import tempfile
 from pathlib import Path
 
-import yaml
-from azure.identity import ManagedIdentityCredential
-from azure.keyvault.secrets import SecretClient
-from azure.mgmt.containerservice import ContainerServiceClient
 from azure.mgmt.resource.resources import ResourceManagementClient
-from azure.mgmt.servicelinker import ServiceLinkerManagementClient
-from kubernetes import client as k8s
 from rich.console import Console
 
 from demo.localcloud import LocalCloudProcess
+from emulator.client import AdminClient, PersonCredential
+from shared.app import Application
+from shared.config import Settings
+from shared.workloads import pod_spec, pod_template
 
 SCENARIO = Path(__file__).resolve().parent.parent / "emulator" / "scenarios" / "demo.yaml"
-ARM_SCOPE = "https://management.azure.com/.default"
-console = Console()
+WRITES = {"PUT", "PATCH", "DELETE"}
+PASSWORD_URL = "https://kv-shop.vault.azure.net/secrets/sql-orders-password"
+console = Console(width=110)
 
 
-def step(number: int, title: str, detail: str) -> None:
+class Demo:
+    def __init__(self, cloud: LocalCloudProcess):
+        self.admin = AdminClient(cloud.info["arm_endpoint"], cloud.info["ca_bundle"])
+        self.sub = cloud.info["subscriptions"][0]
+        rg = f"/subscriptions/{self.sub}/resourceGroups/rg-shop/providers"
+        self.cluster = f"{rg}/Microsoft.ContainerService/managedClusters/aks-shop"
+        self.database = f"{rg}/Microsoft.Sql/servers/sql-shop/databases/orders"
+        self.openai = f"{rg}/Microsoft.CognitiveServices/accounts/oai-shop"
+        self.engineer = ResourceManagementClient(
+            PersonCredential(self.admin, "platform-admin"), self.sub, base_url=os.environ["SC_ARM_ENDPOINT"],
+            credential_scopes=["https://management.azure.com/.default"], polling_interval=0,
+        )  # fmt: skip
+        self.app = Application(Settings.from_env())
+        self.events_seen = 0
+
+    def tag(self, resource_id: str, tags: dict[str, str], operation: str = "Merge") -> None:
+        body = {"operation": operation, "properties": {"tags": tags}}
+        self.engineer.tags.begin_update_at_scope(resource_id, body).result()
+
+    def deliver_events(self) -> None:
+        """What Event Grid delivers to the function: the subscription topic's new events."""
+        events = self.admin.get("events", since=self.events_seen)["events"]
+        self.events_seen += len(events)
+        console.print(f"   Event Grid delivers {len(events)} event(s): "
+                      + ", ".join(sorted({e['data']['operationName'] for e in events})))  # fmt: skip
+        self.show(self.app.handle_events(events))
+
+    def show(self, report) -> None:
+        for line in report.applied:
+            console.print(f"   [green]✓[/] {line}")
+        for finding in report.findings:
+            console.print(f"   [yellow]![/] {finding.code}: {finding.message}\n     fix: {finding.fix}")
+        if not report.applied:
+            console.print("   (nothing to change)")
+
+    def workload(self, kind: str, name: str) -> dict:
+        for item in self.admin.cluster_objects(self.cluster).get(kind.lower() + "s", []):
+            if item["metadata"]["name"] == name and item["metadata"]["namespace"] == "shop":
+                return item
+        raise LookupError(name)
+
+    def describe(self, kind: str, name: str) -> str:
+        manifest = self.workload(kind, name)
+        spec = pod_spec(manifest)
+        wiring = []
+        for container in spec["containers"]:
+            refs = [e["secretRef"]["name"] for e in container.get("envFrom") or [] if "secretRef" in e]
+            wiring.append(f"{container['name']}: envFrom {refs or '-'}")
+        label = (pod_template(manifest).get("metadata") or {}).get("labels", {}).get("azure.workload.identity/use")
+        return (f"{kind.lower()}/{name}: {'; '.join(wiring)}; serviceAccount "
+                f"{spec.get('serviceAccountName', 'default')}; workload-identity label {label or '-'}")  # fmt: skip
+
+
+def step(number: int, title: str, detail: str = "") -> None:
     console.print(f"\n[bold cyan]{number}. {title}[/]")
-    console.print(f"   [dim]{detail}[/]")
+    if detail:
+        console.print(f"   [dim]{detail}[/]")
 
 
 def main() -> int:
     workdir = Path(tempfile.mkdtemp(prefix="sc-autopilot-demo-"))
     with LocalCloudProcess(SCENARIO, workdir) as cloud:
         cloud.apply_environment()
-        sub = cloud.info["subscriptions"][0]
-        kwargs = {"base_url": os.environ["SC_ARM_ENDPOINT"], "credential_scopes": [ARM_SCOPE], "polling_interval": 0}
-        credential = ManagedIdentityCredential(client_id=os.environ["AZURE_CLIENT_ID"])
-        step(1, "The local cloud is up", f"ARM at {cloud.info['arm_endpoint']}; app settings in {cloud.env_file}")
+        demo = Demo(cloud)
+        step(1, "The local cloud is up",
+             f"ARM, Service Connector, Key Vault, Event Grid and AKS at {cloud.info['arm_endpoint']}")  # fmt: skip
 
-        containers = ContainerServiceClient(credential, sub, **kwargs)
-        cluster = next(iter(containers.managed_clusters.list()))
-        step(
-            2,
-            "An AKS cluster, seen through azure-mgmt-containerservice",
-            f"{cluster.name}: {cluster.provisioning_state}",
+        step(2, "A platform engineer tags the cluster, the SQL database and the OpenAI account into group 'shop'")
+        demo.tag(demo.cluster, {"sc-group": "shop", "sc-identity": "id-shop-workloads"})
+        demo.tag(demo.database, {
+            "sc-group": "shop", "sc-namespace": "shop", "sc-workloads": "deploy/api,sts/worker",
+            "sc-sql-user": "orders_app", "sc-sql-password": PASSWORD_URL,
+        })  # fmt: skip
+        demo.tag(
+            demo.openai, {"sc-group": "shop", "sc-namespace": "shop", "sc-workloads": "deploy/web:web,cronjob/report"}
         )
 
-        resources = ResourceManagementClient(credential, sub, **kwargs)
-        resources.providers.register("Microsoft.KubernetesConfiguration")
-        step(
-            3, "Resource provider registered", "Microsoft.KubernetesConfiguration (Service Connector needs it for AKS)"
-        )
+        step(3, "sc-autopilot handles the events: connections, then wired workloads",
+             "the SQL password goes from Key Vault straight into Service Connector; it is never logged")  # fmt: skip
+        demo.deliver_events()
+        for kind, name in (
+            ("Deployment", "api"),
+            ("StatefulSet", "worker"),
+            ("Deployment", "web"),
+            ("CronJob", "report"),
+        ):
+            console.print(f"   {demo.describe(kind, name)}")
 
-        vault = SecretClient("https://kv-shop.vault.azure.net", credential)
-        password = vault.get_secret("sql-orders-password").value
-        step(4, "SQL password read from Key Vault", "through the real host name; the value is never printed")
+        step(4, "Events are hints, state is the truth: a second pass changes nothing")
+        mark = demo.admin.mark()
+        demo.show(demo.app.apply())
+        writes = [r for r in demo.admin.requests_since(mark) if r["method"] in WRITES]
+        console.print(f"   writes to ARM and Kubernetes during that pass: {len(writes)}")
 
-        linkers = ServiceLinkerManagementClient(credential, api_version="2024-04-01", **kwargs)
-        database = cluster.id.split("/providers/")[0] + "/providers/Microsoft.Sql/servers/sql-shop/databases/orders"
-        body = {
-            "properties": {
-                "targetService": {"type": "AzureResource", "id": database},
-                "authInfo": {"authType": "secret", "name": "orders_app",
-                             "secretInfo": {"secretType": "rawValue", "value": password}},
-                "clientType": "python",
-                "scope": "shop",
-            }
-        }  # fmt: skip
-        linker = linkers.linker.begin_create_or_update(cluster.id, "orders_sql", body).result()
-        step(5, "Service Connector connection created", f"{linker.name}: {linker.provisioning_state} (an ARM LRO)")
+        step(5, "Someone hand-edits the api Deployment and drops its envFrom; the next pass repairs it")
+        token = demo.admin.token("platform-admin", "6dae42f8-4368-4678-94ff-3960e28e3630")
+        key = {k.lower(): v for k, v in demo.admin.state()["clusters"].items()}[demo.cluster.lower()]["key"]
+        demo.admin.session.patch(
+            f"{cloud.info['arm_endpoint']}/clusters/{key}/apis/apps/v1/namespaces/shop/deployments/api",
+            json=[{"op": "remove", "path": "/spec/template/spec/containers/0/envFrom"}],
+            headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json-patch+json"},
+        ).raise_for_status()
+        console.print(f"   drifted: {demo.describe('Deployment', 'api')}")
+        demo.show(demo.app.apply())
+        console.print(f"   repaired: {demo.describe('Deployment', 'api')}")
 
-        credentials = containers.managed_clusters.list_cluster_user_credentials("rg-shop", cluster.name)
-        server = yaml.safe_load(credentials.kubeconfigs[0].value)["clusters"][0]["cluster"]
-        ca_file = workdir / "cluster-ca.pem"
-        ca_file.write_bytes(base64.b64decode(server["certificate-authority-data"]))
-        config = k8s.Configuration()
-        config.host, config.ssl_ca_cert = server["server"], str(ca_file)
-        config.api_key = {
-            "authorization": "Bearer " + credential.get_token("6dae42f8-4368-4678-94ff-3960e28e3630/.default").token
-        }
-        secret = k8s.CoreV1Api(k8s.ApiClient(config)).read_namespaced_secret("sc-orderssql-secret", "shop")
-        step(
-            6,
-            "Its secret appeared in the cluster",
-            f"shop/{secret.metadata.name} with keys {', '.join(sorted(secret.data))}",
-        )
+        step(6, "The OpenAI account leaves the group: the wiring is taken back, exactly what was added")
+        demo.tag(demo.openai, {"sc-group": "retired"})
+        demo.deliver_events()
+        console.print(f"   {demo.describe('Deployment', 'web')}")
 
-        console.print(
-            "\n[bold]What still is manual[/] (sc-autopilot's job, issues 3-5): wiring workloads' envFrom and "
-            "serviceAccountName from tags, noticing broken connections, and cleaning the secrets left behind."
-        )
+        console.print("\n[bold]Done.[/] Try it yourself: `make emulator`, then the `sc-autopilot` CLI (README).")
     return 0
 
 
