@@ -19,7 +19,7 @@ from shared.workloads import pod_spec, pod_template
 
 SCENARIO = Path(__file__).resolve().parent.parent / "emulator" / "scenarios" / "demo.yaml"
 WRITES = {"PUT", "PATCH", "DELETE"}
-PASSWORD_URL = "https://kv-shop.vault.azure.net/secrets/sql-orders-password"
+PASSWORD_URL = "https://kv-shop.vault.azure.net/secrets/sql-orders-password"  # noqa: S105 - a URL, not a password
 console = Console(width=110)
 
 
