@@ -184,3 +184,23 @@ def test_no_log_line_carries_the_password(estate, app, caplog):
     app.apply()
     assert caplog.records
     assert all(PASSWORD not in record.getMessage() for record in caplog.records)
+
+
+def test_a_missing_right_becomes_a_finding_naming_action_and_scope(make_cloud):
+    from shared.app import Application
+    from shared.config import Settings
+    from tests.conftest import Admin, demo_spec
+    from tests.e2e.conftest import Estate
+
+    spec = demo_spec()
+    app_grants = spec["principals"][0]["grants"][0]
+    app_grants["actions"] = [a for a in app_grants["actions"] if not a.endswith("register/action")]
+    cloud = make_cloud(spec)
+    estate, app = Estate(Admin(cloud)), Application(Settings.from_env())
+    estate.tag(CLUSTER, {"sc-group": "shop"})
+    estate.tag(DATABASE, SQL_TAGS)
+    report = app.handle_events(estate.new_events())
+    [finding] = [f for f in report.findings if f.code == "PERMISSION_MISSING"]
+    assert "Microsoft.KubernetesConfiguration/register/action" in finding.message
+    assert f"/subscriptions/{cloud.subscriptions[0]}" in finding.fix
+    assert not report.ok and estate.linkers() == []
