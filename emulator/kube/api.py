@@ -19,7 +19,7 @@ from emulator.kube.smp import SmpError, strategic_merge_patch
 from emulator.kube.store import ObjectStore
 
 Authorizer = Callable[[Principal, str, str], bool]
-SCHEMA_VERSION = "1.33.0"  # the emulated clusters' Kubernetes minor version
+SCHEMA_VERSION = "1.37.0"  # the newest schemas kubernetes-validate ships (kubectl 1.37)
 _DNS1123_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 _DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 PATCH_TYPES = ("application/json-patch+json", "application/merge-patch+json", "application/strategic-merge-patch+json")
@@ -178,7 +178,13 @@ class KubeApi:
             else:
                 patched = strategic_merge_patch(current, patch)
         except (jsonpatch.JsonPatchException, jsonpatch.JsonPointerException) as error:
-            raise errors.status_error(422, "Invalid", str(error)) from None
+            # patch.go: NewGenericServerResponse(422, ...) with the patch library's error as the only cause
+            raise errors.status_error(
+                422,
+                "Invalid",
+                "the server rejected our request due to an error in our request",
+                {"causes": [{"reason": "UnexpectedServerResponse", "message": str(error)}]},
+            ) from None
         except (SmpError, TypeError, AttributeError) as error:
             raise errors.status_error(400, "BadRequest", str(error)) from None
         if not isinstance(patched, dict):

@@ -58,6 +58,12 @@ class ObjectStore:
             meta["creationTimestamp"] = _now()
             if kind.has_generation:
                 meta["generation"] = 1
+                stored.pop("status", None)  # the apiserver drops status on create (status is a subresource)
+            if kind.plural == "namespaces":
+                finalizers = stored.setdefault("spec", {}).setdefault("finalizers", [])
+                if "kubernetes" not in finalizers:
+                    finalizers.append("kubernetes")
+                stored["status"] = {"phase": "Active"}
             return self._store(key, stored)
 
     def update(self, obj: dict, *, require_version: bool = False) -> dict:
@@ -75,9 +81,14 @@ class ObjectStore:
             meta = stored.setdefault("metadata", {})
             for name in ("uid", "creationTimestamp"):
                 meta[name] = current["metadata"][name]
+            if kind.has_generation or kind.plural == "namespaces":  # status is a subresource: updates keep it
+                stored.pop("status", None)
+                if "status" in current:
+                    stored["status"] = copy.deepcopy(current["status"])
             if kind.has_generation:
-                changed = stored.get("spec") != current.get("spec")
-                meta["generation"] = current["metadata"].get("generation", 1) + (1 if changed else 0)
+                meta["generation"] = current["metadata"].get("generation", 1) + (
+                    1 if _bumps(kind, current, stored) else 0
+                )
             if _comparable(stored) == _comparable(current):
                 return copy.deepcopy(current)  # a no-op write does not bump resourceVersion
             return self._store(key, stored)
@@ -181,6 +192,14 @@ def _key(kind: Kind, obj: dict) -> tuple[str, str, str]:
     meta = obj.get("metadata") or {}
     namespace = meta.get("namespace", "default") if kind.namespaced else ""
     return kind.plural, namespace, meta.get("name", "")
+
+
+def _bumps(kind: Kind, old: dict, new: dict) -> bool:
+    """Spec changes bump generation; for Deployments annotation changes too (they are copied to ReplicaSets)."""
+    if old.get("spec") != new.get("spec"):
+        return True
+    annotations = [(o.get("metadata") or {}).get("annotations") or {} for o in (old, new)]
+    return kind.kind == "Deployment" and annotations[0] != annotations[1]
 
 
 def _comparable(obj: dict) -> dict:
