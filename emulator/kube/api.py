@@ -172,7 +172,7 @@ class KubeApi:
         patch = self._json(request)
         try:
             if content_type == "application/json-patch+json":
-                patched = jsonpatch.apply_patch(current, patch)
+                patched = json_patch(current, patch)
             elif content_type == "application/merge-patch+json":
                 patched = merge_patch(current, patch)
             else:
@@ -283,6 +283,20 @@ class KubeApi:
                 )
             )
         return None
+
+
+def json_patch(document: dict, operations: object) -> object:
+    """RFC 6902, op by op so that a failed `test` is reported in the Go library's words (evanphx/json-patch)."""
+    if not isinstance(operations, list):
+        raise errors.status_error(
+            400, "BadRequest", "json: cannot unmarshal object into Go value of type jsonpatch.Patch"
+        )
+    for operation in operations:
+        try:
+            document = jsonpatch.apply_patch(document, [operation])
+        except jsonpatch.JsonPatchTestFailed:
+            raise jsonpatch.JsonPatchTestFailed(f"testing value {operation.get('path')} failed: test failed") from None
+    return document
 
 
 def merge_patch(target: object, patch: object) -> object:

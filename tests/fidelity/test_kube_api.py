@@ -111,7 +111,9 @@ def test_json_patch_test_merge_patch_and_generation(apps):
     ]
     with pytest.raises(ApiException) as raised:
         apps.patch_namespaced_deployment("api", "shop", patch)
-    assert raised.value.status == 422 and status_of(raised)["reason"] == "Invalid"
+    status = status_of(raised)
+    assert raised.value.status == 422 and status["reason"] == "Invalid"
+    assert status["details"]["causes"][0]["message"] == "testing value /metadata/resourceVersion failed: test failed"
     patch[0]["value"] = current.metadata.resource_version
     patched = apps.patch_namespaced_deployment("api", "shop", patch)
     assert patched.spec.template.spec.containers[0].env_from[0].secret_ref.name == "x"
