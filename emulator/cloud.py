@@ -23,6 +23,7 @@ from emulator.http import HttpError, Request, Response
 from emulator.identity import AKS_AUDIENCE, ARM_AUDIENCE, VAULT_AUDIENCE, Identity, TokenService
 from emulator.keyvault import VAULT_SUFFIX, KeyVaultService
 from emulator.kube import KubeApi, ObjectStore
+from emulator.kube.errors import status_body
 from emulator.throttle import TokenBuckets
 
 ARM_AUDIENCES = {ARM_AUDIENCE, "https://management.core.windows.net"}
@@ -198,7 +199,7 @@ class Cloud:
         if service == "keyvault":
             return self.keyvault.challenge()
         if service == "kube":
-            return Response(401, _kube_status(401, "Unauthorized", "Unauthorized"))
+            return Response(401, status_body(401, "Unauthorized", "Unauthorized"))
         return Response(
             401,
             {
@@ -215,7 +216,7 @@ class Cloud:
         if audience.rstrip("/") in allowed:
             return
         if service == "kube":
-            raise HttpError(Response(401, _kube_status(401, "Unauthorized", "Unauthorized")))
+            raise HttpError(Response(401, status_body(401, "Unauthorized", "Unauthorized")))
         if service == "keyvault":
             raise HttpError(self.keyvault.challenge())
         raise arm_error(
@@ -251,21 +252,9 @@ class Cloud:
         }
 
 
-def _kube_status(code: int, reason: str, message: str) -> dict:
-    return {
-        "kind": "Status",
-        "apiVersion": "v1",
-        "metadata": {},
-        "status": "Failure",
-        "message": message,
-        "reason": reason,
-        "code": code,
-    }
-
-
 def _throttled(service: str, retry_after: int) -> Response:
     if service == "kube":
-        body = _kube_status(429, "TooManyRequests", "Too many requests, please try again later.")
+        body = status_body(429, "TooManyRequests", "Too many requests, please try again later.")
     else:
         body = {
             "error": {
@@ -278,7 +267,7 @@ def _throttled(service: str, retry_after: int) -> Response:
 
 def _fault_status(service: str, status: int, retry_after: int) -> Response:
     if service == "kube":
-        body = _kube_status(status, "InternalError" if status == 500 else "ServiceUnavailable", "injected fault")
+        body = status_body(status, "InternalError" if status == 500 else "ServiceUnavailable", "injected fault")
     else:
         body = {
             "error": {

@@ -21,8 +21,7 @@ from shared.model import (
     AuthKind,
     Defer,
     DeleteLinker,
-    DeleteSecret,
-    DeleteServiceAccount,
+    DeleteObject,
     Finding,
     Intent,
     PutLinker,
@@ -84,7 +83,7 @@ class Executor:
                 return Outcome(action, "applied")
             if isinstance(action, RewireWorkload):
                 return self._rewire(action)
-            if isinstance(action, DeleteSecret | DeleteServiceAccount):
+            if isinstance(action, DeleteObject):
                 return self._delete_object(action)
         except AZURE_ERRORS as error:
             return self._azure_failure(action, error)
@@ -162,8 +161,8 @@ class Executor:
                     raise
         return Outcome(action, "failed", "the workload kept changing; retried next run")
 
-    def _delete_object(self, action: DeleteSecret | DeleteServiceAccount) -> Outcome:
-        kind = "Secret" if isinstance(action, DeleteSecret) else "ServiceAccount"
+    def _delete_object(self, action: DeleteObject) -> Outcome:
+        kind = action.kind
         ours = (
             naming.is_service_connector_secret(action.name)
             if kind == "Secret"

@@ -285,23 +285,17 @@ class RewireWorkload:
 
 
 @dataclass(frozen=True)
-class DeleteSecret:
+class DeleteObject:
+    """Delete a Service Connector secret or service account that nothing references any more."""
+
     cluster: ResourceRef
+    kind: str  # Secret | ServiceAccount
     namespace: str
     name: str
 
     def describe(self) -> str:
-        return f"delete secret {self.namespace}/{self.name} on {self.cluster.name}"
-
-
-@dataclass(frozen=True)
-class DeleteServiceAccount:
-    cluster: ResourceRef
-    namespace: str
-    name: str
-
-    def describe(self) -> str:
-        return f"delete service account {self.namespace}/{self.name} on {self.cluster.name}"
+        noun = "secret" if self.kind == "Secret" else "service account"
+        return f"delete {noun} {self.namespace}/{self.name} on {self.cluster.name}"
 
 
 @dataclass(frozen=True)
@@ -314,7 +308,7 @@ class Defer:
         return f"defer {self.cluster.name}: {self.reason} (retry in {self.retry_after_seconds}s)"
 
 
-Action = RegisterProvider | PutLinker | DeleteLinker | RewireWorkload | DeleteSecret | DeleteServiceAccount | Defer
+Action = RegisterProvider | PutLinker | DeleteLinker | RewireWorkload | DeleteObject | Defer
 
 
 @dataclass(frozen=True)

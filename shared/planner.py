@@ -19,8 +19,7 @@ from shared.model import (
     Connection,
     Defer,
     DeleteLinker,
-    DeleteSecret,
-    DeleteServiceAccount,
+    DeleteObject,
     Finding,
     IdentityInfo,
     Intent,
@@ -342,7 +341,7 @@ def _cleanup(
                 )
             )
         else:
-            actions.append(DeleteSecret(desired.cluster, namespace, secret))
+            actions.append(DeleteObject(desired.cluster, "Secret", namespace, secret))
     if connection.client_id:
         account = naming.service_account_name(connection.client_id)
         still_used = any(i.service_account == account and i.namespace == namespace for i in desired.intents) or any(
@@ -351,7 +350,7 @@ def _cleanup(
         )
         in_pods = any(service_account_of(m) == account for m in after)
         if account in actual.service_accounts.get(namespace, frozenset()) and not still_used and not in_pods:
-            actions.append(DeleteServiceAccount(desired.cluster, namespace, account))
+            actions.append(DeleteObject(desired.cluster, "ServiceAccount", namespace, account))
     return actions
 
 

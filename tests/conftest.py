@@ -14,6 +14,13 @@ from emulator.runtime import LocalCloud, start
 
 ROOT = Path(__file__).resolve().parent.parent
 DEMO_SCENARIO = ROOT / "emulator" / "scenarios" / "demo.yaml"
+# Resource ids of the demo scenario
+SUB = "c0ffee00-0000-4000-8000-00000000d370"
+RG = f"/subscriptions/{SUB}/resourceGroups/rg-shop"
+CLUSTER = f"{RG}/providers/Microsoft.ContainerService/managedClusters/aks-shop"
+DATABASE = f"{RG}/providers/Microsoft.Sql/servers/sql-shop/databases/orders"
+OPENAI = f"{RG}/providers/Microsoft.CognitiveServices/accounts/oai-shop"
+IDENTITY = f"{RG}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/id-shop-workloads"
 
 
 class Admin(AdminClient):

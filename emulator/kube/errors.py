@@ -5,7 +5,7 @@ from __future__ import annotations
 from emulator.http import HttpError, Response
 
 
-def status_error(code: int, reason: str, message: str, details: dict | None = None) -> HttpError:
+def status_body(code: int, reason: str, message: str, details: dict | None = None) -> dict:
     body = {
         "kind": "Status",
         "apiVersion": "v1",
@@ -17,7 +17,11 @@ def status_error(code: int, reason: str, message: str, details: dict | None = No
     }
     if details:
         body["details"] = details
-    return HttpError(Response(code, body))
+    return body
+
+
+def status_error(code: int, reason: str, message: str, details: dict | None = None) -> HttpError:
+    return HttpError(Response(code, status_body(code, reason, message, details)))
 
 
 def qualified(plural: str, group: str) -> str:

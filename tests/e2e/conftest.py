@@ -10,14 +10,8 @@ from azure.mgmt.resource.resources import ResourceManagementClient
 
 from shared.app import Application
 from shared.config import Settings
-from tests.conftest import Admin, UserCredential
+from tests.conftest import CLUSTER, SUB, Admin, UserCredential
 
-SUB = "c0ffee00-0000-4000-8000-00000000d370"
-RG = f"/subscriptions/{SUB}/resourceGroups/rg-shop"
-CLUSTER = f"{RG}/providers/Microsoft.ContainerService/managedClusters/aks-shop"
-DATABASE = f"{RG}/providers/Microsoft.Sql/servers/sql-shop/databases/orders"
-OPENAI = f"{RG}/providers/Microsoft.CognitiveServices/accounts/oai-shop"
-IDENTITY = f"{RG}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/id-shop-workloads"
 PASSWORD_URL = "https://kv-shop.vault.azure.net/secrets/sql-orders-password"
 PASSWORD = "Demo-Only-P@ssw0rd-7c1f"
 WRITES = {"PUT", "PATCH", "DELETE"}

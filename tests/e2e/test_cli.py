@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 
 from shared.cli import EXIT_DEFERRED, EXIT_OK, EXIT_USAGE, main
-from tests.e2e.conftest import CLUSTER, DATABASE, SQL_TAGS
+from tests.conftest import CLUSTER, DATABASE
+from tests.e2e.conftest import SQL_TAGS
 
 
 def test_handle_event_then_plan_is_empty(estate, capsys, tmp_path):

@@ -7,17 +7,8 @@ import random
 
 import kubernetes_validate
 
-from tests.e2e.conftest import (
-    CLUSTER,
-    CLUSTER_TAGS,
-    DATABASE,
-    OPENAI,
-    OPENAI_TAGS,
-    PASSWORD,
-    SQL_TAGS,
-    env_from_secrets,
-    secret_values,
-)
+from tests.conftest import CLUSTER, DATABASE, OPENAI
+from tests.e2e.conftest import CLUSTER_TAGS, OPENAI_TAGS, PASSWORD, SQL_TAGS, env_from_secrets, secret_values
 
 
 def connect_sql(estate, app):

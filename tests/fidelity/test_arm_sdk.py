@@ -18,14 +18,8 @@ from azure.mgmt.resource.resources import ResourceManagementClient
 from azure.mgmt.servicelinker import ServiceLinkerManagementClient
 from kubernetes import client as k8s
 
-from tests.conftest import Admin, UserCredential, demo_spec
+from tests.conftest import CLUSTER, DATABASE, OPENAI, RG, SUB, Admin, UserCredential, demo_spec
 
-SUB = "c0ffee00-0000-4000-8000-00000000d370"
-RG = f"/subscriptions/{SUB}/resourceGroups/rg-shop"
-CLUSTER = f"{RG}/providers/Microsoft.ContainerService/managedClusters/aks-shop"
-DATABASE = f"{RG}/providers/Microsoft.Sql/servers/sql-shop/databases/orders"
-OPENAI = f"{RG}/providers/Microsoft.CognitiveServices/accounts/oai-shop"
-IDENTITY = f"{RG}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/id-shop-workloads"
 ARM_SCOPE = "https://management.azure.com/.default"
 AKS_SCOPE = "6dae42f8-4368-4678-94ff-3960e28e3630/.default"
 

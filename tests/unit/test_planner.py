@@ -14,8 +14,7 @@ from shared.model import (
     ClusterState,
     Connection,
     DeleteLinker,
-    DeleteSecret,
-    DeleteServiceAccount,
+    DeleteObject,
     IdentityInfo,
     PutLinker,
     RegisterProvider,
@@ -91,10 +90,8 @@ def simulate(actual: ClusterState, actions) -> ClusterState:
             workloads[action.workload] = dataclasses.replace(
                 current, manifest=rewire(current.manifest, dict(action.wirings))
             )
-        elif isinstance(action, DeleteSecret):
-            secrets[action.namespace].discard(action.name)
-        elif isinstance(action, DeleteServiceAccount):
-            accounts[action.namespace].discard(action.name)
+        elif isinstance(action, DeleteObject):
+            (secrets if action.kind == "Secret" else accounts)[action.namespace].discard(action.name)
     return dataclasses.replace(
         actual,
         connections=tuple(connections.values()),
@@ -141,7 +138,8 @@ def test_removing_the_target_unwires_deletes_linker_secret_and_account():
     )
     removal = plan(actual, [])
     kinds = {type(a) for a in removal.actions}
-    assert kinds == {RewireWorkload, DeleteLinker, DeleteSecret, DeleteServiceAccount}
+    assert kinds == {RewireWorkload, DeleteLinker, DeleteObject}
+    assert {a.kind for a in removal.actions if isinstance(a, DeleteObject)} == {"Secret", "ServiceAccount"}
     after = converge(actual, [])
     api = after.workloads[WorkloadRef("Deployment", "shop", "api")].manifest
     assert secret_references(api) == set() and service_account_of(api) == "default"
@@ -154,7 +152,7 @@ def test_a_secret_still_used_by_someone_else_is_kept():
     user = workload("Deployment", "billing", volumes=[{"name": "db", "secret": {"secretName": secret}}])
     actual = dataclasses.replace(actual, workloads={**actual.workloads, user.ref: user})
     removal = plan(actual, [])
-    assert not any(isinstance(a, DeleteSecret) for a in removal.actions)
+    assert not any(isinstance(a, DeleteObject) for a in removal.actions)
     assert any(f.code == "SECRET_IN_USE" for f in removal.findings)
 
 
@@ -211,6 +209,6 @@ def test_properties_converge_and_never_touch_what_is_not_ours(workloads, auth, p
         for action in plan(state_, targets).actions + plan(state_, []).actions:
             assert getattr(action, "name", "scap_").startswith(("scap_", "sc-"))
             assert getattr(action, "namespace", "shop") != "kube-system"
-            assert not (isinstance(action, DeleteSecret) and action.name in ("sc-byhand-secret", "user-secret"))
+            assert not (isinstance(action, DeleteObject) and action.name in ("sc-byhand-secret", "user-secret"))
             if isinstance(action, RewireWorkload):
                 assert action.workload.namespace != "kube-system"
