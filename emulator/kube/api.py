@@ -22,6 +22,17 @@ Authorizer = Callable[[Principal, str, str], bool]
 SCHEMA_VERSION = "1.37.0"  # the newest schemas kubernetes-validate ships (kubectl 1.37)
 _DNS1123_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 _DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+# k8s.io/apimachinery/pkg/util/validation: the messages the apiserver appends to an invalid name
+_SUBDOMAIN_RULE = (
+    "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must "
+    "start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is "
+    "'[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')"
+)
+_LABEL_RULE = (
+    "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and "
+    "end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for validation is "
+    "'[a-z0-9]([-a-z0-9]*[a-z0-9])?')"
+)
 PATCH_TYPES = ("application/json-patch+json", "application/merge-patch+json", "application/strategic-merge-patch+json")
 VERBS = {"GET": "read", "POST": "write", "PUT": "write", "PATCH": "write", "DELETE": "delete"}
 K8S_VERBS = {("GET", True): "get", ("GET", False): "list", ("POST", False): "create", ("PUT", True): "update",
@@ -238,13 +249,16 @@ class KubeApi:
 
     def _validate(self, kind: Kind, obj: dict) -> None:
         name = (obj.get("metadata") or {}).get("name") or ""
-        pattern = _DNS1123_LABEL if kind.plural in ("namespaces",) else _DNS1123_SUBDOMAIN
-        if not name or len(name) > 253 or not pattern.match(name):
+        if not name:
+            raise errors.invalid(kind.kind, kind.group, name, [{
+                "reason": "FieldValueRequired", "field": "metadata.name",
+                "message": "Required value: name or generateName is required",
+            }])  # fmt: skip
+        label = kind.plural == "namespaces"
+        if len(name) > (63 if label else 253) or not (_DNS1123_LABEL if label else _DNS1123_SUBDOMAIN).match(name):
             raise errors.invalid(kind.kind, kind.group, name, [{
                 "reason": "FieldValueInvalid", "field": "metadata.name",
-                "message": f"Invalid value: {name!r}: a lowercase RFC 1123 name must consist of lower case "
-                           "alphanumeric "
-                           "characters, '-' or '.', and must start and end with an alphanumeric character",
+                "message": f"Invalid value: {json.dumps(name)}: " + (_LABEL_RULE if label else _SUBDOMAIN_RULE),
             }])  # fmt: skip
         if obj.get("apiVersion") != kind.api_version or obj.get("kind") != kind.kind:
             raise errors.status_error(400, "BadRequest", f"the object must be {kind.api_version} {kind.kind}")

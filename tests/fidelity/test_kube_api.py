@@ -89,6 +89,9 @@ def test_create_update_conflict_and_validation(core):
     with pytest.raises(ApiException) as raised:
         core.create_namespaced_config_map("shop", {**body, "metadata": {"name": "Bad_Name"}})
     assert raised.value.status == 422 and status_of(raised)["reason"] == "Invalid"
+    assert status_of(raised)["message"].startswith(
+        'ConfigMap "Bad_Name" is invalid: metadata.name: Invalid value: "Bad_Name": a lowercase RFC 1123 subdomain'
+    )
     with pytest.raises(ApiException) as raised:
         core.create_namespaced_config_map("nowhere", body)
     assert raised.value.status == 404 and status_of(raised)["message"] == 'namespaces "nowhere" not found'
