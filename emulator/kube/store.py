@@ -8,7 +8,7 @@ import uuid
 from datetime import UTC, datetime
 
 from emulator.kube import errors
-from emulator.kube.resources import BY_KIND, BY_PLURAL, Kind
+from emulator.kube.resources import BY_KIND, Kind
 
 SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
 SERVER_FIELDS = ("uid", "resourceVersion", "creationTimestamp", "generation")
@@ -66,8 +66,8 @@ class ObjectStore:
                 stored["status"] = {"phase": "Active"}
             return self._store(key, stored)
 
-    def update(self, obj: dict, *, require_version: bool = False) -> dict:
-        """PUT semantics: a resourceVersion in the body must match (409 otherwise)."""
+    def update(self, obj: dict) -> dict:
+        """PUT semantics: a resourceVersion in the body must match (409 otherwise); none means unconditional."""
         kind = _kind_of(obj)
         key = _key(kind, obj)
         with self._lock:
@@ -75,7 +75,7 @@ class ObjectStore:
             if current is None:
                 raise errors.not_found(kind.plural, kind.group, key[2])
             sent = (obj.get("metadata") or {}).get("resourceVersion")
-            if (sent or require_version) and sent != current["metadata"]["resourceVersion"]:
+            if sent and sent != current["metadata"]["resourceVersion"]:
                 raise errors.conflict(kind.plural, kind.group, key[2])
             stored = copy.deepcopy(obj)
             meta = stored.setdefault("metadata", {})
@@ -210,11 +210,3 @@ def _comparable(obj: dict) -> dict:
 
 def _now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def plural_of(kind: str) -> str:
-    return BY_KIND[kind].plural
-
-
-def kind_for(plural: str) -> Kind | None:
-    return BY_PLURAL.get(plural)
