@@ -166,6 +166,10 @@ class KubeApi:
         if obj["metadata"].get("name") != name:
             raise errors.status_error(400, "BadRequest", "the name of the object does not match the name on the URL")
         self._validate(kind, obj)
+        current = self.store.get(kind.plural, namespace, name)
+        if current is None:
+            raise errors.not_found(kind.plural, kind.group, name)
+        _check_immutable(kind, current, obj)
         return Response(200, self.store.update(obj))
 
     def _patch(self, request: Request, kind: Kind, namespace: str | None, name: str) -> Response:
@@ -205,6 +209,7 @@ class KubeApi:
         if (patched.get("metadata") or {}).get("name") != name:
             raise errors.status_error(400, "BadRequest", "metadata.name cannot be changed by a patch")
         self._validate(kind, patched)
+        _check_immutable(kind, current, patched)
         return Response(200, self.store.update(patched))
 
     def _delete(self, request: Request, kind: Kind, namespace: str | None, name: str) -> Response:
@@ -324,6 +329,39 @@ def merge_patch(target: object, patch: object) -> object:
         else:
             result[key] = merge_patch(result.get(key), value)
     return result
+
+
+# StatefulSet update validation: every other spec field is frozen after create
+_STATEFULSET_MUTABLE = ("replicas", "ordinals", "template", "updateStrategy", "persistentVolumeClaimRetentionPolicy",
+                        "minReadySeconds", "revisionHistoryLimit")  # fmt: skip
+
+
+def _check_immutable(kind: Kind, old: dict, new: dict) -> None:
+    """The update validation that bites wiring code: a Job's pod template and workload selectors are immutable."""
+    old_spec, new_spec = old.get("spec") or {}, new.get("spec") or {}
+    causes = []
+    frozen = {"Job": ("selector", "template"), "CronJob": ()}.get(
+        kind.kind, ("selector",) if kind.has_generation else ()
+    )
+    for field in frozen:
+        if old_spec.get(field) != new_spec.get(field):
+            value = json.dumps(new_spec.get(field))
+            causes.append(
+                {
+                    "reason": "FieldValueInvalid",
+                    "field": f"spec.{field}",
+                    "message": f"Invalid value: {value}: field is immutable",
+                }
+            )
+    if kind.kind == "StatefulSet":
+        strip = [{k: v for k, v in spec.items() if k not in _STATEFULSET_MUTABLE} for spec in (old_spec, new_spec)]
+        if strip[0] != strip[1]:
+            causes.append({"reason": "FieldValueForbidden", "field": "spec", "message": (
+                "Forbidden: updates to statefulset spec for fields other than 'replicas', 'ordinals', 'template', "
+                "'updateStrategy', 'revisionHistoryLimit', 'persistentVolumeClaimRetentionPolicy' and "
+                "'minReadySeconds' are forbidden")})  # fmt: skip
+    if causes:
+        raise errors.invalid(kind.kind, kind.group, old["metadata"]["name"], causes)
 
 
 def _metadata_only(obj: dict) -> dict:

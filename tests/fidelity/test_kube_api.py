@@ -106,6 +106,30 @@ def test_schema_validation_rejects_unknown_fields(apps):
     assert apps.read_namespaced_deployment("api", "shop").metadata.resource_version == before
 
 
+def test_immutable_fields_after_create(cluster):
+    batch = k8s.BatchV1Api(api_client(cluster))
+    batch.create_namespaced_job("shop", {"metadata": {"name": "once"}, "spec": {"template": {"spec": {
+        "restartPolicy": "Never", "containers": [{"name": "once", "image": "busybox"}]}}}})  # fmt: skip
+    envfrom = {
+        "spec": {"template": {"spec": {"containers": [{"name": "once", "envFrom": [{"secretRef": {"name": "s"}}]}]}}}
+    }
+    with pytest.raises(ApiException) as raised:
+        batch.patch_namespaced_job("once", "shop", envfrom)
+    causes = status_of(raised)["details"]["causes"]
+    assert raised.value.status == 422 and causes[0]["field"] == "spec.template"
+    assert causes[0]["message"].endswith("field is immutable")
+    cronjob = {"spec": {"jobTemplate": envfrom}}
+    patched = batch.patch_namespaced_cron_job("report", "shop", cronjob)  # a CronJob's job template is mutable
+    assert patched.spec.job_template.spec.template.spec.containers[0].env_from[0].secret_ref.name == "s"
+    apps = k8s.AppsV1Api(api_client(cluster))
+    with pytest.raises(ApiException) as raised:
+        apps.patch_namespaced_deployment("api", "shop", {"spec": {"selector": {"matchLabels": {"app": "x"}}}})
+    assert raised.value.status == 422 and status_of(raised)["details"]["causes"][0]["field"] == "spec.selector"
+    with pytest.raises(ApiException) as raised:
+        apps.patch_namespaced_stateful_set("worker", "shop", {"spec": {"serviceName": "other"}})
+    assert raised.value.status == 422 and status_of(raised)["details"]["causes"][0]["reason"] == "FieldValueForbidden"
+
+
 def test_json_patch_test_merge_patch_and_generation(apps):
     current = apps.read_namespaced_deployment("api", "shop")
     patch = [
