@@ -18,8 +18,8 @@ from shared.executor import Executor, Outcome
 from shared.inventory import Estate, Inventory
 from shared.kube.client import KubeClients
 from shared.logs import get_logger, log_event
-from shared.model import Finding, Plan, ResourceRef, Severity
-from shared.planner import PlannerSettings, desired_state, plan_cluster
+from shared.model import ClusterState, Finding, Plan, ResourceRef, Severity
+from shared.planner import Desired, PlannerSettings, desired_state, plan_cluster
 from shared.tags import parse_cluster_tags, parse_target_tags
 
 log = get_logger("app")
@@ -201,6 +201,11 @@ class Application:
         return run
 
     def _plan_once(self, cluster: ResourceRef, estate: Estate) -> Plan | None:
+        observed = self.observe(cluster, estate)
+        return observed.plan if observed else None
+
+    def observe(self, cluster: ResourceRef, estate: Estate) -> Observation | None:
+        """Desired state, actual state and the plan between them, for one cluster (reads only)."""
         info = self.inventory.cluster_info(cluster)
         if info is None:
             return None
@@ -210,7 +215,15 @@ class Application:
             identities[cluster_tags.identity] = self.inventory.identity(cluster_tags.identity)
         desired = desired_state(info, list(estate.targets), identities, self.planner_settings)
         actual = self.inventory.cluster_state(info)
-        return plan_cluster(desired, actual, self.planner_settings, frozenset(self.settings.subscriptions))
+        plan = plan_cluster(desired, actual, self.planner_settings, frozenset(self.settings.subscriptions))
+        return Observation(desired, actual, plan)
+
+
+@dataclass(frozen=True)
+class Observation:
+    desired: Desired
+    actual: ClusterState
+    plan: Plan
 
 
 @functools.cache

@@ -13,10 +13,13 @@ import sys
 from pathlib import Path
 
 from rich.console import Console
+from rich.progress import Progress
 from rich.table import Table
 
+from shared import report as report_module
 from shared.app import Application, RunReport
 from shared.config import ConfigError, Settings
+from shared.sweep import Sweeper
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_DEFERRED = 0, 1, 2, 3
 
@@ -35,6 +38,9 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser("plan", help="show what would change for every tagged cluster; writes nothing")
     apply = commands.add_parser("apply", help="reconcile every tagged cluster in the managed subscriptions")
     apply.add_argument("--dry-run", action="store_true", help="plan only, like SC_DRY_RUN=true")
+    sweep = commands.add_parser("sweep", help="judge every connection, repair drift, clean orphans, write a report")
+    sweep.add_argument("--dry-run", action="store_true", help="judge and report only; change nothing")
+    sweep.add_argument("--report", type=Path, help="write the report here: .json or .html")
     return parser
 
 
@@ -46,6 +52,8 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as error:
         print(f"sc-autopilot: {error}", file=sys.stderr)
         return EXIT_USAGE
+    if args.command == "sweep":
+        return run_sweep(app, args)
     if args.command == "handle-event":
         payload = sys.stdin.read() if args.file == "-" else Path(args.file).read_text()
         report = app.handle_events(payload)
@@ -57,6 +65,30 @@ def main(argv: list[str] | None = None) -> int:
     if not report.ok:
         return EXIT_FAILED
     return EXIT_DEFERRED if report.deferred else EXIT_OK
+
+
+def run_sweep(app: Application, args: argparse.Namespace) -> int:
+    console = Console(stderr=True)
+    with Progress(console=console, transient=True) as progress:
+        task = progress.add_task("sweeping clusters", total=None)
+        result = Sweeper(app).run(
+            dry_run=True if args.dry_run else None, progress=lambda cluster: progress.advance(task)
+        )
+    document = report_module.to_json(result)
+    if args.report:
+        text = report_module.to_html(document) if args.report.suffix == ".html" else json.dumps(document, indent=2)
+        args.report.write_text(text)
+    if args.output == "json":
+        Console().print_json(json.dumps(document))
+    else:
+        summary = document["summary"]
+        verdicts = ", ".join(f"{k} {v}" for k, v in summary["verdicts"].items())
+        Console().print(
+            f"{summary['connections']} connection(s) on {summary['clusters']} cluster(s): {verdicts}; "
+            f"{summary['repaired']} repaired, {summary['orphans']} orphan(s), {summary['changes']} change(s)"
+            + (f"\nreport: {args.report}" if args.report else "")
+        )
+    return EXIT_FAILED if document["summary"]["verdicts"]["Error"] else EXIT_OK
 
 
 def render(report: RunReport, output: str, console: Console) -> None:

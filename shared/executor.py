@@ -18,6 +18,7 @@ from shared.kube.client import KubeClients
 from shared.logs import get_logger, log_event
 from shared.model import (
     Action,
+    AnnotateObject,
     AuthKind,
     Defer,
     DeleteLinker,
@@ -85,6 +86,8 @@ class Executor:
                 return self._rewire(action)
             if isinstance(action, DeleteObject):
                 return self._delete_object(action)
+            if isinstance(action, AnnotateObject):
+                return self._annotate(action)
         except AZURE_ERRORS as error:
             return self._azure_failure(action, error)
         except ApiException as error:
@@ -179,6 +182,15 @@ class Executor:
             kind, action.namespace, action.name, uid=meta["uid"], resource_version=meta["resourceVersion"]
         )
         return Outcome(action, "applied" if deleted else "skipped")
+
+    def _annotate(self, action: AnnotateObject) -> Outcome:
+        if action.namespace in self.protected:
+            return Outcome(action, "skipped", "protected namespace")
+        api = KubeApi(self.kube.for_cluster(action.cluster))
+        api.merge_patch(
+            action.kind, action.namespace, action.name, {"metadata": {"annotations": dict(action.annotations)}}
+        )
+        return Outcome(action, "applied")
 
     # -- failures --------------------------------------------------------------------------------------
     def _azure_failure(self, action: Action, error: BaseException) -> Outcome:

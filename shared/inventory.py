@@ -84,12 +84,19 @@ class Inventory:
                 item.setdefault("apiVersion", "batch/v1" if kind in ("Job", "CronJob") else "apps/v1")
                 ref = WorkloadRef(kind, meta["namespace"], meta["name"])
                 workloads[ref] = WorkloadState(ref, item)
+        secrets = api.list("Secret", metadata_only=True)
+        accounts = api.list("ServiceAccount", metadata_only=True)
         return ClusterState(
             info=info,
             connections=tuple(_connection(linker) for linker in self.arm.list_linkers(info.ref.id)),
             workloads=workloads,
-            secrets=_names_by_namespace(api.list("Secret", metadata_only=True)),
-            service_accounts=_names_by_namespace(api.list("ServiceAccount", metadata_only=True)),
+            secrets=_names_by_namespace(secrets),
+            service_accounts=_names_by_namespace(accounts),
+            metadata={
+                (kind, item["metadata"].get("namespace", ""), item["metadata"]["name"]): item["metadata"]
+                for kind, items in (("Secret", secrets), ("ServiceAccount", accounts))
+                for item in items
+            },
             providers={ns.lower(): self.arm.provider_state(info.ref.subscription_id, ns) for ns in REQUIRED_PROVIDERS},
         )
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import Enum
 
 _ID = re.compile(
@@ -217,6 +217,8 @@ class ClusterState:
     secrets: dict[str, frozenset[str]]  # namespace -> secret names (metadata only)
     service_accounts: dict[str, frozenset[str]]  # namespace -> service account names
     providers: dict[str, str]  # lower-case namespace -> registrationState
+    # (kind, namespace, name) -> metadata of every Secret and ServiceAccount (metadata-only lists)
+    metadata: dict[tuple[str, str, str], dict] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -299,6 +301,22 @@ class DeleteObject:
 
 
 @dataclass(frozen=True)
+class AnnotateObject:
+    """Mark a Service Connector object we found orphaned (first sight), so deletion can wait a grace period."""
+
+    cluster: ResourceRef
+    kind: str  # Secret | ServiceAccount
+    namespace: str
+    name: str
+    annotations: tuple[tuple[str, str], ...]
+
+    def describe(self) -> str:
+        return f"annotate {self.kind.lower()} {self.namespace}/{self.name} on {self.cluster.name}: " + ", ".join(
+            f"{k}={v}" for k, v in self.annotations
+        )
+
+
+@dataclass(frozen=True)
 class Defer:
     cluster: ResourceRef
     reason: str
@@ -308,7 +326,7 @@ class Defer:
         return f"defer {self.cluster.name}: {self.reason} (retry in {self.retry_after_seconds}s)"
 
 
-Action = RegisterProvider | PutLinker | DeleteLinker | RewireWorkload | DeleteObject | Defer
+Action = RegisterProvider | PutLinker | DeleteLinker | RewireWorkload | DeleteObject | AnnotateObject | Defer
 
 
 @dataclass(frozen=True)

@@ -83,6 +83,18 @@ class KubeApi:
             content_type="application/json-patch+json",
         )
 
+    def merge_patch(self, kind: str, namespace: str, name: str, patch: dict) -> dict:
+        group, plural = RESOURCES[kind]
+        return self._call(
+            "PATCH", f"{group}/namespaces/{namespace}/{plural}/{name}", body=patch,
+            content_type="application/merge-patch+json",
+        )  # fmt: skip
+
+    def secret_keys(self, namespace: str, name: str) -> frozenset[str] | None:
+        """The keys of a secret, values dropped at once (the sweep needs names, never values)."""
+        secret = self.get("Secret", namespace, name)
+        return None if secret is None else frozenset((secret.get("data") or {}).keys())
+
     def delete(self, kind: str, namespace: str, name: str, *, uid: str, resource_version: str) -> bool:
         """Delete exactly the object we looked at: preconditions on uid and resourceVersion (409 otherwise)."""
         group, plural = RESOURCES[kind]

@@ -35,3 +35,14 @@ def test_missing_settings_are_a_usage_error(monkeypatch, capsys):
     monkeypatch.delenv("SC_SUBSCRIPTIONS", raising=False)
     assert main(["plan"]) == EXIT_USAGE
     assert "SC_SUBSCRIPTIONS is not set" in capsys.readouterr().err
+
+
+def test_sweep_writes_an_html_or_json_report(estate, app, tmp_path, capsys):
+    estate.tag(CLUSTER, {"sc-group": "shop"})
+    estate.tag(DATABASE, SQL_TAGS)
+    app.handle_events(estate.new_events())
+    page, document = tmp_path / "report.html", tmp_path / "report.json"
+    assert main(["sweep", "--report", str(page)]) == EXIT_OK
+    assert "Compliant 1" in capsys.readouterr().out and "<h1>sc-autopilot compliance report</h1>" in page.read_text()
+    assert main(["sweep", "--dry-run", "--report", str(document)]) == EXIT_OK
+    assert json.loads(document.read_text())["summary"]["verdicts"]["Compliant"] == 1

@@ -1,0 +1,105 @@
+"""Orphans: Service Connector secrets and service accounts no linker on the cluster accounts for. Pure.
+
+Safety first: first sight only annotates; deletion waits a grace period, needs SC_CLEANUP_MODE=delete, skips
+anything a workload still references, never touches protected namespaces, and stops at a per-run cap.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from shared import naming
+from shared.model import Action, AnnotateObject, ClusterState, DeleteObject, Finding, ResourceRef, Severity
+from shared.workloads import secret_references, service_account_of
+
+ORPHANED_SINCE = "sc-autopilot.io/orphaned-since"
+ACCOUNT_PREFIX = "sc-account-"
+
+
+@dataclass(frozen=True)
+class CleanupPolicy:
+    mode: str = "report"  # report | delete
+    grace: timedelta = timedelta(hours=24)
+    max_deletions: int = 20
+    protected_namespaces: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Orphan:
+    kind: str
+    namespace: str
+    name: str
+    since: str | None  # ISO time first seen orphaned (None: first sight now)
+    state: str  # first-seen | waiting | in-use | report-only | deleting | capped
+
+
+def plan_orphans(
+    cluster: ResourceRef, actual: ClusterState, policy: CleanupPolicy, now: datetime, deletions_left: int
+) -> tuple[list[Action], list[Orphan], list[Finding]]:
+    linked_secrets = {naming.secret_name(c.name) for c in actual.connections}
+    linked_accounts = {
+        (c.namespace, naming.service_account_name(c.client_id)) for c in actual.connections if c.client_id
+    }
+    actions: list[Action] = []
+    orphans: list[Orphan] = []
+    findings: list[Finding] = []
+    for (kind, namespace, name), metadata in sorted(actual.metadata.items()):
+        if namespace in policy.protected_namespaces:
+            continue
+        if kind == "Secret" and not (naming.is_service_connector_secret(name) and name not in linked_secrets):
+            continue
+        if kind == "ServiceAccount" and not (
+            name.startswith(ACCOUNT_PREFIX) and (namespace, name) not in linked_accounts
+        ):
+            continue
+        users = _users(actual, kind, namespace, name)
+        since = (metadata.get("annotations") or {}).get(ORPHANED_SINCE)
+        if users:
+            state = "in-use"
+            findings.append(Finding(Severity.WARNING, "ORPHAN_IN_USE", cluster.id,
+                                    f"{kind} {namespace}/{name} has no connection but is used by {', '.join(users)}",
+                                    "recreate the connection (tags) or remove the reference; it is never deleted "
+                                    "while referenced"))  # fmt: skip
+        elif since is None:
+            state = "first-seen"
+            actions.append(AnnotateObject(cluster, kind, namespace, name, ((ORPHANED_SINCE, _iso(now)),)))
+        elif policy.mode != "delete":
+            state = "report-only"
+        elif now - _parse(since, now) < policy.grace:
+            state = "waiting"
+        elif deletions_left <= 0:
+            state = "capped"
+            findings.append(Finding(Severity.WARNING, "DELETION_CAP_REACHED", cluster.id,
+                                    f"{kind} {namespace}/{name} is due for deletion but the per-run cap is reached",
+                                    "raise SC_MAX_DELETIONS_PER_RUN if this many orphans are expected"))  # fmt: skip
+        else:
+            state = "deleting"
+            deletions_left -= 1
+            actions.append(DeleteObject(cluster, kind, namespace, name))
+        orphans.append(Orphan(kind, namespace, name, since, state))
+    return actions, orphans, findings
+
+
+def _users(actual: ClusterState, kind: str, namespace: str, name: str) -> list[str]:
+    users = []
+    for ref, state in sorted(actual.workloads.items()):
+        if ref.namespace != namespace:
+            continue
+        manifest = state.manifest
+        used = name in secret_references(manifest) if kind == "Secret" else service_account_of(manifest) == name
+        if used:
+            users.append(str(ref))
+    return users
+
+
+def _iso(now: datetime) -> str:
+    return now.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _parse(value: str, now: datetime) -> datetime:
+    """An unreadable mark counts as 'seen now': the grace period restarts rather than deleting early."""
+    try:
+        return datetime.strptime(value, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=now.tzinfo)
+    except ValueError:
+        return now

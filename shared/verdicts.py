@@ -1,0 +1,175 @@
+"""Per-connection verdicts, far deeper than Service Connector's own validate (which, for AKS, always says
+success). Pure: the sweep gathers the evidence, this judges it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+
+from shared.model import AuthKind, ClusterState, Connection, Intent, Plan, PutLinker, WorkloadRef
+from shared.planner import Desired
+from shared.workloads import WI_LABEL, pod_spec, pod_template, service_account_of
+
+
+class Status(Enum):
+    COMPLIANT = "Compliant"
+    DRIFTED = "Drifted"
+    PENDING = "Pending"
+    ORPHANED = "Orphaned"
+    ERROR = "Error"
+
+
+@dataclass(frozen=True)
+class Reason:
+    code: str
+    message: str
+    fix: str
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """What the sweep read beyond the planner's inputs, per linker name."""
+
+    extension_state: str | None = None
+    secret_keys: dict[str, frozenset[str] | None] = field(default_factory=dict)
+    expected_keys: dict[str, frozenset[str]] = field(default_factory=dict)  # listConfigurations
+    federated_subjects: dict[str, frozenset[tuple[str, str]]] = field(default_factory=dict)  # by client id
+    validation: dict[str, tuple[bool, tuple[str, ...]]] = field(default_factory=dict)  # available, failures
+    missing_targets: frozenset[str] = frozenset()  # lower-case ids
+
+
+@dataclass(frozen=True)
+class Verdict:
+    cluster: str
+    connection: str
+    target: str
+    status: Status
+    reasons: tuple[Reason, ...] = ()
+    repaired: bool = False
+
+    def to_dict(self) -> dict:
+        return {
+            "cluster": self.cluster,
+            "connection": self.connection,
+            "target": self.target,
+            "verdict": self.status.value,
+            "repaired": self.repaired,
+            "reasons": [{"code": r.code, "message": r.message, "fix": r.fix} for r in self.reasons],
+        }
+
+
+def judge(desired: Desired, actual: ClusterState, plan: Plan, evidence: Evidence) -> list[Verdict]:
+    connections = {c.name: c for c in actual.connections}
+    verdicts = [_judge_intent(i, connections.get(i.linker_name), actual, plan, evidence) for i in desired.intents]
+    intended = {i.linker_name for i in desired.intents}
+    for connection in actual.connections:
+        if connection.owned and connection.name not in intended:
+            gone = connection.target_id.lower() in evidence.missing_targets
+            reason = (
+                Reason("TARGET_DELETED", "the target resource no longer exists", "nothing: the wiring is removed")
+                if gone
+                else Reason("NOT_WANTED", "no longer asked for by tags (group, pause or tag removed)",
+                            "nothing: the wiring is removed unless the target is paused")
+            )  # fmt: skip
+            verdicts.append(
+                Verdict(actual.info.ref.id, connection.name, connection.target_id, Status.ORPHANED, (reason,))
+            )
+    return verdicts
+
+
+def _judge_intent(
+    intent: Intent, connection: Connection | None, actual: ClusterState, plan: Plan, evidence: Evidence
+) -> Verdict:
+    reasons: list[Reason] = []
+    if plan.deferred:
+        return _verdict(intent, Status.PENDING, [Reason("CLUSTER_NOT_READY", plan.deferred[0].reason,
+                                                        "wait: retried when the cluster settles")])  # fmt: skip
+    put = next(
+        (a for a in plan.actions if isinstance(a, PutLinker) and a.intent.linker_name == intent.linker_name), None
+    )
+    if connection is None:
+        return _verdict(intent, Status.DRIFTED, [Reason("LINKER_MISSING", "the connection does not exist",
+                                                        "sc-autopilot creates it")])  # fmt: skip
+    if connection.provisioning_state in ("Accepted", "InProgress", "Creating", "Updating"):
+        return _verdict(intent, Status.PENDING, [Reason("LINKER_PROVISIONING", connection.provisioning_state,
+                                                        "wait for Service Connector")])  # fmt: skip
+    if put is not None:
+        code = "LINKER_FAILED" if connection.provisioning_state == "Failed" else "LINKER_DRIFTED"
+        reasons.append(Reason(code, put.reason, "sc-autopilot puts the connection again"))
+    if evidence.extension_state not in (None, "Succeeded"):
+        reasons.append(Reason("EXTENSION_NOT_READY", f"sc-extension is {evidence.extension_state}",
+                              "check the extension in the portal; see docs/operations.md (Helm errors)"))  # fmt: skip
+    keys = evidence.secret_keys.get(intent.linker_name)
+    expected = evidence.expected_keys.get(intent.linker_name, frozenset())
+    if keys is None:
+        reasons.append(Reason("SECRET_MISSING", f"secret {intent.namespace}/{intent.secret_name} is missing",
+                              "sc-autopilot puts the connection again, which rewrites it"))  # fmt: skip
+    elif expected - keys:
+        reasons.append(Reason("SECRET_KEYS_MISSING", f"secret lacks {', '.join(sorted(expected - keys))}",
+                              "sc-autopilot puts the connection again, which rewrites it"))  # fmt: skip
+    if intent.auth is AuthKind.WORKLOAD_IDENTITY:
+        reasons += _workload_identity_reasons(intent, actual, evidence)
+    for spec in intent.workloads:
+        state = actual.workloads.get(WorkloadRef(spec.kind, intent.namespace, spec.name))
+        if state is None:
+            reasons.append(Reason("WORKLOAD_NOT_FOUND", f"{spec.kind}/{spec.name} does not exist", "fix sc-workloads"))
+            continue
+        missing = _wiring_gaps(intent, spec.container, state.manifest)
+        if missing:
+            reasons.append(
+                Reason("WORKLOAD_NOT_WIRED", f"{spec.kind}/{spec.name}: {missing}", "sc-autopilot rewires it")
+            )
+    available, failures = evidence.validation.get(intent.linker_name, (True, ()))
+    if not available:
+        reasons.append(Reason("VALIDATE_FAILED", "; ".join(failures) or "Service Connector validation failed",
+                              "see the validation details in the portal"))  # fmt: skip
+    errors = {"VALIDATE_FAILED", "EXTENSION_NOT_READY", "WORKLOAD_NOT_FOUND"}
+    status = Status.COMPLIANT
+    if reasons:
+        status = Status.ERROR if all(r.code in errors for r in reasons) else Status.DRIFTED
+    return _verdict(intent, status, reasons)
+
+
+def _workload_identity_reasons(intent: Intent, actual: ClusterState, evidence: Evidence) -> list[Reason]:
+    reasons = []
+    info = actual.info
+    if not info.oidc_issuer_url or not info.workload_identity_enabled:
+        reasons.append(Reason("CLUSTER_WI_DISABLED", "the cluster's OIDC issuer or workload identity is off",
+                              "sc-autopilot puts the connection again, which enables them"))  # fmt: skip
+    account = actual.metadata.get(("ServiceAccount", intent.namespace, intent.service_account or "")) or {}
+    client_id = (account.get("annotations") or {}).get("azure.workload.identity/client-id")
+    if not account:
+        reasons.append(
+            Reason("SERVICE_ACCOUNT_MISSING", f"{intent.service_account} is missing", "sc-autopilot repairs it")
+        )
+    elif intent.identity and (client_id or "").lower() != intent.identity.client_id.lower():
+        reasons.append(Reason("SERVICE_ACCOUNT_WRONG_CLIENT", f"client-id annotation is {client_id!r}",
+                              "sc-autopilot puts the connection again"))  # fmt: skip
+    subject = f"system:serviceaccount:{intent.namespace}:{intent.service_account}"
+    if intent.identity and info.oidc_issuer_url:
+        subjects = evidence.federated_subjects.get(intent.identity.client_id.lower(), frozenset())
+        if (info.oidc_issuer_url, subject) not in subjects:
+            reasons.append(Reason("FEDERATED_CREDENTIAL_MISSING",
+                                  f"{intent.identity.ref.name} trusts no token from {subject} on this cluster",
+                                  "sc-autopilot puts the connection again, which creates it"))  # fmt: skip
+    return reasons
+
+
+def _wiring_gaps(intent: Intent, container: str | None, manifest: dict) -> str:
+    gaps = []
+    for c in pod_spec(manifest).get("containers") or []:
+        if container and c.get("name") != container:
+            continue
+        names = [(e.get("secretRef") or {}).get("name") for e in c.get("envFrom") or []]
+        if intent.secret_name not in names:
+            gaps.append(f"container {c.get('name')} lacks envFrom {intent.secret_name}")
+    if intent.service_account:
+        if service_account_of(manifest) != intent.service_account:
+            gaps.append(f"serviceAccountName is not {intent.service_account}")
+        if ((pod_template(manifest).get("metadata") or {}).get("labels") or {}).get(WI_LABEL) != "true":
+            gaps.append(f"pod template lacks {WI_LABEL}=true")
+    return "; ".join(gaps)
+
+
+def _verdict(intent: Intent, status: Status, reasons: list[Reason]) -> Verdict:
+    return Verdict(intent.cluster.id, intent.linker_name, intent.target.id, status, tuple(reasons))

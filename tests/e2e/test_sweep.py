@@ -1,0 +1,124 @@
+"""The compliance sweep on the local cloud: verdicts, drift repaired, orphans annotated then cleaned, report."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import UTC, datetime, timedelta
+
+import jsonschema
+
+from shared import report
+from shared.app import Application
+from shared.config import Settings
+from shared.sweep import Sweeper
+from shared.verdicts import Status
+from tests.conftest import CLUSTER, DATABASE, OPENAI, Admin, demo_spec
+from tests.e2e.conftest import CLUSTER_TAGS, OPENAI_TAGS, SQL_TAGS, Estate, env_from_secrets
+
+NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
+STALE = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "sc-oldconnection-secret", "namespace": "shop"},
+         "data": {}}  # fmt: skip
+
+
+def wire_everything(estate, app):
+    estate.tag(CLUSTER, CLUSTER_TAGS)
+    estate.tag(DATABASE, SQL_TAGS)
+    estate.tag(OPENAI, OPENAI_TAGS)
+    assert app.handle_events(estate.new_events()).ok
+
+
+def statuses(result):
+    return [v.status for c in result.clusters for v in c.verdicts]
+
+
+def test_a_compliant_estate_swept_twice_makes_zero_writes(estate, app, admin):
+    wire_everything(estate, app)
+    mark = admin.mark()
+    for _ in range(2):
+        result = Sweeper(app).run(now=NOW)
+        assert statuses(result) == [Status.COMPLIANT, Status.COMPLIANT]
+    assert estate.writes_since(mark) == []
+
+
+def test_drift_is_repaired_and_reverified(estate, app, admin, cloud):
+    wire_everything(estate, app)
+    runtime = cloud.cloud.cluster_runtime(CLUSTER)
+    api = runtime.store.get("deployments", "shop", "api")
+    api["spec"]["template"]["spec"]["containers"][0].pop("envFrom")
+    runtime.store.apply(api)
+    result = Sweeper(app).run(now=NOW)
+    drifted = [v for c in result.clusters for v in c.verdicts if v.status is Status.DRIFTED]
+    assert len(drifted) == 1 and drifted[0].repaired
+    assert [r.code for r in drifted[0].reasons] == ["WORKLOAD_NOT_WIRED"]
+    assert env_from_secrets(estate.workload("Deployment", "api"))
+    assert statuses(Sweeper(app).run(now=NOW)) == [Status.COMPLIANT, Status.COMPLIANT]
+
+
+def test_a_deleted_secret_and_federated_credential_are_found(estate, app, cloud):
+    wire_everything(estate, app)
+    runtime = cloud.cloud.cluster_runtime(CLUSTER)
+    secret = env_from_secrets(estate.workload("Deployment", "api"))[0]
+    runtime.store.delete("secrets", "shop", secret)
+    result = Sweeper(app).run(dry_run=True, now=NOW)
+    codes = {r.code for c in result.clusters for v in c.verdicts for r in v.reasons}
+    assert {"SECRET_MISSING", "LINKER_DRIFTED"} <= codes
+
+
+def test_orphans_are_annotated_first_then_deleted_after_the_grace_period(make_cloud, monkeypatch):
+    spec = demo_spec()
+    cluster = spec["subscriptions"][0]["resource_groups"][0]["clusters"][0]
+    cluster["tags"] = {"sc-group": "shop"}
+    cluster["kubernetes"]["objects"] = [STALE]
+    cloud = make_cloud(spec)
+    monkeypatch.setenv("SC_CLEANUP_MODE", "delete")
+    estate, app = Estate(Admin(cloud)), Application(Settings.from_env())
+    first = Sweeper(app).run(now=NOW)
+    assert [o.state for o in first.clusters[0].orphans] == ["first-seen"]
+    assert estate.secret("sc-oldconnection-secret")["metadata"]["annotations"]["sc-autopilot.io/orphaned-since"]
+    assert [o.state for o in Sweeper(app).run(now=NOW + timedelta(hours=1)).clusters[0].orphans] == ["waiting"]
+    later = Sweeper(app).run(now=NOW + timedelta(hours=25))
+    assert [o.state for o in later.clusters[0].orphans] == ["deleting"]
+    assert estate.secret("sc-oldconnection-secret") is None
+
+
+def test_report_mode_keeps_orphans_and_referenced_ones_are_never_deleted(make_cloud, monkeypatch):
+    spec = demo_spec()
+    cluster = spec["subscriptions"][0]["resource_groups"][0]["clusters"][0]
+    cluster["tags"] = {"sc-group": "shop"}
+    kept = {**STALE, "metadata": {**STALE["metadata"], "name": "sc-userlookalike-secret"}}
+    cluster["kubernetes"]["objects"] = [STALE, kept]
+    for workload in cluster["kubernetes"]["workloads"]:
+        if workload["name"] == "web":
+            workload["envFrom"] = [{"secretRef": {"name": "sc-userlookalike-secret"}}]
+    cloud = make_cloud(spec)
+    estate = Estate(Admin(cloud))
+    app = Application(Settings.from_env())
+    Sweeper(app).run(now=NOW)
+    result = Sweeper(app).run(now=NOW + timedelta(hours=48))
+    assert {o.name: o.state for o in result.clusters[0].orphans} == {
+        "sc-oldconnection-secret": "report-only", "sc-userlookalike-secret": "in-use"}  # fmt: skip
+    monkeypatch.setenv("SC_CLEANUP_MODE", "delete")
+    monkeypatch.setenv("SC_MAX_DELETIONS_PER_RUN", "0")
+    capped = Sweeper(Application(Settings.from_env())).run(now=NOW + timedelta(hours=48))
+    assert {o.name: o.state for o in capped.clusters[0].orphans}["sc-oldconnection-secret"] == "capped"
+    assert estate.secret("sc-userlookalike-secret") and estate.secret("sc-oldconnection-secret")
+
+
+def test_report_json_matches_its_schema_and_html_renders(estate, app, tmp_path):
+    wire_everything(estate, app)
+    document = report.to_json(Sweeper(app).run(dry_run=True, now=NOW))
+    jsonschema.validate(document, report.schema())
+    assert document["summary"]["verdicts"]["Compliant"] == 2
+    page = report.to_html(document)
+    assert page.startswith("<!doctype html>") and "oai-shop" in page and "<script" not in page
+
+
+def test_protected_namespaces_are_never_swept(make_cloud, monkeypatch):
+    spec = demo_spec()
+    cluster = spec["subscriptions"][0]["resource_groups"][0]["clusters"][0]
+    cluster["tags"] = {"sc-group": "shop"}
+    cluster["kubernetes"]["objects"] = [{**STALE, "metadata": {**STALE["metadata"], "namespace": "kube-system"}}]
+    make_cloud(spec)
+    monkeypatch.setenv("SC_CLEANUP_MODE", "delete")
+    result = Sweeper(Application(Settings.from_env())).run(now=NOW)
+    assert result.clusters[0].orphans == [] and dataclasses.asdict(result.clusters[0])["changes"] == []
