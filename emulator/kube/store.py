@@ -52,7 +52,7 @@ class ObjectStore:
             if key in self._objects:
                 raise errors.already_exists(kind.plural, kind.group, key[2])
             self._require_namespace(kind, key[1])
-            stored = copy.deepcopy(obj)
+            stored = _defaulted(kind, copy.deepcopy(obj))
             meta = stored.setdefault("metadata", {})
             meta["uid"] = str(uuid.uuid4())
             meta["creationTimestamp"] = _now()
@@ -77,7 +77,7 @@ class ObjectStore:
             sent = (obj.get("metadata") or {}).get("resourceVersion")
             if sent and sent != current["metadata"]["resourceVersion"]:
                 raise errors.conflict(kind.plural, kind.group, key[2])
-            stored = copy.deepcopy(obj)
+            stored = _defaulted(kind, copy.deepcopy(obj))
             meta = stored.setdefault("metadata", {})
             for name in ("uid", "creationTimestamp"):
                 meta[name] = current["metadata"][name]
@@ -192,6 +192,15 @@ def _key(kind: Kind, obj: dict) -> tuple[str, str, str]:
     meta = obj.get("metadata") or {}
     namespace = meta.get("namespace", "default") if kind.namespaced else ""
     return kind.plural, namespace, meta.get("name", "")
+
+
+def _defaulted(kind: Kind, obj: dict) -> dict:
+    """The few apiserver defaults that callers read back: Secret `type` and workloads' `spec.replicas`."""
+    if kind.kind == "Secret":
+        obj.setdefault("type", "Opaque")
+    if kind.kind in ("Deployment", "StatefulSet") and isinstance(obj.get("spec"), dict):
+        obj["spec"].setdefault("replicas", 1)
+    return obj
 
 
 def _bumps(kind: Kind, old: dict, new: dict) -> bool:

@@ -61,6 +61,7 @@ def test_get_and_list_with_selectors_and_pagination(apps, core):
     assert first.metadata.remaining_item_count == 1 and second.metadata._continue is None
     deployment = apps.read_namespaced_deployment("api", "shop")
     assert deployment.metadata.generation == 1 and deployment.metadata.uid and deployment.metadata.resource_version
+    assert deployment.spec.replicas == 1  # defaulted
     assert {n.metadata.name for n in core.list_namespace().items} >= {"default", "kube-system", "shop"}
     with pytest.raises(ApiException) as raised:
         apps.read_namespaced_deployment("nope", "shop")
@@ -185,6 +186,7 @@ def test_metadata_only_list_and_get_never_return_secret_data(core):
         "db", "shop", _headers={"Accept": METADATA_ONLY.replace("List", "")}, _preload_content=False
     )
     assert json.loads(single.data)["kind"] == "PartialObjectMetadata" and b'"data"' not in single.data
+    assert core.read_namespaced_secret("db", "shop").type == "Opaque"  # defaulted
 
 
 def test_delete_and_namespace_cascade(cluster, core):
