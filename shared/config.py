@@ -7,6 +7,8 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from croniter import croniter
+
 DEFAULT_PROTECTED_NAMESPACES = ("kube-system", "kube-public", "kube-node-lease", "sc-system", "gatekeeper-system")
 CLEANUP_MODES = ("report", "delete")
 _GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
@@ -50,6 +52,12 @@ class Settings:
         cleanup_mode = env.get("SC_CLEANUP_MODE", "report").strip().lower()
         if cleanup_mode not in CLEANUP_MODES:
             raise ConfigError(f"SC_CLEANUP_MODE must be one of {', '.join(CLEANUP_MODES)}, not {cleanup_mode!r}.")
+        schedule = env.get("SC_SWEEP_SCHEDULE", cls.sweep_schedule).strip()
+        if len(schedule.split()) != 6 or not croniter.is_valid(schedule, second_at_beginning=True):
+            raise ConfigError(
+                f"SC_SWEEP_SCHEDULE {schedule!r} is not an NCRONTAB expression: six fields, seconds first "
+                "(e.g. '0 0 * * * *' hourly)."
+            )
         protected = _csv(env.get("SC_PROTECTED_NAMESPACES", ",".join(DEFAULT_PROTECTED_NAMESPACES)))
         return cls(
             subscriptions=tuple(s.lower() for s in subscriptions),
@@ -59,7 +67,7 @@ class Settings:
             keyvault_dns_suffixes=tuple(_csv(env.get("SC_KEYVAULT_DNS_SUFFIXES", "vault.azure.net"))),
             lro_poll_seconds=_number(env, "SC_LRO_POLL_SECONDS", 5.0, minimum=0),
             max_concurrency=int(_number(env, "SC_MAX_CONCURRENCY", 8, minimum=1)),
-            sweep_schedule=env.get("SC_SWEEP_SCHEDULE", cls.sweep_schedule),
+            sweep_schedule=schedule,
             orphan_grace_hours=_number(env, "SC_ORPHAN_GRACE_HOURS", 24.0, minimum=0),
             cleanup_mode=cleanup_mode,
             max_deletions_per_run=int(_number(env, "SC_MAX_DELETIONS_PER_RUN", 20, minimum=0)),

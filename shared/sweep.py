@@ -57,6 +57,13 @@ class Sweeper:
                 progress(cluster)
         return result
 
+    def run_one(self, cluster: ResourceRef, dry_run: bool, now: datetime | None = None) -> SweepResult:
+        """One cluster, as a queue-triggered invocation sweeps it."""
+        now = now or datetime.now(UTC)
+        result = SweepResult(now, dry_run)
+        result.clusters.append(self.sweep_cluster(cluster, self.app.inventory.estate(), dry_run, now))
+        return result
+
     def sweep_cluster(self, cluster: ResourceRef, estate: Estate, dry_run: bool, now: datetime) -> ClusterSweep:
         outcome = ClusterSweep(cluster.id)
         observed = self.app.observe(cluster, estate)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import functools
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -32,6 +33,14 @@ class Admin(AdminClient):
 
 
 UserCredential = PersonCredential
+
+
+@functools.cache  # the worker indexes once; a second get_functions() reports every function as a duplicate
+def indexed_functions() -> dict:
+    """The Functions app indexed as the Python worker does: name -> azure.functions.Function."""
+    import function_app
+
+    return {f.get_function_name(): f for f in function_app.app.get_functions()}
 
 
 def demo_spec() -> dict:
@@ -64,3 +73,47 @@ def cloud(make_cloud: Callable[..., LocalCloud]) -> LocalCloud:
 @pytest.fixture
 def admin(cloud: LocalCloud) -> Admin:
     return Admin(cloud)
+
+
+AZURITE_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
+
+
+@pytest.fixture(scope="session")
+def azurite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The real Azure Storage emulator (npm azurite), on free loopback ports; yields a connection string."""
+    import socket
+    import subprocess
+    import time
+
+    binary = ROOT / "node_modules" / ".bin" / "azurite"
+    if not binary.exists():
+        pytest.fail("Azurite is not installed: run `make test` (it runs npm install) or `npm install`")
+    ports = []
+    for _ in range(3):
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            ports.append(probe.getsockname()[1])
+    process = subprocess.Popen(
+        [str(binary), "--inMemoryPersistence", "--disableTelemetry", "--skipApiVersionCheck", "--silent",
+         "--blobHost", "127.0.0.1", "--blobPort", str(ports[0]),
+         "--queueHost", "127.0.0.1", "--queuePort", str(ports[1]), "--tableHost", "127.0.0.1",
+         "--tablePort", str(ports[2])],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=tmp_path_factory.mktemp("azurite"),
+    )  # fmt: skip
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        with socket.socket() as probe:
+            if probe.connect_ex(("127.0.0.1", ports[1])) == 0:
+                break
+        time.sleep(0.1)
+    else:
+        process.kill()
+        pytest.fail("Azurite did not start within 20 s")
+    yield (
+        "DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;"
+        f"AccountKey={AZURITE_KEY};"
+        f"BlobEndpoint=http://127.0.0.1:{ports[0]}/devstoreaccount1;"
+        f"QueueEndpoint=http://127.0.0.1:{ports[1]}/devstoreaccount1;"
+    )
+    process.terminate()
+    process.wait(timeout=10)

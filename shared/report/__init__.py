@@ -5,10 +5,11 @@ from __future__ import annotations
 import html
 import json
 from collections import Counter
+from datetime import datetime
 from importlib import resources
 
 from shared.orphans import Orphan
-from shared.sweep import SweepResult
+from shared.sweep import ClusterSweep, SweepResult
 from shared.verdicts import Status
 
 SCHEMA_VERSION = 1
@@ -19,40 +20,44 @@ def schema() -> dict:
 
 
 def to_json(result: SweepResult) -> dict:
-    verdicts = [v for c in result.clusters for v in c.verdicts]
-    findings = {(f.code, f.resource_id, f.message): f for c in result.clusters for f in c.findings}
+    return merge([fragment(c) for c in result.clusters], result.started, result.dry_run)
+
+
+def fragment(cluster: ClusterSweep) -> dict:
+    """One cluster's part of the report; the fan-out stores these and merges them when all are in."""
+    return {
+        "cluster": cluster.cluster,
+        "connections": [v.to_dict() for v in cluster.verdicts],
+        "orphans": [_orphan(cluster.cluster, o) for o in cluster.orphans],
+        "findings": [f.to_dict() for f in cluster.findings],
+        "changes": [{"cluster": cluster.cluster, "change": change} for change in cluster.changes],
+    }
+
+
+def merge(fragments: list[dict], started: datetime, dry_run: bool) -> dict:
+    connections = [c for f in fragments for c in f["connections"]]
+    findings = {(x["code"], x["resource"], x["message"]): x for f in fragments for x in f["findings"]}
     return {
         "schemaVersion": SCHEMA_VERSION,
-        "generatedAt": result.started.strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "dryRun": result.dry_run,
+        "generatedAt": started.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "dryRun": dry_run,
         "summary": {
-            "clusters": len(result.clusters),
-            "connections": len(verdicts),
-            "verdicts": {s.value: sum(v.status is s for v in verdicts) for s in Status},
-            "repaired": sum(v.repaired for v in verdicts),
-            "orphans": sum(len(c.orphans) for c in result.clusters),
-            "changes": sum(len(c.changes) for c in result.clusters),
+            "clusters": len(fragments),
+            "connections": len(connections),
+            "verdicts": {s.value: sum(c["verdict"] == s.value for c in connections) for s in Status},
+            "repaired": sum(c["repaired"] for c in connections),
+            "orphans": sum(len(f["orphans"]) for f in fragments),
+            "changes": sum(len(f["changes"]) for f in fragments),
         },
-        "byCluster": {c.cluster: dict(Counter(v.status.value for v in c.verdicts)) for c in result.clusters},
+        "byCluster": {f["cluster"]: dict(Counter(c["verdict"] for c in f["connections"])) for f in fragments},
         "byTarget": {
-            target: dict(Counter(v.status.value for v in verdicts if v.target == target))
-            for target in sorted({v.target for v in verdicts})
+            target: dict(Counter(c["verdict"] for c in connections if c["target"] == target))
+            for target in sorted({c["target"] for c in connections})
         },
-        "connections": [v.to_dict() for v in verdicts],
-        "orphans": [
-            {
-                "cluster": c.cluster,
-                "kind": o.kind,
-                "namespace": o.namespace,
-                "name": o.name,
-                "since": o.since,
-                "state": o.state,
-            }
-            for c in result.clusters
-            for o in c.orphans
-        ],
-        "findings": [f.to_dict() for f in findings.values()],
-        "changes": [{"cluster": c.cluster, "change": change} for c in result.clusters for change in c.changes],
+        "connections": connections,
+        "orphans": [o for f in fragments for o in f["orphans"]],
+        "findings": list(findings.values()),
+        "changes": [c for f in fragments for c in f["changes"]],
     }
 
 

@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-import functools
 import inspect
 import json
 
 import azure.functions as func
+import pytest
 
-import function_app
+from shared.config import ConfigError, Settings
+from tests.conftest import SUB, indexed_functions
 
 
-@functools.cache  # the worker indexes once; a second get_functions() call reports duplicates
 def indexed() -> dict[str, func.Function]:
-    app = next(v for v in vars(function_app).values() if isinstance(v, func.FunctionApp))
-    return {f.get_function_name(): f for f in app.get_functions()}
+    return indexed_functions()
 
 
 def test_every_binding_names_a_parameter_of_its_function():
@@ -49,3 +48,26 @@ def test_event_function_handles_host_shaped_input(cloud, admin):
     indexed()["on_resource_event"].get_user_function()(decoded)
     assert admin.requests_since(0) == []  # an unrelated event costs no call at all
     app_module.application.cache_clear()
+
+
+def test_the_sweep_timer_reads_its_schedule_from_the_app_setting_and_the_default_is_valid_ncrontab():
+    [binding] = [json.loads(b) for b in indexed()["sweep_timer"].get_raw_bindings()]
+    assert binding["type"] == "timerTrigger" and binding["schedule"] == "%SC_SWEEP_SCHEDULE%"
+    settings = Settings.from_env({"SC_SUBSCRIPTIONS": SUB})
+    assert settings.sweep_schedule == "0 0 * * * *"
+    with pytest.raises(ConfigError, match="NCRONTAB"):
+        Settings.from_env(
+            {"SC_SUBSCRIPTIONS": "c0ffee00-0000-4000-8000-00000000d370", "SC_SWEEP_SCHEDULE": "0 * * * *"}
+        )
+
+
+def test_queue_and_http_bindings():
+    functions = indexed()
+    [queue] = [json.loads(b) for b in functions["sweep_cluster"].get_raw_bindings()]
+    assert (
+        queue["type"] == "queueTrigger"
+        and queue["queueName"] == "sc-sweep"
+        and queue["connection"] == "AzureWebJobsStorage"
+    )
+    http = [json.loads(b) for b in functions["sweep_now"].get_raw_bindings()]
+    assert http[0]["type"] == "httpTrigger" and http[0]["authLevel"] == "FUNCTION" and http[0]["methods"] == ["POST"]

@@ -1,0 +1,64 @@
+"""The compliance sweep: a timer (and an HTTP run-now) fans out one queue message per cluster; a queue
+trigger sweeps one cluster; poison messages still land in the report as findings."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import azure.functions as func
+
+from shared.app import application
+from shared.fanout import POISON_QUEUE, SWEEP_QUEUE, SweepStore
+from shared.model import ResourceRef
+from shared.report import fragment
+from shared.sweep import Sweeper
+
+blueprint = func.Blueprint()
+log = logging.getLogger("sc_autopilot.functions.sweep")
+
+
+def start_sweep(dry_run: bool | None = None) -> str:
+    app = application()
+    clusters = sorted(c.id for c in app.inventory.estate().clusters)
+    dry = app.settings.dry_run if dry_run is None else dry_run
+    run = SweepStore.from_environment().start(clusters, dry)
+    log.info("sweep %s started: %d cluster(s)", run, len(clusters))
+    return run
+
+
+@blueprint.function_name("sweep_timer")
+@blueprint.timer_trigger(arg_name="timer", schedule="%SC_SWEEP_SCHEDULE%")
+def sweep_timer(timer: func.TimerRequest) -> None:
+    start_sweep()
+
+
+@blueprint.function_name("sweep_now")
+@blueprint.route(route="sweep", methods=["POST"], auth_level=func.AuthLevel.FUNCTION)
+def sweep_now(req: func.HttpRequest) -> func.HttpResponse:
+    run = start_sweep(dry_run=req.params.get("dryRun", "").lower() == "true" or None)
+    return func.HttpResponse(json.dumps({"run": run}), status_code=202, mimetype="application/json")
+
+
+@blueprint.function_name("sweep_cluster")
+@blueprint.queue_trigger(arg_name="message", queue_name=SWEEP_QUEUE, connection="AzureWebJobsStorage")
+def sweep_cluster(message: func.QueueMessage) -> None:
+    body = message.get_json()
+    store = SweepStore.from_environment()
+    manifest = store.manifest(body["run"])
+    app = application()
+    sweeper = Sweeper(app)
+    result = sweeper.run_one(ResourceRef.parse(body["cluster"]), dry_run=manifest["dryRun"])
+    store.record(body["run"], int(body["index"]), fragment(result.clusters[0]))
+    path = store.assemble_if_complete(body["run"])
+    if path:
+        log.info("sweep %s complete: report at %s", body["run"], path)
+
+
+@blueprint.function_name("sweep_poison")
+@blueprint.queue_trigger(arg_name="message", queue_name=POISON_QUEUE, connection="AzureWebJobsStorage")
+def sweep_poison(message: func.QueueMessage) -> None:
+    body = message.get_json()
+    store = SweepStore.from_environment()
+    store.record_failure(body, f"dequeued {message.dequeue_count} time(s)")
+    store.assemble_if_complete(body["run"])

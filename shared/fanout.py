@@ -1,0 +1,96 @@
+"""Sweeps that outgrow one invocation: one queue message per cluster, results in Blob Storage, the report
+assembled by whichever invocation stores the last result. Azure Storage through AzureWebJobsStorage
+(Azurite locally)."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import uuid
+from datetime import UTC, datetime
+
+from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
+from azure.identity import DefaultAzureCredential
+from azure.storage.blob import BlobServiceClient, ContentSettings
+from azure.storage.queue import QueueServiceClient, TextBase64EncodePolicy
+
+from shared import report as report_module
+from shared.model import Finding, Severity
+
+SWEEP_QUEUE = "sc-sweep"
+POISON_QUEUE = f"{SWEEP_QUEUE}-poison"  # where the Functions host moves a message after maxDequeueCount
+CONTAINER = "sc-reports"
+
+
+class SweepStore:
+    def __init__(self, blobs: BlobServiceClient, queues: QueueServiceClient):
+        self.container = blobs.get_container_client(CONTAINER)
+        self.queue = queues.get_queue_client(SWEEP_QUEUE, message_encode_policy=TextBase64EncodePolicy())
+        for create in (self.container.create_container, self.queue.create_queue):
+            with contextlib.suppress(ResourceExistsError):
+                create()
+
+    @classmethod
+    def from_environment(cls) -> SweepStore:
+        """`AzureWebJobsStorage` as a connection string (Azurite), or identity-based (`__accountName`)."""
+        connection = os.environ.get("AzureWebJobsStorage")  # noqa: SIM112 - the Functions setting name
+        if connection:
+            return cls(BlobServiceClient.from_connection_string(connection),
+                       QueueServiceClient.from_connection_string(connection))  # fmt: skip
+        account = os.environ.get("AzureWebJobsStorage__accountName")  # noqa: SIM112
+        if not account:
+            raise RuntimeError("set AzureWebJobsStorage (connection string) or AzureWebJobsStorage__accountName")
+        credential = DefaultAzureCredential(managed_identity_client_id=os.environ.get("AZURE_CLIENT_ID"))
+        return cls(BlobServiceClient(f"https://{account}.blob.core.windows.net", credential),
+                   QueueServiceClient(f"https://{account}.queue.core.windows.net", credential))  # fmt: skip
+
+    # -- the fan-out -----------------------------------------------------------------------------------
+    def start(self, clusters: list[str], dry_run: bool, now: datetime | None = None) -> str:
+        """Record the run's manifest, then enqueue one message per cluster."""
+        now = now or datetime.now(UTC)
+        run = f"{now:%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}"
+        manifest = {"run": run, "started": now.strftime("%Y-%m-%dT%H:%M:%SZ"), "dryRun": dry_run, "clusters": clusters}
+        self._put(f"runs/{run}/manifest.json", json.dumps(manifest))
+        for index, cluster in enumerate(clusters):
+            self.queue.send_message(json.dumps({"run": run, "cluster": cluster, "index": index}))
+        return run
+
+    def manifest(self, run: str) -> dict:
+        return json.loads(self.container.download_blob(f"runs/{run}/manifest.json").readall())
+
+    def record(self, run: str, index: int, fragment: dict) -> None:
+        self._put(f"runs/{run}/clusters/{index:06d}.json", json.dumps(fragment))
+
+    def record_failure(self, message: dict, reason: str) -> None:
+        """A poison message still yields a result, with a finding, so the report completes and shows it."""
+        finding = Finding(Severity.ERROR, "SWEEP_FAILED", message.get("cluster", "?"),
+                          f"sweeping this cluster failed repeatedly: {reason}",
+                          "see the function logs for the run; the next scheduled sweep retries")  # fmt: skip
+        fragment = {"cluster": message.get("cluster", "?"), "connections": [], "orphans": [],
+                    "findings": [finding.to_dict()], "changes": []}  # fmt: skip
+        self.record(message["run"], int(message.get("index", 0)), fragment)
+
+    def assemble_if_complete(self, run: str) -> str | None:
+        """Write the report once every cluster has a result; idempotent. Returns its JSON blob path."""
+        manifest = self.manifest(run)
+        names = sorted(b.name for b in self.container.list_blobs(name_starts_with=f"runs/{run}/clusters/"))
+        if len(names) < len(manifest["clusters"]):
+            return None
+        fragments = [json.loads(self.container.download_blob(name).readall()) for name in names]
+        started = datetime.strptime(manifest["started"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+        document = report_module.merge(fragments, started, manifest["dryRun"])
+        base = f"reports/{started:%Y/%m/%d}/{run}"
+        self._put(f"{base}.json", json.dumps(document, indent=2))
+        self._put(f"{base}.html", report_module.to_html(document), "text/html")
+        return f"{base}.json"
+
+    def _put(self, name: str, text: str, content_type: str = "application/json") -> None:
+        self.container.upload_blob(name, text.encode(), overwrite=True,
+                                   content_settings=ContentSettings(content_type=content_type))  # fmt: skip
+
+    def report(self, path: str) -> dict:
+        try:
+            return json.loads(self.container.download_blob(path).readall())
+        except ResourceNotFoundError:
+            return {}
