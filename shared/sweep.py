@@ -11,7 +11,7 @@ from shared.app import Application, Observation
 from shared.inventory import Estate
 from shared.kube.api import KubeApi
 from shared.logs import get_logger, log_event
-from shared.model import AuthKind, Finding, ResourceRef
+from shared.model import AuthKind, Finding, Intent, PutLinker, ResourceRef
 from shared.orphans import CleanupPolicy, Orphan, plan_orphans
 from shared.verdicts import Evidence, Status, Verdict, judge
 
@@ -43,11 +43,13 @@ class Sweeper:
             settings.protected_namespaces,
         )  # fmt: skip
         self._validations_left = settings.validate_budget
+        self.started = datetime.now(UTC)
         self._deletions_left = settings.max_deletions_per_run
 
     def run(self, dry_run: bool | None = None, now: datetime | None = None, progress=None) -> SweepResult:
         dry_run = self.app.settings.dry_run if dry_run is None else dry_run
         now = now or datetime.now(UTC)
+        self.started = now
         estate = self.app.inventory.estate()
         result = SweepResult(now, dry_run)
         clusters = sorted(ResourceRef.parse(c.id) for c in estate.clusters)
@@ -101,8 +103,9 @@ class Sweeper:
         api = KubeApi(self.app.inventory.kube.for_cluster(info.ref))
         extension = arm.extension(info.ref.id)
         secret_keys, expected, validation, subjects = {}, {}, {}, {}
-        for intent in observed.desired.intents:
-            if intent.linker_name not in {c.name for c in observed.actual.connections}:
+        existing = {c.name for c in observed.actual.connections}
+        for intent in validation_order(observed, self.started):
+            if intent.linker_name not in existing:
                 continue
             secret_keys[intent.linker_name] = api.secret_keys(intent.namespace, intent.secret_name)
             if self._validations_left > 0:  # POSTs: spent within the per-run budget
@@ -132,6 +135,20 @@ class Sweeper:
             secret_keys=secret_keys, expected_keys=expected, federated_subjects=subjects, validation=validation,
             missing_targets=missing,
         )  # fmt: skip
+
+
+def validation_order(observed: Observation, now: datetime) -> list[Intent]:
+    """Where validate calls matter first: connections about to change or not Succeeded, then the rest in a
+    rotation that moves every hour, so a budget smaller than the estate still reaches every connection
+    (round-robin: the least recently validated come first when sweeps run on schedule)."""
+    changing = {a.intent.linker_name for a in observed.plan.actions if isinstance(a, PutLinker)}
+    unsettled = {c.name for c in observed.actual.connections if c.provisioning_state != "Succeeded"}
+    urgent = changing | unsettled
+    rest = sorted((i for i in observed.desired.intents if i.linker_name not in urgent), key=lambda i: i.linker_name)
+    if rest:
+        offset = int(now.timestamp() // 3600) % len(rest)
+        rest = rest[offset:] + rest[:offset]
+    return [i for i in observed.desired.intents if i.linker_name in urgent] + rest
 
 
 def _type(resource_id: str) -> str:

@@ -48,7 +48,9 @@ class Arm:
         sub = resource_id.split("/")[2]
         api_version = API_VERSIONS[resource_type.lower()]
         try:
-            return self._retry()(self.clients.resources(sub).resources.get_by_id, resource_id, api_version)
+            return self._retry()(
+                lambda: self.clients.resources(sub).resources.get_by_id(resource_id, api_version=api_version)
+            )
         except ResourceNotFoundError:
             return None
 

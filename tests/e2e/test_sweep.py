@@ -122,3 +122,39 @@ def test_protected_namespaces_are_never_swept(make_cloud, monkeypatch):
     monkeypatch.setenv("SC_CLEANUP_MODE", "delete")
     result = Sweeper(Application(Settings.from_env())).run(now=NOW)
     assert result.clusters[0].orphans == [] and dataclasses.asdict(result.clusters[0])["changes"] == []
+
+
+def test_a_busy_cluster_gives_pending(estate, app, admin):
+    wire_everything(estate, app)
+    admin.post("provisioning-state", {"id": CLUSTER, "state": "Updating"})
+    assert statuses(Sweeper(app).run(dry_run=True, now=NOW)) == [Status.PENDING, Status.PENDING]
+
+
+def test_an_extension_in_trouble_gives_error(estate, app, admin):
+    wire_everything(estate, app)
+    extension = f"{CLUSTER}/providers/Microsoft.KubernetesConfiguration/extensions/sc-extension"
+    admin.post("provisioning-state", {"id": extension, "state": "Failed"})
+    result = Sweeper(app).run(dry_run=True, now=NOW)
+    assert statuses(result) == [Status.ERROR, Status.ERROR]
+    assert {r.code for v in result.clusters[0].verdicts for r in v.reasons} == {"EXTENSION_NOT_READY"}
+
+
+def test_untagged_and_deleted_targets_give_orphaned_then_are_cleaned(estate, app):
+    wire_everything(estate, app)
+    estate.untag(DATABASE, "sc-group")
+    estate.delete(OPENAI, api_version="2024-10-01")
+    result = Sweeper(app).run(dry_run=True, now=NOW)
+    reasons = {v.target.rsplit("/", 1)[-1]: [r.code for r in v.reasons] for v in result.clusters[0].verdicts}
+    assert statuses(result) == [Status.ORPHANED, Status.ORPHANED]
+    assert reasons == {"orders": ["NOT_WANTED"], "oai-shop": ["TARGET_DELETED"]}
+    Sweeper(app).run(now=NOW)
+    assert estate.linkers() == [] and env_from_secrets(estate.workload("Deployment", "api")) == []
+
+
+def test_the_validate_budget_is_spent_where_it_matters(estate, app, admin, monkeypatch):
+    wire_everything(estate, app)
+    monkeypatch.setenv("SC_VALIDATE_BUDGET", "1")
+    mark = admin.mark()
+    Sweeper(Application(Settings.from_env())).run(dry_run=True, now=NOW)
+    validations = [r for r in admin.requests_since(mark) if r["path"].endswith("/validateLinker")]
+    assert len(validations) == 1
