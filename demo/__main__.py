@@ -3,18 +3,24 @@ everything runs on the embedded local cloud, through the same code the Functions
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 import tempfile
+from collections import Counter
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from azure.mgmt.resource.resources import ResourceManagementClient
+from azure.mgmt.servicelinker import ServiceLinkerManagementClient
 from rich.console import Console
 
 from demo.localcloud import LocalCloudProcess
 from emulator.client import AdminClient, PersonCredential
+from shared import report
 from shared.app import Application
 from shared.config import Settings
+from shared.sweep import Sweeper, SweepResult
 from shared.workloads import pod_spec, pod_template
 
 SCENARIO = Path(__file__).resolve().parent.parent / "emulator" / "scenarios" / "demo.yaml"
@@ -58,6 +64,20 @@ class Demo:
         if not report.applied:
             console.print("   (nothing to change)")
 
+    def leave_a_stale_secret(self) -> None:
+        """`az aks connection create` then `delete` by a person: the linker goes, its secret stays."""
+        linkers = ServiceLinkerManagementClient(
+            PersonCredential(self.admin, "platform-admin"), api_version="2024-04-01",
+            base_url=os.environ["SC_ARM_ENDPOINT"], credential_scopes=["https://management.azure.com/.default"],
+            polling_interval=0,
+        )  # fmt: skip
+        body = {"properties": {"targetService": {"type": "AzureResource", "id": self.database},
+                "authInfo": {"authType": "secret", "name": "reporting",
+                             "secretInfo": {"secretType": "rawValue", "value": "typed-by-hand"}},
+                "clientType": "python", "scope": "shop"}}  # fmt: skip
+        linkers.linker.begin_create_or_update(self.cluster, "byhand_orders", body).result()
+        linkers.linker.begin_delete(self.cluster, "byhand_orders").result()
+
     def workload(self, kind: str, name: str) -> dict:
         for item in self.admin.cluster_objects(self.cluster).get(kind.lower() + "s", []):
             if item["metadata"]["name"] == name and item["metadata"]["namespace"] == "shop":
@@ -74,6 +94,12 @@ class Demo:
         label = (pod_template(manifest).get("metadata") or {}).get("labels", {}).get("azure.workload.identity/use")
         return (f"{kind.lower()}/{name}: {'; '.join(wiring)}; serviceAccount "
                 f"{spec.get('serviceAccountName', 'default')}; workload-identity label {label or '-'}")  # fmt: skip
+
+
+def _summary(result: SweepResult) -> str:
+    verdicts = Counter(v.status.value for c in result.clusters for v in c.verdicts)
+    orphans = [f"{o.namespace}/{o.name}: {o.state}" for c in result.clusters for o in c.orphans]
+    return f"{dict(verdicts)}; orphans {orphans or 'none'}"
 
 
 def step(number: int, title: str, detail: str = "") -> None:
@@ -134,7 +160,25 @@ def main() -> int:
         demo.deliver_events()
         console.print(f"   {demo.describe('Deployment', 'web')}")
 
-        console.print("\n[bold]Done.[/] Try it yourself: `make emulator`, then the `sc-autopilot` CLI (README).")
+        step(7, "Someone creates a connection by hand, then deletes it: Service Connector leaves its secret behind")
+        demo.leave_a_stale_secret()
+        console.print("   shop/sc-byhandorders-secret remains, referenced by nothing")
+
+        step(8, "The compliance sweep: verdicts, then the orphan is marked, and cleaned after its grace period",
+             "SC_CLEANUP_MODE=delete, SC_ORPHAN_GRACE_HOURS=24; the second sweep runs 25 hours later")  # fmt: skip
+        os.environ.update({"SC_CLEANUP_MODE": "delete", "SC_ORPHAN_GRACE_HOURS": "24"})
+        sweeper_app = Application(Settings.from_env())
+        now = datetime.now(UTC)
+        first = Sweeper(sweeper_app).run(now=now)
+        console.print(f"   first sweep: {_summary(first)}")
+        later = Sweeper(sweeper_app).run(now=now + timedelta(hours=25))
+        console.print(f"   25 hours later: {_summary(later)}")
+        document = report.to_json(later)
+        page = workdir / "compliance-report.html"
+        page.write_text(report.to_html(document))
+        (workdir / "compliance-report.json").write_text(json.dumps(document, indent=2))
+        console.print(f"\n[bold]Done.[/] The compliance report: [link=file://{page}]{page}[/link]")
+        console.print("Try it yourself: `make emulator`, then the `sc-autopilot` CLI (README).")
     return 0
 
 
