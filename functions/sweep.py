@@ -47,7 +47,8 @@ def sweep_cluster(message: func.QueueMessage) -> None:
     store = SweepStore.from_environment()
     manifest = store.manifest(body["run"])
     app = application()
-    sweeper = Sweeper(app)
+    # The run's budget is shared: each cluster's invocation gets its slice.
+    sweeper = Sweeper(app, validate_budget=max(1, app.settings.validate_budget // max(1, len(manifest["clusters"]))))
     result = sweeper.run_one(ResourceRef.parse(body["cluster"]), dry_run=manifest["dryRun"])
     store.record(body["run"], int(body["index"]), fragment(result.clusters[0]))
     path = store.assemble_if_complete(body["run"])

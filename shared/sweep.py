@@ -35,14 +35,14 @@ class SweepResult:
 
 
 class Sweeper:
-    def __init__(self, app: Application):
+    def __init__(self, app: Application, validate_budget: int | None = None):
         self.app = app
         settings = app.settings
         self.policy = CleanupPolicy(
             settings.cleanup_mode, timedelta(hours=settings.orphan_grace_hours), settings.max_deletions_per_run,
             settings.protected_namespaces,
         )  # fmt: skip
-        self._validations_left = settings.validate_budget
+        self._validations_left = settings.validate_budget if validate_budget is None else validate_budget
         self.started = datetime.now(UTC)
         self._deletions_left = settings.max_deletions_per_run
 
