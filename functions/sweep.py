@@ -53,7 +53,8 @@ def sweep_cluster(message: func.QueueMessage) -> None:
     store.record(body["run"], int(body["index"]), fragment(result.clusters[0]))
     path = store.assemble_if_complete(body["run"])
     if path:
-        log.info("sweep %s complete: report at %s", body["run"], path)
+        summary = store.report(path)["summary"]
+        log.info("sweep %s complete: %s; report at %s", body["run"], json.dumps(summary, sort_keys=True), path)
 
 
 @blueprint.function_name("sweep_poison")
