@@ -26,7 +26,6 @@ class Settings:
     dry_run: bool = False
     keyvault_dns_suffixes: tuple[str, ...] = ("vault.azure.net",)
     lro_poll_seconds: float = 5.0
-    max_concurrency: int = 8
     sweep_schedule: str = "0 0 * * * *"
     orphan_grace_hours: float = 24.0
     cleanup_mode: str = "report"
@@ -66,7 +65,6 @@ class Settings:
             dry_run=_bool(env, "SC_DRY_RUN", False),
             keyvault_dns_suffixes=tuple(_csv(env.get("SC_KEYVAULT_DNS_SUFFIXES", "vault.azure.net"))),
             lro_poll_seconds=_number(env, "SC_LRO_POLL_SECONDS", 5.0, minimum=0),
-            max_concurrency=int(_number(env, "SC_MAX_CONCURRENCY", 8, minimum=1)),
             sweep_schedule=schedule,
             orphan_grace_hours=_number(env, "SC_ORPHAN_GRACE_HOURS", 24.0, minimum=0),
             cleanup_mode=cleanup_mode,

@@ -1,0 +1,59 @@
+"""The infrastructure and the code agree: event filters, app settings, and no wildcard in the custom role.
+Bicep cannot be compiled here; pycep-parser reads it offline."""
+
+from __future__ import annotations
+
+import re
+from functools import cache
+from pathlib import Path
+
+from pycep import BicepParser
+
+from shared.events import HANDLED_EVENT_TYPES, HANDLED_OPERATIONS
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@cache
+def bicep(name: str) -> dict:
+    return BicepParser().parse(file_path=ROOT / "infra" / name)
+
+
+def role_permissions() -> tuple[list[str], list[str]]:
+    variables = bicep("roles.bicep")["variables"]
+    return variables["actions"]["value"], variables["dataActions"]["value"]
+
+
+def test_event_filter_covers_exactly_the_operations_the_code_handles():
+    variables = bicep("modules/events.bicep")["variables"]
+    assert sorted(variables["handledOperations"]["value"]) == sorted(HANDLED_OPERATIONS)
+    assert sorted(variables["handledEventTypes"]["value"]) == sorted(HANDLED_EVENT_TYPES)
+    subscription = bicep("modules/events.bicep")["resources"]["subscriptionToFunction"]["config"]["properties"]
+    [advanced] = subscription["filter"]["advancedFilters"]
+    assert advanced["key"] == "data.operationName" and advanced["operatorType"] == "StringIn"
+    assert subscription["retryPolicy"]["maxDeliveryAttempts"] >= 10 and "deadLetterWithResourceIdentity" in subscription
+    assert subscription["destination"]["properties"]["resourceId"].endswith("/functions/on_resource_event")
+
+
+def test_every_setting_the_code_reads_is_set_by_the_infrastructure():
+    app = bicep("main.bicep")["resources"]["app"]["config"]
+    names = {s["name"] for s in app["properties"]["siteConfig"]["appSettings"]}
+    code = "\n".join(p.read_text() for p in (ROOT / "shared").rglob("*.py"))
+    read = set(re.findall(r'"(SC_[A-Z_]+)"', code))
+    assert read and read <= names, read - names
+    assert {"AzureWebJobsStorage__accountName", "AZURE_CLIENT_ID", "APPLICATIONINSIGHTS_CONNECTION_STRING"} <= names
+
+
+def test_storage_uses_identities_not_keys_and_the_app_runs_python_311_on_flex_consumption():
+    resources = bicep("main.bicep")["resources"]
+    assert resources["storage"]["config"]["properties"]["allowSharedKeyAccess"] is False
+    assert resources["plan"]["config"]["sku"] == {"name": "FC1", "tier": "FlexConsumption"}
+    runtime = resources["app"]["config"]["properties"]["functionAppConfig"]["runtime"]
+    assert runtime == {"name": "python", "version": "3.11"}
+
+
+def test_the_custom_role_lists_actions_and_grants_nothing_broad():
+    actions, data_actions = role_permissions()
+    for action in actions + data_actions:
+        assert "*" not in action, action
+    assert len(set(actions)) == len(actions) and len(set(data_actions)) == len(data_actions)
