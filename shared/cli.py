@@ -12,6 +12,7 @@ import logging
 import sys
 from pathlib import Path
 
+import jsonschema
 from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
@@ -41,12 +42,17 @@ def build_parser() -> argparse.ArgumentParser:
     sweep = commands.add_parser("sweep", help="judge every connection, repair drift, clean orphans, write a report")
     sweep.add_argument("--dry-run", action="store_true", help="judge and report only; change nothing")
     sweep.add_argument("--report", type=Path, help="write the report here: .json or .html")
+    render_report = commands.add_parser("report", help="render a saved JSON sweep report as an HTML page")
+    render_report.add_argument("json_report", type=Path, help="a report written by `sweep --report x.json`")
+    render_report.add_argument("html_page", type=Path, help="where to write the HTML page")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, stream=sys.stderr)
+    if args.command == "report":  # offline: needs no settings and no cloud
+        return render_saved_report(args.json_report, args.html_page)
     try:
         app = Application(Settings.from_env())
     except ConfigError as error:
@@ -65,6 +71,18 @@ def main(argv: list[str] | None = None) -> int:
     if not report.ok:
         return EXIT_FAILED
     return EXIT_DEFERRED if report.deferred else EXIT_OK
+
+
+def render_saved_report(source: Path, target: Path) -> int:
+    try:
+        document = json.loads(source.read_text())
+        jsonschema.validate(document, report_module.schema())
+    except (OSError, ValueError, jsonschema.ValidationError) as error:
+        print(f"sc-autopilot: {source} is not a sweep report: {str(error).splitlines()[0]}", file=sys.stderr)
+        return EXIT_USAGE
+    target.write_text(report_module.to_html(document))
+    print(target)
+    return EXIT_OK
 
 
 def run_sweep(app: Application, args: argparse.Namespace) -> int:

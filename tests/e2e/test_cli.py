@@ -46,3 +46,15 @@ def test_sweep_writes_an_html_or_json_report(estate, app, tmp_path, capsys):
     assert "Compliant 1" in capsys.readouterr().out and "<h1>sc-autopilot compliance report</h1>" in page.read_text()
     assert main(["sweep", "--dry-run", "--report", str(document)]) == EXIT_OK
     assert json.loads(document.read_text())["summary"]["verdicts"]["Compliant"] == 1
+
+
+def test_report_renders_a_saved_json_report_offline(estate, app, tmp_path):
+    estate.tag(CLUSTER, {"sc-group": "shop"})
+    estate.tag(DATABASE, SQL_TAGS)
+    app.handle_events(estate.new_events())
+    document, page = tmp_path / "r.json", tmp_path / "r.html"
+    assert main(["sweep", "--dry-run", "--report", str(document)]) == EXIT_OK
+    assert main(["report", str(document), str(page)]) == EXIT_OK
+    assert "compliance report" in page.read_text()
+    (tmp_path / "bad.json").write_text('{"not": "a report"}')
+    assert main(["report", str(tmp_path / "bad.json"), str(page)]) == EXIT_USAGE
