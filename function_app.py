@@ -4,7 +4,9 @@ import azure.functions as func
 
 from functions.events import blueprint as events_blueprint
 from functions.sweep import blueprint as sweep_blueprint
+from shared import telemetry
 
+telemetry.configure()  # Application Insights when APPLICATIONINSIGHTS_CONNECTION_STRING is set
 app = func.FunctionApp()
 app.register_functions(events_blueprint)
 app.register_functions(sweep_blueprint)

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 
 from azure.core.credentials import TokenCredential
 
+from shared import telemetry
 from shared.azure.arm import Arm
 from shared.azure.clients import AzureClients
 from shared.azure.keyvault import KeyVault
@@ -173,6 +174,14 @@ class Application:
     ) -> ClusterRun:
         dry_run = self.settings.dry_run if dry_run is None else dry_run
         run = ClusterRun(cluster.id)
+        attributes = {"sc.cluster": cluster.id, "sc.dry_run": dry_run, "sc.correlation_id": correlation_id or ""}
+        with telemetry.tracer.start_as_current_span("reconcile_cluster", attributes=attributes):
+            self._reconcile(run, cluster, estate, dry_run, correlation_id)
+        return run
+
+    def _reconcile(
+        self, run: ClusterRun, cluster: ResourceRef, estate: Estate, dry_run: bool, correlation_id: str | None
+    ) -> None:
         for _ in range(MAX_PASSES):
             plan = self._plan_once(cluster, estate)
             if plan is None:
@@ -198,7 +207,6 @@ class Application:
             run.findings += [o.finding for o in outcomes if o.finding]
             if not any(o.status == "applied" for o in outcomes):
                 break
-        return run
 
     def _plan_once(self, cluster: ResourceRef, estate: Estate) -> Plan | None:
         observed = self.observe(cluster, estate)

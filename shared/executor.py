@@ -9,7 +9,7 @@ import jsonpatch
 from azure.core.exceptions import HttpResponseError, ServiceRequestError, ServiceResponseError
 from kubernetes.client.exceptions import ApiException
 
-from shared import naming
+from shared import naming, telemetry
 from shared.azure.arm import Arm
 from shared.azure.errors import FailureKind, classify
 from shared.azure.keyvault import KeyVault
@@ -57,6 +57,7 @@ class Executor:
         outcomes = []
         for action in actions:
             outcome = self._apply_one(action)
+            _count(outcome)
             level = logging.WARNING if outcome.status == "failed" else logging.INFO
             log_event(
                 log,
@@ -234,6 +235,21 @@ class Executor:
             )
             return Outcome(action, "failed", "Forbidden", finding)
         return Outcome(action, "failed", f"Kubernetes API answered {error.status}")
+
+
+def _count(outcome: Outcome) -> None:
+    action = outcome.action
+    if outcome.status != "applied":
+        if outcome.detail == "TooManyRequests":
+            telemetry.throttled.add(1)
+        return
+    if isinstance(action, PutLinker):
+        counter = telemetry.connections_created if action.reason == "missing" else telemetry.connections_repaired
+        counter.add(1, {"auth": action.intent.auth.value})
+    elif isinstance(action, DeleteLinker):
+        telemetry.connections_removed.add(1)
+    elif isinstance(action, RewireWorkload):
+        telemetry.workloads_rewired.add(1, {"kind": action.workload.kind})
 
 
 def _is_conflict(error: ApiException) -> bool:

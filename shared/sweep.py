@@ -7,6 +7,7 @@ import logging
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+from shared import telemetry
 from shared.app import Application, Observation
 from shared.inventory import Estate
 from shared.kube.api import KubeApi
@@ -67,6 +68,10 @@ class Sweeper:
         return result
 
     def sweep_cluster(self, cluster: ResourceRef, estate: Estate, dry_run: bool, now: datetime) -> ClusterSweep:
+        with telemetry.tracer.start_as_current_span("sweep_cluster", attributes={"sc.cluster": cluster.id}):
+            return self._sweep_cluster(cluster, estate, dry_run, now)
+
+    def _sweep_cluster(self, cluster: ResourceRef, estate: Estate, dry_run: bool, now: datetime) -> ClusterSweep:
         outcome = ClusterSweep(cluster.id)
         observed = self.app.observe(cluster, estate)
         if observed is None:
@@ -93,6 +98,10 @@ class Sweeper:
             applied = self.app.executor.apply(tuple(actions))
             self._deletions_left -= sum(1 for o in applied if o.status == "applied" and "delete" in o.action.describe())
             outcome.changes += [o.action.describe() for o in applied if o.status == "applied"]
+        for verdict in verdicts:
+            telemetry.verdicts.add(1, {"verdict": verdict.status.value, "repaired": verdict.repaired})
+        for orphan in orphans:
+            telemetry.orphans.add(1, {"state": orphan.state, "kind": orphan.kind})
         log_event(log, logging.INFO, "swept", resource=cluster.id, dry_run=dry_run,
                   verdicts={s.value: sum(v.status is s for v in verdicts) for s in Status},
                   orphans=len(orphans), changes=len(outcome.changes))  # fmt: skip
