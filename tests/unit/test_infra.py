@@ -57,3 +57,14 @@ def test_the_custom_role_lists_actions_and_grants_nothing_broad():
     for action in actions + data_actions:
         assert "*" not in action, action
     assert len(set(actions)) == len(actions) and len(set(data_actions)) == len(data_actions)
+
+
+def test_local_settings_example_names_every_setting_and_parses():
+    import json
+
+    from shared.config import Settings
+
+    values = json.loads((ROOT / "local.settings.json.example").read_text())["Values"]
+    code = "\n".join(p.read_text() for p in (ROOT / "shared").rglob("*.py"))
+    assert set(re.findall(r'"(SC_[A-Z_]+)"', code)) <= set(values)
+    assert Settings.from_env(values).subscriptions == ("c0ffee00-0000-4000-8000-00000000d370",)
