@@ -6,10 +6,14 @@ import re
 from dataclasses import dataclass, field
 from enum import Enum
 
-_ID = re.compile(
-    r"^/subscriptions/(?P<sub>[^/]+)/resourceGroups/(?P<rg>[^/]+)/providers/(?P<ns>[^/]+)/(?P<rest>.+)$", re.IGNORECASE
+_SEGMENT = r"[^/\x00-\x1f]+"  # no empty segment, no control character
+_ID = re.compile(  # applied with fullmatch; after the provider namespace come type/name pairs
+    rf"/subscriptions/(?P<sub>{_SEGMENT})/resourceGroups/(?P<rg>{_SEGMENT})/providers/(?P<ns>{_SEGMENT})"
+    rf"/(?P<rest>{_SEGMENT}/{_SEGMENT}(?:/{_SEGMENT}/{_SEGMENT})*)",
+    re.IGNORECASE,
 )
 OWNED_PREFIX = "scap_"  # linkers whose names start with this are ours; nothing else is touched
+LINKER_SETTLING_STATES = frozenset({"Accepted", "InProgress", "Creating", "Updating", "Deleting"})
 
 
 @dataclass(frozen=True, eq=False)
@@ -20,13 +24,12 @@ class ResourceRef:
 
     @classmethod
     def parse(cls, resource_id: str) -> ResourceRef:
-        match = _ID.match(resource_id or "")
-        if match is None or len(match.group("rest").split("/")) % 2:
-            raise ValueError(f"not an ARM resource id: {resource_id[:200]!r}")
+        if not isinstance(resource_id, str) or _ID.fullmatch(resource_id.rstrip("/")) is None:
+            raise ValueError(f"not an ARM resource id: {str(resource_id)[:200]!r}")
         return cls(resource_id.rstrip("/"))
 
     def _parts(self) -> re.Match[str]:
-        match = _ID.match(self.id)
+        match = _ID.fullmatch(self.id)
         assert match is not None
         return match
 
@@ -165,6 +168,11 @@ class Connection:
     @property
     def owned(self) -> bool:
         return self.name.startswith(OWNED_PREFIX)
+
+    @property
+    def settling(self) -> bool:
+        """An operation on the linker is still running: wait for it rather than PUT over it."""
+        return self.provisioning_state in LINKER_SETTLING_STATES
 
 
 @dataclass(frozen=True)

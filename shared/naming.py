@@ -16,18 +16,19 @@ def linker_name(target: ResourceRef, namespace: str) -> str:
     """`scap_<hash of target+namespace>_<target name>`: unique per cluster, stable, valid for Service Connector.
 
     The hash sits at a fixed place with a fixed length, so the secret names Service Connector derives by
-    dropping every non-alphanumeric character cannot collide either.
+    dropping every non-alphanumeric character cannot collide either. All lower case, so that secret name is a
+    valid Kubernetes name whether or not Service Connector lower-cases it (which nobody has observed).
     """
     digest = hashlib.sha256(f"{target.id.lower()}|{namespace}".encode()).hexdigest()[:_HASH_LENGTH]
-    readable = re.sub(r"[^A-Za-z0-9]", "", target.name)
-    name = f"{OWNED_PREFIX}{digest}_{readable}"
-    return name[:_MAX_LINKER].rstrip("_")
+    readable = re.sub(r"[^a-z0-9]", "", target.name.lower())
+    return f"{OWNED_PREFIX}{digest}_{readable}"[:_MAX_LINKER].rstrip("_")
 
 
 def secret_name(linker: str) -> str:
-    """Service Connector's secret for a linker: `sc-<alphanumerics of the name>-secret`.
+    """Service Connector's secret for a linker: `sc-<alphanumerics of the name>-secret` (FACTS section 2).
 
-    Lower-cased because Kubernetes names must be (INFERRED: Service Connector's own helper keeps case).
+    Lower-cased because Kubernetes names must be (INFERRED: Service Connector's own helper keeps case; our own
+    linker names are lower case, so this only matters for a `scap_` linker someone else named).
     """
     return f"sc-{re.sub(r'[^A-Za-z0-9]', '', linker)}-secret".lower()
 

@@ -36,10 +36,19 @@ from shared.model import (
     WorkloadState,
 )
 from shared.tags import parse_cluster_tags, parse_target_tags
-from shared.workloads import pod_spec, read_wirings, rewire, secret_references, service_account_of
+from shared.workloads import (
+    WI_LABEL,
+    pod_spec,
+    pod_template,
+    read_wirings,
+    rewire,
+    secret_references,
+    service_account_of,
+)
 
 REQUIRED_PROVIDERS = ("Microsoft.ServiceLinker", "Microsoft.KubernetesConfiguration")
 NOT_READY_RETRY_SECONDS = 120
+LINKER_SETTLING_RETRY_SECONDS = 30
 
 
 @dataclass(frozen=True)
@@ -82,7 +91,7 @@ def desired_state(
         return Desired(cluster.ref, hold_cluster=True, findings=tuple(findings))
     intents: list[Intent] = []
     held: set[ResourceRef] = set()
-    for target in sorted(targets, key=lambda t: t.ref):
+    for target in sorted({t.ref: t for t in targets}.values(), key=lambda t: t.ref):
         target_tags, target_findings = parse_target_tags(
             target.ref,
             target.kind,
@@ -154,23 +163,19 @@ def plan_cluster(
                 actions.append(RegisterProvider(subscription, namespace))
     ready: set[str] = set()
     for intent in desired.intents:
-        reason = _linker_drift(intent, connections.get(intent.linker_name), actual)
-        if reason:
+        connection = connections.get(intent.linker_name)
+        if connection is not None and connection.settling:  # a PUT now would race the running operation
+            reason = f"linker {connection.name} is {connection.provisioning_state}"
+            actions.append(Defer(desired.cluster, reason, LINKER_SETTLING_RETRY_SECONDS))
+        elif reason := _linker_drift(intent, connection, actual):
             actions.append(PutLinker(intent, reason))
         else:
             ready.add(intent.linker_name)
 
     intended = {i.linker_name for i in desired.intents}
-    held_linkers = {c.name for c in actual.connections if c.owned and _ref_or_none(c.target_id) in desired.held_targets}
-    removed = [
-        c
-        for c in actual.connections
-        if c.owned
-        and c.name not in intended
-        and c.name not in held_linkers
-        and c.target_id.split("/")[2].lower() in managed_subscriptions
-        and c.namespace not in settings.protected_namespaces
-    ]
+    unwanted = [c for c in actual.connections if c.owned and c.name not in intended]
+    held_linkers = {c.name for c in unwanted if _left_alone(c, desired, settings, managed_subscriptions)}
+    removed = [c for c in unwanted if c.name not in held_linkers]
 
     final_wirings, wiring_findings = _workload_wirings(desired, actual, ready, held_linkers, settings)
     findings += wiring_findings
@@ -186,6 +191,20 @@ def plan_cluster(
         actions.append(DeleteLinker(desired.cluster, connection.name))
         actions += _cleanup(connection, desired, actual, rewired, removed, findings)
     return Plan(desired.cluster, tuple(actions), tuple(findings))
+
+
+def _left_alone(
+    connection: Connection, desired: Desired, settings: PlannerSettings, managed_subscriptions: frozenset[str]
+) -> bool:
+    """An owned linker nobody asks for that must still stay exactly as it is, wiring included: its target is
+    held (paused or mis-tagged), outside the managed subscriptions, or unknown, or its namespace is protected."""
+    target = _ref_or_none(connection.target_id)
+    return (
+        target is None
+        or target in desired.held_targets
+        or target.subscription_id.lower() not in managed_subscriptions
+        or connection.namespace in settings.protected_namespaces
+    )
 
 
 def _linker_drift(intent: Intent, connection: Connection | None, actual: ClusterState) -> str | None:
@@ -248,12 +267,12 @@ def _workload_wirings(
                     )
                 )
                 continue
-            previous = read_wirings(state.manifest).get(intent.linker_name)
+            records = read_wirings(state.manifest)
             if intent.linker_name not in ready:  # its secret is not there yet: keep what exists, wire later
-                if previous is not None:
-                    final.setdefault(ref, {})[intent.linker_name] = previous
+                if intent.linker_name in records:
+                    final.setdefault(ref, {})[intent.linker_name] = records[intent.linker_name]
                 continue
-            wiring = _wiring_for(intent, spec.container, state, final.get(ref, {}), previous, findings)
+            wiring = _wiring_for(intent, spec.container, state, final.get(ref, {}), records, findings)
             if wiring is not None:
                 final.setdefault(ref, {})[intent.linker_name] = wiring
     return final, findings
@@ -264,9 +283,13 @@ def _wiring_for(
     container: str | None,
     state: WorkloadState,
     already: dict[str, Wiring],
-    previous: Wiring | None,
+    records: dict[str, Wiring],
     findings: list[Finding],
 ) -> Wiring | None:
+    """This intent's wiring on one workload, or None (with a finding) when it must not be wired.
+
+    `already` holds the wirings decided for the workload so far, `records` what our annotation says we added.
+    """
     names = tuple(c.get("name") for c in pod_spec(state.manifest).get("containers") or [])
     if container is not None and container not in names:
         findings.append(
@@ -284,21 +307,25 @@ def _wiring_for(
     if intent.service_account is None:
         return Wiring(intent.secret_name, containers)
     current = service_account_of(state.manifest)
-    ours = {w.service_account for w in already.values() if w.service_account}
-    if ours and intent.service_account not in ours:
+    wanted = {w.service_account for w in already.values() if w.service_account}
+    if wanted and intent.service_account not in wanted:
         findings.append(
             _finding(
                 Severity.WARNING,
                 "WI_IDENTITY_CONFLICT",
                 intent.target,
-                f"{state.ref} already runs as {', '.join(sorted(ours))}; a pod has one service account",
+                f"{state.ref} already runs as {', '.join(sorted(wanted))}; a pod has one service account",
                 "connect this target with secret auth, or use the same identity",
                 "sc-workloads",
             )
         )
         return None
-    recorded = previous.service_account if previous else None
-    if current not in ("default", intent.service_account, recorded):
+    set_by_us = {w.service_account: w.previous_service_account for w in records.values() if w.service_account}
+    if current in set_by_us:
+        before = set_by_us[current]
+    elif current in ("default", intent.service_account):  # the default, or ours set by hand: restored as it is
+        before = pod_spec(state.manifest).get("serviceAccountName")
+    else:
         findings.append(
             _finding(
                 Severity.WARNING,
@@ -310,8 +337,11 @@ def _wiring_for(
             )
         )
         return None
-    before = previous.previous_service_account if previous else (None if current == "default" else current)
-    return Wiring(intent.secret_name, containers, intent.service_account, before, label=True)
+    labels = (pod_template(state.manifest).get("metadata") or {}).get("labels") or {}
+    label_set = labels.get(WI_LABEL) == "true"
+    # the label is ours to take back only if we added it (or keep it while one of our wirings needs it)
+    label_ours = not label_set or any(w.label for w in records.values())
+    return Wiring(intent.secret_name, containers, intent.service_account, before, label=label_ours)
 
 
 def _cleanup(
@@ -344,9 +374,9 @@ def _cleanup(
             actions.append(DeleteObject(desired.cluster, "Secret", namespace, secret))
     if connection.client_id:
         account = naming.service_account_name(connection.client_id)
+        remaining = [c for c in actual.connections if c.client_id and c.namespace == namespace and c not in removed]
         still_used = any(i.service_account == account and i.namespace == namespace for i in desired.intents) or any(
-            c.client_id == connection.client_id and c.namespace == namespace and c not in removed
-            for c in actual.connections
+            c.client_id.lower() == connection.client_id.lower() for c in remaining
         )
         in_pods = any(service_account_of(m) == account for m in after)
         if account in actual.service_accounts.get(namespace, frozenset()) and not still_used and not in_pods:

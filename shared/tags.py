@@ -25,13 +25,14 @@ KIND_ALIASES = {
 CLIENT_TYPES = ("none", "dotnet", "java", "python", "go", "php", "ruby", "django", "nodejs", "springBoot")
 DEFAULT_AUTH = {TargetKind.OPENAI: AuthKind.WORKLOAD_IDENTITY, TargetKind.SQL_DATABASE: AuthKind.SECRET}
 MAX_WORKLOADS = 20
-_GROUP = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}$")
-_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
-_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
-_SQL_USER = re.compile(r"^[A-Za-z_][A-Za-z0-9_@.-]{0,127}$")
-_VAULT_SECRET_PATH = re.compile(r"^/secrets/(?P<name>[0-9A-Za-z-]{1,127})(?:/(?P<version>[0-9a-fA-F]{32}))?/?$")
-_RG_NAME = re.compile(r"^[-\w._()]{1,90}$")
-_IDENTITY_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{2,127}$")
+# Whole-value patterns, always applied with fullmatch: `^...$` with match() lets a trailing newline through.
+_GROUP = re.compile(r"[a-z0-9][a-z0-9._-]{0,62}")
+_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
+_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
+_SQL_USER = re.compile(r"[A-Za-z_][A-Za-z0-9_@.-]{0,127}")
+_VAULT_SECRET_PATH = re.compile(r"/secrets/(?P<name>[0-9A-Za-z-]{1,127})(?:/(?P<version>[0-9a-fA-F]{32}))?/?")
+_RG_NAME = re.compile(r"[-\w._()]{1,90}")
+_IDENTITY_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{2,127}")
 
 
 @dataclass(frozen=True)
@@ -75,8 +76,8 @@ class _Parser:
     def groups(self) -> frozenset[str]:
         raw = self.tags.get(GROUP, "")
         groups = [g.strip().lower() for g in raw.split(",") if g.strip()]
-        valid = frozenset(g for g in groups if _GROUP.match(g))
-        invalid = [g for g in groups if not _GROUP.match(g)]
+        valid = frozenset(g for g in groups if _GROUP.fullmatch(g))
+        invalid = [g for g in groups if not _GROUP.fullmatch(g)]
         if invalid:
             self.bad(GROUP, f"group name {_show(invalid[0])} is not valid",
                      "use letters, digits, '-', '_' or '.', at most 63 characters, comma separated")  # fmt: skip
@@ -113,7 +114,7 @@ def _identity_ref(raw: str, cluster: ResourceRef) -> ResourceRef | None:
         group, name = parts
     else:
         return None
-    if not _RG_NAME.match(group) or not _IDENTITY_NAME.match(name):
+    if not _RG_NAME.fullmatch(group) or not _IDENTITY_NAME.fullmatch(name):
         return None
     return ResourceRef(
         f"/subscriptions/{cluster.subscription_id}/resourceGroups/{group}"
@@ -132,7 +133,7 @@ def parse_target_tags(
     parser = _Parser(ref, tags)
     groups = parser.groups()
     namespace = parser.tags.get(NAMESPACE, "").strip() or "default"
-    if not _LABEL.match(namespace):
+    if not _LABEL.fullmatch(namespace):
         parser.bad(NAMESPACE, f"{_show(namespace)} is not a Kubernetes namespace name",
                    "use lower-case letters, digits and '-', at most 63 characters")  # fmt: skip
     elif namespace in protected_namespaces:
@@ -144,7 +145,7 @@ def parse_target_tags(
     sql_user = sql_password_url = None
     if kind is TargetKind.SQL_DATABASE and auth is AuthKind.SECRET:
         sql_user = parser.tags.get(SQL_USER, "").strip()
-        if not _SQL_USER.match(sql_user):
+        if not _SQL_USER.fullmatch(sql_user):
             parser.bad(
                 SQL_USER, "missing or not a SQL user name", "set sc-sql-user to the database user the app logs in as"
             )
@@ -171,13 +172,13 @@ def _workloads(parser: _Parser) -> tuple[WorkloadSpec, ...]:
     specs: list[WorkloadSpec] = []
     for entry in entries:
         kind_part, _, rest = entry.partition("/")
-        name, _, container = rest.partition(":")
+        name, sep, container = rest.partition(":")
         kind = KIND_ALIASES.get(kind_part.strip().lower())
-        if kind is None or not rest:
+        if kind is None or not rest or (sep and not container):
             parser.bad(WORKLOADS, f"{_show(entry)} is not kind/name[:container]",
                        "use deployment|deploy, statefulset|sts, daemonset|ds, job or cronjob, "
                        "e.g. deployment/api:app")  # fmt: skip
-        elif len(name) > 253 or not _SUBDOMAIN.match(name) or (container and not _LABEL.match(container)):
+        elif len(name) > 253 or not _SUBDOMAIN.fullmatch(name) or (container and not _LABEL.fullmatch(container)):
             parser.bad(WORKLOADS, f"{_show(entry)} has an invalid workload or container name",
                        "Kubernetes names are lower-case letters, digits, '-' and '.'")  # fmt: skip
         else:
@@ -224,7 +225,7 @@ def split_secret_url(url: str, allowed_suffixes: tuple[str, ...]) -> tuple[str, 
     vault = next((host[: -len(s) - 1] for s in allowed_suffixes if host.endswith("." + s.lower())), None)
     if not vault or not re.fullmatch(r"[a-z0-9-]{3,24}", vault):
         raise SecretUrlError(f"host {host[:100]!r} is not a vault in {', '.join(allowed_suffixes)}")
-    match = _VAULT_SECRET_PATH.match(parts.path)
+    match = _VAULT_SECRET_PATH.fullmatch(parts.path)
     if match is None:
         raise SecretUrlError("the path must be /secrets/<name>[/<version>]")
     return f"https://{host}", match.group("name"), match.group("version")

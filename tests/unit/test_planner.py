@@ -35,6 +35,9 @@ DB = ResourceRef(f"{RG}/providers/Microsoft.Sql/servers/s/databases/orders")
 OPENAI = ResourceRef(f"{RG}/providers/Microsoft.CognitiveServices/accounts/oai")
 UAMI = ResourceRef(f"{RG}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/id-shop")
 IDENTITY = IdentityInfo(UAMI, "11111111-1111-1111-1111-111111111111", "22222222-2222-2222-2222-222222222222")
+UAMI_B = ResourceRef(f"{RG}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/id-b")
+IDENTITY_B = IdentityInfo(UAMI_B, "33333333-3333-3333-3333-333333333333", "44444444-4444-4444-4444-444444444444")
+IDENTITIES = {UAMI: IDENTITY, UAMI_B: IDENTITY_B}
 SQL_TAGS = {"sc-group": "shop", "sc-namespace": "shop", "sc-workloads": "deploy/api,sts/worker",
             "sc-sql-user": "app", "sc-sql-password": "https://kv-shop.vault.azure.net/secrets/pw"}  # fmt: skip
 OPENAI_TAGS = {"sc-group": "shop", "sc-namespace": "shop", "sc-workloads": "deploy/api"}
@@ -51,9 +54,11 @@ def workload(kind: str, name: str, namespace: str = "shop", **spec) -> WorkloadS
     return WorkloadState(WorkloadRef(kind, namespace, name), manifest)
 
 
-def state(*workloads: WorkloadState, connections=(), secrets=None, accounts=None, provisioning="Succeeded"):
+def state(
+    *workloads: WorkloadState, connections=(), secrets=None, accounts=None, provisioning="Succeeded", cluster_tags=None
+):
     return ClusterState(
-        info=ClusterInfo(CLUSTER, {"sc-group": "shop", "sc-identity": "id-shop"}, provisioning),
+        info=ClusterInfo(CLUSTER, cluster_tags or {"sc-group": "shop", "sc-identity": "id-shop"}, provisioning),
         connections=tuple(connections),
         workloads={w.ref: w for w in workloads},
         secrets=secrets or {},
@@ -63,7 +68,7 @@ def state(*workloads: WorkloadState, connections=(), secrets=None, accounts=None
 
 
 def plan(actual: ClusterState, targets: list[TargetInfo]):
-    desired = desired_state(actual.info, targets, {UAMI: IDENTITY}, SETTINGS)
+    desired = desired_state(actual.info, targets, IDENTITIES, SETTINGS)
     return plan_cluster(desired, actual, SETTINGS, MANAGED)
 
 
@@ -73,8 +78,11 @@ def simulate(actual: ClusterState, actions) -> ClusterState:
     workloads = dict(actual.workloads)
     secrets = {k: set(v) for k, v in actual.secrets.items()}
     accounts = {k: set(v) for k, v in actual.service_accounts.items()}
+    providers = dict(actual.providers)
     for action in actions:
-        if isinstance(action, PutLinker):
+        if isinstance(action, RegisterProvider):
+            providers[action.namespace.lower()] = "Registered"
+        elif isinstance(action, PutLinker):
             i = action.intent
             connections[i.linker_name] = Connection(
                 i.linker_name, i.target.id, i.auth.linker_auth_type, i.namespace, i.client_type, "Succeeded",
@@ -98,6 +106,7 @@ def simulate(actual: ClusterState, actions) -> ClusterState:
         workloads=workloads,
         secrets={k: frozenset(v) for k, v in secrets.items()},
         service_accounts={k: frozenset(v) for k, v in accounts.items()},
+        providers=providers,
     )
 
 
@@ -212,3 +221,20 @@ def test_properties_converge_and_never_touch_what_is_not_ours(workloads, auth, p
             assert not (isinstance(action, DeleteObject) and action.name in ("sc-byhand-secret", "user-secret"))
             if isinstance(action, RewireWorkload):
                 assert action.workload.namespace != "kube-system"
+
+
+def test_a_linker_still_being_provisioned_is_waited_for_not_put_over():
+    actual = converge(state(workload("Deployment", "api")), [SQL_TARGET])
+    (linker,) = actual.connections
+    busy = dataclasses.replace(actual, connections=(dataclasses.replace(linker, provisioning_state="Updating"),))
+    result = plan(busy, [dataclasses.replace(SQL_TARGET, tags={**SQL_TAGS, "sc-client-type": "java"})])
+    assert result.writes == () and result.deferred
+
+
+def test_an_owned_linker_to_an_unmanaged_subscription_keeps_its_wiring():
+    actual = converge(state(workload("Deployment", "api")), [SQL_TARGET])
+    elsewhere = DB.id.replace(DB.subscription_id, "99999999-9999-4999-8999-999999999999")
+    moved = dataclasses.replace(
+        actual, connections=tuple(dataclasses.replace(c, target_id=elsewhere) for c in actual.connections)
+    )
+    assert plan(moved, []).is_empty

@@ -1,0 +1,43 @@
+"""Deterministic names: our linkers, and the Secret / ServiceAccount names Service Connector derives from them."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+
+from shared import naming
+from shared.model import Connection, ResourceRef
+
+RG = "/subscriptions/c0ffee00-0000-4000-8000-00000000d370/resourceGroups/rg"
+DB = ResourceRef(f"{RG}/providers/Microsoft.Sql/servers/s/databases/Orders-DB_1")
+DNS_1123_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
+
+
+def test_linker_name_is_prefix_hash_and_readable_target_name():
+    digest = hashlib.sha256(f"{DB.id.lower()}|shop".encode()).hexdigest()[:10]
+    assert naming.linker_name(DB, "shop") == f"scap_{digest}_ordersdb1"
+
+
+def test_linker_name_ignores_the_spelling_of_the_id_but_not_the_namespace():
+    upper = ResourceRef(DB.id.upper())
+    assert naming.linker_name(upper, "shop") == naming.linker_name(DB, "shop")
+    assert naming.linker_name(DB, "shop") != naming.linker_name(DB, "billing")
+
+
+def test_long_and_unreadable_target_names_still_give_valid_names():
+    long = ResourceRef(f"{RG}/providers/Microsoft.CognitiveServices/accounts/{'a' * 64}")
+    assert len(naming.linker_name(long, "shop")) == 60
+    unreadable = ResourceRef(f"{RG}/providers/Microsoft.CognitiveServices/accounts/---")
+    assert re.fullmatch(r"scap_[0-9a-f]{10}", naming.linker_name(unreadable, "shop"))
+    for name in (naming.linker_name(long, "shop"), naming.linker_name(unreadable, "shop")):
+        assert naming.LINKER_PATTERN.fullmatch(name) and Connection(name, DB.id, "secret", "shop", "go", "x").owned
+
+
+def test_secret_name_follows_service_connector_and_is_a_kubernetes_name():
+    assert naming.secret_name("testsecretconnection") == "sc-testsecretconnection-secret"  # FACTS section 2
+    assert naming.secret_name("scap_0123456789_Orders.x") == "sc-scap0123456789ordersx-secret"
+    assert DNS_1123_SUBDOMAIN.fullmatch(naming.secret_name(naming.linker_name(DB, "shop")))
+
+
+def test_service_account_name():
+    assert naming.service_account_name("1111-aa") == "sc-account-1111-aa"
