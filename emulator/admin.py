@@ -82,7 +82,10 @@ class AdminApi:
         return Response(200, {"latency_ms": self.cloud.faults.latency_ms})
 
     def _throttling(self, request: Request) -> Response:
-        self.cloud.throttle.enabled = bool((request.json() or {}).get("enabled", True))
+        body = request.json() or {}
+        self.cloud.throttle.enabled = bool(body.get("enabled", True))
+        if body.get("reset"):
+            self.cloud.throttle.reset()
         return Response(200, {"enabled": self.cloud.throttle.enabled})
 
     def _token(self, request: Request) -> Response:

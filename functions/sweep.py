@@ -3,6 +3,7 @@ trigger sweeps one cluster; poison messages still land in the report as findings
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 
@@ -10,6 +11,7 @@ import azure.functions as func
 
 from shared.app import application
 from shared.fanout import POISON_QUEUE, SWEEP_QUEUE, SweepStore
+from shared.inventory import Estate
 from shared.model import ResourceRef
 from shared.report import fragment
 from shared.sweep import Sweeper
@@ -20,11 +22,20 @@ log = logging.getLogger("sc_autopilot.functions.sweep")
 
 def start_sweep(dry_run: bool | None = None) -> str:
     app = application()
-    clusters = sorted(c.id for c in app.inventory.estate().clusters)
+    estate = app.inventory.estate(all_clusters=True)
+    clusters = sorted(c.id for c in estate.clusters)
     dry = app.settings.dry_run if dry_run is None else dry_run
-    run = SweepStore.from_environment().start(clusters, dry)
+    run = SweepStore.from_environment().start(clusters, dry, estate=estate.to_dict())
     log.info("sweep %s started: %d cluster(s)", run, len(clusters))
     return run
+
+
+@functools.lru_cache(maxsize=4)
+def run_estate(run: str) -> Estate | None:
+    """The run's estate, downloaded once per worker process and run (a worker sweeps many clusters of a run);
+    its memo of identities, providers and configuration names is shared by those clusters too."""
+    snapshot = SweepStore.from_environment().estate(run)
+    return Estate.from_dict(snapshot) if snapshot else None
 
 
 @blueprint.function_name("sweep_timer")
@@ -49,7 +60,8 @@ def sweep_cluster(message: func.QueueMessage) -> None:
     app = application()
     # The run's budget is shared: each cluster's invocation gets its slice.
     sweeper = Sweeper(app, validate_budget=max(1, app.settings.validate_budget // max(1, len(manifest["clusters"]))))
-    result = sweeper.run_one(ResourceRef.parse(body["cluster"]), dry_run=manifest["dryRun"])
+    estate = run_estate(body["run"])
+    result = sweeper.run_one(ResourceRef.parse(body["cluster"]), dry_run=manifest["dryRun"], estate=estate)
     store.record(body["run"], int(body["index"]), fragment(result.clusters[0]))
     path = store.assemble_if_complete(body["run"])
     if path:

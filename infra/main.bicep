@@ -21,6 +21,10 @@ param cleanupMode string = 'report'
 param orphanGraceHours int = 24
 param maxDeletionsPerRun int = 20
 param validateBudget int = 50
+
+@description('Clusters reconciled or swept at once per run; ARM calls are paced on its rate-limit headers.')
+@minValue(1)
+param concurrency int = 16
 @description('NCRONTAB, six fields, seconds first.')
 param sweepSchedule string = '0 0 * * * *'
 param protectedNamespaces string = 'kube-system,kube-public,kube-node-lease,sc-system,gatekeeper-system'
@@ -163,6 +167,7 @@ resource app 'Microsoft.Web/sites@2024-04-01' = {
         { name: 'SC_ORPHAN_GRACE_HOURS', value: string(orphanGraceHours) }
         { name: 'SC_MAX_DELETIONS_PER_RUN', value: string(maxDeletionsPerRun) }
         { name: 'SC_VALIDATE_BUDGET', value: string(validateBudget) }
+        { name: 'SC_CONCURRENCY', value: string(concurrency) }
         { name: 'SC_KEYVAULT_DNS_SUFFIXES', value: environment().suffixes.keyvaultDns }
         { name: 'SC_ARM_ENDPOINT', value: environment().resourceManager }
         { name: 'SC_LRO_POLL_SECONDS', value: '5' }

@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import functools
 import logging
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from azure.core.credentials import TokenCredential
 
@@ -19,13 +22,18 @@ from shared.executor import Executor, Outcome
 from shared.inventory import Estate, Inventory
 from shared.kube.client import KubeClients
 from shared.logs import get_logger, log_event
-from shared.model import ClusterState, Finding, Plan, ResourceRef, Severity
+from shared.model import ClusterState, DeleteLinker, Finding, Plan, PutLinker, RegisterProvider, ResourceRef, Severity
 from shared.planner import Desired, PlannerSettings, desired_state, plan_cluster
 from shared.tags import parse_cluster_tags, parse_target_tags
 
 log = get_logger("app")
 MAX_PASSES = 3  # plan -> apply -> re-read; a second pass wires workloads once their new secrets exist
 EVENT_FANOUT_LIMIT = 50
+# Applying these changes what the next plan sees (new secrets to wire, a provider to use); anything else settles
+# in the pass that applied it, so no confirmation pass is spent on it.
+FOLLOW_UP_ACTIONS = (PutLinker, DeleteLinker, RegisterProvider)
+T = TypeVar("T")
+R = TypeVar("R")
 
 
 @dataclass
@@ -135,39 +143,49 @@ class Application:
         for hint in hints:
             for cluster in self._scope(hint, estate):
                 clusters.setdefault(cluster, hint.correlation_id)
-        for cluster, correlation_id in sorted(clusters.items()):
-            report.runs.append(self.reconcile_cluster(cluster, estate, correlation_id=correlation_id))
+        report.runs += self.each_cluster(
+            sorted(clusters.items()), lambda item: self.reconcile_cluster(item[0], estate, correlation_id=item[1])
+        )
         return report
 
     def apply(self, dry_run: bool | None = None) -> RunReport:
         """Reconcile every cluster that carries `sc-group` in the managed subscriptions."""
-        estate = self.inventory.estate()
+        estate = self.inventory.estate(all_clusters=True)
         clusters = sorted(ResourceRef.parse(c.id) for c in estate.clusters)
-        return RunReport([self.reconcile_cluster(c, estate, dry_run=dry_run) for c in clusters])
+        return RunReport(self.each_cluster(clusters, lambda c: self.reconcile_cluster(c, estate, dry_run=dry_run)))
+
+    def each_cluster(self, items: Iterable[T], work: Callable[[T], R]) -> list[R]:
+        """`work` over clusters, at most SC_CONCURRENCY at once, results in input order. Clusters are
+        independent; ARM's token buckets are shared, and the pacing policy keeps the calls within them."""
+        items = list(items)
+        if self.settings.concurrency <= 1 or len(items) <= 1:
+            return [work(item) for item in items]
+        with ThreadPoolExecutor(max_workers=min(self.settings.concurrency, len(items))) as pool:
+            return list(pool.map(work, items))
 
     def plan(self) -> RunReport:
         return self.apply(dry_run=True)
 
     # -- the reconcile loop ----------------------------------------------------------------------------
     def _scope(self, hint: EventHint, estate: Estate) -> list[ResourceRef]:
-        """Clusters an event may concern. A target's removal must reach clusters that no longer share a
-        group with it, so small estates fan out to every tagged cluster; large ones leave that to the sweep."""
+        """Clusters an event may concern: for a target, the clusters sharing a group with it now, and those
+        still holding a linker to it (its removal or re-grouping must reach them). Finding the latter costs one
+        linker listing per cluster, so large estates leave them to the sweep."""
         if hint.resource_type == CLUSTER_TYPE:
             return [] if hint.deleted else [ResourceRef.parse(hint.resource_id)]
-        clusters = [ResourceRef.parse(c.id) for c in estate.clusters]
-        if len(clusters) <= EVENT_FANOUT_LIMIT:
-            return clusters
-        target = next((t for t in estate.targets if t.ref == ResourceRef.parse(hint.resource_id)), None)
-        if target is None:
-            return []
-        target_tags, _ = parse_target_tags(target.ref, target.kind, target.tags)
+        target_ref = ResourceRef.parse(hint.resource_id)
+        target = next((t for t in estate.targets if t.ref == target_ref), None)
+        target_tags = parse_target_tags(target.ref, target.kind, target.tags)[0] if target else None
         groups = target_tags.groups if target_tags else frozenset()
-        sharing = []
+        sharing, others = [], []
         for cluster in estate.clusters:
-            cluster_tags, _ = parse_cluster_tags(ResourceRef.parse(cluster.id), cluster.tags)
-            if cluster_tags and cluster_tags.groups & groups:
-                sharing.append(ResourceRef.parse(cluster.id))
-        return sharing
+            ref = ResourceRef.parse(cluster.id)
+            cluster_tags, _ = parse_cluster_tags(ref, cluster.tags)
+            (sharing if cluster_tags and cluster_tags.groups & groups else others).append(ref)
+        if len(estate.clusters) > EVENT_FANOUT_LIMIT:
+            return sharing
+        holding = self.each_cluster(others, lambda ref: self.arm.has_linker_to(ref.id, target_ref.id))
+        return sharing + [ref for ref, holds in zip(others, holding, strict=True) if holds]
 
     def reconcile_cluster(
         self, cluster: ResourceRef, estate: Estate, *, dry_run: bool | None = None, correlation_id: str | None = None
@@ -205,7 +223,7 @@ class Application:
             outcomes = self.executor.apply(plan.actions, correlation_id)
             run.outcomes += outcomes
             run.findings += [o.finding for o in outcomes if o.finding]
-            if not any(o.status == "applied" for o in outcomes):
+            if not any(o.status == "applied" and isinstance(o.action, FOLLOW_UP_ACTIONS) for o in outcomes):
                 break
 
     def _plan_once(self, cluster: ResourceRef, estate: Estate) -> Plan | None:
@@ -214,15 +232,15 @@ class Application:
 
     def observe(self, cluster: ResourceRef, estate: Estate) -> Observation | None:
         """Desired state, actual state and the plan between them, for one cluster (reads only)."""
-        info = self.inventory.cluster_info(cluster)
+        info = self.inventory.cluster_info(cluster, estate)
         if info is None:
             return None
         cluster_tags, _ = parse_cluster_tags(info.ref, info.tags)
         identities = {}
         if cluster_tags and cluster_tags.identity:
-            identities[cluster_tags.identity] = self.inventory.identity(cluster_tags.identity)
+            identities[cluster_tags.identity] = self.inventory.identity(cluster_tags.identity, estate)
         desired = desired_state(info, list(estate.targets), identities, self.planner_settings)
-        actual = self.inventory.cluster_state(info)
+        actual = self.inventory.cluster_state(info, estate)
         plan = plan_cluster(desired, actual, self.planner_settings, frozenset(self.settings.subscriptions))
         return Observation(desired, actual, plan)
 

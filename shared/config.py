@@ -31,6 +31,7 @@ class Settings:
     cleanup_mode: str = "report"
     max_deletions_per_run: int = 20
     validate_budget: int = 50
+    concurrency: int = 16
     managed_identity_client_id: str | None = None
 
     @property
@@ -70,6 +71,7 @@ class Settings:
             cleanup_mode=cleanup_mode,
             max_deletions_per_run=int(_number(env, "SC_MAX_DELETIONS_PER_RUN", 20, minimum=0)),
             validate_budget=int(_number(env, "SC_VALIDATE_BUDGET", 50, minimum=0)),
+            concurrency=int(_number(env, "SC_CONCURRENCY", 16, minimum=1)),
             managed_identity_client_id=env.get("AZURE_CLIENT_ID") or None,
         )
 

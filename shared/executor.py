@@ -148,8 +148,9 @@ class Executor:
             return Outcome(action, "skipped", "protected namespace")
         api = KubeApi(self.kube.for_cluster(action.cluster))
         ref = action.workload
+        basis = action.basis
         for _ in range(CONFLICT_ATTEMPTS):
-            current = api.get(ref.kind, ref.namespace, ref.name)
+            current, basis = basis or api.get(ref.kind, ref.namespace, ref.name), None  # planned basis first
             if current is None:
                 return Outcome(action, "skipped", "the workload is gone")
             wanted = rewire(current, dict(action.wirings))
@@ -161,6 +162,8 @@ class Executor:
                 api.json_patch(ref.kind, ref.namespace, ref.name, [guard, *operations])
                 return Outcome(action, "applied")
             except ApiException as error:
+                if error.status == 404:
+                    return Outcome(action, "skipped", "the workload is gone")
                 if error.status not in (409, 422) or not _is_conflict(error):
                     raise
         return Outcome(action, "failed", "the workload kept changing; retried next run")

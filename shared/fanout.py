@@ -46,11 +46,14 @@ class SweepStore:
                    QueueServiceClient(f"https://{account}.queue.core.windows.net", credential))  # fmt: skip
 
     # -- the fan-out -----------------------------------------------------------------------------------
-    def start(self, clusters: list[str], dry_run: bool, now: datetime | None = None) -> str:
-        """Record the run's manifest, then enqueue one message per cluster."""
+    def start(self, clusters: list[str], dry_run: bool, now: datetime | None = None, estate: dict | None = None) -> str:
+        """Record the run's manifest (and the estate listing, so no invocation lists it again), then enqueue one
+        message per cluster."""
         now = now or datetime.now(UTC)
         run = f"{now:%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}"
         manifest = {"run": run, "started": now.strftime("%Y-%m-%dT%H:%M:%SZ"), "dryRun": dry_run, "clusters": clusters}
+        if estate is not None:
+            self._put(f"runs/{run}/estate.json", json.dumps(estate))
         self._put(f"runs/{run}/manifest.json", json.dumps(manifest))
         for index, cluster in enumerate(clusters):
             self.queue.send_message(json.dumps({"run": run, "cluster": cluster, "index": index}))
@@ -58,6 +61,13 @@ class SweepStore:
 
     def manifest(self, run: str) -> dict:
         return json.loads(self.container.download_blob(f"runs/{run}/manifest.json").readall())
+
+    def estate(self, run: str) -> dict | None:
+        """The estate listing the run started from, or None for runs started without one."""
+        try:
+            return json.loads(self.container.download_blob(f"runs/{run}/estate.json").readall())
+        except ResourceNotFoundError:
+            return None
 
     def record(self, run: str, index: int, fragment: dict) -> None:
         self._put(f"runs/{run}/clusters/{index:06d}.json", json.dumps(fragment))

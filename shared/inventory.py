@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field
+from typing import Any
 
 from shared.azure.arm import Arm, TaggedResource
 from shared.kube.api import KubeApi
@@ -29,10 +32,56 @@ OPENAI_ACCOUNT_KINDS = {"openai", "aiservices"}
 
 @dataclass(frozen=True)
 class Estate:
-    """Everything carrying `sc-group` in the managed subscriptions (one listing call per subscription)."""
+    """One run's view: everything carrying `sc-group` in the managed subscriptions (one paged listing per
+    subscription), the clusters' details when the run covers them all, and a memo of the reads that cannot change
+    within a run (identities, registered providers), so no read is done twice in a run."""
 
     clusters: tuple[TaggedResource, ...]
     targets: tuple[TargetInfo, ...]
+    cluster_infos: dict[str, ClusterInfo] = field(default_factory=dict)  # by lower-case id
+    _memo: dict[tuple, Any] = field(default_factory=dict, repr=False, compare=False)
+    _loading: dict[tuple, threading.Lock] = field(default_factory=dict, repr=False, compare=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+
+    def remember(self, key: tuple, load: Callable[[], Any], keep: Callable[[Any], bool] = lambda v: v is not None):
+        """`load()` once per run for `key`, even when many clusters ask at once (the others wait for the first);
+        values `keep` refuses (absent, not yet registered) are read again next time."""
+        with self._lock:
+            if key in self._memo:
+                return self._memo[key]
+            loading = self._loading.setdefault(key, threading.Lock())
+        with loading:
+            with self._lock:
+                if key in self._memo:
+                    return self._memo[key]
+            value = load()
+            if keep(value):
+                with self._lock:
+                    self._memo[key] = value
+            return value
+
+    def to_dict(self) -> dict:
+        """A JSON snapshot, so fanned-out invocations of one sweep share the run's listing instead of redoing it."""
+        return {
+            "clusters": [asdict(c) for c in self.clusters],
+            "targets": [{"id": t.ref.id, "kind": t.kind.value, "tags": t.tags} for t in self.targets],
+            "clusterInfos": [_info_dict(i) for i in self.cluster_infos.values()],
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Estate:
+        infos = [
+            ClusterInfo(ResourceRef.parse(i["id"]), i["tags"], i["provisioningState"], i["oidcIssuerUrl"],
+                        i["workloadIdentityEnabled"])
+            for i in data.get("clusterInfos", [])
+        ]  # fmt: skip
+        return cls(
+            clusters=tuple(TaggedResource(**c) for c in data["clusters"]),
+            targets=tuple(
+                TargetInfo(ResourceRef.parse(t["id"]), TargetKind(t["kind"]), t["tags"]) for t in data["targets"]
+            ),
+            cluster_infos={i.ref.id.lower(): i for i in infos},
+        )
 
 
 class Inventory:
@@ -42,37 +91,40 @@ class Inventory:
         self.subscriptions = subscriptions
         self.protected = protected
 
-    def estate(self) -> Estate:
+    def estate(self, *, all_clusters: bool = False) -> Estate:
+        """The run's listing. `all_clusters`: the run covers every cluster, so list their details per
+        subscription (one paged call) rather than GET each one."""
         with ThreadPoolExecutor(max_workers=4) as pool:
             listings = list(pool.map(self.arm.tagged_resources, self.subscriptions))
+            details = list(pool.map(self.arm.list_clusters, self.subscriptions)) if all_clusters else []
         resources = [r for listing in listings for r in listing]
         clusters = tuple(r for r in resources if r.type == CLUSTER_TYPE)
         targets = tuple(t for t in (_target(r) for r in resources) if t is not None)
-        return Estate(clusters, targets)
+        tagged = {c.id.lower() for c in clusters}
+        infos = (_cluster_info(found) for listing in details for found in listing)
+        return Estate(clusters, targets, {i.ref.id.lower(): i for i in infos if i.ref.id.lower() in tagged})
 
-    def cluster_info(self, cluster: ResourceRef) -> ClusterInfo | None:
+    def cluster_info(self, cluster: ResourceRef, estate: Estate | None = None) -> ClusterInfo | None:
+        listed = estate.cluster_infos.get(cluster.id.lower()) if estate else None
+        if listed is not None:
+            return listed
         found = self.arm.get_cluster(cluster.id)
-        if found is None:
-            return None
-        oidc = found.oidc_issuer_profile
-        security = found.security_profile
-        return ClusterInfo(
-            ref=ResourceRef.parse(found.id),
-            tags=dict(found.tags or {}),
-            provisioning_state=found.provisioning_state or "Unknown",
-            oidc_issuer_url=(oidc.issuer_url if oidc and oidc.enabled else None),
-            workload_identity_enabled=bool(
-                security and security.workload_identity and security.workload_identity.enabled
-            ),
-        )
+        return None if found is None else _cluster_info(found)
 
-    def identity(self, ref: ResourceRef) -> IdentityInfo | None:
-        found = self.arm.get_identity(ref.id)
+    def identity(self, ref: ResourceRef, estate: Estate) -> IdentityInfo | None:
+        found = estate.remember(("identity", ref.id.lower()), lambda: self.arm.get_identity(ref.id))
         if found is None:
             return None
         return IdentityInfo(ResourceRef.parse(found.id), found.client_id, found.principal_id)
 
-    def cluster_state(self, info: ClusterInfo) -> ClusterState:
+    def provider_state(self, subscription_id: str, namespace: str, estate: Estate) -> str:
+        return estate.remember(
+            ("provider", subscription_id.lower(), namespace.lower()),
+            lambda: self.arm.provider_state(subscription_id, namespace),
+            keep=lambda state: state == "Registered",
+        )
+
+    def cluster_state(self, info: ClusterInfo, estate: Estate) -> ClusterState:
         api = KubeApi(self.kube.for_cluster(info.ref))
         workloads: dict[WorkloadRef, WorkloadState] = {}
         for kind in WORKLOAD_KINDS:
@@ -97,8 +149,32 @@ class Inventory:
                 for kind, items in (("Secret", secrets), ("ServiceAccount", accounts))
                 for item in items
             },
-            providers={ns.lower(): self.arm.provider_state(info.ref.subscription_id, ns) for ns in REQUIRED_PROVIDERS},
+            providers={
+                ns.lower(): self.provider_state(info.ref.subscription_id, ns, estate) for ns in REQUIRED_PROVIDERS
+            },
         )
+
+
+def _cluster_info(found) -> ClusterInfo:
+    oidc = found.oidc_issuer_profile
+    security = found.security_profile
+    return ClusterInfo(
+        ref=ResourceRef.parse(found.id),
+        tags=dict(found.tags or {}),
+        provisioning_state=found.provisioning_state or "Unknown",
+        oidc_issuer_url=(oidc.issuer_url if oidc and oidc.enabled else None),
+        workload_identity_enabled=bool(security and security.workload_identity and security.workload_identity.enabled),
+    )
+
+
+def _info_dict(info: ClusterInfo) -> dict:
+    return {
+        "id": info.ref.id,
+        "tags": info.tags,
+        "provisioningState": info.provisioning_state,
+        "oidcIssuerUrl": info.oidc_issuer_url,
+        "workloadIdentityEnabled": info.workload_identity_enabled,
+    }
 
 
 def _target(resource: TaggedResource) -> TargetInfo | None:

@@ -288,6 +288,9 @@ class RewireWorkload:
     cluster: ResourceRef
     workload: WorkloadRef
     wirings: tuple[tuple[str, Wiring], ...]  # (linker name, wiring), sorted
+    # The manifest the plan was made from: the first attempt patches from it (guarded by its resourceVersion)
+    # instead of reading the workload again.
+    basis: dict | None = field(default=None, compare=False, repr=False)
 
     def describe(self) -> str:
         linkers = ", ".join(name for name, _ in self.wirings) or "none"

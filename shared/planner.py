@@ -185,7 +185,8 @@ def plan_cluster(
         after = rewire(state.manifest, final_wirings[ref])
         if after != state.manifest:
             rewired[ref] = after
-            actions.append(RewireWorkload(desired.cluster, ref, tuple(sorted(final_wirings[ref].items()))))
+            wirings = tuple(sorted(final_wirings[ref].items()))
+            actions.append(RewireWorkload(desired.cluster, ref, wirings, basis=state.manifest))
 
     for connection in sorted(removed, key=lambda c: c.name):
         actions.append(DeleteLinker(desired.cluster, connection.name))

@@ -4,15 +4,17 @@ through the same reconcile the events use, and clean orphans safely."""
 from __future__ import annotations
 
 import logging
+import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from shared import telemetry
 from shared.app import Application, Observation
+from shared.azure.arm import API_VERSIONS
 from shared.inventory import Estate
 from shared.kube.api import KubeApi
 from shared.logs import get_logger, log_event
-from shared.model import AuthKind, Finding, Intent, PutLinker, ResourceRef
+from shared.model import AuthKind, DeleteObject, Finding, Intent, PutLinker, ResourceRef
 from shared.orphans import CleanupPolicy, Orphan, plan_orphans
 from shared.verdicts import Evidence, Status, Verdict, judge
 
@@ -46,26 +48,39 @@ class Sweeper:
         self._validations_left = settings.validate_budget if validate_budget is None else validate_budget
         self.started = datetime.now(UTC)
         self._deletions_left = settings.max_deletions_per_run
+        self._budget_lock = threading.Lock()  # clusters are swept concurrently; the run's budgets are shared
 
     def run(self, dry_run: bool | None = None, now: datetime | None = None, progress=None) -> SweepResult:
         dry_run = self.app.settings.dry_run if dry_run is None else dry_run
         now = now or datetime.now(UTC)
         self.started = now
-        estate = self.app.inventory.estate()
-        result = SweepResult(now, dry_run)
+        estate = self.app.inventory.estate(all_clusters=True)
         clusters = sorted(ResourceRef.parse(c.id) for c in estate.clusters)
-        for cluster in clusters:
-            result.clusters.append(self.sweep_cluster(cluster, estate, dry_run, now))
+
+        def sweep(cluster: ResourceRef) -> ClusterSweep:
+            swept = self.sweep_cluster(cluster, estate, dry_run, now)
             if progress:
                 progress(cluster)
-        return result
+            return swept
 
-    def run_one(self, cluster: ResourceRef, dry_run: bool, now: datetime | None = None) -> SweepResult:
-        """One cluster, as a queue-triggered invocation sweeps it."""
+        return SweepResult(now, dry_run, self.app.each_cluster(clusters, sweep))
+
+    def run_one(
+        self, cluster: ResourceRef, dry_run: bool, now: datetime | None = None, estate: Estate | None = None
+    ) -> SweepResult:
+        """One cluster, as a queue-triggered invocation sweeps it (with the run's estate snapshot if given)."""
         now = now or datetime.now(UTC)
         result = SweepResult(now, dry_run)
-        result.clusters.append(self.sweep_cluster(cluster, self.app.inventory.estate(), dry_run, now))
+        result.clusters.append(self.sweep_cluster(cluster, estate or self.app.inventory.estate(), dry_run, now))
         return result
+
+    def _take_validation(self) -> bool:
+        """Spend one validate call of the run's budget, if any is left."""
+        with self._budget_lock:
+            if self._validations_left <= 0:
+                return False
+            self._validations_left -= 1
+            return True
 
     def sweep_cluster(self, cluster: ResourceRef, estate: Estate, dry_run: bool, now: datetime) -> ClusterSweep:
         with telemetry.tracer.start_as_current_span("sweep_cluster", attributes={"sc.cluster": cluster.id}):
@@ -92,11 +107,12 @@ class Sweeper:
                 for v in verdicts
             ]
         outcome.verdicts = verdicts
-        actions, orphans, findings = plan_orphans(cluster, observed.actual, self.policy, now, self._deletions_left)
+        with self._budget_lock:
+            actions, orphans, findings = plan_orphans(cluster, observed.actual, self.policy, now, self._deletions_left)
+            self._deletions_left -= sum(1 for a in actions if isinstance(a, DeleteObject))  # reserved, then spent
         outcome.orphans, outcome.findings = orphans, outcome.findings + findings
         if not dry_run and actions:
             applied = self.app.executor.apply(tuple(actions))
-            self._deletions_left -= sum(1 for o in applied if o.status == "applied" and "delete" in o.action.describe())
             outcome.changes += [o.action.describe() for o in applied if o.status == "applied"]
         for verdict in verdicts:
             telemetry.verdicts.add(1, {"verdict": verdict.status.value, "repaired": verdict.repaired})
@@ -112,16 +128,18 @@ class Sweeper:
         api = KubeApi(self.app.inventory.kube.for_cluster(info.ref))
         extension = arm.extension(info.ref.id)
         secret_keys, expected, validation, subjects = {}, {}, {}, {}
-        existing = {c.name for c in observed.actual.connections}
+        existing = {c.name: c for c in observed.actual.connections}
         for intent in validation_order(observed, self.started):
-            if intent.linker_name not in existing:
+            linker = existing.get(intent.linker_name)
+            if linker is None:
                 continue
             secret_keys[intent.linker_name] = api.secret_keys(intent.namespace, intent.secret_name)
-            if self._validations_left > 0:  # POSTs: spent within the per-run budget
-                self._validations_left -= 1
-                expected[intent.linker_name] = frozenset(
-                    arm.linker_configuration_names(info.ref.id, intent.linker_name)
-                )
+            # The key names depend on the linker's shape only: one listConfigurations (a POST) per shape per run.
+            shape = ("configuration-names", _type(linker.target_id), linker.auth_type, linker.client_type)
+            expected[intent.linker_name] = estate.remember(
+                shape, lambda i=intent: frozenset(arm.linker_configuration_names(info.ref.id, i.linker_name))
+            )
+            if self._take_validation():  # validate is a POST too: spent within the per-run budget
                 result = arm.validate_linker(info.ref.id, intent.linker_name)
                 failures = tuple(
                     d.error_message or d.name for d in result.validation_detail or [] if d.result == "failure"
@@ -136,8 +154,10 @@ class Sweeper:
         present = {t.ref.id.lower() for t in estate.targets}
         missing = frozenset(
             c.target_id.lower() for c in observed.actual.connections
-            if c.owned and c.target_id.lower() not in present
-            and arm.get_resource(c.target_id, _type(c.target_id)) is None
+            if c.owned and c.target_id.lower() not in present and _type(c.target_id) in API_VERSIONS
+            and estate.remember(("target-exists", c.target_id.lower()),
+                                lambda c=c: arm.get_resource(c.target_id, _type(c.target_id)) is not None,
+                                keep=lambda exists: True) is False
         )  # fmt: skip
         return Evidence(
             extension_state=extension.provisioning_state if extension else None,
@@ -161,4 +181,8 @@ def validation_order(observed: Observation, now: datetime) -> list[Intent]:
 
 
 def _type(resource_id: str) -> str:
-    return ResourceRef.parse(resource_id).type
+    """The lower-case resource type of an id, or "" when it is not one (a linker someone else edited)."""
+    try:
+        return ResourceRef.parse(resource_id).type.lower()
+    except ValueError:
+        return ""

@@ -37,6 +37,10 @@ class Arm:
         pages = self.clients.resources(subscription_id).resources.list(filter=f"tagName eq '{GROUP_TAG}'")
         return [_tagged(r) for r in self._retry()(list, pages)]
 
+    def list_clusters(self, subscription_id: str) -> list:
+        """Every AKS cluster of a subscription, full objects: one paged call instead of a GET per cluster."""
+        return self._retry()(list, self.clients.containers(subscription_id).managed_clusters.list())
+
     def get_cluster(self, cluster_id: str):
         sub, rg, name = _parts(cluster_id)
         try:
@@ -85,6 +89,14 @@ class Arm:
     # -- Service Connector -----------------------------------------------------------------------------
     def list_linkers(self, cluster_id: str) -> list:
         return self._retry()(list, self.clients.linkers().linker.list(cluster_id))
+
+    def has_linker_to(self, cluster_id: str, target_id: str) -> bool:
+        """Whether any linker on the cluster points at the target (ours or not: the planner decides)."""
+        target = target_id.lower()
+        return any(
+            (linker.target_service and (linker.target_service.id or "").lower() == target)
+            for linker in self.list_linkers(cluster_id)
+        )
 
     def put_linker(self, cluster_id: str, name: str, body: dict):
         """Create or replace a linker and wait for its LRO (Accepted -> Succeeded | Failed)."""

@@ -15,6 +15,7 @@ from azure.mgmt.msi import ManagedServiceIdentityClient
 from azure.mgmt.resource.resources import ResourceManagementClient
 from azure.mgmt.servicelinker import ServiceLinkerManagementClient
 
+from shared.azure.pacing import PacingPolicy, RateLimitPacer
 from shared.config import Settings
 
 SERVICE_LINKER_API_VERSION = "2024-04-01"
@@ -29,6 +30,7 @@ class AzureClients:
         self._credential = credential
         self._cache: dict[tuple[str, str], Any] = {}
         self._lock = threading.Lock()
+        self.pacer = RateLimitPacer()  # one per process: every ARM client draws on the same buckets
 
     @cached_property
     def credential(self) -> TokenCredential:
@@ -42,6 +44,7 @@ class AzureClients:
             "base_url": self.settings.arm_endpoint,
             "credential_scopes": [self.settings.arm_scope],
             "polling_interval": self.settings.lro_poll_seconds,
+            "per_retry_policies": [PacingPolicy(self.pacer)],
         }
 
     def _get(self, kind: str, key: str, build) -> Any:

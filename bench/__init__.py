@@ -1,0 +1,1 @@
+"""`make bench`: sc-autopilot measured against ARM's throttle floor on generated estates (docs in README)."""
