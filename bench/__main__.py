@@ -35,17 +35,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sizes", default="50,200,1000", help="cluster counts, comma separated")
     parser.add_argument("--runs", type=int, default=3, help="runs per size; the table quotes medians")
     parser.add_argument("--baseline-runs", type=int, default=1, help="runs of the sequential baseline per size")
+    parser.add_argument(
+        "--baseline-max",
+        type=int,
+        default=200,
+        help="largest N the sequential baseline is run at; above, it is extrapolated per cluster",
+    )
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--arm-ms", type=int, default=30)
     parser.add_argument("--kube-ms", type=int, default=5)
     parser.add_argument("--output", type=Path, help="JSON results file (default bench/results/<time>.json)")
     args = parser.parse_args(argv)
-    console = Console()
+    console = Console(width=200)
     raw: list[dict] = []
     for size in [int(s) for s in args.sizes.split(",")]:
         for concurrency, runs, phases in (
             (args.concurrency, args.runs, "cold,sweep,event"),
-            (1, args.baseline_runs, "cold,sweep"),
+            (1, args.baseline_runs if size <= args.baseline_max else 0, "cold,sweep"),
         ):
             for run in range(runs):
                 console.log(f"N={size} concurrency={concurrency} run {run + 1}/{runs}")
@@ -63,8 +69,9 @@ def main(argv: list[str] | None = None) -> int:
     output = args.output or RESULTS / f"bench-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json"
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(json.dumps(document, indent=2))
+    output.with_suffix(".md").write_text(markdown(rows, document["machine"]))
     console.print(table(rows, document["machine"]))
-    console.print(f"figures: {output}")
+    console.print(f"figures: {output} (and {output.with_suffix('.md').name}: the table as Markdown)")
     return 0
 
 
@@ -117,32 +124,54 @@ def summarize(raw: list[dict], concurrency: int) -> list[dict]:
         row["ok"] = all(e.get("ok", True) and e.get("workload_patched", True) for e in entries)
         rows.append(row)
     for row in rows:
-        baseline = next(
-            (b for b in rows if (b["clusters"], b["phase"], b["concurrency"]) == (row["clusters"], row["phase"], 1)),
-            None,
-        )
-        row["speedup"] = round(baseline["wall_s"] / row["wall_s"], 2) if baseline and row["concurrency"] > 1 else None
+        row["speedup"] = row["baseline_extrapolated"] = None
+        if row["concurrency"] == 1:
+            continue
+        baselines = sorted((b for b in rows if b["phase"] == row["phase"] and b["concurrency"] == 1),
+                           key=lambda b: b["clusters"])  # fmt: skip
+        same = next((b for b in baselines if b["clusters"] == row["clusters"]), None)
+        if same is not None:
+            row["speedup"] = round(same["wall_s"] / row["wall_s"], 2)
+        elif baselines:  # the sequential time grows linearly with N: scale the largest measured one
+            largest = baselines[-1]
+            estimate = largest["wall_s"] * row["clusters"] / largest["clusters"]
+            row["speedup"], row["baseline_extrapolated"] = round(estimate / row["wall_s"], 2), round(estimate, 1)
     return rows
 
 
 def table(rows: list[dict], machine_info: dict) -> Table:
-    result = Table(title=f"sc-autopilot bench on {machine_info['cpu']} x{machine_info['cores']}, "
-                         f"Python {machine_info['python']}")  # fmt: skip
-    columns = ("N", "phase", "conc", "wall s", "floor s", "wall/floor", "speed-up", "ARM GET", "ARM PUT/PATCH",
-               "ARM POST", "ARM DEL", "429s", "retries", "reads/conn", "peak MB", "event s", "round trips")  # fmt: skip
-    for column in columns:
+    title = f"sc-autopilot bench on {machine_info['cpu']} x{machine_info['cores']}, Python {machine_info['python']}"
+    result = Table(title=title)
+    for column in COLUMNS:
         result.add_column(column, justify="left" if column == "phase" else "right")
     for row in rows:
-        result.add_row(
-            str(row["clusters"]), row["phase"], str(row["concurrency"]), f"{row['wall_s']:.1f}",
-            f"{row['floor_s']:.1f}", _maybe(row["floor_ratio"], "{:.2f}"), _maybe(row["speedup"], "{:.1f}x"),
-            str(int(row["arm_reads"])), str(int(row["arm_put_patch"])), str(int(row["arm_posts"])),
-            str(int(row["arm_deletes"])),
-            str(int(row["throttled_429"])), str(int(row["throttled_429"] + row["server_errors"])),
-            f"{row['reads_per_connection']:.2f}", f"{row['peak_rss_mb']:.0f}",
-            _maybe(row.get("event_latency_s"), "{:.2f}"), _maybe(row.get("round_trips"), "{:.0f}"),
-        )  # fmt: skip
+        result.add_row(*cells(row))
     return result
+
+
+COLUMNS = ("N", "phase", "conc", "wall s", "floor s", "wall/floor", "speed-up", "ARM GET", "ARM PUT", "ARM POST",
+           "ARM DEL", "429s", "retries", "reads/conn", "peak MB", "event s", "round trips")  # fmt: skip
+
+
+def cells(row: dict) -> list[str]:
+    speedup = _maybe(row["speedup"], "{:.1f}x") + ("*" if row.get("baseline_extrapolated") else "")
+    return [
+        str(row["clusters"]), row["phase"], str(row["concurrency"]), f"{row['wall_s']:.1f}", f"{row['floor_s']:.1f}",
+        _maybe(row["floor_ratio"], "{:.2f}"), speedup, str(int(row["arm_reads"])), str(int(row["arm_put_patch"])),
+        str(int(row["arm_posts"])), str(int(row["arm_deletes"])), str(int(row["throttled_429"])),
+        str(int(row["throttled_429"] + row["server_errors"])), f"{row['reads_per_connection']:.2f}",
+        f"{row['peak_rss_mb']:.0f}", _maybe(row.get("event_latency_s"), "{:.2f}"),
+        _maybe(row.get("round_trips"), "{:.0f}"),
+    ]  # fmt: skip
+
+
+def markdown(rows: list[dict], machine_info: dict) -> str:
+    lines = [f"Machine: {machine_info['cpu']}, {machine_info['cores']} cores, Python {machine_info['python']}, "
+             f"{machine_info['os']}", "", "| " + " | ".join(COLUMNS) + " |", "|" + " --- |" * len(COLUMNS)]  # fmt: skip
+    lines += ["| " + " | ".join(cells(row)) + " |" for row in rows]
+    if any(row.get("baseline_extrapolated") for row in rows):
+        lines += ["", "\\* speed-up over a sequential baseline extrapolated linearly from the largest N it ran at."]
+    return "\n".join(lines) + "\n"
 
 
 def _maybe(value: float | None, template: str) -> str:

@@ -151,11 +151,13 @@ class Cloud:
             "principal": None,
             "status": 0,
         }
+        started = time.perf_counter()
         try:
             response = self._pipeline(service, kind, request, call, entry)
         except HttpError as error:
             response = error.response
         entry["status"] = response.status
+        entry["elapsed_ms"] = round((time.perf_counter() - started) * 1000, 3)
         with self._requests_lock:
             entry["seq"] = len(self.requests)
             self.requests.append(entry)

@@ -26,6 +26,8 @@ from shared.model import (
 from shared.planner import REQUIRED_PROVIDERS
 
 CLUSTER_TYPE = "microsoft.containerservice/managedclusters"
+# Leaf reads of one cluster's state run here (never anything that submits more work, so it cannot deadlock).
+_READS = ThreadPoolExecutor(max_workers=32, thread_name_prefix="sc-read")
 TARGET_KINDS = {"microsoft.sql/servers/databases": TargetKind.SQL_DATABASE}
 OPENAI_ACCOUNT_KINDS = {"openai", "aiservices"}
 
@@ -125,10 +127,20 @@ class Inventory:
         )
 
     def cluster_state(self, info: ClusterInfo, estate: Estate) -> ClusterState:
+        """The cluster's linkers, workloads, secret and service-account names: independent reads, made at once
+        (an event waits for one round trip instead of ten)."""
         api = KubeApi(self.kube.for_cluster(info.ref))
+        reads: dict[str, Callable[[], Any]] = {kind: (lambda k=kind: api.list(k)) for kind in WORKLOAD_KINDS}
+        reads |= {
+            "Secret": lambda: api.list("Secret", metadata_only=True),
+            "ServiceAccount": lambda: api.list("ServiceAccount", metadata_only=True),
+            "linkers": lambda: self.arm.list_linkers(info.ref.id),
+            **{n: (lambda n=n: self.provider_state(info.ref.subscription_id, n, estate)) for n in REQUIRED_PROVIDERS},
+        }
+        results = dict(zip(reads, _READS.map(lambda read: read(), reads.values()), strict=True))
         workloads: dict[WorkloadRef, WorkloadState] = {}
         for kind in WORKLOAD_KINDS:
-            for item in api.list(kind):
+            for item in results[kind]:
                 meta = item["metadata"]
                 if meta["namespace"] in self.protected:
                     continue
@@ -136,11 +148,10 @@ class Inventory:
                 item.setdefault("apiVersion", "batch/v1" if kind in ("Job", "CronJob") else "apps/v1")
                 ref = WorkloadRef(kind, meta["namespace"], meta["name"])
                 workloads[ref] = WorkloadState(ref, item)
-        secrets = api.list("Secret", metadata_only=True)
-        accounts = api.list("ServiceAccount", metadata_only=True)
+        secrets, accounts = results["Secret"], results["ServiceAccount"]
         return ClusterState(
             info=info,
-            connections=tuple(_connection(linker) for linker in self.arm.list_linkers(info.ref.id)),
+            connections=tuple(_connection(linker) for linker in results["linkers"]),
             workloads=workloads,
             secrets=_names_by_namespace(secrets),
             service_accounts=_names_by_namespace(accounts),
@@ -149,9 +160,7 @@ class Inventory:
                 for kind, items in (("Secret", secrets), ("ServiceAccount", accounts))
                 for item in items
             },
-            providers={
-                ns.lower(): self.provider_state(info.ref.subscription_id, ns, estate) for ns in REQUIRED_PROVIDERS
-            },
+            providers={ns.lower(): results[ns] for ns in REQUIRED_PROVIDERS},
         )
 
 

@@ -59,7 +59,7 @@ class KubeClients:
             configuration.api_key = {"authorization": azure.aks_token()}
 
         config.refresh_api_key_hook = refresh
-        config.connection_pool_maxsize = 8
+        config.connection_pool_maxsize = 16  # a cluster's state is read with ~10 calls at once
         return k8s.ApiClient(config)
 
 

@@ -5,119 +5,30 @@ from __future__ import annotations
 
 import dataclasses
 
-from hypothesis import given, settings
-from hypothesis import strategies as st
-
 from shared import naming
 from shared.model import (
-    ClusterInfo,
-    ClusterState,
     Connection,
     DeleteLinker,
     DeleteObject,
-    IdentityInfo,
     PutLinker,
     RegisterProvider,
-    ResourceRef,
     RewireWorkload,
     TargetInfo,
     TargetKind,
     WorkloadRef,
-    WorkloadState,
 )
-from shared.planner import PlannerSettings, desired_state, plan_cluster
-from shared.workloads import read_wirings, rewire, secret_references, service_account_of
-
-SUB = "c0ffee00-0000-4000-8000-00000000d370"
-RG = f"/subscriptions/{SUB}/resourceGroups/rg"
-CLUSTER = ResourceRef(f"{RG}/providers/Microsoft.ContainerService/managedClusters/aks")
-DB = ResourceRef(f"{RG}/providers/Microsoft.Sql/servers/s/databases/orders")
-OPENAI = ResourceRef(f"{RG}/providers/Microsoft.CognitiveServices/accounts/oai")
-UAMI = ResourceRef(f"{RG}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/id-shop")
-IDENTITY = IdentityInfo(UAMI, "11111111-1111-1111-1111-111111111111", "22222222-2222-2222-2222-222222222222")
-UAMI_B = ResourceRef(f"{RG}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/id-b")
-IDENTITY_B = IdentityInfo(UAMI_B, "33333333-3333-3333-3333-333333333333", "44444444-4444-4444-4444-444444444444")
-IDENTITIES = {UAMI: IDENTITY, UAMI_B: IDENTITY_B}
-SQL_TAGS = {"sc-group": "shop", "sc-namespace": "shop", "sc-workloads": "deploy/api,sts/worker",
-            "sc-sql-user": "app", "sc-sql-password": "https://kv-shop.vault.azure.net/secrets/pw"}  # fmt: skip
-OPENAI_TAGS = {"sc-group": "shop", "sc-namespace": "shop", "sc-workloads": "deploy/api"}
-SETTINGS = PlannerSettings()
-MANAGED = frozenset({SUB})
-
-
-def workload(kind: str, name: str, namespace: str = "shop", **spec) -> WorkloadState:
-    pod = {"containers": [{"name": name, "image": "x"}], **spec}
-    template = {"metadata": {"labels": {"app": name}}, "spec": pod}
-    body = {"jobTemplate": {"spec": {"template": template}}} if kind == "CronJob" else {"template": template}
-    manifest = {"apiVersion": "apps/v1", "kind": kind, "metadata": {"name": name, "namespace": namespace,
-                "resourceVersion": "1"}, "spec": body}  # fmt: skip
-    return WorkloadState(WorkloadRef(kind, namespace, name), manifest)
-
-
-def state(
-    *workloads: WorkloadState, connections=(), secrets=None, accounts=None, provisioning="Succeeded", cluster_tags=None
-):
-    return ClusterState(
-        info=ClusterInfo(CLUSTER, cluster_tags or {"sc-group": "shop", "sc-identity": "id-shop"}, provisioning),
-        connections=tuple(connections),
-        workloads={w.ref: w for w in workloads},
-        secrets=secrets or {},
-        service_accounts=accounts or {"shop": frozenset({"default"})},
-        providers={"microsoft.servicelinker": "Registered", "microsoft.kubernetesconfiguration": "Registered"},
-    )
-
-
-def plan(actual: ClusterState, targets: list[TargetInfo]):
-    desired = desired_state(actual.info, targets, IDENTITIES, SETTINGS)
-    return plan_cluster(desired, actual, SETTINGS, MANAGED)
-
-
-def simulate(actual: ClusterState, actions) -> ClusterState:
-    """What the executor and Service Connector would leave behind (a pure stand-in for the tests)."""
-    connections = {c.name: c for c in actual.connections}
-    workloads = dict(actual.workloads)
-    secrets = {k: set(v) for k, v in actual.secrets.items()}
-    accounts = {k: set(v) for k, v in actual.service_accounts.items()}
-    providers = dict(actual.providers)
-    for action in actions:
-        if isinstance(action, RegisterProvider):
-            providers[action.namespace.lower()] = "Registered"
-        elif isinstance(action, PutLinker):
-            i = action.intent
-            connections[i.linker_name] = Connection(
-                i.linker_name, i.target.id, i.auth.linker_auth_type, i.namespace, i.client_type, "Succeeded",
-                i.identity.client_id if i.identity else None, i.sql_user,
-            )  # fmt: skip
-            secrets.setdefault(i.namespace, set()).add(i.secret_name)
-            if i.service_account:
-                accounts.setdefault(i.namespace, set()).add(i.service_account)
-        elif isinstance(action, DeleteLinker):
-            connections.pop(action.name)
-        elif isinstance(action, RewireWorkload):
-            current = workloads[action.workload]
-            workloads[action.workload] = dataclasses.replace(
-                current, manifest=rewire(current.manifest, dict(action.wirings))
-            )
-        elif isinstance(action, DeleteObject):
-            (secrets if action.kind == "Secret" else accounts)[action.namespace].discard(action.name)
-    return dataclasses.replace(
-        actual,
-        connections=tuple(connections.values()),
-        workloads=workloads,
-        secrets={k: frozenset(v) for k, v in secrets.items()},
-        service_accounts={k: frozenset(v) for k, v in accounts.items()},
-        providers=providers,
-    )
-
-
-def converge(actual: ClusterState, targets: list[TargetInfo], passes: int = 3) -> ClusterState:
-    for _ in range(passes):
-        actual = simulate(actual, plan(actual, targets).actions)
-    return actual
-
-
-SQL_TARGET = TargetInfo(DB, TargetKind.SQL_DATABASE, SQL_TAGS)
-OPENAI_TARGET = TargetInfo(OPENAI, TargetKind.OPENAI, OPENAI_TAGS)
+from shared.workloads import read_wirings, secret_references, service_account_of
+from tests.planner_world import (
+    DB,
+    IDENTITY,
+    OPENAI_TARGET,
+    SQL_TAGS,
+    SQL_TARGET,
+    converge,
+    plan,
+    state,
+    workload,
+)
 
 
 def test_first_pass_creates_the_linker_and_defers_wiring_until_the_secret_exists():
@@ -194,33 +105,6 @@ def test_sql_with_workload_identity_reports_the_exact_tsql():
         f for f in plan(state(workload("Deployment", "api")), [target]).findings if f.code == "SQL_WI_DB_USER_REQUIRED"
     )
     assert "CREATE USER [id-shop] FROM EXTERNAL PROVIDER;" in finding.fix
-
-
-@settings(max_examples=40, deadline=None)
-@given(
-    st.lists(
-        st.sampled_from(["deploy/api", "sts/worker", "cronjob/report", "deploy/api:api", "deploy/ghost"]), max_size=4
-    ),
-    st.sampled_from(["secret", "workload-identity"]),
-    st.booleans(),
-    st.sampled_from(["shop", "other", "kube-system"]),
-)
-def test_properties_converge_and_never_touch_what_is_not_ours(workloads, auth, pause, namespace):
-    tags = {"sc-group": "shop", "sc-namespace": namespace, "sc-workloads": ",".join(workloads), "sc-auth": auth}
-    targets = [TargetInfo(OPENAI, TargetKind.OPENAI, {**tags, **({"sc-pause": "true"} if pause else {})})]
-    foreign = Connection("by_hand", DB.id, "secret", "shop", "python", "Succeeded")
-    start = state(workload("Deployment", "api"), workload("StatefulSet", "worker"), workload("CronJob", "report"),
-                  workload("Deployment", "sys", namespace="kube-system"), connections=[foreign],
-                  secrets={"shop": frozenset({"sc-byhand-secret", "user-secret"})})  # fmt: skip
-    final = converge(start, targets)
-    assert plan(final, targets).writes == ()
-    for state_ in (start, final):
-        for action in plan(state_, targets).actions + plan(state_, []).actions:
-            assert getattr(action, "name", "scap_").startswith(("scap_", "sc-"))
-            assert getattr(action, "namespace", "shop") != "kube-system"
-            assert not (isinstance(action, DeleteObject) and action.name in ("sc-byhand-secret", "user-secret"))
-            if isinstance(action, RewireWorkload):
-                assert action.workload.namespace != "kube-system"
 
 
 def test_a_linker_still_being_provisioned_is_waited_for_not_put_over():
