@@ -61,7 +61,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "sweep":
         return run_sweep(app, args)
     if args.command == "handle-event":
-        payload = sys.stdin.read() if args.file == "-" else Path(args.file).read_text()
+        # bytes: a file that is not UTF-8 is an undecodable event, reported as ignored, not a traceback
+        payload = sys.stdin.buffer.read() if args.file == "-" else Path(args.file).read_bytes()
         report = app.handle_events(payload)
     elif args.command == "plan":
         report = app.plan()

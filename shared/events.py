@@ -30,9 +30,12 @@ HANDLED_OPERATIONS = tuple(
 )  # fmt: skip
 HANDLED_EVENT_TYPES = (WRITE, DELETE)
 
+# Applied with fullmatch (`$` would let a trailing newline through). No empty segment and no `.`/`..` segment:
+# an HTTP client resolves those, so the id would name something else than it says.
+_NAME = r"(?!\.+(?:/|\Z))[A-Za-z0-9._-]+"
 _RESOURCE_ID = re.compile(
-    r"^/subscriptions/(?P<sub>[0-9a-fA-F-]{36})/resourceGroups/(?P<rg>[-\w._()]{1,90})"
-    r"/providers/(?P<ns>[A-Za-z0-9.]+)/(?P<rest>[A-Za-z0-9._/-]+)$",
+    r"/subscriptions/(?P<sub>[0-9a-fA-F-]{36})/resourceGroups/(?P<rg>(?!\.+/)[-\w._()]{1,90})"
+    rf"/providers/(?P<ns>[A-Za-z0-9.]+)/(?P<rest>{_NAME}(?:/{_NAME})*)",
     re.IGNORECASE,
 )
 
@@ -60,7 +63,10 @@ def decode(payload: bytes | str | Any) -> list[Any]:
     if isinstance(payload, bytes | str):
         if len(payload) > MAX_EVENT_BYTES:
             raise ValueError(f"event payload is {len(payload)} bytes; the limit is {MAX_EVENT_BYTES}")
-        payload = json.loads(payload)
+        try:
+            payload = json.loads(payload)
+        except RecursionError:  # `[[[[...`: well within the size limit, too deep for the parser
+            raise ValueError("event payload is nested too deeply") from None
     return payload if isinstance(payload, list) else [payload]
 
 
@@ -84,12 +90,12 @@ def parse_event(event: Any) -> EventHint | Ignored:
         if not resource_id.lower().endswith(TAGS_SUFFIX):
             return Ignored("tags write whose subject is not <id>/providers/Microsoft.Resources/tags/default", event_id)
         resource_id = resource_id[: -len(TAGS_SUFFIX)]
-    match = _RESOURCE_ID.match(resource_id)
+    match = _RESOURCE_ID.fullmatch(resource_id)
     if match is None:
         return Ignored(f"subject {resource_id[:200]!r} is not a resource id", event_id)
     resource_type = resource_type_of(match.group("ns"), match.group("rest"))
     if resource_type not in HANDLED_TYPES:
-        return Ignored(f"resource type {resource_type!r} is not handled", event_id)
+        return Ignored(f"resource type {resource_type[:200]!r} is not handled", event_id)
     if operation != TAGS_OPERATION and operation not in (f"{resource_type}/write", f"{resource_type}/delete"):
         return Ignored(f"operation {operation[:100]!r} does not match the subject's type", event_id)
     return EventHint(

@@ -113,6 +113,18 @@ class Executor:
                     "sc-sql-password",
                 ),
             )
+        except HttpResponseError as error:  # the Key Vault read: the tag names a vault or secret the app cannot read
+            failure = classify(error)
+            if failure.kind not in (FailureKind.NOT_FOUND, FailureKind.FORBIDDEN):
+                raise  # throttled or transient: handled like any other Azure error
+            finding = _finding(
+                "KEYVAULT_SECRET_UNREADABLE",
+                intent.target.id,
+                f"sc-sql-password: the app cannot read {intent.sql_password_url} ({failure.code or failure.status})",
+                "point sc-sql-password at an existing secret and grant the app 'Key Vault Secrets User' on its vault",
+                "sc-sql-password",
+            )
+            return Outcome(action, "failed", failure.code or str(failure.status), finding)
         linker = self.arm.put_linker(intent.cluster.id, intent.linker_name, body)
         return Outcome(action, "applied", linker.provisioning_state or "")
 

@@ -6,7 +6,8 @@ import re
 from dataclasses import dataclass, field
 from enum import Enum
 
-_SEGMENT = r"[^/\x00-\x1f]+"  # no empty segment, no control character
+# no empty segment, no control character, no `.`/`..` (an HTTP client resolves those: the id would name another path)
+_SEGMENT = r"(?!\.\.?(?:/|\Z))[^/\x00-\x1f]+"
 _ID = re.compile(  # applied with fullmatch; after the provider namespace come type/name pairs
     rf"/subscriptions/(?P<sub>{_SEGMENT})/resourceGroups/(?P<rg>{_SEGMENT})/providers/(?P<ns>{_SEGMENT})"
     rf"/(?P<rest>{_SEGMENT}/{_SEGMENT}(?:/{_SEGMENT}/{_SEGMENT})*)",

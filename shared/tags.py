@@ -31,7 +31,7 @@ _LABEL = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
 _SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
 _SQL_USER = re.compile(r"[A-Za-z_][A-Za-z0-9_@.-]{0,127}")
 _VAULT_SECRET_PATH = re.compile(r"/secrets/(?P<name>[0-9A-Za-z-]{1,127})(?:/(?P<version>[0-9a-fA-F]{32}))?/?")
-_RG_NAME = re.compile(r"[-\w._()]{1,90}")
+_RG_NAME = re.compile(r"[-\w._()]{0,89}[-\w_()]")  # Azure: a period anywhere but at the end
 _IDENTITY_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{2,127}")
 
 
@@ -214,13 +214,15 @@ class SecretUrlError(ValueError):
 
 def split_secret_url(url: str, allowed_suffixes: tuple[str, ...]) -> tuple[str, str, str | None]:
     """(vault URL, secret name, version) of `https://<vault>.<suffix>/secrets/<name>[/<version>]`."""
+    if not url.isprintable() or any(c.isspace() for c in url):  # urlsplit silently drops tabs and newlines
+        raise SecretUrlError("a URL has no whitespace or control characters")
     try:
         parts = urlsplit(url)
         port = parts.port
     except ValueError:
         raise SecretUrlError("not a URL") from None
     host = (parts.hostname or "").lower()
-    if parts.scheme != "https" or port not in (None, 443) or parts.query or parts.fragment or parts.username:
+    if parts.scheme != "https" or port not in (None, 443) or parts.query or parts.fragment or "@" in parts.netloc:
         raise SecretUrlError("expected https://<vault>.vault.azure.net/secrets/<name>[/<version>]")
     vault = next((host[: -len(s) - 1] for s in allowed_suffixes if host.endswith("." + s.lower())), None)
     if not vault or not re.fullmatch(r"[a-z0-9-]{3,24}", vault):
