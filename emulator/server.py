@@ -36,6 +36,7 @@ class _Server(ThreadingHTTPServer):
 
 class _RequestHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, as the SDKs' connection pools expect
+    disable_nagle_algorithm = True  # TCP_NODELAY: headers and body go out as separate writes
     server: _Server
 
     def log_message(self, format: str, *args) -> None:
