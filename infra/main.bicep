@@ -171,6 +171,7 @@ resource app 'Microsoft.Web/sites@2024-04-01' = {
         { name: 'SC_KEYVAULT_DNS_SUFFIXES', value: environment().suffixes.keyvaultDns }
         { name: 'SC_ARM_ENDPOINT', value: environment().resourceManager }
         { name: 'SC_LRO_POLL_SECONDS', value: '5' }
+        { name: 'SC_HTTP_TIMEOUT_SECONDS', value: '60' }
       ]
     }
   }

@@ -32,6 +32,7 @@ class Settings:
     max_deletions_per_run: int = 20
     validate_budget: int = 50
     concurrency: int = 16
+    http_timeout_seconds: float = 60.0  # connect and read timeout of every ARM, Key Vault and Kubernetes call
     managed_identity_client_id: str | None = None
 
     @property
@@ -72,6 +73,7 @@ class Settings:
             max_deletions_per_run=int(_number(env, "SC_MAX_DELETIONS_PER_RUN", 20, minimum=0)),
             validate_budget=int(_number(env, "SC_VALIDATE_BUDGET", 50, minimum=0)),
             concurrency=int(_number(env, "SC_CONCURRENCY", 16, minimum=1)),
+            http_timeout_seconds=_number(env, "SC_HTTP_TIMEOUT_SECONDS", 60.0, minimum=1),
             managed_identity_client_id=env.get("AZURE_CLIENT_ID") or None,
         )
 

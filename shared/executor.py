@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import jsonpatch
 from azure.core.exceptions import HttpResponseError, ServiceRequestError, ServiceResponseError
 from kubernetes.client.exceptions import ApiException
+from urllib3.exceptions import HTTPError as KubeTransportError
 
 from shared import naming, telemetry
 from shared.azure.arm import Arm
@@ -55,8 +56,22 @@ class Executor:
 
     def apply(self, actions: tuple[Action, ...], correlation_id: str | None = None) -> list[Outcome]:
         outcomes = []
+        rewire_failed = cleanup_failed = False
         for action in actions:
-            outcome = self._apply_one(action)
+            if rewire_failed and isinstance(action, DeleteLinker | DeleteObject):
+                # The plan deletes a secret or service account because its rewires take every reference away; one
+                # of them failed, so a workload may still use it. Delete nothing now: the next run redoes all of it.
+                outcome = Outcome(action, "skipped", "a workload could not be rewired first; retried next run")
+            elif cleanup_failed and isinstance(action, DeleteLinker):
+                # A linker's secret and service account are planned just before it; keep the linker while they
+                # remain, or no later plan would delete them (only the orphan sweep would find them).
+                outcome = Outcome(action, "skipped", "its secret or service account is still there; retried next run")
+            else:
+                outcome = self._apply_one(action)
+            rewire_failed |= isinstance(action, RewireWorkload) and outcome.status == "failed"
+            cleanup_failed = not isinstance(action, DeleteLinker) and (
+                cleanup_failed or (isinstance(action, DeleteObject) and outcome.status == "failed")
+            )
             _count(outcome)
             level = logging.WARNING if outcome.status == "failed" else logging.INFO
             log_event(
@@ -93,6 +108,8 @@ class Executor:
             return self._azure_failure(action, error)
         except ApiException as error:
             return self._kube_failure(action, error)
+        except KubeTransportError as error:  # the connection dropped or timed out (the API server may have acted)
+            return Outcome(action, "failed", f"Kubernetes API unreachable: {type(error).__name__}")
         raise TypeError(f"unknown action {type(action).__name__}")
 
     # -- Service Connector -----------------------------------------------------------------------------

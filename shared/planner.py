@@ -189,8 +189,10 @@ def plan_cluster(
             actions.append(RewireWorkload(desired.cluster, ref, wirings, basis=state.manifest))
 
     for connection in sorted(removed, key=lambda c: c.name):
-        actions.append(DeleteLinker(desired.cluster, connection.name))
+        # Its secret and service account before the linker: once the linker is gone nothing would plan their
+        # deletion again, so a clean-up that failed would be left to the orphan sweep.
         actions += _cleanup(connection, desired, actual, rewired, removed, findings)
+        actions.append(DeleteLinker(desired.cluster, connection.name))
     return Plan(desired.cluster, tuple(actions), tuple(findings))
 
 

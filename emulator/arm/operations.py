@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from emulator.arm.errors import arm_error
-from emulator.http import Response
+from emulator.http import HttpError, Response
+
+log = logging.getLogger("emulator")
+# ARM runs an operation whether or not anyone polls it: one whose caller went away (timed out, was killed) still
+# finishes, this long after it started, instead of leaving its resource Accepted for ever.
+UNPOLLED_FINISH_SECONDS = 1.0
 
 
 @dataclass
@@ -28,6 +34,7 @@ class _Operation:
     complete: Callable[[], Outcome]
     started: str
     outcome: Outcome | None = None
+    finishing: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
 
 class Operations:
@@ -49,7 +56,21 @@ class Operations:
         )
         with self._lock:
             self._ops[op_id] = op
+        timer = threading.Timer(UNPOLLED_FINISH_SECONDS, self._finish_unpolled, (op,))
+        timer.daemon = True
+        timer.start()
         return op
+
+    def _finish(self, op: _Operation) -> None:
+        with op.finishing:  # once, whether a poll or the timer gets there first
+            if op.outcome is None:
+                op.outcome = op.complete()
+
+    def _finish_unpolled(self, op: _Operation) -> None:
+        try:
+            self._finish(op)
+        except HttpError as error:  # what a poll would have answered; nobody is asking
+            log.debug("operation %s finished unpolled with %s", op.id, error.response.status)
 
     def _advance(self, op_id: str) -> _Operation:
         with self._lock:
@@ -59,10 +80,7 @@ class Operations:
             if op.outcome is None and op.polls_left > 0:
                 op.polls_left -= 1
                 return op
-        if op.outcome is None:
-            outcome = op.complete()
-            with self._lock:
-                op.outcome = op.outcome or outcome
+        self._finish(op)
         return op
 
     def status(self, op_id: str) -> Response:

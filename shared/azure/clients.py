@@ -39,12 +39,19 @@ class AzureClients:
             managed_identity_client_id=self.settings.managed_identity_client_id
         )
 
+    def _timeouts(self) -> dict[str, float]:
+        # azure-core's transport waits 300 s by default to connect and again to read: a hung server would hold a run
+        # (and its retries) for many minutes. A timed-out attempt is a transient failure and is retried.
+        timeout = self.settings.http_timeout_seconds
+        return {"connection_timeout": timeout, "read_timeout": timeout}
+
     def _arm_kwargs(self) -> dict[str, Any]:
         return {
             "base_url": self.settings.arm_endpoint,
             "credential_scopes": [self.settings.arm_scope],
             "polling_interval": self.settings.lro_poll_seconds,
             "per_retry_policies": [PacingPolicy(self.pacer)],
+            **self._timeouts(),
         }
 
     def _get(self, kind: str, key: str, build) -> Any:
@@ -92,7 +99,9 @@ class AzureClients:
         )
 
     def secrets(self, vault_url: str) -> SecretClient:
-        return self._get("secrets", vault_url.lower(), lambda: SecretClient(vault_url, self.credential))
+        return self._get(
+            "secrets", vault_url.lower(), lambda: SecretClient(vault_url, self.credential, **self._timeouts())
+        )
 
     def aks_token(self) -> str:
         """A bearer token for the AKS API server (Entra ID-integrated clusters) from our own identity."""

@@ -17,6 +17,7 @@ METADATA_ONLY = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v
 JSON = "application/json"
 PAGE = 500
 CORE = "/api/v1"
+DEFAULT_TIMEOUT_SECONDS = 60.0  # KubeClients sets `request_timeout` on each ApiClient from SC_HTTP_TIMEOUT_SECONDS
 
 # kind -> (group path, plural) for everything we read or write
 RESOURCES: dict[str, tuple[str, str]] = {
@@ -44,7 +45,10 @@ class KubeApi:
             body=body,
             auth_settings=["BearerToken"],
         )
-        response = self.api_client.call_api(method, url, header_params=headers, body=body, _request_timeout=30)
+        timeout = getattr(self.api_client, "request_timeout", DEFAULT_TIMEOUT_SECONDS)  # connect and read each
+        response = self.api_client.call_api(
+            method, url, header_params=headers, body=body, _request_timeout=(timeout, timeout)
+        )
         data = response.read()
         if not 200 <= response.status < 300:
             raise ApiException(status=response.status, reason=response.reason, body=data.decode(errors="replace"))

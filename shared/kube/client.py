@@ -60,7 +60,9 @@ class KubeClients:
 
         config.refresh_api_key_hook = refresh
         config.connection_pool_maxsize = 16  # a cluster's state is read with ~10 calls at once
-        return k8s.ApiClient(config)
+        api_client = k8s.ApiClient(config)
+        api_client.request_timeout = self.azure.settings.http_timeout_seconds  # read by KubeApi on every call
+        return api_client
 
 
 def _write_ca(pem: bytes) -> Path:

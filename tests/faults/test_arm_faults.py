@@ -1,0 +1,194 @@
+"""Transient ARM and Key Vault faults on every operation the app uses: 429 with Retry-After, 500, 503 and dropped
+connections are retried within the run (README: "429 and 5xx are retried with backoff honouring Retry-After"), so
+the faulted run itself succeeds; a redelivery then makes zero writes. A failed linker LRO is repaired next run.
+
+One test per (flow, fault kind) puts that fault on every operation of the flow at once, each once: every fault
+must be met (or the operation was not exercised), and retries of different operations do not compound.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+
+import pytest
+from azure.core.exceptions import ServiceResponseError
+
+from shared.sweep import Sweeper
+from shared.verdicts import Status
+from tests.conftest import CLUSTER
+from tests.faults.conftest import (
+    TRANSIENT,
+    assert_converged,
+    assert_every_fault_hit,
+    assert_only_ours_deleted,
+    assert_references_resolve,
+    attempt,
+    clear_faults,
+    connect_everything,
+    disconnect_everything,
+    fault,
+    inject,
+    new_app,
+)
+
+SUB_PATH = r"^/subscriptions/[^/]+"
+LINKERS = r"/providers/Microsoft\.ServiceLinker/linkers"
+# (operation, service, method, path regex) per flow; each path matches that operation only.
+CONNECT = [
+    ("resources list (tagged)", "arm", "GET", SUB_PATH + r"/resources$"),
+    ("managedClusters GET", "arm", "GET", r"/managedClusters/aks-shop$"),
+    ("identity GET", "arm", "GET", r"/userAssignedIdentities/id-shop-workloads$"),
+    ("listClusterUserCredential POST", "arm", "POST", r"/managedClusters/aks-shop/listClusterUserCredential$"),
+    ("providers GET", "arm", "GET", SUB_PATH + r"/providers/Microsoft\.[A-Za-z]+$"),
+    ("provider register POST", "arm", "POST", SUB_PATH + r"/providers/Microsoft\.KubernetesConfiguration/register$"),
+    ("linker list GET", "arm", "GET", LINKERS + "$"),
+    ("linker PUT", "arm", "PUT", LINKERS + "/scap_"),
+    ("linker LRO poll GET", "arm", "GET", r"/operationStatuses/"),
+    ("linker GET", "arm", "GET", LINKERS + r"/scap_[^/]+$"),
+    ("Key Vault secret GET", "keyvault", "GET", r"^/secrets/sql-orders-password"),
+]
+DISCONNECT = [
+    ("resources list (tagged)", "arm", "GET", SUB_PATH + r"/resources$"),
+    ("linker list GET", "arm", "GET", LINKERS + "$"),
+    ("linker DELETE", "arm", "DELETE", LINKERS + "/scap_"),
+    ("linker delete LRO poll GET", "arm", "GET", r"/operationStatuses/"),
+]
+SWEEP = [
+    ("managedClusters list", "arm", "GET", SUB_PATH + r"/providers/Microsoft\.ContainerService/managedClusters$"),
+    ("sc-extension GET", "arm", "GET", r"/extensions/sc-extension$"),
+    ("validateLinker POST", "arm", "POST", LINKERS + r"/scap_[^/]+/validateLinker$"),
+    ("validateLinker LRO poll GET", "arm", "GET", r"/operationResults/"),
+    ("listConfigurations POST", "arm", "POST", LINKERS + r"/scap_[^/]+/listConfigurations$"),
+    ("federatedIdentityCredentials GET", "arm", "GET", r"/federatedIdentityCredentials$"),
+]
+NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
+
+
+CREDENTIAL = "listClusterUserCredential POST"
+
+
+def faults_for(operations: list[tuple[str, str, str, str]], kind: str, skip: tuple[str, ...] = ()) -> list[dict]:
+    return [
+        fault(service=service, method=method, path=path, **TRANSIENT[kind])
+        for name, service, method, path in operations
+        if name not in skip
+    ]
+
+
+@pytest.mark.parametrize("kind", TRANSIENT)
+def test_connecting_survives_transient_faults_on_every_operation(kind, estate, app, admin):
+    events = connect_everything(estate)
+    mark = admin.mark()
+    # a dropped connection on listClusterUserCredential is its own (expected-failure) test below
+    inject(admin, *faults_for(CONNECT, kind, skip=(CREDENTIAL,) if kind == "reset" else ()))
+    first = attempt(lambda: app.handle_events(events), may_raise=())
+    assert first.report.ok and not first.report.deferred, first.report.summary()
+    assert_every_fault_hit(admin)
+    assert_references_resolve(estate)
+    clear_faults(admin)
+    redelivered = new_app().handle_events(events)  # Event Grid delivers at least once: the same events again
+    assert redelivered.ok and redelivered.applied == [], redelivered.summary()
+    assert_converged(estate, app, admin)
+    assert_only_ours_deleted(admin, mark)
+
+
+@pytest.mark.parametrize("kind", TRANSIENT)
+def test_disconnecting_survives_transient_faults_on_every_operation(kind, estate, app, admin):
+    assert app.handle_events(connect_everything(estate)).ok
+    events = disconnect_everything(estate)
+    mark = admin.mark()
+    inject(admin, *faults_for(DISCONNECT, kind))
+    first = attempt(lambda: new_app().handle_events(events), may_raise=())
+    assert first.report.ok, first.report.summary()
+    assert_every_fault_hit(admin)
+    assert_references_resolve(estate)
+    clear_faults(admin)
+    assert new_app().handle_events(events).ok
+    assert_converged(estate, app, admin, connected=False)
+    assert_only_ours_deleted(admin, mark)
+
+
+@pytest.mark.parametrize("kind", TRANSIENT)
+def test_the_sweep_survives_transient_faults_on_every_operation(kind, estate, app, admin):
+    assert app.handle_events(connect_everything(estate)).ok
+    mark = admin.mark()
+    inject(admin, *faults_for(SWEEP, kind))
+    first = attempt(lambda: Sweeper(new_app()).run(now=NOW), may_raise=())
+    verdicts = [v.status for c in first.result.clusters for v in c.verdicts]
+    assert verdicts == [Status.COMPLIANT, Status.COMPLIANT], [v for c in first.result.clusters for v in c.verdicts]
+    assert_every_fault_hit(admin)
+    clear_faults(admin)
+    again = Sweeper(new_app()).run(now=NOW)
+    assert [v.status for c in again.clusters for v in c.verdicts] == [Status.COMPLIANT, Status.COMPLIANT]
+    assert_converged(estate, app, admin)
+    assert_only_ours_deleted(admin, mark)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=ServiceResponseError,
+    reason="shared/kube/client.py calls listClusterUserCredential directly, not through with_retries() like every "
+    "other ARM call, and azure-core does not retry a POST whose connection dropped: the run fails instead of retrying",
+)
+def test_a_dropped_connection_on_the_cluster_credential_is_retried(estate, app, admin):
+    events = connect_everything(estate)
+    [(_, service, method, path)] = [op for op in CONNECT if op[0] == CREDENTIAL]
+    inject(admin, fault("reset", service, method, path))
+    report = app.handle_events(events)
+    assert report.ok, report.summary()
+    assert_every_fault_hit(admin)
+
+
+def test_retry_after_is_honoured(estate, app, admin):
+    """A 429's Retry-After (1 s) is waited out before the same request is sent again, for a read and a write."""
+    events = connect_everything(estate)
+    mark = admin.mark()
+    resources, put = SUB_PATH + r"/resources$", LINKERS + "/scap_"
+    inject(admin, fault("throttle", "arm", "GET", resources, retry_after=1),
+           fault("throttle", "arm", "PUT", put, retry_after=1))  # fmt: skip
+    assert app.handle_events(events).ok
+    assert_every_fault_hit(admin)
+    log = admin.requests_since(mark)
+    for method, path in (("GET", resources), ("PUT", put)):
+        tries = [r for r in log if r["method"] == method and re.search(path, r["path"])]
+        throttled = next(i for i, r in enumerate(tries) if r["status"] == 429)
+        retry = tries[throttled + 1]
+        assert retry["path"] == tries[throttled]["path"] and retry["status"] < 300
+        waited = datetime.fromisoformat(retry["time"]) - datetime.fromisoformat(tries[throttled]["time"])
+        assert waited.total_seconds() >= 0.95, f"{method} retried after {waited} despite Retry-After: 1"
+
+
+def test_a_failed_linker_lro_is_repaired_on_redelivery(estate, app, admin):
+    """The first linker PUT's operation ends Failed (the linker is left Failed, as Service Connector leaves it): the
+    action is reported failed, nothing is wired to it, and a later pass or the redelivery puts it again."""
+    events = connect_everything(estate)
+    mark = admin.mark()
+    inject(admin, fault("lro_fail", "arm", "LRO", LINKERS + "/scap_"))  # the emulator's LRO step, not a request
+    first = attempt(lambda: app.handle_events(events), may_raise=())
+    assert_every_fault_hit(admin)
+    [failed] = [o for run in first.report.runs for o in run.failed]
+    assert failed.action.describe().startswith("put linker scap_") and failed.detail == "InternalServerError"
+    assert_references_resolve(estate)  # a workload is only ever wired to a secret that exists
+    clear_faults(admin)
+    redelivered = new_app().handle_events(events)
+    assert redelivered.ok and not redelivered.deferred, redelivered.summary()
+    assert_converged(estate, app, admin)
+    assert_only_ours_deleted(admin, mark)
+
+
+def test_work_deferred_under_faults_is_redone_on_redelivery(estate, app, admin):
+    """A busy cluster defers everything (the function raises so that Event Grid redelivers); with ARM faults on
+    top, the redelivery after the cluster settles does all of it."""
+    admin.post("provisioning-state", {"id": CLUSTER, "state": "Updating"})
+    events = connect_everything(estate)
+    inject(admin, *faults_for(CONNECT[:3], "503"))
+    first = attempt(lambda: app.handle_events(events), may_raise=())
+    assert_every_fault_hit(admin)
+    assert first.report.deferred and first.report.applied == [] and estate.linkers() == []
+    assert any(f.code == "CLUSTER_NOT_READY" for f in first.report.findings)
+    clear_faults(admin)
+    admin.post("provisioning-state", {"id": CLUSTER, "state": "Succeeded"})
+    redelivered = new_app().handle_events(events)
+    assert redelivered.ok and not redelivered.deferred, redelivered.summary()
+    assert_converged(estate, app, admin)
