@@ -24,7 +24,7 @@ from shared.kube.client import KubeClients
 from shared.logs import get_logger, log_event
 from shared.model import ClusterState, DeleteLinker, Finding, Plan, PutLinker, RegisterProvider, ResourceRef, Severity
 from shared.planner import Desired, PlannerSettings, desired_state, plan_cluster
-from shared.tags import parse_cluster_tags, parse_target_tags
+from shared.tags import declared_groups, parse_cluster_tags, parse_target_tags
 
 log = get_logger("app")
 MAX_PASSES = 3  # plan -> apply -> re-read; a second pass wires workloads once their new secrets exist
@@ -60,6 +60,11 @@ class ClusterRun:
 class RunReport:
     runs: list[ClusterRun] = field(default_factory=list)
     ignored: list[Ignored] = field(default_factory=list)
+    unrouted: list[Finding] = field(default_factory=list)  # about a target whose event reached no cluster
+
+    def ignore(self, ignored: Ignored) -> None:
+        log.debug("event ignored: %s", ignored.reason)
+        self.ignored.append(ignored)
 
     @property
     def ok(self) -> bool:
@@ -76,9 +81,8 @@ class RunReport:
     @property
     def findings(self) -> list[Finding]:
         unique: dict[tuple, Finding] = {}
-        for run in self.runs:
-            for finding in run.findings:
-                unique.setdefault((finding.code, finding.resource_id.lower(), finding.message), finding)
+        for finding in [f for run in self.runs for f in run.findings] + self.unrouted:
+            unique.setdefault((finding.code, finding.resource_id.lower(), finding.message), finding)
         return list(unique.values())
 
     def summary(self) -> str:
@@ -122,18 +126,17 @@ class Application:
     def handle_events(self, events: list | bytes | str) -> RunReport:
         report = RunReport()
         try:
-            items = decode(events) if isinstance(events, bytes | str) else events
+            items = decode(events)
         except ValueError as error:
-            report.ignored.append(Ignored(f"undecodable payload: {str(error)[:200]}"))
+            report.ignore(Ignored(f"undecodable payload: {str(error)[:200]}"))
             return report
         hints: list[EventHint] = []
         for item in items:
             outcome = parse_event(item)
             if isinstance(outcome, Ignored):
-                log.debug("event ignored: %s", outcome.reason)
-                report.ignored.append(outcome)
+                report.ignore(outcome)
             elif outcome.resource_id.split("/")[2].lower() not in self.settings.subscriptions:
-                report.ignored.append(Ignored("subscription is not in SC_SUBSCRIPTIONS", outcome.event_id))
+                report.ignore(Ignored("subscription is not in SC_SUBSCRIPTIONS", outcome.event_id))
             else:
                 hints.append(outcome)
         if not hints:
@@ -141,8 +144,11 @@ class Application:
         estate = self.inventory.estate()
         clusters: dict[ResourceRef, str] = {}
         for hint in hints:
-            for cluster in self._scope(hint, estate):
+            scope = self._scope(hint, estate)
+            for cluster in scope:
                 clusters.setdefault(cluster, hint.correlation_id)
+            if not scope:
+                report.unrouted += self._target_findings(hint, estate)
         report.runs += self.each_cluster(
             sorted(clusters.items()), lambda item: self.reconcile_cluster(item[0], estate, correlation_id=item[1])
         )
@@ -168,24 +174,33 @@ class Application:
 
     # -- the reconcile loop ----------------------------------------------------------------------------
     def _scope(self, hint: EventHint, estate: Estate) -> list[ResourceRef]:
-        """Clusters an event may concern: for a target, the clusters sharing a group with it now, and those
-        still holding a linker to it (its removal or re-grouping must reach them). Finding the latter costs one
-        linker listing per cluster, so large estates leave them to the sweep."""
+        """Clusters an event may concern: for a target, the clusters sharing a group with it now (by its
+        `sc-group` tag even if its other tags are broken, so those clusters report it), and those still holding
+        a linker to it (its removal or re-grouping must reach them). Finding the latter costs one linker listing
+        per cluster, so large estates leave them to the sweep."""
         if hint.resource_type == CLUSTER_TYPE:
             return [] if hint.deleted else [ResourceRef.parse(hint.resource_id)]
         target_ref = ResourceRef.parse(hint.resource_id)
         target = next((t for t in estate.targets if t.ref == target_ref), None)
-        target_tags = parse_target_tags(target.ref, target.kind, target.tags)[0] if target else None
-        groups = target_tags.groups if target_tags else frozenset()
+        groups = declared_groups(target.tags) if target else frozenset()
         sharing, others = [], []
         for cluster in estate.clusters:
-            ref = ResourceRef.parse(cluster.id)
-            cluster_tags, _ = parse_cluster_tags(ref, cluster.tags)
-            (sharing if cluster_tags and cluster_tags.groups & groups else others).append(ref)
+            (sharing if declared_groups(cluster.tags) & groups else others).append(ResourceRef.parse(cluster.id))
         if len(estate.clusters) > EVENT_FANOUT_LIMIT:
             return sharing
         holding = self.each_cluster(others, lambda ref: self.arm.has_linker_to(ref.id, target_ref.id))
         return sharing + [ref for ref, holds in zip(others, holding, strict=True) if holds]
+
+    def _target_findings(self, hint: EventHint, estate: Estate) -> list[Finding]:
+        """What is wrong with the tags of a target no cluster was reconciled for (else nobody would say it)."""
+        target = next((t for t in estate.targets if t.ref == ResourceRef.parse(hint.resource_id)), None)
+        if target is None:
+            return []
+        settings = self.planner_settings
+        _, findings = parse_target_tags(target.ref, target.kind, target.tags,
+                                        protected_namespaces=settings.protected_namespaces,
+                                        vault_suffixes=settings.vault_suffixes)  # fmt: skip
+        return findings
 
     def reconcile_cluster(
         self, cluster: ResourceRef, estate: Estate, *, dry_run: bool | None = None, correlation_id: str | None = None

@@ -61,6 +61,13 @@ def _normalise(tags: Any) -> dict[str, str]:
     return {str(k).strip().lower(): v if isinstance(v, str) else "" for k, v in tags.items() if isinstance(k, str)}
 
 
+def declared_groups(tags: Any) -> frozenset[str]:
+    """The groups a resource's `sc-group` tag names, whether or not its other tags are valid: events are routed
+    by them, so a mis-tagged target still reaches the clusters that will report it."""
+    raw = _normalise(tags).get(GROUP, "")
+    return frozenset(g for g in (part.strip().lower() for part in raw.split(",")) if _GROUP.fullmatch(g))
+
+
 class _Parser:
     def __init__(self, ref: ResourceRef, tags: Any):
         self.ref = ref

@@ -8,8 +8,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import urllib3
 from kubernetes import client as k8s
 from kubernetes.client.exceptions import ApiException
+from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt
 
 from shared.workloads import WORKLOAD_KINDS
 
@@ -17,6 +19,8 @@ METADATA_ONLY = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v
 JSON = "application/json"
 PAGE = 500
 CORE = "/api/v1"
+RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})
+ATTEMPTS = 4
 DEFAULT_TIMEOUT_SECONDS = 60.0  # KubeClients sets `request_timeout` on each ApiClient from SC_HTTP_TIMEOUT_SECONDS
 
 # kind -> (group path, plural) for everything we read or write
@@ -46,13 +50,20 @@ class KubeApi:
             auth_settings=["BearerToken"],
         )
         timeout = getattr(self.api_client, "request_timeout", DEFAULT_TIMEOUT_SECONDS)  # connect and read each
-        response = self.api_client.call_api(
-            method, url, header_params=headers, body=body, _request_timeout=(timeout, timeout)
-        )
-        data = response.read()
-        if not 200 <= response.status < 300:
-            raise ApiException(status=response.status, reason=response.reason, body=data.decode(errors="replace"))
-        return json.loads(data or b"{}")
+
+        def send() -> dict:
+            response = self.api_client.call_api(
+                method, url, header_params=headers, body=body, _request_timeout=(timeout, timeout)
+            )
+            data = response.read()
+            if not 200 <= response.status < 300:
+                raise ApiException(http_resp=response, body=data.decode(errors="replace"))
+            return json.loads(data or b"{}")
+
+        # Every call we make is safe to repeat: reads; patches guarded by a resourceVersion test (a repeat of one
+        # that landed fails the test and is re-read); deletes with preconditions; annotations (same value).
+        return Retrying(retry=retry_if_exception(_retryable), wait=_wait, stop=stop_after_attempt(ATTEMPTS),
+                        reraise=True)(send)  # fmt: skip
 
     def list(self, kind: str, *, metadata_only: bool = False, label_selector: str | None = None) -> list[dict]:
         """Every object of a kind in the cluster, page by page (limit/continue)."""
@@ -114,3 +125,21 @@ class KubeApi:
                 return False
             raise
         return True
+
+
+def _retryable(error: BaseException) -> bool:
+    """Throttling, server errors, dropped connections and timeouts: worth another try within the run."""
+    if isinstance(error, ApiException):
+        return error.status in RETRYABLE_STATUS
+    return isinstance(error, urllib3.exceptions.HTTPError)
+
+
+def _wait(state: RetryCallState) -> float:
+    """Retry-After when the server sends one (capped), else 0.5 s, 1 s, 2 s."""
+    error = state.outcome.exception() if state.outcome else None
+    hinted = (error.headers or {}).get("Retry-After") if isinstance(error, ApiException) else None
+    backoff = 0.5 * 2 ** (state.attempt_number - 1)
+    try:
+        return min(30.0, max(float(hinted), backoff)) if hinted else backoff
+    except ValueError:
+        return backoff

@@ -10,46 +10,73 @@ import base64
 import hashlib
 import tempfile
 import threading
+from collections import OrderedDict
+from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
 from kubernetes import client as k8s
 
 from shared.azure.clients import AzureClients
+from shared.azure.errors import with_retries
 from shared.model import ResourceRef
 
 _CA_DIR = Path(tempfile.gettempdir()) / "sc-autopilot-ca"
 
 
-class KubeClients:
-    """One pooled ApiClient per cluster, built on first use and reused for the whole run."""
+@dataclass(frozen=True)
+class Endpoint:
+    """Where a cluster's API server is and which CA signs it (no credential: we present our own token)."""
 
-    def __init__(self, azure: AzureClients):
+    server: str
+    ca_file: str | None
+
+
+class KubeClients:
+    """A pooled ApiClient per cluster, reused for the run. Endpoints (one listClusterUserCredential each) are kept
+    for the process; open clients are bounded, least recently used closed first, because every pool holds TLS
+    connections and a sweep over a thousand clusters must not keep a thousand pools open."""
+
+    def __init__(self, azure: AzureClients, max_open: int = 64):
         self.azure = azure
-        self._clients: dict[str, k8s.ApiClient] = {}
+        self.max_open = max_open
+        self._endpoints: dict[str, Endpoint] = {}
+        self._clients: OrderedDict[str, k8s.ApiClient] = OrderedDict()
         self._lock = threading.Lock()
 
     def for_cluster(self, cluster: ResourceRef) -> k8s.ApiClient:
         key = cluster.id.lower()
         with self._lock:
             existing = self._clients.get(key)
-        if existing is not None:
-            return existing
-        built = self._build(cluster)
+            if existing is not None:
+                self._clients.move_to_end(key)
+                return existing
+            endpoint = self._endpoints.get(key)
+        if endpoint is None:
+            endpoint = self._endpoint(cluster)
+        built = self._build(endpoint)
         with self._lock:
-            return self._clients.setdefault(key, built)
+            self._endpoints[key] = endpoint
+            client = self._clients.setdefault(key, built)
+            self._clients.move_to_end(key)
+            while len(self._clients) > self.max_open:
+                _, evicted = self._clients.popitem(last=False)
+                evicted.rest_client.pool_manager.clear()  # a call still using it opens a fresh connection
+            return client
 
-    def _build(self, cluster: ResourceRef) -> k8s.ApiClient:
-        credentials = self.azure.containers(cluster.subscription_id).managed_clusters.list_cluster_user_credentials(
-            cluster.resource_group, cluster.name
-        )
+    def _endpoint(self, cluster: ResourceRef) -> Endpoint:
+        clusters = self.azure.containers(cluster.subscription_id).managed_clusters
+        credentials = with_retries()(clusters.list_cluster_user_credentials, cluster.resource_group, cluster.name)
         kubeconfig = yaml.safe_load(credentials.kubeconfigs[0].value)
         server = kubeconfig["clusters"][0]["cluster"]
-        config = k8s.Configuration()
-        config.host = server["server"]
         ca_data = server.get("certificate-authority-data")
-        if ca_data:
-            config.ssl_ca_cert = str(_write_ca(base64.b64decode(ca_data)))
+        return Endpoint(server["server"], str(_write_ca(base64.b64decode(ca_data))) if ca_data else None)
+
+    def _build(self, endpoint: Endpoint) -> k8s.ApiClient:
+        config = k8s.Configuration()
+        config.host = endpoint.server
+        if endpoint.ca_file:
+            config.ssl_ca_cert = endpoint.ca_file
         azure = self.azure
         config.api_key_prefix = {"authorization": "Bearer"}
         config.api_key = {"authorization": azure.aks_token()}

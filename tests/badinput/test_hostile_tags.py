@@ -211,12 +211,6 @@ def test_a_wired_target_retagged_with_hostile_values_is_held_as_it_is(estate, ap
         assert snapshot(estate) == before, (tag, value)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="shared/app.py _scope: a target whose tags are invalid parses to None, so its groups are empty and its "
-    "event reaches no cluster (unless one holds a linker to it): no finding, no ignore, nothing logged. Fix: fall "
-    "back to the valid groups of its raw sc-group tag, and report the parse findings when no cluster is in scope.",
-)
 def test_a_mis_tagged_target_alone_still_gets_its_finding(estate, app, admin):
     estate.tag(CLUSTER, CLUSTER_TAGS)
     assert app.handle_events(estate.new_events()).ok

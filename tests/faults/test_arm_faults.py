@@ -12,7 +12,6 @@ import re
 from datetime import UTC, datetime
 
 import pytest
-from azure.core.exceptions import ServiceResponseError
 
 from shared.sweep import Sweeper
 from shared.verdicts import Status
@@ -125,12 +124,6 @@ def test_the_sweep_survives_transient_faults_on_every_operation(kind, estate, ap
     assert_only_ours_deleted(admin, mark)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=ServiceResponseError,
-    reason="shared/kube/client.py calls listClusterUserCredential directly, not through with_retries() like every "
-    "other ARM call, and azure-core does not retry a POST whose connection dropped: the run fails instead of retrying",
-)
 def test_a_dropped_connection_on_the_cluster_credential_is_retried(estate, app, admin):
     events = connect_everything(estate)
     [(_, service, method, path)] = [op for op in CONNECT if op[0] == CREDENTIAL]

@@ -11,7 +11,6 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from kubernetes.client.exceptions import ApiException
 
 from shared.sweep import Sweeper
 from shared.verdicts import Status
@@ -124,13 +123,6 @@ def test_a_workload_that_cannot_be_unwired_keeps_its_secret_and_linker(estate, a
     assert_only_ours_deleted(admin, mark)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=ApiException,
-    reason="shared/kube/api.py KubeApi._call has no retry of its own; urllib3's default retries only 413/429/503 that "
-    "carry Retry-After, on idempotent methods. A 500 on a read fails the whole run at once, unlike ARM (README: '429 "
-    "and 5xx are retried with backoff'); a 429/5xx on a workload PATCH fails that action until the next run",
-)
 def test_a_kubernetes_server_error_on_a_read_is_retried_within_the_run(estate, app, admin):
     events = connect_everything(estate)
     inject(admin, fault("status", "kube", "GET", r"/apis/apps/v1/deployments$", status=500))

@@ -102,8 +102,9 @@ def test_hung_arm_and_key_vault_calls_time_out_and_are_retried(short_timeout, es
 
 
 def test_hung_kubernetes_calls_time_out(short_timeout, estate, admin):
-    """A hung list is retried (a GET); a hung workload patch fails that action (a PATCH is not blindly resent), and
-    its late arrival on the server is guarded by resourceVersion: the workload ends up wired exactly once."""
+    """A hung list and a hung workload patch are both given up and resent within the run: the patch is safe to
+    resend because it is guarded by resourceVersion, so whichever copy lands second is rejected and the workload
+    ends up wired exactly once."""
     app = short_timeout
     events = connect_everything(estate)
     mark = admin.mark()
@@ -112,12 +113,9 @@ def test_hung_kubernetes_calls_time_out(short_timeout, estate, admin):
            fault("delay", "kube", "PATCH", patch, delay_ms=DELAY_MS))  # fmt: skip
     first = attempt(lambda: app.handle_events(events), may_raise=())
     assert first.seconds < 2 * DELAY_MS / 1000, f"the run waited for the hung calls ({first.seconds:.1f} s)"
-    failed = [o for run in first.report.runs for o in run.failed]
-    assert [o.action.describe().split(" on ")[0] for o in failed] == ["rewire deployment/shop/api"], failed
-    assert "Timeout" in failed[0].detail
+    assert first.report.ok, first.report.summary()
     assert_every_fault_hit(admin)
-    hung = hung_requests(admin, mark, expected=2)
-    assert_given_up_and_resent(admin, mark, [r for r in hung if r["method"] == "GET"])
+    assert_given_up_and_resent(admin, mark, hung_requests(admin, mark, expected=2))
     wait_for_request(admin, mark, lambda r: r["method"] == "PATCH" and re.search(patch, r["path"]) and "fault" in r)
     assert_references_resolve(estate)
     clear_faults(admin)
