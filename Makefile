@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: demo test lint format emulator clean
+.PHONY: demo test bench lint format emulator clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,10 @@ test: deps
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 	$(PY) -m pytest -q -n 2
+
+# Not part of `make test`: minutes to an hour (N = 50, 200, 1000). BENCH_ARGS="--sizes 50 --runs 1" for a taste.
+bench: $(VENV)/.installed
+	$(PY) -m bench $(BENCH_ARGS)
 
 lint: $(VENV)/.installed
 	$(PY) -m ruff check .
