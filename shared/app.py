@@ -48,8 +48,16 @@ class ClusterRun:
         return [o.action.describe() for o in self.outcomes if o.status == "applied"]
 
     @property
+    def settled(self) -> list[Outcome]:
+        """Each action's last outcome in this run: one that failed and a later pass applied is not a failure."""
+        return list({o.action.describe(): o for o in self.outcomes}.values())
+
+    @property
     def failed(self) -> list[Outcome]:
-        return [o for o in self.outcomes if o.status == "failed"]
+        return [o for o in self.settled if o.status == "failed"]
+
+    def outcome_findings(self) -> list[Finding]:
+        return [f for o in self.settled if o.status != "applied" and (f := o.finding)]
 
     @property
     def deferred(self) -> list[str]:
@@ -223,7 +231,7 @@ class Application:
                 )
                 break
             run.plans.append(plan)
-            run.findings = list(plan.findings)
+            run.findings = list(plan.findings) + run.outcome_findings()
             log_event(
                 log,
                 logging.INFO,
@@ -237,7 +245,7 @@ class Application:
                 break
             outcomes = self.executor.apply(plan.actions, correlation_id)
             run.outcomes += outcomes
-            run.findings += [o.finding for o in outcomes if o.finding]
+            run.findings = list(plan.findings) + run.outcome_findings()
             if not any(o.status == "applied" and isinstance(o.action, FOLLOW_UP_ACTIONS) for o in outcomes):
                 break
 

@@ -1,0 +1,31 @@
+"""What a run reports: an action's last outcome counts, so a failure a later pass repaired is not a failure."""
+
+from __future__ import annotations
+
+from shared.app import ClusterRun, RunReport
+from shared.executor import Outcome
+from shared.model import DeleteLinker, Finding, ResourceRef, Severity
+
+CLUSTER = ResourceRef(
+    "/subscriptions/c0ffee00-0000-4000-8000-00000000d370/resourceGroups/rg/providers/"
+    "Microsoft.ContainerService/managedClusters/aks"
+)
+BROKEN = Finding(Severity.ERROR, "ARM_FAILED", CLUSTER.id, "the delete failed", "retried next run")
+
+
+def test_a_failure_repaired_by_a_later_pass_is_neither_a_failure_nor_a_finding():
+    action = DeleteLinker(CLUSTER, "scap_0123456789_db")
+    run = ClusterRun(CLUSTER.id, outcomes=[Outcome(action, "failed", "503", BROKEN), Outcome(action, "applied")])
+    assert run.failed == [] and run.outcome_findings() == [] and RunReport([run]).ok
+
+
+def test_a_failure_that_stays_is_reported_once_with_its_finding():
+    action, other = DeleteLinker(CLUSTER, "scap_0123456789_db"), DeleteLinker(CLUSTER, "scap_9876543210_oai")
+    outcomes = [
+        Outcome(action, "failed", "503", BROKEN),
+        Outcome(other, "applied"),
+        Outcome(action, "failed", "503", BROKEN),
+    ]
+    run = ClusterRun(CLUSTER.id, outcomes=outcomes)
+    assert [o.action for o in run.failed] == [action] and run.outcome_findings() == [BROKEN]
+    assert not RunReport([run]).ok and "1 failure(s)" in RunReport([run]).summary()
