@@ -40,15 +40,18 @@ def drain(connection: str, queue: str) -> list[func.QueueMessage]:
     return messages
 
 
-def test_timer_fans_out_and_the_last_cluster_writes_the_report(storage, estate):
+def test_timer_fans_out_and_the_last_cluster_writes_the_report(storage, estate, admin):
     estate.tag(CLUSTER, {"sc-group": "shop"})
     estate.tag(DATABASE, SQL_TAGS)
     app_module.application().handle_events(estate.new_events())
     functions()["sweep_timer"].get_user_function()(TimerRequest(past_due=False))
     messages = drain(storage, SWEEP_QUEUE)
     assert [json.loads(m.get_body())["cluster"] for m in messages] == [CLUSTER]
+    mark = admin.mark()
     for message in messages:
         functions()["sweep_cluster"].get_user_function()(message)
+    listings = [r["path"] for r in admin.requests_since(mark) if r["path"].endswith(("/resources", "/managedClusters"))]
+    assert listings == [], "a queue-triggered sweep lists the estate again instead of using the run's snapshot"
     store = SweepStore.from_environment()
     reports = [b.name for b in store.container.list_blobs(name_starts_with="reports/")]
     assert len(reports) == 2 and {r.rsplit(".", 1)[1] for r in reports} == {"json", "html"}
