@@ -49,7 +49,6 @@ class RateLimitPacer:
         self._buckets: dict[tuple[str, str], _Bucket] = {}
         self._lock = threading.Lock()
         self._clock, self._sleep = clock, sleep
-        self.waited_seconds = 0.0  # how long requests were held back, for telemetry and the benchmark
 
     def _bucket(self, subscription: str, kind: str, now: float) -> _Bucket:
         key = (subscription.lower(), kind)
@@ -71,7 +70,6 @@ class RateLimitPacer:
                     bucket.tokens, bucket.stamp = level - 1, now
                     bucket.in_flight += 1
                     return
-                self.waited_seconds += wait
             self._sleep(wait)
 
     def release(self, subscription: str, kind: str, remaining: str | None, retry_after: str | None) -> None:
