@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 
 from azure.core.exceptions import ResourceNotFoundError
@@ -101,7 +102,8 @@ class Arm:
     def put_linker(self, cluster_id: str, name: str, body: dict):
         """Create or replace a linker and wait for its LRO (Accepted -> Succeeded | Failed)."""
         linkers = self.clients.linkers().linker
-        return self._retry()(lambda: linkers.begin_create_or_update(cluster_id, name, body).result())
+        # A fresh copy per attempt: the SDK consumes parts of a dict body, so a retry would send it incomplete.
+        return self._retry()(lambda: linkers.begin_create_or_update(cluster_id, name, copy.deepcopy(body)).result())
 
     def delete_linker(self, cluster_id: str, name: str) -> None:
         linkers = self.clients.linkers().linker

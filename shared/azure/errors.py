@@ -23,6 +23,9 @@ class FailureKind(Enum):
 
 
 RETRYABLE = {FailureKind.THROTTLED, FailureKind.TRANSIENT, FailureKind.CONFLICT}
+# A long-running operation that ended Failed reaches us on a 200 polling response: its error code says whether the
+# service broke (worth another try) or our request was wrong.
+TRANSIENT_CODES = frozenset({"InternalServerError", "InternalError", "ServiceUnavailable", "GatewayTimeout"})
 
 
 @dataclass(frozen=True)
@@ -59,7 +62,7 @@ def classify(error: BaseException) -> AzureFailure:
         return AzureFailure(FailureKind.CONFLICT, status, code, message, retry_after)
     if status == 404:
         return AzureFailure(FailureKind.NOT_FOUND, status, code, message)
-    if status is None or status >= 500 or status == 408:
+    if status is None or status >= 500 or status == 408 or code in TRANSIENT_CODES:
         return AzureFailure(FailureKind.TRANSIENT, status, code, message, retry_after)
     return AzureFailure(FailureKind.INVALID, status, code, message)
 
