@@ -2,25 +2,38 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
 
+from emulator.arm.store import ArmStore
+from emulator.clusters import Clusters
+from emulator.events import EventLog
+from emulator.faults import Faults
 from emulator.http import Request, Response
+from emulator.identity import TokenService
+from emulator.requestlog import RequestLog
+from emulator.throttle import TokenBuckets
 
-if TYPE_CHECKING:
-    from emulator.cloud import Cloud
 
-
+@dataclass(kw_only=True, eq=False)
 class AdminApi:
-    def __init__(self, cloud: Cloud):
-        self.cloud = cloud
+    """The admin routes, over the stores and logs of the services they inspect and control."""
+
+    tenant_id: str
+    store: ArmStore
+    clusters: Clusters
+    requests: RequestLog
+    events: EventLog
+    faults: Faults
+    throttle: TokenBuckets
+    tokens: TokenService
 
     def handle(self, request: Request) -> Response:
         route = (request.method, request.path.removeprefix("/_emulator").rstrip("/"))
         handler = {
             ("GET", "/state"): self._state,
-            ("GET", "/requests"): self._requests,
-            ("GET", "/events"): self._events,
-            ("GET", "/faults"): lambda r: Response(200, {"faults": self.cloud.faults.listing()}),
+            ("GET", "/requests"): self._list_requests,
+            ("GET", "/events"): self._list_events,
+            ("GET", "/faults"): lambda r: Response(200, {"faults": self.faults.listing()}),
             ("POST", "/faults"): self._add_fault,
             ("DELETE", "/faults"): self._clear_faults,
             ("POST", "/latency"): self._latency,
@@ -40,74 +53,70 @@ class AdminApi:
         return Response(
             200,
             {
-                "tenant_id": self.cloud.tenant_id,
+                "tenant_id": self.tenant_id,
                 "subscriptions": {
                     s.id: {"providers": {s.provider_names.get(k, k): v for k, v in s.providers.items()}}
-                    for s in self.cloud.arm.subscriptions.values()
+                    for s in self.store.subscriptions.values()
                 },
-                "resources": self.cloud.arm.snapshot(),
+                "resources": self.store.snapshot(),
                 "clusters": {
                     runtime.cluster_id: {"key": runtime.key, "objects": runtime.store.snapshot()}
-                    for runtime in list(self.cloud.clusters.values())
+                    for runtime in self.clusters.all()
                 },
             },
         )
 
-    def _requests(self, request: Request) -> Response:
+    def _list_requests(self, request: Request) -> Response:
         since = int(request.query.get("since", 0))
-        with self.cloud._requests_lock:
-            entries = list(self.cloud.requests[since:])
-            total = len(self.cloud.requests)
+        entries, total = self.requests.since(since)
         return Response(200, {"requests": entries, "next": total})
 
-    def _events(self, request: Request) -> Response:
+    def _list_events(self, request: Request) -> Response:
         schema = request.query.get("schema", "eventgrid")
         if schema not in ("eventgrid", "cloudevents"):
             raise ValueError("schema must be eventgrid or cloudevents")
-        return Response(200, {"events": self.cloud.events.listing(schema, int(request.query.get("since", 0)))})
+        return Response(200, {"events": self.events.listing(schema, int(request.query.get("since", 0)))})
 
     def _add_fault(self, request: Request) -> Response:
         specs = request.json()
         for spec in specs if isinstance(specs, list) else [specs]:
-            self.cloud.faults.add(spec)
-        return Response(200, {"faults": self.cloud.faults.listing()})
+            self.faults.add(spec)
+        return Response(200, {"faults": self.faults.listing()})
 
     def _clear_faults(self, request: Request) -> Response:
-        self.cloud.faults.clear()
+        self.faults.clear()
         return Response(200, {"faults": []})
 
     def _latency(self, request: Request) -> Response:
         body = request.json() or {}
-        self.cloud.faults.latency_ms.update({k.removesuffix("_ms"): int(v) for k, v in body.items()})
-        return Response(200, {"latency_ms": self.cloud.faults.latency_ms})
+        self.faults.latency_ms.update({k.removesuffix("_ms"): int(v) for k, v in body.items()})
+        return Response(200, {"latency_ms": self.faults.latency_ms})
 
     def _throttling(self, request: Request) -> Response:
         body = request.json() or {}
-        self.cloud.throttle.enabled = bool(body.get("enabled", True))
+        self.throttle.enabled = bool(body.get("enabled", True))
         if body.get("reset"):
-            self.cloud.throttle.reset()
-        return Response(200, {"enabled": self.cloud.throttle.enabled})
+            self.throttle.reset()
+        return Response(200, {"enabled": self.throttle.enabled})
 
     def _token(self, request: Request) -> Response:
         """A token for any scenario principal: lets tests act as a user or as a principal lacking rights."""
         body = request.json() or {}
-        identity = self.cloud.tokens.by_name(body["principal"])
-        token, expires_on = self.cloud.tokens.issue(
-            identity.principal, body.get("resource", "https://management.azure.com")
-        )
+        identity = self.tokens.by_name(body["principal"])
+        token, expires_on = self.tokens.issue(identity.principal, body.get("resource", "https://management.azure.com"))
         return Response(
             200, {"access_token": token, "expires_on": expires_on, "object_id": identity.principal.object_id}
         )
 
     def _webhook(self, request: Request) -> Response:
         body = request.json() or {}
-        self.cloud.events.webhooks.append((body["url"], body.get("schema", "eventgrid")))
-        return Response(200, {"webhooks": self.cloud.events.webhooks})
+        self.events.webhooks.append((body["url"], body.get("schema", "eventgrid")))
+        return Response(200, {"webhooks": self.events.webhooks})
 
     def _provisioning_state(self, request: Request) -> Response:
         """Flip a resource's provisioningState, as AKS does during its own operations (no event)."""
         body = request.json() or {}
-        resource = self.cloud.arm.get(body["id"])
+        resource = self.store.get(body["id"])
         if resource is None:
             return Response(404, {"error": {"code": "ResourceNotFound", "message": body["id"]}})
         resource["properties"]["provisioningState"] = body["state"]

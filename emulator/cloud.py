@@ -2,121 +2,75 @@
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import threading
 import time
-from dataclasses import dataclass
 from datetime import UTC, datetime
-
-import yaml
 
 from emulator.admin import AdminApi
 from emulator.arm.errors import arm_error
+from emulator.arm.notify import ResourceEvents
 from emulator.arm.operations import Operations
 from emulator.arm.service import ArmService
 from emulator.arm.servicelinker import ServiceLinker
 from emulator.arm.store import ArmStore
+from emulator.clusters import Clusters
 from emulator.events import EventLog
 from emulator.faults import Faults
 from emulator.http import HttpError, Request, Response
-from emulator.identity import AKS_AUDIENCE, ARM_AUDIENCE, VAULT_AUDIENCE, Identity, TokenService
+from emulator.identity import AKS_AUDIENCE, ARM_AUDIENCE, VAULT_AUDIENCE, TokenService
 from emulator.keyvault import VAULT_SUFFIX, KeyVaultService
-from emulator.kube import KubeApi, ObjectStore
 from emulator.kube.errors import status_body
+from emulator.requestlog import RequestLog
+from emulator.site import Site
 from emulator.throttle import TokenBuckets
 
 ARM_AUDIENCES = {ARM_AUDIENCE, "https://management.core.windows.net"}
 OPERATION_KIND = {"GET": "read", "HEAD": "read", "DELETE": "delete"}  # everything else is a write
 
 
-@dataclass
-class ClusterRuntime:
-    """An emulated AKS cluster's Kubernetes API, served under /clusters/{key}."""
-
-    key: str
-    cluster_id: str
-    store: ObjectStore
-    api: KubeApi
-
-
 class Cloud:
+    """The composition root: builds each service from the collaborators it needs, and routes requests to them."""
+
     def __init__(self, tenant_id: str, lro_polls: int = 1):
         self.tenant_id = tenant_id
+        self.site = Site()
         self.arm = ArmStore()
         self.tokens = TokenService(tenant_id)
         self.events = EventLog(tenant_id)
         self.faults = Faults()
         self.throttle = TokenBuckets()
-        self.operations = Operations(lro_polls)
-        self.arm_service = ArmService(self)
-        self.linkers = ServiceLinker(self)
-        self.keyvault = KeyVaultService(self)
-        self.admin = AdminApi(self)
-        self.clusters: dict[str, ClusterRuntime] = {}  # by lower-case cluster id
-        self._clusters_by_key: dict[str, ClusterRuntime] = {}
-        self.requests: list[dict] = []
-        self._requests_lock = threading.Lock()
-        self.arm_endpoint = ""  # set once the listener is bound
-        self.ca_pem = ""
-
-    # -- clusters --------------------------------------------------------------------------------------
-    def ensure_cluster_runtime(self, cluster: dict) -> ClusterRuntime:
-        key = cluster["id"].lower()
-        runtime = self.clusters.get(key)
-        if runtime is None:
-            short = "c" + hashlib.sha256(key.encode()).hexdigest()[:12]
-            store = ObjectStore()
-            api = KubeApi(store, cluster["id"], self._authorize_data_action)
-            runtime = ClusterRuntime(short, cluster["id"], store, api)
-            self.clusters[key] = runtime
-            self._clusters_by_key[short] = runtime
-        return runtime
-
-    def drop_cluster_runtime(self, cluster_id: str) -> None:
-        runtime = self.clusters.pop(cluster_id.lower(), None)
-        if runtime:
-            self._clusters_by_key.pop(runtime.key, None)
-
-    def cluster_runtime(self, cluster_id: str) -> ClusterRuntime:
-        return self.clusters[cluster_id.lower()]
-
-    def kubeconfig_for(self, cluster: dict) -> str:
-        """What listClusterUserCredential returns: the cluster's API server and CA (AAD clusters: no user token)."""
-        runtime = self.ensure_cluster_runtime(cluster)
-        name = cluster["name"]
-        config = {
-            "apiVersion": "v1",
-            "kind": "Config",
-            "clusters": [
-                {
-                    "name": name,
-                    "cluster": {
-                        "server": f"{self.arm_endpoint}/clusters/{runtime.key}",
-                        "certificate-authority-data": base64.b64encode(self.ca_pem.encode()).decode(),
-                    },
-                }
-            ],
-            "contexts": [{"name": name, "context": {"cluster": name, "user": f"clusterUser_{name}"}}],
-            "current-context": name,
-            "users": [
-                {
-                    "name": f"clusterUser_{name}",
-                    "user": {
-                        "exec": {
-                            "apiVersion": "client.authentication.k8s.io/v1beta1",
-                            "command": "kubelogin",
-                            "args": ["get-token", "--server-id", AKS_AUDIENCE, "--login", "azurecli"],
-                        }
-                    },
-                }
-            ],
-        }
-        return yaml.safe_dump(config, sort_keys=False)
-
-    def _authorize_data_action(self, principal, action: str, scope: str) -> bool:
-        identity = self.tokens.identities.get(principal.object_id)
-        return identity is not None and identity.allowed(action, scope, data=True)
+        self.requests = RequestLog()
+        self.clusters = Clusters(self.tokens, self.site)
+        operations = Operations(lro_polls)
+        resource_events = ResourceEvents(self.events)
+        linkers = ServiceLinker(
+            store=self.arm,
+            operations=operations,
+            events=resource_events,
+            faults=self.faults,
+            clusters=self.clusters,
+            tenant_id=tenant_id,
+            site=self.site,
+        )
+        self.arm_service = ArmService(
+            store=self.arm,
+            operations=operations,
+            linkers=linkers,
+            events=resource_events,
+            clusters=self.clusters,
+            tenant_id=tenant_id,
+            site=self.site,
+        )
+        self.keyvault = KeyVaultService(store=self.arm, tokens=self.tokens, tenant_id=tenant_id)
+        self.admin = AdminApi(
+            tenant_id=tenant_id,
+            store=self.arm,
+            clusters=self.clusters,
+            requests=self.requests,
+            events=self.events,
+            faults=self.faults,
+            throttle=self.throttle,
+            tokens=self.tokens,
+        )
 
     # -- the front door --------------------------------------------------------------------------------
     def handle(self, request: Request) -> Response:
@@ -128,17 +82,8 @@ class Cloud:
                 "keyvault", request, lambda identity: self.keyvault.handle(request, host[: -len(VAULT_SUFFIX)])
             )
         if request.path.startswith("/clusters/"):
-            return self._serve("kube", request, lambda identity: self._kube(request))
+            return self._serve("kube", request, lambda identity: self.clusters.handle(request))
         return self._serve("arm", request, lambda identity: self.arm_service.handle(request, identity))
-
-    def _kube(self, request: Request) -> Response:
-        _, _, key, *rest = request.path.split("/", 3)
-        runtime = self._clusters_by_key.get(key)
-        if runtime is None:
-            return Response(
-                404, {"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "NotFound", "code": 404}
-            )
-        return runtime.api.handle(request, "/" + (rest[0] if rest else ""))
 
     def _serve(self, service: str, request: Request, call) -> Response:
         kind = OPERATION_KIND.get(request.method, "write")
@@ -158,9 +103,7 @@ class Cloud:
             response = error.response
         entry["status"] = response.status
         entry["elapsed_ms"] = round((time.perf_counter() - started) * 1000, 3)
-        with self._requests_lock:
-            entry["seq"] = len(self.requests)
-            self.requests.append(entry)
+        self.requests.append(entry)
         return response
 
     def _pipeline(self, service: str, kind: str, request: Request, call, entry: dict) -> Response:
@@ -228,30 +171,6 @@ class Cloud:
             "with one of the allowed audiences 'https://management.core.windows.net/','https://management.core.windows.net',"
             "'https://management.azure.com/','https://management.azure.com'.",
         )
-
-    # -- identity endpoint (App Service / Functions managed identity protocol) ---------------------------
-    def issue_managed_identity_token(self, query: dict[str, str], default: Identity) -> tuple[int, dict]:
-        resource = (query.get("resource") or "").removesuffix("/.default")
-        if not resource:
-            return 400, {"statusCode": 400, "message": "The 'resource' query parameter is required."}
-        identity = default
-        wanted = query.get("client_id") or query.get("principal_id")
-        if wanted:
-            matches = [
-                i for i in self.tokens.identities.values()
-                if wanted.lower() in (i.principal.client_id.lower(), i.principal.object_id.lower())
-            ]  # fmt: skip
-            if not matches:
-                return 400, {"statusCode": 400, "message": f"No managed identity with id '{wanted}' is assigned."}
-            identity = matches[0]
-        token, expires_on = self.tokens.issue(identity.principal, resource.rstrip("/"))
-        return 200, {
-            "access_token": token,
-            "expires_on": str(expires_on),
-            "resource": resource,
-            "token_type": "Bearer",
-            "client_id": identity.principal.client_id,
-        }
 
 
 def _throttled(service: str, retry_after: int) -> Response:

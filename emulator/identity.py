@@ -104,6 +104,30 @@ class TokenService:
         signature = _b64(hmac.new(self._key, f"{header}.{body}".encode(), hashlib.sha256).digest())
         return f"{header}.{body}.{signature}", expires_on
 
+    def managed_identity_token(self, query: dict[str, str], default: Identity) -> tuple[int, dict]:
+        """The App Service / Functions managed identity protocol: (status, body) for the sidecar to send."""
+        resource = (query.get("resource") or "").removesuffix("/.default")
+        if not resource:
+            return 400, {"statusCode": 400, "message": "The 'resource' query parameter is required."}
+        identity = default
+        wanted = query.get("client_id") or query.get("principal_id")
+        if wanted:
+            matches = [
+                i for i in self.identities.values()
+                if wanted.lower() in (i.principal.client_id.lower(), i.principal.object_id.lower())
+            ]  # fmt: skip
+            if not matches:
+                return 400, {"statusCode": 400, "message": f"No managed identity with id '{wanted}' is assigned."}
+            identity = matches[0]
+        token, expires_on = self.issue(identity.principal, resource.rstrip("/"))
+        return 200, {
+            "access_token": token,
+            "expires_on": str(expires_on),
+            "resource": resource,
+            "token_type": "Bearer",
+            "client_id": identity.principal.client_id,
+        }
+
     def verify(self, authorization: str | None) -> tuple[Identity, str] | None:
         """(identity, audience) for a valid `Bearer` header, else None."""
         if not authorization or not authorization.lower().startswith("bearer "):

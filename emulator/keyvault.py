@@ -3,21 +3,23 @@
 from __future__ import annotations
 
 import uuid
-from typing import TYPE_CHECKING
+from dataclasses import dataclass, field
 
+from emulator.arm.store import ArmStore
 from emulator.http import HttpError, Request, Response
-from emulator.identity import VAULT_AUDIENCE
-
-if TYPE_CHECKING:
-    from emulator.cloud import Cloud
+from emulator.identity import VAULT_AUDIENCE, TokenService
 
 VAULT_SUFFIX = ".vault.azure.net"
 
 
+@dataclass(kw_only=True, eq=False)
 class KeyVaultService:
-    def __init__(self, cloud: Cloud):
-        self.cloud = cloud
-        self.secrets: dict[str, dict[str, list[tuple[str, str]]]] = {}  # vault -> name -> [(version, value)]
+    """Secrets of the vaults ARM knows (`Microsoft.KeyVault/vaults`), authorised by the caller's data actions."""
+
+    store: ArmStore
+    tokens: TokenService
+    tenant_id: str
+    secrets: dict[str, dict[str, list[tuple[str, str]]]] = field(default_factory=dict, init=False)
 
     def set_secret(self, vault: str, name: str, value: str) -> str:
         version = uuid.uuid4().hex
@@ -27,8 +29,7 @@ class KeyVaultService:
     def challenge(self) -> Response:
         """The 401 the SDK's challenge policy expects before it asks for a token."""
         header = (
-            f'Bearer authorization="https://login.microsoftonline.com/{self.cloud.tenant_id}", '
-            f'resource="{VAULT_AUDIENCE}"'
+            f'Bearer authorization="https://login.microsoftonline.com/{self.tenant_id}", resource="{VAULT_AUDIENCE}"'
         )
         return Response(
             401,
@@ -46,7 +47,7 @@ class KeyVaultService:
                 400, {"error": {"code": "BadParameter", "message": "Only GET /secrets/{name}[/{version}]."}}
             )
         action = "Microsoft.KeyVault/vaults/secrets/getSecret/action"
-        identity = self.cloud.tokens.identities.get(request.principal.object_id)
+        identity = self.tokens.identities.get(request.principal.object_id)
         if not identity.allowed(action, vault_id, data=True):
             raise HttpError(
                 Response(
@@ -93,6 +94,6 @@ class KeyVaultService:
 
     def _vaults(self) -> list[dict]:
         found = []
-        for subscription in self.cloud.arm.subscriptions.values():
-            found += self.cloud.arm.of_type_under(f"/subscriptions/{subscription.id}", "Microsoft.KeyVault/vaults")
+        for subscription in self.store.subscriptions.values():
+            found += self.store.of_type_under(f"/subscriptions/{subscription.id}", "Microsoft.KeyVault/vaults")
         return found

@@ -73,12 +73,12 @@ def start(source: Path | str | dict, workdir: Path | None = None) -> LocalCloud:
     cloud, app_identity = scenario_module.build(spec)
     workdir = Path(workdir or tempfile.mkdtemp(prefix="sc-local-cloud-"))
     tls = mint(workdir)
-    cloud.ca_pem = tls.ca_bundle.read_text()
+    cloud.site.ca_pem = tls.ca_bundle.read_text()
     front, arm_endpoint = start_server(cloud.handle, ssl_context=tls.server_context)
-    cloud.arm_endpoint = arm_endpoint
+    cloud.site.arm_endpoint = arm_endpoint
     identity_header = secrets.token_hex(16)
     sidecar, sidecar_url = start_sidecar(
-        lambda query: cloud.issue_managed_identity_token(query, app_identity), identity_header, front.server_port
+        lambda query: cloud.tokens.managed_identity_token(query, app_identity), identity_header, front.server_port
     )
     return LocalCloud(
         cloud=cloud,

@@ -99,7 +99,7 @@ def _resource_group(cloud: Cloud, subscription_id: str, spec: dict) -> None:
             item,
             properties=properties,
         )
-        runtime = cloud.ensure_cluster_runtime(cluster)
+        runtime = cloud.clusters.ensure(cluster)
         runtime.store.load(item.get("kubernetes") or {})
     for item in spec.get("sql_servers") or []:
         server_id = f"{rg_id}/providers/Microsoft.Sql/servers/{item['name']}"

@@ -4,27 +4,36 @@ from __future__ import annotations
 
 import base64
 import re
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
 
 from emulator.arm import resources as rt
 from emulator.arm.errors import arm_error, authorization_failed, bad_request, missing_registration, not_found
+from emulator.arm.notify import ResourceEvents
+from emulator.arm.operations import Operations
 from emulator.arm.paths import ArmPath, Target, parse
-from emulator.arm.store import parent_of
+from emulator.arm.servicelinker import ServiceLinker
+from emulator.arm.store import ArmStore, parent_of
+from emulator.clusters import Clusters
 from emulator.events import ACTION, DELETE, WRITE
 from emulator.http import Request, Response
 from emulator.identity import Identity
-
-if TYPE_CHECKING:
-    from emulator.cloud import Cloud
+from emulator.site import Site
 
 PAGE_SIZE = 1000
 _FILTER_CLAUSE = re.compile(r"\s*(\w+)\s+eq\s+'((?:[^']|'')*)'\s*", re.IGNORECASE)
 
 
+@dataclass(kw_only=True, eq=False)
 class ArmService:
-    def __init__(self, cloud: Cloud):
-        self.cloud = cloud
-        self.store = cloud.arm
+    """The resource manager front: everything under /subscriptions, Service Connector's linkers delegated."""
+
+    store: ArmStore
+    operations: Operations
+    linkers: ServiceLinker
+    events: ResourceEvents
+    clusters: Clusters
+    tenant_id: str
+    site: Site
 
     # -- entry -----------------------------------------------------------------------------------------
     def handle(self, request: Request, identity: Identity) -> Response:
@@ -44,8 +53,8 @@ class ArmService:
             )
         if path.target is Target.OPERATION:
             if "/operationresults/" in path.id.lower():
-                return self.cloud.operations.result(path.action, self.cloud.arm_endpoint, request.query["api-version"])
-            return self.cloud.operations.status(path.action)
+                return self.operations.result(path.action, self.site.arm_endpoint, request.query["api-version"])
+            return self.operations.status(path.action)
         if path.target is Target.PROVIDER:
             return Response(200, self._provider_view(path.subscription_id, path.namespace))
         if path.target is Target.PROVIDER_ACTION:
@@ -75,7 +84,7 @@ class ArmService:
         rbac_type = "Microsoft.Resources/subscriptions/resourceGroups" if type_key == rt.RESOURCE_GROUP else path.type
         self._authorize(identity, f"{rbac_type}/{verb}", path.id)
         if type_key == rt.LINKER:
-            return self.cloud.linkers.handle(request, path, identity)
+            return self.linkers.handle(request, path, identity)
         if type_key == rt.TAGS:
             return self._tags(request, path, identity)
         if type_key != rt.RESOURCE_GROUP and type_key not in rt.TYPES:
@@ -115,11 +124,11 @@ class ArmService:
                 }
             else:
                 self._require_parent(path)
-                resource = rt.new_resource(path.id, type_key, body, existing, self.cloud.tenant_id)
+                resource = rt.new_resource(path.id, type_key, body, existing, self.tenant_id)
             self.store.put(resource)
         if type_key == rt.CLUSTER:
-            self.cloud.ensure_cluster_runtime(resource)
-        self._emit(WRITE, path.id, f"{path.type}/write", request, identity, updated=existing is not None)
+            self.clusters.ensure(resource)
+        self.events.emit(WRITE, path.id, f"{path.type}/write", request, identity, updated=existing is not None)
         return Response(200 if existing else 201, resource)
 
     def _require_parent(self, path: ArmPath) -> None:
@@ -143,8 +152,8 @@ class ArmService:
             return Response(204)
         for resource in removed:
             if resource["type"].lower() == rt.CLUSTER:
-                self.cloud.drop_cluster_runtime(resource["id"])
-        self._emit(DELETE, path.id, f"{path.type}/delete", None, identity, updated=True, method="DELETE")
+                self.clusters.drop(resource["id"])
+        self.events.emit(DELETE, path.id, f"{path.type}/delete", None, identity, updated=True, method="DELETE")
         return Response(200)
 
     # -- tags at scope ---------------------------------------------------------------------------------
@@ -171,14 +180,14 @@ class ArmService:
                 target["tags"] = tags = {}
         view = {"id": path.id, "name": "default", "type": "Microsoft.Resources/tags", "properties": {"tags": tags}}
         if request.method != "GET":
-            self._emit(WRITE, path.id, "Microsoft.Resources/tags/write", request, identity, updated=True)
+            self.events.emit(WRITE, path.id, "Microsoft.Resources/tags/write", request, identity, updated=True)
         return Response(200, view)
 
     # -- listing ---------------------------------------------------------------------------------------
     def _list_collection(self, request: Request, path: ArmPath) -> Response:
         type_key = path.type.lower()
         if type_key == rt.LINKER:
-            return self.cloud.linkers.list(request, path)
+            return self.linkers.list(request, path)
         if type_key == rt.RESOURCE_GROUP:
             items = [r for r in self.store.of_type_under(path.id, "Microsoft.Resources/resourceGroups")]
         elif "/providers/" in path.id.lower():
@@ -209,7 +218,7 @@ class ArmService:
         if skip + top < len(items):
             token = base64.urlsafe_b64encode(str(skip + top).encode()).decode()
             query = "&".join(f"{k}={v}" for k, v in request.query.items() if k != "$skiptoken")
-            body["nextLink"] = f"{self.cloud.arm_endpoint}{request.path}?{query}&$skiptoken={token}"
+            body["nextLink"] = f"{self.site.arm_endpoint}{request.path}?{query}&$skiptoken={token}"
         return Response(200, body)
 
     # -- actions ---------------------------------------------------------------------------------------
@@ -217,7 +226,7 @@ class ArmService:
         self._authorize(identity, f"{path.type}/{path.action}/action", path.id)
         type_key = path.type.lower()
         if type_key == rt.LINKER:
-            return self.cloud.linkers.action(request, path, identity)
+            return self.linkers.action(request, path, identity)
         resource = self._existing(path)
         handler_name = rt.TYPES.get(type_key, rt.TypeSpec("")).actions.get(path.action.lower())
         if handler_name is None:
@@ -225,11 +234,11 @@ class ArmService:
                 404, "InvalidResourceType", f"The action '{path.action}' is not supported on '{path.type}'."
             )
         body = getattr(self, f"_action_{handler_name}")(resource)
-        self._emit(ACTION, path.id, f"{path.type}/{path.action}/action", request, identity, updated=True)
+        self.events.emit(ACTION, path.id, f"{path.type}/{path.action}/action", request, identity, updated=True)
         return Response(200, body)
 
     def _action_list_cluster_user_credential(self, cluster: dict) -> dict:
-        kubeconfig = self.cloud.kubeconfig_for(cluster)
+        kubeconfig = self.clusters.kubeconfig_for(cluster)
         return {"kubeconfigs": [{"name": "clusterUser", "value": base64.b64encode(kubeconfig.encode()).decode()}]}
 
     def _action_list_keys(self, account: dict) -> dict:
@@ -263,34 +272,6 @@ class ArmService:
         subscription = self.store.subscription(subscription_id)
         if subscription.provider_state(namespace) != "Registered":
             raise missing_registration(namespace)
-
-    # -- events ----------------------------------------------------------------------------------------
-    def _emit(
-        self,
-        event_type: str,
-        subject: str,
-        operation: str,
-        request: Request | None,
-        identity: Identity,
-        *,
-        updated: bool,
-        method: str | None = None,
-    ) -> None:
-        http_request = None
-        if updated:
-            http_request = {
-                "clientRequestId": (request.header("x-ms-client-request-id") if request else None) or "",
-                "clientIpAddress": "127.0.0.1",
-                "method": method or (request.method if request else "DELETE"),
-                "url": f"https://management.azure.com{subject}",
-            }
-        subscription_id = subject.split("/")[2]
-        principal = {"object_id": identity.principal.object_id, "client_id": identity.principal.client_id}
-        self.cloud.events.emit(event_type, subject, operation, subscription_id, principal, http_request)
-
-    def emit_as(self, event_type: str, subject: str, operation: str, identity: Identity) -> None:
-        """For writes a resource provider makes on its own (e.g. Service Connector enabling OIDC)."""
-        self._emit(event_type, subject, operation, None, identity, updated=True, method="PUT")
 
 
 def _merge(existing: dict, patch: dict) -> dict:

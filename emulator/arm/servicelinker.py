@@ -9,19 +9,21 @@ from __future__ import annotations
 
 import base64
 import re
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
 
 from emulator.arm import resources as rt
 from emulator.arm.errors import arm_error, bad_request, missing_registration, not_found
-from emulator.arm.operations import Outcome
+from emulator.arm.notify import ResourceEvents
+from emulator.arm.operations import Operations, Outcome
 from emulator.arm.paths import ArmPath
+from emulator.arm.store import ArmStore
+from emulator.clusters import Clusters
 from emulator.events import WRITE
+from emulator.faults import Faults
 from emulator.http import Request, Response
 from emulator.identity import Identity
-
-if TYPE_CHECKING:
-    from emulator.cloud import Cloud
+from emulator.site import Site
 
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9._]{1,60}$")
 NAMESPACE_PATTERN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
@@ -54,11 +56,18 @@ def service_account_name(client_id: str) -> str:
     return f"sc-account-{client_id}"
 
 
+@dataclass(kw_only=True, eq=False)
 class ServiceLinker:
-    def __init__(self, cloud: Cloud):
-        self.cloud = cloud
-        self.store = cloud.arm
-        self._secret_values: dict[str, str] = {}  # linker id -> raw secret (never returned by GET)
+    """Linkers on a managed cluster: validated like the service, provisioned by an LRO with its side effects."""
+
+    store: ArmStore
+    operations: Operations
+    events: ResourceEvents
+    faults: Faults
+    clusters: Clusters
+    tenant_id: str
+    site: Site
+    _secret_values: dict[str, str] = field(default_factory=dict, init=False, repr=False)  # linker id -> raw secret
 
     # -- CRUD ------------------------------------------------------------------------------------------
     def handle(self, request: Request, path: ArmPath, identity: Identity) -> Response:
@@ -127,13 +136,13 @@ class ServiceLinker:
         self.store.put(linker)
         if secret_value is not None:
             self._secret_values[path.id.lower()] = secret_value
-        op = self.cloud.operations.start(
+        op = self.operations.start(
             path.subscription_id,
             "Microsoft.ServiceLinker",
             cluster["location"],
             lambda: self._provision(path.id, cluster["id"], target, identity),
         )
-        self.cloud.arm_service.emit_as(WRITE, path.id, "Microsoft.ServiceLinker/linkers/write", identity)
+        self.events.emit_as(WRITE, path.id, "Microsoft.ServiceLinker/linkers/write", identity)
         headers = {"Azure-AsyncOperation": self._op_url(op.status_path)}
         return Response(200 if existed else 201, linker, headers)
 
@@ -147,7 +156,7 @@ class ServiceLinker:
             self._secret_values.pop(path.id.lower(), None)
             return Outcome("Succeeded")
 
-        op = self.cloud.operations.start(path.subscription_id, "Microsoft.ServiceLinker", "global", complete)
+        op = self.operations.start(path.subscription_id, "Microsoft.ServiceLinker", "global", complete)
         return Response(
             202, None, {"Azure-AsyncOperation": self._op_url(op.status_path), "Location": self._op_url(op.result_path)}
         )
@@ -165,7 +174,7 @@ class ServiceLinker:
             ]
             return Response(200, {"configurations": configs})
         if action == "validatelinker":
-            op = self.cloud.operations.start(
+            op = self.operations.start(
                 path.subscription_id,
                 "Microsoft.ServiceLinker",
                 "global",
@@ -279,11 +288,11 @@ class ServiceLinker:
                     "message": "Execution failed. Operation returned an invalid status code 'Conflict'",
                 },
             )
-        if self.cloud.faults.take("arm", "LRO", linker_id, kinds=("lro_fail",)):
+        if self.faults.take("arm", "LRO", linker_id, kinds=("lro_fail",)):
             linker["properties"]["provisioningState"] = "Failed"
             return Outcome("Failed", {"code": "InternalServerError", "message": "Injected LRO failure."})
         props = linker["properties"]
-        kube = self.cloud.cluster_runtime(cluster_id).store
+        kube = self.clusters.runtime(cluster_id).store
         self._ensure_extension(cluster, kube, identity)
         namespace = props["scope"]
         if kube.get("namespaces", None, namespace) is None:
@@ -317,7 +326,7 @@ class ServiceLinker:
                     "provisioningState": "Succeeded",
                 }
             }
-            self.store.put(rt.new_resource(extension_id, rt.EXTENSION, body, None, self.cloud.tenant_id))
+            self.store.put(rt.new_resource(extension_id, rt.EXTENSION, body, None, self.tenant_id))
         if kube.get("namespaces", None, EXTENSION_NAMESPACE) is None:
             kube.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": EXTENSION_NAMESPACE}})
 
@@ -328,10 +337,8 @@ class ServiceLinker:
         ):
             props["oidcIssuerProfile"]["enabled"] = True
             props["securityProfile"]["workloadIdentity"]["enabled"] = True
-            self.store.put(rt.new_resource(cluster["id"], rt.CLUSTER, cluster, cluster, self.cloud.tenant_id))
-            self.cloud.arm_service.emit_as(
-                WRITE, cluster["id"], "Microsoft.ContainerService/managedClusters/write", identity
-            )
+            self.store.put(rt.new_resource(cluster["id"], rt.CLUSTER, cluster, cluster, self.tenant_id))
+            self.events.emit_as(WRITE, cluster["id"], "Microsoft.ContainerService/managedClusters/write", identity)
         cluster = self.store.get(cluster["id"])
         issuer = cluster["properties"]["oidcIssuerProfile"]["issuerURL"]
         uami = self._identity_by_client_id(auth["subscriptionId"], auth["clientId"])
@@ -342,7 +349,7 @@ class ServiceLinker:
             # The credential's name is INFERRED (not documented): one per cluster/namespace/service account.
             fic_id = f"{uami['id']}/federatedIdentityCredentials/sc_{rt.stable_uuid(issuer, subject)[:8]}"
             body = {"properties": {"issuer": issuer, "subject": subject, "audiences": ["api://AzureADTokenExchange"]}}
-            self.store.put(rt.new_resource(fic_id, rt.FEDERATED_CREDENTIAL, body, None, self.cloud.tenant_id))
+            self.store.put(rt.new_resource(fic_id, rt.FEDERATED_CREDENTIAL, body, None, self.tenant_id))
         if kube.get("serviceaccounts", namespace, sa_name) is None:
             kube.apply(
                 {
@@ -368,14 +375,14 @@ class ServiceLinker:
                     "principalType": "ServicePrincipal",
                 }
             }
-            self.store.put(rt.new_resource(assignment_id, rt.ROLE_ASSIGNMENT, body, None, self.cloud.tenant_id))
+            self.store.put(rt.new_resource(assignment_id, rt.ROLE_ASSIGNMENT, body, None, self.tenant_id))
 
     def _open_sql_firewall(self, cluster: dict, target: dict) -> None:
         server_id = target["id"].rsplit("/databases/", 1)[0]
         ip = rt.outbound_ip(cluster["id"])
         rule_id = f"{server_id}/firewallRules/ServiceLinker-{rt.stable_uuid(cluster['id'])[:8]}"
         body = {"properties": {"startIpAddress": ip, "endIpAddress": ip}}
-        self.store.put(rt.new_resource(rule_id, rt.SQL_FIREWALL_RULE, body, None, self.cloud.tenant_id))
+        self.store.put(rt.new_resource(rule_id, rt.SQL_FIREWALL_RULE, body, None, self.tenant_id))
 
     # -- configuration (python client keys, FACTS.md section 2) ----------------------------------------
     def _configuration(self, linker: dict, include_secrets: bool = False) -> dict[str, str]:
@@ -418,7 +425,7 @@ class ServiceLinker:
         return {renames.get(k, k): v for k, v in values.items()}
 
     def _op_url(self, path: str) -> str:
-        return f"{self.cloud.arm_endpoint}{path}?api-version=2024-04-01"
+        return f"{self.site.arm_endpoint}{path}?api-version=2024-04-01"
 
 
 def _now() -> str:

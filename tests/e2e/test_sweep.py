@@ -42,7 +42,7 @@ def test_a_compliant_estate_swept_twice_makes_zero_writes(estate, app, admin):
 
 def test_drift_is_repaired_and_reverified(estate, app, admin, cloud):
     wire_everything(estate, app)
-    runtime = cloud.cloud.cluster_runtime(CLUSTER)
+    runtime = cloud.cloud.clusters.runtime(CLUSTER)
     api = runtime.store.get("deployments", "shop", "api")
     api["spec"]["template"]["spec"]["containers"][0].pop("envFrom")
     runtime.store.apply(api)
@@ -56,7 +56,7 @@ def test_drift_is_repaired_and_reverified(estate, app, admin, cloud):
 
 def test_a_deleted_secret_and_federated_credential_are_found(estate, app, cloud):
     wire_everything(estate, app)
-    runtime = cloud.cloud.cluster_runtime(CLUSTER)
+    runtime = cloud.cloud.clusters.runtime(CLUSTER)
     secret = env_from_secrets(estate.workload("Deployment", "api"))[0]
     runtime.store.delete("secrets", "shop", secret)
     result = Sweeper(app).run(dry_run=True, now=NOW)

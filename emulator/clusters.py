@@ -1,0 +1,103 @@
+"""Each emulated AKS cluster's Kubernetes API, served under /clusters/{key}, and the kubeconfig that reaches it."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from dataclasses import dataclass
+
+import yaml
+
+from emulator.http import Principal, Request, Response
+from emulator.identity import AKS_AUDIENCE, TokenService
+from emulator.kube import KubeApi, ObjectStore
+from emulator.kube.errors import status_body
+from emulator.site import Site
+
+
+@dataclass
+class ClusterRuntime:
+    """An emulated AKS cluster's Kubernetes API, served under /clusters/{key}."""
+
+    key: str
+    cluster_id: str
+    store: ObjectStore
+    api: KubeApi
+
+
+class Clusters:
+    """The Kubernetes side of every managed cluster ARM knows, by cluster id and by URL key."""
+
+    def __init__(self, tokens: TokenService, site: Site):
+        self._tokens = tokens
+        self._site = site
+        self._by_id: dict[str, ClusterRuntime] = {}  # by lower-case cluster id
+        self._by_key: dict[str, ClusterRuntime] = {}
+
+    def ensure(self, cluster: dict) -> ClusterRuntime:
+        key = cluster["id"].lower()
+        runtime = self._by_id.get(key)
+        if runtime is None:
+            short = "c" + hashlib.sha256(key.encode()).hexdigest()[:12]
+            store = ObjectStore()
+            api = KubeApi(store, cluster["id"], self._authorize_data_action)
+            runtime = ClusterRuntime(short, cluster["id"], store, api)
+            self._by_id[key] = runtime
+            self._by_key[short] = runtime
+        return runtime
+
+    def drop(self, cluster_id: str) -> None:
+        runtime = self._by_id.pop(cluster_id.lower(), None)
+        if runtime:
+            self._by_key.pop(runtime.key, None)
+
+    def runtime(self, cluster_id: str) -> ClusterRuntime:
+        return self._by_id[cluster_id.lower()]
+
+    def all(self) -> list[ClusterRuntime]:
+        return list(self._by_id.values())
+
+    def handle(self, request: Request) -> Response:
+        """A request under /clusters/{key}/..., routed to that cluster's API server."""
+        _, _, key, *rest = request.path.split("/", 3)
+        runtime = self._by_key.get(key)
+        if runtime is None:
+            return Response(404, status_body(404, "NotFound", f"no cluster {key}"))
+        return runtime.api.handle(request, "/" + (rest[0] if rest else ""))
+
+    def kubeconfig_for(self, cluster: dict) -> str:
+        """What listClusterUserCredential returns: the cluster's API server and CA (AAD clusters: no user token)."""
+        runtime = self.ensure(cluster)
+        name = cluster["name"]
+        config = {
+            "apiVersion": "v1",
+            "kind": "Config",
+            "clusters": [
+                {
+                    "name": name,
+                    "cluster": {
+                        "server": f"{self._site.arm_endpoint}/clusters/{runtime.key}",
+                        "certificate-authority-data": base64.b64encode(self._site.ca_pem.encode()).decode(),
+                    },
+                }
+            ],
+            "contexts": [{"name": name, "context": {"cluster": name, "user": f"clusterUser_{name}"}}],
+            "current-context": name,
+            "users": [
+                {
+                    "name": f"clusterUser_{name}",
+                    "user": {
+                        "exec": {
+                            "apiVersion": "client.authentication.k8s.io/v1beta1",
+                            "command": "kubelogin",
+                            "args": ["get-token", "--server-id", AKS_AUDIENCE, "--login", "azurecli"],
+                        }
+                    },
+                }
+            ],
+        }
+        return yaml.safe_dump(config, sort_keys=False)
+
+    def _authorize_data_action(self, principal: Principal, action: str, scope: str) -> bool:
+        identity = self._tokens.identities.get(principal.object_id)
+        return identity is not None and identity.allowed(action, scope, data=True)
