@@ -4,9 +4,12 @@ import azure.functions as func
 
 from functions.events import blueprint as events_blueprint
 from functions.sweep import blueprint as sweep_blueprint
-from shared import telemetry
+from shared.adapters import telemetry
+from shared.config import TelemetrySettings
 
-telemetry.configure()  # Application Insights when APPLICATIONINSIGHTS_CONNECTION_STRING is set
+telemetry.configure(
+    TelemetrySettings.from_env()
+)  # Application Insights when APPLICATIONINSIGHTS_CONNECTION_STRING is set
 app = func.FunctionApp()
 app.register_functions(events_blueprint)
 app.register_functions(sweep_blueprint)

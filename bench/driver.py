@@ -22,10 +22,10 @@ from azure.mgmt.resource.resources import ResourceManagementClient
 
 from bench import scenario
 from emulator.client import AdminClient, PersonCredential
-from shared.app import Application
 from shared.config import Settings
-from shared.sweep import Sweeper
-from shared.verdicts import Status
+from shared.core.verdicts import Status
+from shared.service.reconciler import Application
+from shared.service.sweep import Sweeper
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -18,11 +18,12 @@ from rich.console import Console
 from demo.localcloud import LocalCloudProcess
 from emulator.client import AdminClient, PersonCredential
 from shared import report
-from shared.app import Application
 from shared.config import Settings
-from shared.events import HANDLED_EVENT_TYPES, HANDLED_OPERATIONS
-from shared.sweep import Sweeper, SweepResult
-from shared.workloads import pod_spec, pod_template
+from shared.core.eventgrid import HANDLED_EVENT_TYPES, HANDLED_OPERATIONS
+from shared.core.manifests import pod_spec, pod_template
+from shared.service.reconciler import Application
+from shared.service.results import SweepResult
+from shared.service.sweep import Sweeper
 
 SCENARIO = Path(__file__).resolve().parent.parent / "emulator" / "scenarios" / "demo.yaml"
 WRITES = {"PUT", "PATCH", "DELETE"}

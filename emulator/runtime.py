@@ -58,6 +58,7 @@ class LocalCloud:
             "HTTPS_PROXY": self.proxy,
             "NO_PROXY": "127.0.0.1,localhost",
             "SC_ARM_ENDPOINT": self.arm_endpoint,
+            "SC_ARM_AUDIENCE": "https://management.azure.com",  # as on Azure: the audience is not the local address
             "SC_SUBSCRIPTIONS": ",".join(self.subscriptions),
             "SC_LRO_POLL_SECONDS": "0",
         }

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import azure.functions as func
 
-from shared.app import application
+from shared.container import application
 
 blueprint = func.Blueprint()
 
@@ -12,8 +12,8 @@ blueprint = func.Blueprint()
 @blueprint.function_name("on_resource_event")
 @blueprint.event_grid_trigger(arg_name="event")
 def on_resource_event(event: func.EventGridEvent) -> None:
-    """Reconcile what the event names. Deferred work goes to the delayed reconcile queue; a raised error makes
-    Event Grid redeliver the event (its retry policy), so nothing is lost."""
+    """Reconcile what the event names. Deferred work raises, so Event Grid redelivers the event later (its retry
+    policy is the backoff) and nothing is lost; the scheduled sweep is the backstop."""
     report = application().handle_events([as_dict(event)])
     if report.deferred:
         raise DeferredWorkError(f"deferred, Event Grid will redeliver: {'; '.join(report.deferred)}")

@@ -9,12 +9,13 @@ import logging
 
 import azure.functions as func
 
-from shared.app import application
-from shared.fanout import POISON_QUEUE, SWEEP_QUEUE, SweepStore
-from shared.inventory import Estate
-from shared.model import ResourceRef
+from shared.adapters.storage import POISON_QUEUE, SWEEP_QUEUE, SweepStore
+from shared.config import StorageSettings
+from shared.container import application
+from shared.core.ids import ResourceRef
 from shared.report import fragment
-from shared.sweep import Sweeper
+from shared.service.estate import Estate
+from shared.service.sweep import Sweeper
 
 blueprint = func.Blueprint()
 log = logging.getLogger("sc_autopilot.functions.sweep")
@@ -25,7 +26,7 @@ def start_sweep(dry_run: bool | None = None) -> str:
     estate = app.inventory.estate(all_clusters=True)
     clusters = sorted(c.id for c in estate.clusters)
     dry = app.settings.dry_run if dry_run is None else dry_run
-    run = SweepStore.from_environment().start(clusters, dry, estate=estate.to_dict())
+    run = SweepStore.from_settings(StorageSettings.from_env()).start(clusters, dry, estate=estate.to_dict())
     log.info("sweep %s started: %d cluster(s)", run, len(clusters))
     return run
 
@@ -34,7 +35,7 @@ def start_sweep(dry_run: bool | None = None) -> str:
 def run_estate(run: str) -> Estate | None:
     """The run's estate, downloaded once per worker process and run (a worker sweeps many clusters of a run);
     its memo of identities, providers and configuration names is shared by those clusters too."""
-    snapshot = SweepStore.from_environment().estate(run)
+    snapshot = SweepStore.from_settings(StorageSettings.from_env()).estate(run)
     return Estate.from_dict(snapshot) if snapshot else None
 
 
@@ -55,7 +56,7 @@ def sweep_now(req: func.HttpRequest) -> func.HttpResponse:
 @blueprint.queue_trigger(arg_name="message", queue_name=SWEEP_QUEUE, connection="AzureWebJobsStorage")
 def sweep_cluster(message: func.QueueMessage) -> None:
     body = message.get_json()
-    store = SweepStore.from_environment()
+    store = SweepStore.from_settings(StorageSettings.from_env())
     manifest = store.manifest(body["run"])
     app = application()
     # The run's budget is shared: each cluster's invocation gets its slice.
@@ -73,6 +74,6 @@ def sweep_cluster(message: func.QueueMessage) -> None:
 @blueprint.queue_trigger(arg_name="message", queue_name=POISON_QUEUE, connection="AzureWebJobsStorage")
 def sweep_poison(message: func.QueueMessage) -> None:
     body = message.get_json()
-    store = SweepStore.from_environment()
+    store = SweepStore.from_settings(StorageSettings.from_env())
     store.record_failure(body, f"dequeued {message.dequeue_count} time(s)")
     store.assemble_if_complete(body["run"])

@@ -170,6 +170,7 @@ resource app 'Microsoft.Web/sites@2024-04-01' = {
         { name: 'SC_CONCURRENCY', value: string(concurrency) }
         { name: 'SC_KEYVAULT_DNS_SUFFIXES', value: environment().suffixes.keyvaultDns }
         { name: 'SC_ARM_ENDPOINT', value: environment().resourceManager }
+        { name: 'SC_ARM_AUDIENCE', value: environment().authentication.audiences[0] }
         { name: 'SC_LRO_POLL_SECONDS', value: '5' }
         { name: 'SC_HTTP_TIMEOUT_SECONDS', value: '60' }
       ]

@@ -18,9 +18,10 @@ from rich.progress import Progress
 from rich.table import Table
 
 from shared import report as report_module
-from shared.app import Application, RunReport
 from shared.config import ConfigError, Settings
-from shared.sweep import Sweeper
+from shared.service.reconciler import Application
+from shared.service.results import RunReport
+from shared.service.sweep import Sweeper
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_DEFERRED = 0, 1, 2, 3
 

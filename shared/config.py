@@ -9,7 +9,8 @@ from dataclasses import dataclass
 
 from croniter import croniter
 
-DEFAULT_PROTECTED_NAMESPACES = ("kube-system", "kube-public", "kube-node-lease", "sc-system", "gatekeeper-system")
+from shared.core.planner import DEFAULT_PROTECTED_NAMESPACES
+
 CLEANUP_MODES = ("report", "delete")
 _GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 
@@ -35,9 +36,11 @@ class Settings:
     http_timeout_seconds: float = 60.0  # connect and read timeout of every ARM, Key Vault and Kubernetes call
     managed_identity_client_id: str | None = None
 
+    arm_audience: str | None = None  # the token audience for ARM; None: the endpoint itself (public, sovereign)
+
     @property
     def arm_scope(self) -> str:
-        return "https://management.azure.com/.default"
+        return f"{(self.arm_audience or self.arm_endpoint).rstrip('/')}/.default"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -63,6 +66,7 @@ class Settings:
         return cls(
             subscriptions=tuple(s.lower() for s in subscriptions),
             arm_endpoint=env.get("SC_ARM_ENDPOINT", cls.arm_endpoint).rstrip("/"),
+            arm_audience=env.get("SC_ARM_AUDIENCE") or None,
             protected_namespaces=tuple(protected),
             dry_run=_bool(env, "SC_DRY_RUN", False),
             keyvault_dns_suffixes=tuple(_csv(env.get("SC_KEYVAULT_DNS_SUFFIXES", "vault.azure.net"))),
@@ -105,3 +109,47 @@ def _number(env: Mapping[str, str], name: str, default: float, minimum: float) -
     if value < minimum:
         raise ConfigError(f"{name} must be at least {minimum}, not {raw!r}.")
     return value
+
+
+@dataclass(frozen=True)
+class StorageSettings:
+    """The Functions storage (queues, report blobs): a connection string (Azurite), or identity-based service URIs
+    (`__blobServiceUri`/`__queueServiceUri`, any cloud), or `__accountName` (public cloud only)."""
+
+    connection_string: str | None = None
+    blob_service_uri: str | None = None
+    queue_service_uri: str | None = None
+    client_id: str | None = None
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> StorageSettings:
+        env = os.environ if env is None else env
+        prefix = "AzureWebJobsStorage"
+        client_id = env.get(f"{prefix}__clientId") or env.get("AZURE_CLIENT_ID") or None
+        if env.get(prefix):
+            return cls(connection_string=env[prefix])
+        blob, queue = env.get(f"{prefix}__blobServiceUri"), env.get(f"{prefix}__queueServiceUri")
+        if blob and queue:
+            return cls(blob_service_uri=blob.rstrip("/"), queue_service_uri=queue.rstrip("/"), client_id=client_id)
+        account = env.get(f"{prefix}__accountName")
+        if account:
+            return cls(
+                blob_service_uri=f"https://{account}.blob.core.windows.net",
+                queue_service_uri=f"https://{account}.queue.core.windows.net",
+                client_id=client_id,
+            )
+        raise ConfigError(
+            f"{prefix} is not set: give a connection string, or {prefix}__blobServiceUri and "
+            f"{prefix}__queueServiceUri for identity-based storage."
+        )
+
+
+@dataclass(frozen=True)
+class TelemetrySettings:
+    connection_string: str | None = None  # APPLICATIONINSIGHTS_CONNECTION_STRING; None: telemetry is a no-op
+    client_id: str | None = None
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> TelemetrySettings:
+        env = os.environ if env is None else env
+        return cls(env.get("APPLICATIONINSIGHTS_CONNECTION_STRING") or None, env.get("AZURE_CLIENT_ID") or None)

@@ -5,24 +5,20 @@ from __future__ import annotations
 
 import dataclasses
 
-from shared.model import (
+from shared.core.ids import ResourceRef
+from shared.core.manifests import rewire
+from shared.core.model import (
     ClusterInfo,
     ClusterState,
     Connection,
-    DeleteLinker,
-    DeleteObject,
     IdentityInfo,
-    PutLinker,
-    RegisterProvider,
-    ResourceRef,
-    RewireWorkload,
     TargetInfo,
     TargetKind,
     WorkloadRef,
     WorkloadState,
 )
-from shared.planner import PlannerSettings, desired_state, plan_cluster
-from shared.workloads import rewire
+from shared.core.plan import DeleteLinker, DeleteObject, PutLinker, RegisterProvider, RewireWorkload
+from shared.core.planner import PlannerSettings, desired_state, plan_cluster
 
 SUB = "c0ffee00-0000-4000-8000-00000000d370"
 RG = f"/subscriptions/{SUB}/resourceGroups/rg"

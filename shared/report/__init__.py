@@ -8,9 +8,9 @@ from collections import Counter
 from datetime import datetime
 from importlib import resources
 
-from shared.orphans import Orphan
-from shared.sweep import ClusterSweep, SweepResult
-from shared.verdicts import Status
+from shared.core.orphans import Orphan
+from shared.core.verdicts import Status
+from shared.service.results import ClusterSweep, SweepResult
 
 SCHEMA_VERSION = 1
 

@@ -63,7 +63,7 @@ def bystanders(state: Estate) -> list[dict]:
 def on_resource_event(cloud: LocalCloud, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Callable, list]]:
     """The Functions entry point as the worker calls it, and the RunReports it produced (the function itself
     returns nothing: the reports are observed on their way out, nothing is replaced)."""
-    from shared import app as app_module
+    from shared import container as app_module
 
     reports: list = []
     handle_events = app_module.Application.handle_events

@@ -9,7 +9,7 @@ import json
 
 import pytest
 
-from shared.events import MAX_EVENT_BYTES, TAGS_SUFFIX, WRITE
+from shared.core.eventgrid import MAX_EVENT_BYTES, TAGS_SUFFIX, WRITE
 from tests.conftest import CLUSTER, DATABASE, OPENAI, SUB
 
 OTHER_SUB = "deadbeef-0000-4000-8000-000000000bad"

@@ -16,7 +16,7 @@ from azure.functions.eventgrid import EventGridEventInConverter
 from azure.functions.meta import Datum
 
 from shared.cli import EXIT_OK, main
-from shared.events import EventHint, Ignored, decode, parse_event
+from shared.core.eventgrid import EventHint, Ignored, decode, parse_event
 from tests.badinput.conftest import assert_writes_within, bystanders, writes_since
 from tests.badinput.hostile import ALL, EVENT_CATEGORIES, EVENTS, RAW, RAW_PAYLOADS
 from tests.conftest import CLUSTER, DATABASE, OPENAI

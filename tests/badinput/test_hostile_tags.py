@@ -12,8 +12,9 @@ import pytest
 from azure.core.exceptions import HttpResponseError
 
 from shared.config import DEFAULT_PROTECTED_NAMESPACES
-from shared.model import ResourceRef, TargetKind
-from shared.tags import SecretUrlError, parse_cluster_tags, parse_target_tags, split_secret_url
+from shared.core.ids import ResourceRef
+from shared.core.model import TargetKind
+from shared.core.tags import SecretUrlError, parse_cluster_tags, parse_target_tags, split_secret_url
 from tests.badinput.conftest import assert_writes_within, bystanders, writes_since
 from tests.badinput.hostile import (
     CLUSTER_TAG_CATEGORIES,

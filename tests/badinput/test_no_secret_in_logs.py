@@ -15,9 +15,9 @@ from collections.abc import Iterator
 import pytest
 
 from shared import report as report_module
+from shared.adapters.logs import LOGGER_NAME
 from shared.cli import main
-from shared.logs import LOGGER_NAME
-from shared.sweep import Sweeper
+from shared.service.sweep import Sweeper
 from tests.conftest import CLUSTER, DATABASE, OPENAI
 from tests.e2e.conftest import CLUSTER_TAGS, OPENAI_TAGS, PASSWORD, SQL_TAGS, secret_values
 

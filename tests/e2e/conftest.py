@@ -8,8 +8,8 @@ import os
 import pytest
 from azure.mgmt.resource.resources import ResourceManagementClient
 
-from shared.app import Application
 from shared.config import Settings
+from shared.service.reconciler import Application
 from tests.conftest import CLUSTER, SUB, Admin, UserCredential
 
 PASSWORD_URL = "https://kv-shop.vault.azure.net/secrets/sql-orders-password"
@@ -102,7 +102,7 @@ def _iter_objects(objects: object):
 
 
 def env_from_secrets(workload: dict, container: str | None = None) -> list[str]:
-    from shared.workloads import pod_spec
+    from shared.core.manifests import pod_spec
 
     names = []
     for c in pod_spec(workload).get("containers") or []:

@@ -133,8 +133,8 @@ def test_a_foreign_service_account_is_not_replaced(make_cloud):
         if workload["name"] == "web":
             workload["serviceAccountName"] = "payments-sa"
     cloud = make_cloud(spec)
-    from shared.app import Application
     from shared.config import Settings
+    from shared.service.reconciler import Application
 
     estate, app = Estate(Admin(cloud)), Application(Settings.from_env())
     estate.tag(CLUSTER, CLUSTER_TAGS)
@@ -178,8 +178,8 @@ def test_no_log_line_carries_the_password(estate, app, caplog):
 
 
 def test_a_missing_right_becomes_a_finding_naming_action_and_scope(make_cloud):
-    from shared.app import Application
     from shared.config import Settings
+    from shared.service.reconciler import Application
     from tests.conftest import Admin, demo_spec
     from tests.e2e.conftest import Estate
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from shared.app import Application
 from shared.config import Settings
-from shared.sweep import Sweeper
+from shared.service.reconciler import Application
+from shared.service.sweep import Sweeper
 from tests.conftest import CLUSTER, DATABASE, OPENAI, SUB, Admin, demo_spec
 from tests.e2e.conftest import CLUSTER_TAGS, OPENAI_TAGS, SQL_TAGS, Estate
 from tests.unit.test_infra import role_permissions

@@ -8,10 +8,10 @@ from datetime import UTC, datetime, timedelta
 import jsonschema
 
 from shared import report
-from shared.app import Application
 from shared.config import Settings
-from shared.sweep import Sweeper
-from shared.verdicts import Status
+from shared.core.verdicts import Status
+from shared.service.reconciler import Application
+from shared.service.sweep import Sweeper
 from tests.conftest import CLUSTER, DATABASE, OPENAI, Admin, demo_spec
 from tests.e2e.conftest import CLUSTER_TAGS, OPENAI_TAGS, SQL_TAGS, Estate, env_from_secrets
 

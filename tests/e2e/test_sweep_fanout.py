@@ -11,8 +11,9 @@ from azure.functions.queue import QueueMessage
 from azure.functions.timer import TimerRequest
 from azure.storage.queue import QueueClient, TextBase64DecodePolicy
 
-from shared import app as app_module
-from shared.fanout import CONTAINER, POISON_QUEUE, SWEEP_QUEUE, SweepStore
+from shared import container as app_module
+from shared.adapters.storage import CONTAINER, POISON_QUEUE, SWEEP_QUEUE, SweepStore
+from shared.config import StorageSettings
 from tests.conftest import CLUSTER, DATABASE, indexed_functions
 from tests.e2e.conftest import SQL_TAGS
 
@@ -52,7 +53,7 @@ def test_timer_fans_out_and_the_last_cluster_writes_the_report(storage, estate, 
         functions()["sweep_cluster"].get_user_function()(message)
     listings = [r["path"] for r in admin.requests_since(mark) if r["path"].endswith(("/resources", "/managedClusters"))]
     assert listings == [], "a queue-triggered sweep lists the estate again instead of using the run's snapshot"
-    store = SweepStore.from_environment()
+    store = SweepStore.from_settings(StorageSettings.from_env())
     reports = [b.name for b in store.container.list_blobs(name_starts_with="reports/")]
     assert len(reports) == 2 and {r.rsplit(".", 1)[1] for r in reports} == {"json", "html"}
     document = store.report(next(r for r in reports if r.endswith(".json")))
@@ -60,7 +61,7 @@ def test_timer_fans_out_and_the_last_cluster_writes_the_report(storage, estate, 
 
 
 def test_a_poison_message_is_reported_never_silently_dropped(storage):
-    store = SweepStore.from_environment()
+    store = SweepStore.from_settings(StorageSettings.from_env())
     run = store.start(["/subscriptions/x/resourceGroups/r/providers/Microsoft.ContainerService/managedClusters/gone"],
                       dry_run=True)  # fmt: skip
     [message] = drain(storage, SWEEP_QUEUE)

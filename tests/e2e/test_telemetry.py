@@ -11,7 +11,8 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from shared import telemetry
+from shared.adapters import telemetry
+from shared.config import TelemetrySettings
 from tests.conftest import CLUSTER, DATABASE
 from tests.e2e.conftest import SQL_TAGS
 
@@ -50,4 +51,4 @@ def test_reconcile_emits_spans_and_counters(estate, app):
 
 def test_nothing_is_configured_without_the_connection_string(monkeypatch):
     monkeypatch.delenv("APPLICATIONINSIGHTS_CONNECTION_STRING", raising=False)
-    assert telemetry.configure() is False
+    assert telemetry.configure(TelemetrySettings()) is False

@@ -17,10 +17,11 @@ import pytest
 from azure.core.exceptions import HttpResponseError, ServiceRequestError, ServiceResponseError
 from kubernetes.client.exceptions import ApiException
 
-from shared import naming
-from shared.app import Application, RunReport
 from shared.config import Settings
-from shared.workloads import pod_spec, service_account_of
+from shared.core import naming
+from shared.core.manifests import pod_spec, service_account_of
+from shared.service.reconciler import Application
+from shared.service.results import RunReport
 from tests.conftest import CLUSTER, DATABASE, OPENAI, Admin
 from tests.e2e.conftest import CLUSTER_TAGS, OPENAI_TAGS, SQL_TAGS, Estate, env_from_secrets
 

@@ -13,8 +13,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from shared.sweep import Sweeper
-from shared.verdicts import Status
+from shared.core.verdicts import Status
+from shared.service.sweep import Sweeper
 from tests.conftest import CLUSTER
 from tests.faults.conftest import (
     TRANSIENT,

@@ -12,8 +12,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from shared.sweep import Sweeper
-from shared.verdicts import Status
+from shared.core.verdicts import Status
+from shared.service.sweep import Sweeper
 from tests.conftest import Admin, demo_spec
 from tests.e2e.conftest import Estate
 from tests.faults.conftest import (

@@ -11,7 +11,7 @@ import threading
 import time
 from datetime import UTC, datetime
 
-from shared.sweep import Sweeper
+from shared.service.sweep import Sweeper
 from tests.faults.conftest import (
     assert_converged,
     assert_only_ours_deleted,

@@ -9,21 +9,13 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from shared import naming
-from shared.model import (
-    ClusterInfo,
-    DeleteLinker,
-    DeleteObject,
-    PutLinker,
-    ResourceRef,
-    RewireWorkload,
-    TargetInfo,
-    TargetKind,
-    WorkloadRef,
-)
-from shared.planner import PlannerSettings
-from shared.tags import SecretUrlError, parse_cluster_tags, parse_target_tags, split_secret_url
-from shared.workloads import pod_spec, read_wirings, rewire, secret_references, service_account_of
+from shared.core import naming
+from shared.core.ids import ResourceRef
+from shared.core.manifests import pod_spec, read_wirings, rewire, secret_references, service_account_of
+from shared.core.model import ClusterInfo, TargetInfo, TargetKind, WorkloadRef
+from shared.core.plan import DeleteLinker, DeleteObject, PutLinker, RewireWorkload
+from shared.core.planner import PlannerSettings
+from shared.core.tags import SecretUrlError, parse_cluster_tags, parse_target_tags, split_secret_url
 from tests.planner_world import CLUSTER, DB, OPENAI, RG, converge, plan, simulate, state, workload
 
 PROTECTED = PlannerSettings().protected_namespaces
@@ -136,7 +128,7 @@ def clusters(draw):
 
 
 def _foreign():
-    from shared.model import Connection
+    from shared.core.model import Connection
 
     return Connection("by_hand", DB.id, "secret", "shop", "python", "Succeeded")
 

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from shared.events import HANDLED_OPERATIONS, EventHint, Ignored, decode, parse_event
+from shared.core.eventgrid import HANDLED_OPERATIONS, EventHint, Ignored, decode, parse_event
 
 SUB = "c0ffee00-0000-4000-8000-00000000d370"
 DB = f"/subscriptions/{SUB}/resourceGroups/rg-shop/providers/Microsoft.Sql/servers/sql-shop/databases/orders"

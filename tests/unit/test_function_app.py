@@ -37,7 +37,7 @@ def test_event_function_handles_host_shaped_input(cloud, admin):
     from azure.functions.eventgrid import EventGridEventInConverter
     from azure.functions.meta import Datum
 
-    from shared import app as app_module
+    from shared import container as app_module
 
     app_module.application.cache_clear()
     event = {

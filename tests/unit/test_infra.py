@@ -9,7 +9,7 @@ from pathlib import Path
 
 from pycep import BicepParser
 
-from shared.events import HANDLED_EVENT_TYPES, HANDLED_OPERATIONS
+from shared.core.eventgrid import HANDLED_EVENT_TYPES, HANDLED_OPERATIONS
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 import hashlib
 import re
 
-from shared import naming
-from shared.model import Connection, ResourceRef
+from shared.core import naming
+from shared.core.ids import ResourceRef
+from shared.core.model import Connection
 
 RG = "/subscriptions/c0ffee00-0000-4000-8000-00000000d370/resourceGroups/rg"
 DB = ResourceRef(f"{RG}/providers/Microsoft.Sql/servers/s/databases/Orders-DB_1")

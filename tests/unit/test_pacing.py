@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from shared.azure.pacing import RateLimitPacer, operation_kind
+from shared.adapters.azure.pacing import RateLimitPacer, operation_kind
 
 SUB = "c0ffee00-0000-4000-8000-00000000d370"
 

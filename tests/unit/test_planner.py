@@ -5,19 +5,10 @@ from __future__ import annotations
 
 import dataclasses
 
-from shared import naming
-from shared.model import (
-    Connection,
-    DeleteLinker,
-    DeleteObject,
-    PutLinker,
-    RegisterProvider,
-    RewireWorkload,
-    TargetInfo,
-    TargetKind,
-    WorkloadRef,
-)
-from shared.workloads import read_wirings, secret_references, service_account_of
+from shared.core import naming
+from shared.core.manifests import read_wirings, secret_references, service_account_of
+from shared.core.model import Connection, TargetInfo, TargetKind, WorkloadRef
+from shared.core.plan import DeleteLinker, DeleteObject, PutLinker, RegisterProvider, RewireWorkload
 from tests.planner_world import (
     DB,
     IDENTITY,

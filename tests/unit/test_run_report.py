@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from shared.app import ClusterRun, RunReport
-from shared.executor import Outcome
-from shared.model import DeleteLinker, Finding, ResourceRef, Severity
+from shared.core.codes import Finding, Severity
+from shared.core.ids import ResourceRef
+from shared.core.plan import DeleteLinker
+from shared.service.executor import Outcome
+from shared.service.results import ClusterRun, RunReport
 
 CLUSTER = ResourceRef(
     "/subscriptions/c0ffee00-0000-4000-8000-00000000d370/resourceGroups/rg/providers/"

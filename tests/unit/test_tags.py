@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from shared.model import AuthKind, ResourceRef, TargetKind, WorkloadSpec
-from shared.tags import parse_cluster_tags, parse_target_tags
+from shared.core.ids import ResourceRef
+from shared.core.model import AuthKind, TargetKind, WorkloadSpec
+from shared.core.tags import parse_cluster_tags, parse_target_tags
 
 RG = "/subscriptions/c0ffee00-0000-4000-8000-00000000d370/resourceGroups/rg"
 DB = ResourceRef(f"{RG}/providers/Microsoft.Sql/servers/s/databases/d")

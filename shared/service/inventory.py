@@ -2,88 +2,33 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from shared.azure.arm import Arm, TaggedResource
-from shared.kube.api import KubeApi
-from shared.kube.client import KubeClients
-from shared.model import (
+from shared.adapters.azure.arm import Arm
+from shared.adapters.kube.api import KubeApi
+from shared.adapters.kube.client import KubeClients
+from shared.core.ids import CLUSTER_TYPE, ResourceRef
+from shared.core.model import (
     WORKLOAD_KINDS,
     ClusterInfo,
     ClusterState,
     Connection,
     IdentityInfo,
-    ResourceRef,
+    TaggedResource,
     TargetInfo,
     TargetKind,
     WorkloadRef,
     WorkloadState,
 )
-from shared.planner import REQUIRED_PROVIDERS
+from shared.core.planner import REQUIRED_PROVIDERS
+from shared.service.estate import Estate
 
-CLUSTER_TYPE = "microsoft.containerservice/managedclusters"
 # Leaf reads of one cluster's state run here (never anything that submits more work, so it cannot deadlock).
 _READS = ThreadPoolExecutor(max_workers=32, thread_name_prefix="sc-read")
 TARGET_KINDS = {"microsoft.sql/servers/databases": TargetKind.SQL_DATABASE}
 OPENAI_ACCOUNT_KINDS = {"openai", "aiservices"}
-
-
-@dataclass(frozen=True)
-class Estate:
-    """One run's view: everything carrying `sc-group` in the managed subscriptions (one paged listing per
-    subscription), the clusters' details when the run covers them all, and a memo of the reads that cannot change
-    within a run (identities, registered providers), so no read is done twice in a run."""
-
-    clusters: tuple[TaggedResource, ...]
-    targets: tuple[TargetInfo, ...]
-    cluster_infos: dict[str, ClusterInfo] = field(default_factory=dict)  # by lower-case id
-    _memo: dict[tuple, Any] = field(default_factory=dict, repr=False, compare=False)
-    _loading: dict[tuple, threading.Lock] = field(default_factory=dict, repr=False, compare=False)
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
-
-    def remember(self, key: tuple, load: Callable[[], Any], keep: Callable[[Any], bool] = lambda v: v is not None):
-        """`load()` once per run for `key`, even when many clusters ask at once (the others wait for the first);
-        values `keep` refuses (absent, not yet registered) are read again next time."""
-        with self._lock:
-            if key in self._memo:
-                return self._memo[key]
-            loading = self._loading.setdefault(key, threading.Lock())
-        with loading:
-            with self._lock:
-                if key in self._memo:
-                    return self._memo[key]
-            value = load()
-            if keep(value):
-                with self._lock:
-                    self._memo[key] = value
-            return value
-
-    def to_dict(self) -> dict:
-        """A JSON snapshot, so fanned-out invocations of one sweep share the run's listing instead of redoing it."""
-        return {
-            "clusters": [asdict(c) for c in self.clusters],
-            "targets": [{"id": t.ref.id, "kind": t.kind.value, "tags": t.tags} for t in self.targets],
-            "clusterInfos": [_info_dict(i) for i in self.cluster_infos.values()],
-        }
-
-    @classmethod
-    def from_dict(cls, data: dict) -> Estate:
-        infos = [
-            ClusterInfo(ResourceRef.parse(i["id"]), i["tags"], i["provisioningState"], i["oidcIssuerUrl"],
-                        i["workloadIdentityEnabled"])
-            for i in data.get("clusterInfos", [])
-        ]  # fmt: skip
-        return cls(
-            clusters=tuple(TaggedResource(**c) for c in data["clusters"]),
-            targets=tuple(
-                TargetInfo(ResourceRef.parse(t["id"]), TargetKind(t["kind"]), t["tags"]) for t in data["targets"]
-            ),
-            cluster_infos={i.ref.id.lower(): i for i in infos},
-        )
 
 
 class Inventory:
@@ -174,16 +119,6 @@ def _cluster_info(found) -> ClusterInfo:
         oidc_issuer_url=(oidc.issuer_url if oidc and oidc.enabled else None),
         workload_identity_enabled=bool(security and security.workload_identity and security.workload_identity.enabled),
     )
-
-
-def _info_dict(info: ClusterInfo) -> dict:
-    return {
-        "id": info.ref.id,
-        "tags": info.tags,
-        "provisioningState": info.provisioning_state,
-        "oidcIssuerUrl": info.oidc_issuer_url,
-        "workloadIdentityEnabled": info.workload_identity_enabled,
-    }
 
 
 def _target(resource: TaggedResource) -> TargetInfo | None:

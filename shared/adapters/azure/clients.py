@@ -15,7 +15,7 @@ from azure.mgmt.msi import ManagedServiceIdentityClient
 from azure.mgmt.resource.resources import ResourceManagementClient
 from azure.mgmt.servicelinker import ServiceLinkerManagementClient
 
-from shared.azure.pacing import PacingPolicy, RateLimitPacer
+from shared.adapters.azure.pacing import PacingPolicy, RateLimitPacer
 from shared.config import Settings
 
 SERVICE_LINKER_API_VERSION = "2024-04-01"

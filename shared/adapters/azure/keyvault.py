@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from shared.azure.clients import AzureClients
-from shared.logs import redact
-from shared.tags import split_secret_url
+from shared.adapters.azure.clients import AzureClients
+from shared.adapters.logs import redact
+from shared.core.tags import split_secret_url
 
 
 class KeyVault:

@@ -6,9 +6,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import Enum
 
-from shared.model import AuthKind, ClusterState, Connection, Intent, Plan, PutLinker, WorkloadRef
-from shared.planner import Desired
-from shared.workloads import WI_LABEL, pod_spec, pod_template, service_account_of
+from shared.core.manifests import WI_LABEL, pod_spec, pod_template, service_account_of
+from shared.core.model import AuthKind, ClusterState, Connection, Intent, WorkloadRef
+from shared.core.plan import Plan, PutLinker
+from shared.core.planner import Desired
 
 
 class Status(Enum):

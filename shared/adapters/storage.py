@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import uuid
 from datetime import UTC, datetime
 
@@ -16,7 +15,8 @@ from azure.storage.blob import BlobServiceClient, ContentSettings
 from azure.storage.queue import QueueServiceClient, TextBase64EncodePolicy
 
 from shared import report as report_module
-from shared.model import Finding, Severity
+from shared.config import StorageSettings
+from shared.core.codes import Finding, Severity
 
 SWEEP_QUEUE = "sc-sweep"
 POISON_QUEUE = f"{SWEEP_QUEUE}-poison"  # where the Functions host moves a message after maxDequeueCount
@@ -32,18 +32,13 @@ class SweepStore:
                 create()
 
     @classmethod
-    def from_environment(cls) -> SweepStore:
-        """`AzureWebJobsStorage` as a connection string (Azurite), or identity-based (`__accountName`)."""
-        connection = os.environ.get("AzureWebJobsStorage")  # noqa: SIM112 - the Functions setting name
-        if connection:
-            return cls(BlobServiceClient.from_connection_string(connection),
-                       QueueServiceClient.from_connection_string(connection))  # fmt: skip
-        account = os.environ.get("AzureWebJobsStorage__accountName")  # noqa: SIM112
-        if not account:
-            raise RuntimeError("set AzureWebJobsStorage (connection string) or AzureWebJobsStorage__accountName")
-        credential = DefaultAzureCredential(managed_identity_client_id=os.environ.get("AZURE_CLIENT_ID"))
-        return cls(BlobServiceClient(f"https://{account}.blob.core.windows.net", credential),
-                   QueueServiceClient(f"https://{account}.queue.core.windows.net", credential))  # fmt: skip
+    def from_settings(cls, settings: StorageSettings) -> SweepStore:
+        if settings.connection_string:
+            return cls(BlobServiceClient.from_connection_string(settings.connection_string),
+                       QueueServiceClient.from_connection_string(settings.connection_string))  # fmt: skip
+        credential = DefaultAzureCredential(managed_identity_client_id=settings.client_id)
+        return cls(BlobServiceClient(settings.blob_service_uri, credential),
+                   QueueServiceClient(settings.queue_service_uri, credential))  # fmt: skip
 
     # -- the fan-out -----------------------------------------------------------------------------------
     def start(self, clusters: list[str], dry_run: bool, now: datetime | None = None, estate: dict | None = None) -> str:

@@ -4,9 +4,9 @@ is set; otherwise the API is a no-op (CLI, tests)."""
 
 from __future__ import annotations
 
-import os
-
 from opentelemetry import metrics, trace
+
+from shared.config import TelemetrySettings
 
 tracer = trace.get_tracer("sc_autopilot")
 _meter = metrics.get_meter("sc_autopilot")
@@ -20,14 +20,15 @@ orphans = _meter.create_counter("sc_autopilot.orphans", description="orphans see
 throttled = _meter.create_counter("sc_autopilot.arm.throttled", description="ARM answers 429 that reached us")
 
 
-def configure() -> bool:
+def configure(settings: TelemetrySettings) -> bool:
     """Send to Application Insights when the app setting is there (identity-based when a client id is set)."""
-    if not os.environ.get("APPLICATIONINSIGHTS_CONNECTION_STRING"):
+    if not settings.connection_string:
         return False
     from azure.identity import ManagedIdentityCredential
     from azure.monitor.opentelemetry import configure_azure_monitor
 
-    client_id = os.environ.get("AZURE_CLIENT_ID")
-    credential = ManagedIdentityCredential(client_id=client_id) if client_id else None
-    configure_azure_monitor(credential=credential, logger_name="sc_autopilot")
+    credential = ManagedIdentityCredential(client_id=settings.client_id) if settings.client_id else None
+    configure_azure_monitor(
+        connection_string=settings.connection_string, credential=credential, logger_name="sc_autopilot"
+    )
     return True

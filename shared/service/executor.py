@@ -3,48 +3,39 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 
 import jsonpatch
 from azure.core.exceptions import HttpResponseError, ServiceRequestError, ServiceResponseError
 from kubernetes.client.exceptions import ApiException
 from urllib3.exceptions import HTTPError as KubeTransportError
 
-from shared import naming, telemetry
-from shared.azure.arm import Arm
-from shared.azure.errors import FailureKind, classify
-from shared.azure.keyvault import KeyVault
-from shared.kube.api import KubeApi
-from shared.kube.client import KubeClients
-from shared.logs import get_logger, log_event
-from shared.model import (
+from shared.adapters import telemetry
+from shared.adapters.azure.arm import Arm
+from shared.adapters.azure.errors import FailureKind, classify
+from shared.adapters.azure.keyvault import KeyVault
+from shared.adapters.kube.api import KubeApi
+from shared.adapters.kube.client import KubeClients
+from shared.adapters.logs import get_logger, log_event
+from shared.core import naming
+from shared.core.codes import Finding, Severity
+from shared.core.manifests import rewire
+from shared.core.model import AuthKind, Intent
+from shared.core.plan import (
     Action,
     AnnotateObject,
-    AuthKind,
     Defer,
     DeleteLinker,
     DeleteObject,
-    Finding,
-    Intent,
     PutLinker,
     RegisterProvider,
     RewireWorkload,
-    Severity,
 )
-from shared.tags import SecretUrlError
-from shared.workloads import rewire
+from shared.core.tags import SecretUrlError
+from shared.service.results import Outcome
 
 log = get_logger("executor")
 CONFLICT_ATTEMPTS = 4
 AZURE_ERRORS = (HttpResponseError, ServiceRequestError, ServiceResponseError)
-
-
-@dataclass(frozen=True)
-class Outcome:
-    action: Action
-    status: str  # applied | skipped | deferred | failed
-    detail: str = ""
-    finding: Finding | None = None
 
 
 class Executor:

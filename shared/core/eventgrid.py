@@ -10,6 +10,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from shared.core.ids import CLUSTER_TYPE
+
 WRITE = "Microsoft.Resources.ResourceWriteSuccess"
 DELETE = "Microsoft.Resources.ResourceDeleteSuccess"
 TAGS_SUFFIX = "/providers/microsoft.resources/tags/default"
@@ -17,7 +19,6 @@ TAGS_OPERATION = "microsoft.resources/tags/write"
 MAX_EVENT_BYTES = 1_048_576
 
 # Resource types we act on, by lower-case type; the operations Event Grid names for them.
-CLUSTER_TYPE = "microsoft.containerservice/managedclusters"
 SQL_DATABASE_TYPE = "microsoft.sql/servers/databases"
 COGNITIVE_ACCOUNT_TYPE = "microsoft.cognitiveservices/accounts"
 HANDLED_TYPES = (CLUSTER_TYPE, SQL_DATABASE_TYPE, COGNITIVE_ACCOUNT_TYPE)

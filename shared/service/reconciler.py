@@ -3,28 +3,32 @@ level-triggered reconcile of each affected cluster, a report out."""
 
 from __future__ import annotations
 
-import functools
 import logging
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TypeVar
 
 from azure.core.credentials import TokenCredential
 
-from shared import telemetry
-from shared.azure.arm import Arm
-from shared.azure.clients import AzureClients
-from shared.azure.keyvault import KeyVault
+from shared.adapters import telemetry
+from shared.adapters.azure.arm import Arm
+from shared.adapters.azure.clients import AzureClients
+from shared.adapters.azure.keyvault import KeyVault
+from shared.adapters.kube.client import KubeClients
+from shared.adapters.logs import get_logger, log_event
 from shared.config import Settings
-from shared.events import CLUSTER_TYPE, EventHint, Ignored, decode, parse_event
-from shared.executor import Executor, Outcome
-from shared.inventory import Estate, Inventory
-from shared.kube.client import KubeClients
-from shared.logs import get_logger, log_event
-from shared.model import ClusterState, DeleteLinker, Finding, Plan, PutLinker, RegisterProvider, ResourceRef, Severity
-from shared.planner import Desired, PlannerSettings, desired_state, plan_cluster
-from shared.tags import declared_groups, parse_cluster_tags, parse_target_tags
+from shared.core.codes import Finding, Severity
+from shared.core.eventgrid import EventHint, Ignored, decode, parse_event
+from shared.core.ids import CLUSTER_TYPE, ResourceRef
+from shared.core.model import ClusterState
+from shared.core.plan import DeleteLinker, Plan, PutLinker, RegisterProvider
+from shared.core.planner import Desired, PlannerSettings, desired_state, plan_cluster
+from shared.core.tags import declared_groups, parse_cluster_tags, parse_target_tags
+from shared.service.estate import Estate
+from shared.service.executor import Executor
+from shared.service.inventory import Inventory
+from shared.service.results import ClusterRun, RunReport
 
 log = get_logger("app")
 MAX_PASSES = 3  # plan -> apply -> re-read; a second pass wires workloads once their new secrets exist
@@ -34,89 +38,6 @@ EVENT_FANOUT_LIMIT = 50
 FOLLOW_UP_ACTIONS = (PutLinker, DeleteLinker, RegisterProvider)
 T = TypeVar("T")
 R = TypeVar("R")
-
-
-@dataclass
-class ClusterRun:
-    cluster: str
-    plans: list[Plan] = field(default_factory=list)
-    outcomes: list[Outcome] = field(default_factory=list)
-    findings: list[Finding] = field(default_factory=list)
-
-    @property
-    def applied(self) -> list[str]:
-        return [o.action.describe() for o in self.outcomes if o.status == "applied"]
-
-    @property
-    def settled(self) -> list[Outcome]:
-        """Each action's last outcome in this run: one that failed and a later pass applied is not a failure."""
-        return list({o.action.describe(): o for o in self.outcomes}.values())
-
-    @property
-    def failed(self) -> list[Outcome]:
-        return [o for o in self.settled if o.status == "failed"]
-
-    def outcome_findings(self) -> list[Finding]:
-        return [f for o in self.settled if o.status != "applied" and (f := o.finding)]
-
-    @property
-    def deferred(self) -> list[str]:
-        return [o.detail for o in self.outcomes if o.status == "deferred"]
-
-
-@dataclass
-class RunReport:
-    runs: list[ClusterRun] = field(default_factory=list)
-    ignored: list[Ignored] = field(default_factory=list)
-    unrouted: list[Finding] = field(default_factory=list)  # about a target whose event reached no cluster
-
-    def ignore(self, ignored: Ignored) -> None:
-        log.debug("event ignored: %s", ignored.reason)
-        self.ignored.append(ignored)
-
-    @property
-    def ok(self) -> bool:
-        return not any(run.failed for run in self.runs)
-
-    @property
-    def applied(self) -> list[str]:
-        return [line for run in self.runs for line in run.applied]
-
-    @property
-    def deferred(self) -> list[str]:
-        return [line for run in self.runs for line in run.deferred]
-
-    @property
-    def findings(self) -> list[Finding]:
-        unique: dict[tuple, Finding] = {}
-        for finding in [f for run in self.runs for f in run.findings] + self.unrouted:
-            unique.setdefault((finding.code, finding.resource_id.lower(), finding.message), finding)
-        return list(unique.values())
-
-    def summary(self) -> str:
-        failed = [o for run in self.runs for o in run.failed]
-        return (
-            f"{len(self.runs)} cluster(s), {len(self.applied)} change(s), {len(failed)} failure(s), "
-            f"{len(self.deferred)} deferred, {len(self.findings)} finding(s), {len(self.ignored)} event(s) ignored"
-            + "".join(f"\n  failed: {o.action.describe()}: {o.detail}" for o in failed)
-        )
-
-    def to_dict(self) -> dict:
-        return {
-            "ok": self.ok,
-            "clusters": [
-                {
-                    "cluster": run.cluster,
-                    "plans": [plan.to_dict() for plan in run.plans],
-                    "outcomes": [
-                        {"action": o.action.describe(), "status": o.status, "detail": o.detail} for o in run.outcomes
-                    ],
-                }
-                for run in self.runs
-            ],
-            "findings": [f.to_dict() for f in self.findings],
-            "ignored_events": [{"id": i.event_id, "reason": i.reason} for i in self.ignored],
-        }
 
 
 class Application:
@@ -273,9 +194,3 @@ class Observation:
     desired: Desired
     actual: ClusterState
     plan: Plan
-
-
-@functools.cache
-def application() -> Application:
-    """One per process (a Functions worker): clients, tokens and connection pools are reused across calls."""
-    return Application(Settings.from_env())

@@ -12,7 +12,9 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from shared.model import AuthKind, Finding, ResourceRef, Severity, TargetKind, WorkloadSpec
+from shared.core.codes import Finding, Severity
+from shared.core.ids import ResourceRef
+from shared.core.model import AuthKind, TargetKind, WorkloadSpec
 
 GROUP, PAUSE, NAMESPACE, WORKLOADS, AUTH, CLIENT_TYPE = (
     "sc-group", "sc-pause", "sc-namespace", "sc-workloads", "sc-auth", "sc-client-type",

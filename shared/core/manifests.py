@@ -6,7 +6,7 @@ import copy
 import json
 from typing import Any
 
-from shared.model import Wiring
+from shared.core.model import Wiring
 
 # kind -> (API group path, plural, path to the pod template inside the object)
 WORKLOAD_KINDS: dict[str, tuple[str, str, tuple[str, ...]]] = {

@@ -9,34 +9,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from shared import naming
-from shared.config import DEFAULT_PROTECTED_NAMESPACES
-from shared.model import (
-    Action,
-    AuthKind,
-    ClusterInfo,
-    ClusterState,
-    Connection,
-    Defer,
-    DeleteLinker,
-    DeleteObject,
-    Finding,
-    IdentityInfo,
-    Intent,
-    Plan,
-    PutLinker,
-    RegisterProvider,
-    ResourceRef,
-    RewireWorkload,
-    Severity,
-    TargetInfo,
-    TargetKind,
-    Wiring,
-    WorkloadRef,
-    WorkloadState,
-)
-from shared.tags import parse_cluster_tags, parse_target_tags
-from shared.workloads import (
+from shared.core import naming
+from shared.core.codes import Finding, Severity
+from shared.core.ids import ResourceRef
+from shared.core.manifests import (
     WI_LABEL,
     pod_spec,
     pod_template,
@@ -45,7 +21,32 @@ from shared.workloads import (
     secret_references,
     service_account_of,
 )
+from shared.core.model import (
+    AuthKind,
+    ClusterInfo,
+    ClusterState,
+    Connection,
+    IdentityInfo,
+    Intent,
+    TargetInfo,
+    TargetKind,
+    Wiring,
+    WorkloadRef,
+    WorkloadState,
+)
+from shared.core.plan import (
+    Action,
+    Defer,
+    DeleteLinker,
+    DeleteObject,
+    Plan,
+    PutLinker,
+    RegisterProvider,
+    RewireWorkload,
+)
+from shared.core.tags import parse_cluster_tags, parse_target_tags
 
+DEFAULT_PROTECTED_NAMESPACES = ("kube-system", "kube-public", "kube-node-lease", "sc-system", "gatekeeper-system")
 REQUIRED_PROVIDERS = ("Microsoft.ServiceLinker", "Microsoft.KubernetesConfiguration")
 NOT_READY_RETRY_SECONDS = 120
 LINKER_SETTLING_RETRY_SECONDS = 30

@@ -9,9 +9,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from shared import naming
-from shared.model import Action, AnnotateObject, ClusterState, DeleteObject, Finding, ResourceRef, Severity
-from shared.workloads import secret_references, service_account_of
+from shared.core import naming
+from shared.core.codes import Finding, Severity
+from shared.core.ids import ResourceRef
+from shared.core.manifests import secret_references, service_account_of
+from shared.core.model import ClusterState
+from shared.core.plan import Action, AnnotateObject, DeleteObject
 
 ORPHANED_SINCE = "sc-autopilot.io/orphaned-since"
 ACCOUNT_PREFIX = "sc-account-"

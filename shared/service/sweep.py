@@ -5,36 +5,22 @@ from __future__ import annotations
 
 import logging
 import threading
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from shared import telemetry
-from shared.app import Application, Observation
-from shared.azure.arm import API_VERSIONS
-from shared.inventory import Estate
-from shared.kube.api import KubeApi
-from shared.logs import get_logger, log_event
-from shared.model import AuthKind, DeleteObject, Finding, Intent, PutLinker, ResourceRef
-from shared.orphans import CleanupPolicy, Orphan, plan_orphans
-from shared.verdicts import Evidence, Status, Verdict, judge
+from shared.adapters import telemetry
+from shared.adapters.azure.arm import API_VERSIONS
+from shared.adapters.kube.api import KubeApi
+from shared.adapters.logs import get_logger, log_event
+from shared.core.ids import ResourceRef
+from shared.core.model import AuthKind, Intent
+from shared.core.orphans import CleanupPolicy, plan_orphans
+from shared.core.plan import DeleteObject, PutLinker
+from shared.core.verdicts import Evidence, Status, Verdict, judge
+from shared.service.estate import Estate
+from shared.service.reconciler import Application, Observation
+from shared.service.results import ClusterSweep, SweepResult
 
 log = get_logger("sweep")
-
-
-@dataclass
-class ClusterSweep:
-    cluster: str
-    verdicts: list[Verdict] = field(default_factory=list)
-    orphans: list[Orphan] = field(default_factory=list)
-    findings: list[Finding] = field(default_factory=list)
-    changes: list[str] = field(default_factory=list)
-
-
-@dataclass
-class SweepResult:
-    started: datetime
-    dry_run: bool
-    clusters: list[ClusterSweep] = field(default_factory=list)
 
 
 class Sweeper:

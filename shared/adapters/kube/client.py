@@ -17,9 +17,9 @@ from pathlib import Path
 import yaml
 from kubernetes import client as k8s
 
-from shared.azure.clients import AzureClients
-from shared.azure.errors import with_retries
-from shared.model import ResourceRef
+from shared.adapters.azure.clients import AzureClients
+from shared.adapters.azure.errors import with_retries
+from shared.core.ids import ResourceRef
 
 _CA_DIR = Path(tempfile.gettempdir()) / "sc-autopilot-ca"
 

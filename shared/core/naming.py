@@ -5,7 +5,8 @@ from __future__ import annotations
 import hashlib
 import re
 
-from shared.model import OWNED_PREFIX, ResourceRef
+from shared.core.ids import ResourceRef
+from shared.core.model import OWNED_PREFIX
 
 LINKER_PATTERN = re.compile(r"^[A-Za-z0-9._]{1,60}$")
 _HASH_LENGTH = 10

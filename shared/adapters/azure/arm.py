@@ -3,29 +3,19 @@
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass
 
 from azure.core.exceptions import ResourceNotFoundError
 from azure.mgmt.resource.resources.models import GenericResourceExpanded
 
-from shared.azure.clients import AzureClients
-from shared.azure.errors import with_retries
+from shared.adapters.azure.clients import AzureClients
+from shared.adapters.azure.errors import with_retries
+from shared.core.model import TaggedResource
 
 GROUP_TAG = "sc-group"
 API_VERSIONS = {
     "microsoft.sql/servers/databases": "2023-08-01",
     "microsoft.cognitiveservices/accounts": "2024-10-01",
 }
-
-
-@dataclass(frozen=True)
-class TaggedResource:
-    """A resource from the tag listing: enough to plan (id, type, kind, tags) without a GET."""
-
-    id: str
-    type: str  # lower-case
-    kind: str
-    tags: dict[str, str]
 
 
 class Arm:

@@ -1,0 +1,1 @@
+"""Adapters: I/O only. They return core types or raise typed failures, never a partial result."""

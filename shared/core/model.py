@@ -1,0 +1,176 @@
+"""The domain: what the tags ask for (Intent) and what exists (ClusterState)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+
+from shared.core.ids import ResourceRef
+
+OWNED_PREFIX = "scap_"  # linkers whose names start with this are ours; nothing else is touched
+LINKER_SETTLING_STATES = frozenset({"Accepted", "InProgress", "Creating", "Updating", "Deleting"})
+
+
+class TargetKind(Enum):
+    SQL_DATABASE = "sql-database"
+    OPENAI = "openai"
+
+
+class AuthKind(Enum):
+    SECRET = "secret"  # noqa: S105 - an auth kind, not a password
+    WORKLOAD_IDENTITY = "workload-identity"
+
+    @property
+    def linker_auth_type(self) -> str:
+        return "secret" if self is AuthKind.SECRET else "userAssignedIdentity"
+
+
+WORKLOAD_KINDS = ("Deployment", "StatefulSet", "DaemonSet", "Job", "CronJob")
+
+
+@dataclass(frozen=True, order=True)
+class WorkloadRef:
+    kind: str  # one of WORKLOAD_KINDS
+    namespace: str
+    name: str
+
+    def __str__(self) -> str:
+        return f"{self.kind.lower()}/{self.namespace}/{self.name}"
+
+
+@dataclass(frozen=True, order=True)
+class WorkloadSpec:
+    """A workload named by `sc-workloads`: `kind/name[:container]` in the target's namespace."""
+
+    kind: str
+    name: str
+    container: str | None = None
+
+
+@dataclass(frozen=True)
+class TaggedResource:
+    """A resource from the tag listing: enough to plan (id, type, kind, tags) without a GET."""
+
+    id: str
+    type: str  # lower-case
+    kind: str
+    tags: dict[str, str]
+
+
+@dataclass(frozen=True)
+class ClusterInfo:
+    ref: ResourceRef
+    tags: dict[str, str]
+    provisioning_state: str
+    oidc_issuer_url: str | None = None
+    workload_identity_enabled: bool = False
+
+
+@dataclass(frozen=True)
+class TargetInfo:
+    ref: ResourceRef
+    kind: TargetKind
+    tags: dict[str, str]
+
+
+@dataclass(frozen=True)
+class IdentityInfo:
+    ref: ResourceRef
+    client_id: str
+    principal_id: str
+
+
+@dataclass(frozen=True)
+class Intent:
+    """One desired Service Connector connection, and the workloads it should be wired into."""
+
+    cluster: ResourceRef
+    target: ResourceRef
+    target_kind: TargetKind
+    namespace: str
+    auth: AuthKind
+    client_type: str
+    workloads: tuple[WorkloadSpec, ...]
+    linker_name: str
+    secret_name: str
+    identity: IdentityInfo | None = None
+    service_account: str | None = None
+    sql_user: str | None = None
+    sql_password_url: str | None = None  # a Key Vault secret URL, never a password
+
+
+@dataclass(frozen=True)
+class Connection:
+    """A linker as ARM returns it (never with a secret value)."""
+
+    name: str
+    target_id: str
+    auth_type: str
+    namespace: str
+    client_type: str
+    provisioning_state: str
+    client_id: str | None = None
+    secret_user: str | None = None
+
+    @property
+    def owned(self) -> bool:
+        return self.name.startswith(OWNED_PREFIX)
+
+    @property
+    def settling(self) -> bool:
+        """An operation on the linker is still running: wait for it rather than PUT over it."""
+        return self.provisioning_state in LINKER_SETTLING_STATES
+
+
+@dataclass(frozen=True)
+class Wiring:
+    """What one connection adds to one workload; recorded on the workload so removal takes back exactly this."""
+
+    secret: str
+    containers: tuple[str, ...]
+    service_account: str | None = None
+    previous_service_account: str | None = None
+    label: bool = False
+
+    def to_dict(self) -> dict:
+        return {
+            "secret": self.secret,
+            "containers": list(self.containers),
+            "serviceAccount": self.service_account,
+            "previousServiceAccount": self.previous_service_account,
+            "label": self.label,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Wiring:
+        return cls(
+            secret=str(data["secret"]),
+            containers=tuple(str(c) for c in data.get("containers") or ()),
+            service_account=data.get("serviceAccount"),
+            previous_service_account=data.get("previousServiceAccount"),
+            label=bool(data.get("label")),
+        )
+
+
+@dataclass(frozen=True)
+class WorkloadState:
+    """A workload as read from the cluster: the manifest, kept whole so a rewire is computed exactly."""
+
+    ref: WorkloadRef
+    manifest: dict
+
+    @property
+    def resource_version(self) -> str:
+        return str(self.manifest.get("metadata", {}).get("resourceVersion", ""))
+
+
+@dataclass(frozen=True)
+class ClusterState:
+    info: ClusterInfo
+    connections: tuple[Connection, ...]
+    workloads: dict[WorkloadRef, WorkloadState]
+    secrets: dict[str, frozenset[str]]  # namespace -> secret names (metadata only)
+    service_accounts: dict[str, frozenset[str]]  # namespace -> service account names
+    providers: dict[str, str]  # lower-case namespace -> registrationState
+    # (kind, namespace, name) -> metadata of every Secret and ServiceAccount (metadata-only lists)
+    metadata: dict[tuple[str, str, str], dict] = field(default_factory=dict)

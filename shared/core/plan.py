@@ -1,0 +1,128 @@
+"""Plans: inert, printable data. A closed set of action types; nothing here performs anything."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from shared.core.codes import Finding
+from shared.core.ids import ResourceRef
+from shared.core.model import Intent, Wiring, WorkloadRef
+
+
+@dataclass(frozen=True)
+class RegisterProvider:
+    subscription_id: str
+    namespace: str
+
+    def describe(self) -> str:
+        return f"register resource provider {self.namespace} in subscription {self.subscription_id}"
+
+
+@dataclass(frozen=True)
+class PutLinker:
+    intent: Intent
+    reason: str
+
+    def describe(self) -> str:
+        i = self.intent
+        return (
+            f"put linker {i.linker_name} ({i.auth.value}, namespace {i.namespace}) -> {i.target.name} "
+            f"on {i.cluster.name}: {self.reason}"
+        )
+
+
+@dataclass(frozen=True)
+class DeleteLinker:
+    cluster: ResourceRef
+    name: str
+
+    def describe(self) -> str:
+        return f"delete linker {self.name} on {self.cluster.name}"
+
+
+@dataclass(frozen=True)
+class RewireWorkload:
+    """Make our wirings on a workload exactly `wirings` (added, changed and removed in one update)."""
+
+    cluster: ResourceRef
+    workload: WorkloadRef
+    wirings: tuple[tuple[str, Wiring], ...]  # (linker name, wiring), sorted
+    # The manifest the plan was made from: the first attempt patches from it (guarded by its resourceVersion)
+    # instead of reading the workload again.
+    basis: dict | None = field(default=None, compare=False, repr=False)
+
+    def describe(self) -> str:
+        linkers = ", ".join(name for name, _ in self.wirings) or "none"
+        return f"rewire {self.workload} on {self.cluster.name}: our connections = {linkers}"
+
+
+@dataclass(frozen=True)
+class DeleteObject:
+    """Delete a Service Connector secret or service account that nothing references any more."""
+
+    cluster: ResourceRef
+    kind: str  # Secret | ServiceAccount
+    namespace: str
+    name: str
+
+    def describe(self) -> str:
+        noun = "secret" if self.kind == "Secret" else "service account"
+        return f"delete {noun} {self.namespace}/{self.name} on {self.cluster.name}"
+
+
+@dataclass(frozen=True)
+class AnnotateObject:
+    """Mark a Service Connector object we found orphaned (first sight), so deletion can wait a grace period."""
+
+    cluster: ResourceRef
+    kind: str  # Secret | ServiceAccount
+    namespace: str
+    name: str
+    annotations: tuple[tuple[str, str], ...]
+
+    def describe(self) -> str:
+        return f"annotate {self.kind.lower()} {self.namespace}/{self.name} on {self.cluster.name}: " + ", ".join(
+            f"{k}={v}" for k, v in self.annotations
+        )
+
+
+@dataclass(frozen=True)
+class Defer:
+    cluster: ResourceRef
+    reason: str
+    retry_after_seconds: int = 60
+
+    def describe(self) -> str:
+        return f"defer {self.cluster.name}: {self.reason} (retry in {self.retry_after_seconds}s)"
+
+
+Action = RegisterProvider | PutLinker | DeleteLinker | RewireWorkload | DeleteObject | AnnotateObject | Defer
+
+
+@dataclass(frozen=True)
+class Plan:
+    cluster: ResourceRef
+    actions: tuple[Action, ...] = ()
+    findings: tuple[Finding, ...] = ()
+
+    @property
+    def writes(self) -> tuple[Action, ...]:
+        return tuple(a for a in self.actions if not isinstance(a, Defer))
+
+    @property
+    def deferred(self) -> tuple[Defer, ...]:
+        return tuple(a for a in self.actions if isinstance(a, Defer))
+
+    @property
+    def is_empty(self) -> bool:
+        return not self.actions
+
+    def lines(self) -> list[str]:
+        return [a.describe() for a in self.actions]
+
+    def to_dict(self) -> dict:
+        return {
+            "cluster": self.cluster.id,
+            "actions": [{"type": type(a).__name__, "description": a.describe()} for a in self.actions],
+            "findings": [f.to_dict() for f in self.findings],
+        }

@@ -1,0 +1,1 @@
+"""Services: observe -> plan -> apply, the sweep, and the results they report."""

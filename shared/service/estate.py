@@ -1,0 +1,75 @@
+"""One run's view of the estate and its memo of reads that cannot change within a run."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from shared.core.ids import ResourceRef
+from shared.core.model import ClusterInfo, TaggedResource, TargetInfo, TargetKind
+
+
+@dataclass(frozen=True)
+class Estate:
+    """One run's view: everything carrying `sc-group` in the managed subscriptions (one paged listing per
+    subscription), the clusters' details when the run covers them all, and a memo of the reads that cannot change
+    within a run (identities, registered providers), so no read is done twice in a run."""
+
+    clusters: tuple[TaggedResource, ...]
+    targets: tuple[TargetInfo, ...]
+    cluster_infos: dict[str, ClusterInfo] = field(default_factory=dict)  # by lower-case id
+    _memo: dict[tuple, Any] = field(default_factory=dict, repr=False, compare=False)
+    _loading: dict[tuple, threading.Lock] = field(default_factory=dict, repr=False, compare=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+
+    def remember(self, key: tuple, load: Callable[[], Any], keep: Callable[[Any], bool] = lambda v: v is not None):
+        """`load()` once per run for `key`, even when many clusters ask at once (the others wait for the first);
+        values `keep` refuses (absent, not yet registered) are read again next time."""
+        with self._lock:
+            if key in self._memo:
+                return self._memo[key]
+            loading = self._loading.setdefault(key, threading.Lock())
+        with loading:
+            with self._lock:
+                if key in self._memo:
+                    return self._memo[key]
+            value = load()
+            if keep(value):
+                with self._lock:
+                    self._memo[key] = value
+            return value
+
+    def to_dict(self) -> dict:
+        """A JSON snapshot, so fanned-out invocations of one sweep share the run's listing instead of redoing it."""
+        return {
+            "clusters": [asdict(c) for c in self.clusters],
+            "targets": [{"id": t.ref.id, "kind": t.kind.value, "tags": t.tags} for t in self.targets],
+            "clusterInfos": [_info_dict(i) for i in self.cluster_infos.values()],
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Estate:
+        infos = [
+            ClusterInfo(ResourceRef.parse(i["id"]), i["tags"], i["provisioningState"], i["oidcIssuerUrl"],
+                        i["workloadIdentityEnabled"])
+            for i in data.get("clusterInfos", [])
+        ]  # fmt: skip
+        return cls(
+            clusters=tuple(TaggedResource(**c) for c in data["clusters"]),
+            targets=tuple(
+                TargetInfo(ResourceRef.parse(t["id"]), TargetKind(t["kind"]), t["tags"]) for t in data["targets"]
+            ),
+            cluster_infos={i.ref.id.lower(): i for i in infos},
+        )
+
+
+def _info_dict(info: ClusterInfo) -> dict:
+    return {
+        "id": info.ref.id,
+        "tags": info.tags,
+        "provisioningState": info.provisioning_state,
+        "oidcIssuerUrl": info.oidc_issuer_url,
+        "workloadIdentityEnabled": info.workload_identity_enabled,
+    }
