@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from emulator.arm.store import ArmStore
 from emulator.clusters import Clusters
-from emulator.events import EventLog
+from emulator.events import EventLog, Webhook
 from emulator.faults import Faults
 from emulator.http import Request, Response
 from emulator.identity import TokenService
@@ -110,8 +110,8 @@ class AdminApi:
 
     def _webhook(self, request: Request) -> Response:
         body = request.json() or {}
-        self.events.webhooks.append((body["url"], body.get("schema", "eventgrid")))
-        return Response(200, {"webhooks": self.events.webhooks})
+        self.events.webhooks.append(Webhook(**body))
+        return Response(200, {"webhooks": [hook.to_dict() for hook in self.events.webhooks]})
 
     def _provisioning_state(self, request: Request) -> Response:
         """Flip a resource's provisioningState, as AKS does during its own operations (no event)."""

@@ -35,13 +35,13 @@ class Cloud:
         self.site = Site()
         self.arm = ArmStore()
         self.tokens = TokenService(tenant_id)
-        self.events = EventLog(tenant_id)
+        self.events = EventLog()
         self.faults = Faults()
         self.throttle = TokenBuckets()
         self.requests = RequestLog()
         self.clusters = Clusters(self.tokens, self.site)
         operations = Operations(lro_polls)
-        resource_events = ResourceEvents(self.events)
+        resource_events = ResourceEvents(self.events, tenant_id)
         linkers = ServiceLinker(
             store=self.arm,
             operations=operations,
@@ -60,7 +60,7 @@ class Cloud:
             tenant_id=tenant_id,
             site=self.site,
         )
-        self.keyvault = KeyVaultService(store=self.arm, tokens=self.tokens, tenant_id=tenant_id)
+        self.keyvault = KeyVaultService(store=self.arm, tokens=self.tokens, events=self.events, tenant_id=tenant_id)
         self.admin = AdminApi(
             tenant_id=tenant_id,
             store=self.arm,

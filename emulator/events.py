@@ -1,4 +1,8 @@
-"""Event Grid subscription system-topic events for ARM writes and deletes, plus webhook delivery."""
+"""Event Grid as the emulator needs it: every published event kept for inspection and pushed to webhooks.
+
+What an event says is its publisher's business (ARM's subscription topic: `arm/notify.py`; a vault's system
+topic: `keyvault.py`); this module only keeps, renders (EventGrid or CloudEvents 1.0 schema) and delivers.
+"""
 
 from __future__ import annotations
 
@@ -7,73 +11,46 @@ import logging
 import queue
 import threading
 import urllib.request
-import uuid
-from datetime import UTC, datetime
+from dataclasses import asdict, dataclass
 
 log = logging.getLogger("emulator.events")
 
-WRITE = "Microsoft.Resources.ResourceWriteSuccess"
-DELETE = "Microsoft.Resources.ResourceDeleteSuccess"
-ACTION = "Microsoft.Resources.ResourceActionSuccess"
+SCHEMAS = ("eventgrid", "cloudevents")
 
 
-def resource_provider_of(resource_id: str) -> str:
-    segments = resource_id.split("/")
-    lowered = [s.lower() for s in segments]
-    if "providers" in lowered:
-        last = len(lowered) - 1 - lowered[::-1].index("providers")
-        return segments[last + 1]
-    return "Microsoft.Resources"
+@dataclass(frozen=True)
+class Webhook:
+    """An event subscription: one endpoint, one schema, one topic (a subscription's or a vault's)."""
+
+    url: str
+    schema: str = "eventgrid"
+    topic: str | None = None  # None: every subscription's system topic (ARM's resource events)
+
+    def __post_init__(self) -> None:
+        if self.schema not in SCHEMAS:
+            raise ValueError(f"schema must be one of {SCHEMAS}, not {self.schema!r}")
+
+    def wants(self, event: dict) -> bool:
+        topic = event["topic"].lower()
+        if self.topic is None:
+            return topic.startswith("/subscriptions/") and topic.count("/") == 2
+        return topic == self.topic.lower()
+
+    def to_dict(self) -> dict:
+        return asdict(self)
 
 
 class EventLog:
-    """Keeps every emitted event (EventGrid schema) and pushes each to the subscribed webhooks."""
+    """Keeps every published event (EventGrid schema) and pushes each to the webhooks subscribed to its topic."""
 
-    def __init__(self, tenant_id: str):
-        self.tenant_id = tenant_id
+    def __init__(self) -> None:
         self._events: list[dict] = []
         self._lock = threading.Lock()
-        self.webhooks: list[tuple[str, str]] = []  # (url, schema)
+        self.webhooks: list[Webhook] = []
         self._outbox: queue.Queue[dict] = queue.Queue()
         threading.Thread(target=self._deliver_forever, name="emulator:events", daemon=True).start()
 
-    def emit(
-        self,
-        event_type: str,
-        subject: str,
-        operation_name: str,
-        subscription_id: str,
-        principal: dict,
-        http_request: dict | None,
-    ) -> dict:
-        correlation_id = str(uuid.uuid4())
-        data = {
-            "authorization": {"scope": subject, "action": operation_name, "evidence": {"role": "emulated"}},
-            "claims": {
-                "aud": "https://management.azure.com",
-                "http://schemas.microsoft.com/identity/claims/objectidentifier": principal.get("object_id", ""),
-                "appid": principal.get("client_id", ""),
-            },
-            "correlationId": correlation_id,
-            "operationName": operation_name,
-            "resourceProvider": resource_provider_of(subject),
-            "resourceUri": subject,
-            "status": "Succeeded",
-            "subscriptionId": subscription_id,
-            "tenantId": self.tenant_id,
-        }
-        if http_request is not None:
-            data["httpRequest"] = http_request
-        event = {
-            "id": str(uuid.uuid4()),
-            "topic": f"/subscriptions/{subscription_id}",
-            "subject": subject,
-            "eventType": event_type,
-            "eventTime": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
-            "data": data,
-            "dataVersion": "2",
-            "metadataVersion": "1",
-        }
+    def publish(self, event: dict) -> dict:
         with self._lock:
             self._events.append(event)
         if self.webhooks:
@@ -88,13 +65,13 @@ class EventLog:
     def _deliver_forever(self) -> None:
         while True:
             event = self._outbox.get()
-            for url, schema in list(self.webhooks):
-                if schema == "cloudevents":
+            for hook in [h for h in list(self.webhooks) if h.wants(event)]:
+                if hook.schema == "cloudevents":
                     body, content_type = to_cloudevent(event), "application/cloudevents+json"
                 else:
                     body, content_type = [event], "application/json"
                 request = urllib.request.Request(  # noqa: S310 - webhook URLs come from the scenario
-                    url,
+                    hook.url,
                     data=json.dumps(body).encode(),
                     headers={"Content-Type": content_type, "aeg-event-type": "Notification"},
                     method="POST",
@@ -102,7 +79,7 @@ class EventLog:
                 try:
                     urllib.request.urlopen(request, timeout=30).read()  # noqa: S310 - loopback webhook
                 except OSError as error:
-                    log.warning("webhook %s did not take event %s: %s", url, event["id"], error)
+                    log.warning("webhook %s did not take event %s: %s", hook.url, event["id"], error)
 
 
 def to_cloudevent(event: dict) -> dict:

@@ -9,6 +9,7 @@ import yaml
 from emulator.arm import resources as rt
 from emulator.arm.store import Subscription
 from emulator.cloud import Cloud
+from emulator.events import Webhook
 from emulator.identity import Grant, Identity, principal_ids
 
 DEFAULT_TENANT = "72f988bf-0000-4000-8000-000000000001"
@@ -33,7 +34,7 @@ def build(spec: dict) -> tuple[Cloud, Identity]:
     for fault in spec.get("faults") or []:
         cloud.faults.add(fault)
     for hook in spec.get("webhooks") or []:
-        cloud.events.webhooks.append((hook["url"], hook.get("schema", "eventgrid")))
+        cloud.events.webhooks.append(Webhook(**hook))
 
     default_identity = None
     for principal_spec in spec.get("principals") or []:
@@ -117,5 +118,6 @@ def _resource_group(cloud: Cloud, subscription_id: str, spec: dict) -> None:
         put(rt.IDENTITY, f"{rg_id}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/{item['name']}", item)
     for item in spec.get("key_vaults") or []:
         put(rt.KEY_VAULT, f"{rg_id}/providers/Microsoft.KeyVault/vaults/{item['name']}", item)
-        for name, value in (item.get("secrets") or {}).items():
-            cloud.keyvault.set_secret(item["name"], name, str(value))
+        for name, secret in (item.get("secrets") or {}).items():  # "value" or {value, tags}
+            secret = secret if isinstance(secret, dict) else {"value": secret}
+            cloud.keyvault.seed(item["name"], name, str(secret["value"]), secret.get("tags"))

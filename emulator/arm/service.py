@@ -8,13 +8,12 @@ from dataclasses import dataclass
 
 from emulator.arm import resources as rt
 from emulator.arm.errors import arm_error, authorization_failed, bad_request, missing_registration, not_found
-from emulator.arm.notify import ResourceEvents
+from emulator.arm.notify import ACTION, DELETE, WRITE, ResourceEvents
 from emulator.arm.operations import Operations
 from emulator.arm.paths import ArmPath, Target, parse
 from emulator.arm.servicelinker import ServiceLinker
 from emulator.arm.store import ArmStore, parent_of
 from emulator.clusters import Clusters
-from emulator.events import ACTION, DELETE, WRITE
 from emulator.http import Request, Response
 from emulator.identity import Identity
 from emulator.site import Site

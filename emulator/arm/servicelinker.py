@@ -14,12 +14,11 @@ from datetime import UTC, datetime
 
 from emulator.arm import resources as rt
 from emulator.arm.errors import arm_error, bad_request, missing_registration, not_found
-from emulator.arm.notify import ResourceEvents
+from emulator.arm.notify import WRITE, ResourceEvents
 from emulator.arm.operations import Operations, Outcome
 from emulator.arm.paths import ArmPath
 from emulator.arm.store import ArmStore
 from emulator.clusters import Clusters
-from emulator.events import WRITE
 from emulator.faults import Faults
 from emulator.http import Request, Response
 from emulator.identity import Identity

@@ -5,14 +5,13 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, HTTPServer
 
 from azure.identity import ManagedIdentityCredential
 from azure.mgmt.containerservice import ContainerServiceClient
 
 from tests.conftest import DEMO_SCENARIO, Admin
+from tests.fidelity.webhook_receiver import webhook_receiver
 
 
 def test_serve_prints_one_ready_line_and_writes_the_env_file(tmp_path, monkeypatch):
@@ -48,38 +47,19 @@ def test_serve_prints_one_ready_line_and_writes_the_env_file(tmp_path, monkeypat
 
 
 def test_events_are_delivered_to_webhooks_in_both_schemas(cloud, admin: Admin):
-    received: list[tuple[str, object]] = []
-    done = threading.Event()
-
-    class Hook(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-            received.append((self.headers["Content-Type"], body))
-            self.send_response(200)
-            self.end_headers()
-            if len(received) == 2:
-                done.set()
-
-        def log_message(self, *args) -> None:
-            pass
-
-    server = HTTPServer(("127.0.0.1", 0), Hook)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    url = f"http://127.0.0.1:{server.server_port}/hook"
-    admin.post("webhooks", {"url": url, "schema": "eventgrid"})
-    admin.post("webhooks", {"url": url, "schema": "cloudevents"})
-    database = (
-        f"/subscriptions/{cloud.subscriptions[0]}/resourceGroups/rg-shop/providers/Microsoft.Sql/servers/sql-shop"
-        "/databases/orders/providers/Microsoft.Resources/tags/default"
-    )
-    token = admin.token("platform-admin")
-    admin.session.put(
-        f"{cloud.arm_endpoint}{database}?api-version=2024-11-01",
-        json={"properties": {"tags": {"sc-group": "shop"}}},
-        headers={"Authorization": f"Bearer {token}"},
-    ).raise_for_status()
-    assert done.wait(10)
-    server.shutdown()
-    by_type = dict(received)
-    assert by_type["application/json"][0]["eventType"] == "Microsoft.Resources.ResourceWriteSuccess"
-    assert by_type["application/cloudevents+json"]["specversion"] == "1.0"
+    with webhook_receiver() as hook:
+        admin.post("webhooks", {"url": hook.url, "schema": "eventgrid"})
+        admin.post("webhooks", {"url": hook.url, "schema": "cloudevents"})
+        database = (
+            f"/subscriptions/{cloud.subscriptions[0]}/resourceGroups/rg-shop/providers/Microsoft.Sql/servers/sql-shop"
+            "/databases/orders/providers/Microsoft.Resources/tags/default"
+        )
+        token = admin.token("platform-admin")
+        admin.session.put(
+            f"{cloud.arm_endpoint}{database}?api-version=2024-11-01",
+            json={"properties": {"tags": {"sc-group": "shop"}}},
+            headers={"Authorization": f"Bearer {token}"},
+        ).raise_for_status()
+        by_type = dict(hook.wait_for(2))
+        assert by_type["application/json"][0]["eventType"] == "Microsoft.Resources.ResourceWriteSuccess"
+        assert by_type["application/cloudevents+json"]["specversion"] == "1.0"
