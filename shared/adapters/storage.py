@@ -16,7 +16,7 @@ from azure.storage.queue import QueueServiceClient, TextBase64EncodePolicy
 
 from shared import report as report_module
 from shared.config import StorageSettings
-from shared.core.codes import Finding, Severity
+from shared.core.codes import Code, Finding
 
 SWEEP_QUEUE = "sc-sweep"
 POISON_QUEUE = f"{SWEEP_QUEUE}-poison"  # where the Functions host moves a message after maxDequeueCount
@@ -69,7 +69,7 @@ class SweepStore:
 
     def record_failure(self, message: dict, reason: str) -> None:
         """A poison message still yields a result, with a finding, so the report completes and shows it."""
-        finding = Finding(Severity.ERROR, "SWEEP_FAILED", message.get("cluster", "?"),
+        finding = Finding(Code.SWEEP_FAILED, message.get("cluster", "?"),
                           f"sweeping this cluster failed repeatedly: {reason}",
                           "see the function logs for the run; the next scheduled sweep retries")  # fmt: skip
         fragment = {"cluster": message.get("cluster", "?"), "connections": [], "orphans": [],

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from shared.core import naming
-from shared.core.codes import Finding, Severity
+from shared.core.codes import Code, Finding
 from shared.core.ids import ResourceRef
 from shared.core.manifests import secret_references, service_account_of
 from shared.core.model import ClusterState
@@ -60,7 +60,7 @@ def plan_orphans(
         since = (metadata.get("annotations") or {}).get(ORPHANED_SINCE)
         if users:
             state = "in-use"
-            findings.append(Finding(Severity.WARNING, "ORPHAN_IN_USE", cluster.id,
+            findings.append(Finding(Code.ORPHAN_IN_USE, cluster.id,
                                     f"{kind} {namespace}/{name} has no connection but is used by {', '.join(users)}",
                                     "recreate the connection (tags) or remove the reference; it is never deleted "
                                     "while referenced"))  # fmt: skip
@@ -73,7 +73,7 @@ def plan_orphans(
             state = "waiting"
         elif deletions_left <= 0:
             state = "capped"
-            findings.append(Finding(Severity.WARNING, "DELETION_CAP_REACHED", cluster.id,
+            findings.append(Finding(Code.DELETION_CAP_REACHED, cluster.id,
                                     f"{kind} {namespace}/{name} is due for deletion but the per-run cap is reached",
                                     "raise SC_MAX_DELETIONS_PER_RUN if this many orphans are expected"))  # fmt: skip
         else:

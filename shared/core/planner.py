@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from shared.core import naming
-from shared.core.codes import Finding, Severity
+from shared.core.codes import Code, Finding
 from shared.core.ids import ResourceRef
 from shared.core.manifests import (
     WI_LABEL,
@@ -81,8 +81,7 @@ def desired_state(
         if cluster_tags is not None:
             findings.append(
                 _finding(
-                    Severity.INFO,
-                    "PAUSED",
+                    Code.PAUSED,
                     cluster.ref,
                     "sc-pause=true: left alone",
                     "remove the sc-pause tag to resume",
@@ -145,8 +144,7 @@ def plan_cluster(
     if actual.info.provisioning_state != "Succeeded":
         findings.append(
             _finding(
-                Severity.WARNING,
-                "CLUSTER_NOT_READY",
+                Code.CLUSTER_NOT_READY,
                 desired.cluster,
                 f"the cluster is {actual.info.provisioning_state}; Service Connector fails on a busy cluster",
                 "nothing to do: sc-autopilot retries once the cluster is Succeeded",
@@ -262,8 +260,7 @@ def _workload_wirings(
             if state is None:
                 findings.append(
                     _finding(
-                        Severity.WARNING,
-                        "WORKLOAD_NOT_FOUND",
+                        Code.WORKLOAD_NOT_FOUND,
                         intent.target,
                         f"{ref} does not exist on {intent.cluster.name}",
                         "fix the name in sc-workloads or deploy the workload",
@@ -298,8 +295,7 @@ def _wiring_for(
     if container is not None and container not in names:
         findings.append(
             _finding(
-                Severity.WARNING,
-                "CONTAINER_NOT_FOUND",
+                Code.CONTAINER_NOT_FOUND,
                 intent.target,
                 f"{state.ref} has no container {container!r} (it has {', '.join(names)})",
                 "fix the :container suffix in sc-workloads",
@@ -315,8 +311,7 @@ def _wiring_for(
     if wanted and intent.service_account not in wanted:
         findings.append(
             _finding(
-                Severity.WARNING,
-                "WI_IDENTITY_CONFLICT",
+                Code.WI_IDENTITY_CONFLICT,
                 intent.target,
                 f"{state.ref} already runs as {', '.join(sorted(wanted))}; a pod has one service account",
                 "connect this target with secret auth, or use the same identity",
@@ -332,8 +327,7 @@ def _wiring_for(
     else:
         findings.append(
             _finding(
-                Severity.WARNING,
-                "SA_CONFLICT",
+                Code.SA_CONFLICT,
                 intent.target,
                 f"{state.ref} runs as service account {current!r}, which sc-autopilot does not own",
                 "remove serviceAccountName from the workload, or connect with secret auth",
@@ -366,8 +360,7 @@ def _cleanup(
         if users:
             findings.append(
                 _finding(
-                    Severity.WARNING,
-                    "SECRET_IN_USE",
+                    Code.SECRET_IN_USE,
                     desired.cluster,
                     f"secret {namespace}/{secret} of removed connection {connection.name} is still "
                     f"referenced by {', '.join(sorted(users))}",
@@ -394,8 +387,7 @@ def _identity_missing(cluster: ClusterInfo, target: TargetInfo, identity: Resour
     else:
         message = f"identity {identity.id} was not found or cannot be read"
     return _finding(
-        Severity.ERROR,
-        "IDENTITY_MISSING",
+        Code.IDENTITY_MISSING,
         cluster.ref,
         f"{message} (for {target.ref.name})",
         "tag the cluster sc-identity=<user-assigned identity> and grant the app read on it",
@@ -410,8 +402,7 @@ def _sql_user_required(target: TargetInfo, identity: IdentityInfo) -> Finding:
         f"ALTER ROLE db_datawriter ADD MEMBER [{name}];"
     )
     return _finding(
-        Severity.INFO,
-        "SQL_WI_DB_USER_REQUIRED",
+        Code.SQL_WI_DB_USER_REQUIRED,
         target.ref,
         "Service Connector does not create the contained database user for an AKS source",
         f"a database admin (Entra) runs on {target.ref.name}: {tsql}",
@@ -419,10 +410,8 @@ def _sql_user_required(target: TargetInfo, identity: IdentityInfo) -> Finding:
     )
 
 
-def _finding(
-    severity: Severity, code: str, ref: ResourceRef, message: str, fix: str, tag: str | None = None
-) -> Finding:
-    return Finding(severity, code, ref.id, message, fix, tag)
+def _finding(code: Code, ref: ResourceRef, message: str, fix: str, tag: str | None = None) -> Finding:
+    return Finding(code, ref.id, message, fix, tag)
 
 
 def _ref_or_none(resource_id: str) -> ResourceRef | None:

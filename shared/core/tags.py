@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from shared.core.codes import Finding, Severity
+from shared.core.codes import Code, Finding
 from shared.core.ids import ResourceRef
 from shared.core.model import AuthKind, TargetKind, WorkloadSpec
 
@@ -77,7 +77,7 @@ class _Parser:
         self.findings: list[Finding] = []
 
     def bad(self, tag: str, message: str, fix: str) -> None:
-        self.findings.append(Finding(Severity.ERROR, "TAG_INVALID", self.ref.id, f"tag {tag}: {message}", fix, tag=tag))
+        self.findings.append(Finding(Code.TAG_INVALID, self.ref.id, f"tag {tag}: {message}", fix, tag=tag))
 
     def paused(self) -> bool:
         return self.tags.get(PAUSE, "").strip().lower() == "true"

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import Enum
 
+from shared.core.codes import Code, Severity
 from shared.core.manifests import WI_LABEL, pod_spec, pod_template, service_account_of
 from shared.core.model import AuthKind, ClusterState, Connection, Intent, WorkloadRef
 from shared.core.plan import Plan, PutLinker
@@ -22,7 +23,7 @@ class Status(Enum):
 
 @dataclass(frozen=True)
 class Reason:
-    code: str
+    code: Code
     message: str
     fix: str
 
@@ -67,9 +68,9 @@ def judge(desired: Desired, actual: ClusterState, plan: Plan, evidence: Evidence
         if connection.owned and connection.name not in intended:
             gone = connection.target_id.lower() in evidence.missing_targets
             reason = (
-                Reason("TARGET_DELETED", "the target resource no longer exists", "nothing: the wiring is removed")
+                Reason(Code.TARGET_DELETED, "the target resource no longer exists", "nothing: the wiring is removed")
                 if gone
-                else Reason("NOT_WANTED", "no longer asked for by tags (group, pause or tag removed)",
+                else Reason(Code.NOT_WANTED, "no longer asked for by tags (group, pause or tag removed)",
                             "nothing: the wiring is removed unless the target is paused")
             )  # fmt: skip
             verdicts.append(
@@ -83,51 +84,52 @@ def _judge_intent(
 ) -> Verdict:
     reasons: list[Reason] = []
     if plan.deferred:
-        return _verdict(intent, Status.PENDING, [Reason("CLUSTER_NOT_READY", plan.deferred[0].reason,
+        return _verdict(intent, Status.PENDING, [Reason(Code.CLUSTER_NOT_READY, plan.deferred[0].reason,
                                                         "wait: retried when the cluster settles")])  # fmt: skip
     put = next(
         (a for a in plan.actions if isinstance(a, PutLinker) and a.intent.linker_name == intent.linker_name), None
     )
     if connection is None:
-        return _verdict(intent, Status.DRIFTED, [Reason("LINKER_MISSING", "the connection does not exist",
+        return _verdict(intent, Status.DRIFTED, [Reason(Code.LINKER_MISSING, "the connection does not exist",
                                                         "sc-autopilot creates it")])  # fmt: skip
     if connection.provisioning_state in ("Accepted", "InProgress", "Creating", "Updating"):
-        return _verdict(intent, Status.PENDING, [Reason("LINKER_PROVISIONING", connection.provisioning_state,
+        return _verdict(intent, Status.PENDING, [Reason(Code.LINKER_PROVISIONING, connection.provisioning_state,
                                                         "wait for Service Connector")])  # fmt: skip
     if put is not None:
-        code = "LINKER_FAILED" if connection.provisioning_state == "Failed" else "LINKER_DRIFTED"
+        code = Code.LINKER_FAILED if connection.provisioning_state == "Failed" else Code.LINKER_DRIFTED
         reasons.append(Reason(code, put.reason, "sc-autopilot puts the connection again"))
     if evidence.extension_state not in (None, "Succeeded"):
-        reasons.append(Reason("EXTENSION_NOT_READY", f"sc-extension is {evidence.extension_state}",
+        reasons.append(Reason(Code.EXTENSION_NOT_READY, f"sc-extension is {evidence.extension_state}",
                               "check the extension in the portal; see docs/operations.md (Helm errors)"))  # fmt: skip
     keys = evidence.secret_keys.get(intent.linker_name)
     expected = evidence.expected_keys.get(intent.linker_name, frozenset())
     if keys is None:
-        reasons.append(Reason("SECRET_MISSING", f"secret {intent.namespace}/{intent.secret_name} is missing",
+        reasons.append(Reason(Code.SECRET_MISSING, f"secret {intent.namespace}/{intent.secret_name} is missing",
                               "sc-autopilot puts the connection again, which rewrites it"))  # fmt: skip
     elif expected - keys:
-        reasons.append(Reason("SECRET_KEYS_MISSING", f"secret lacks {', '.join(sorted(expected - keys))}",
+        reasons.append(Reason(Code.SECRET_KEYS_MISSING, f"secret lacks {', '.join(sorted(expected - keys))}",
                               "sc-autopilot puts the connection again, which rewrites it"))  # fmt: skip
     if intent.auth is AuthKind.WORKLOAD_IDENTITY:
         reasons += _workload_identity_reasons(intent, actual, evidence)
     for spec in intent.workloads:
         state = actual.workloads.get(WorkloadRef(spec.kind, intent.namespace, spec.name))
         if state is None:
-            reasons.append(Reason("WORKLOAD_NOT_FOUND", f"{spec.kind}/{spec.name} does not exist", "fix sc-workloads"))
+            reasons.append(
+                Reason(Code.WORKLOAD_NOT_FOUND, f"{spec.kind}/{spec.name} does not exist", "fix sc-workloads")
+            )
             continue
         missing = _wiring_gaps(intent, spec.container, state.manifest)
         if missing:
             reasons.append(
-                Reason("WORKLOAD_NOT_WIRED", f"{spec.kind}/{spec.name}: {missing}", "sc-autopilot rewires it")
+                Reason(Code.WORKLOAD_NOT_WIRED, f"{spec.kind}/{spec.name}: {missing}", "sc-autopilot rewires it")
             )
     available, failures = evidence.validation.get(intent.linker_name, (True, ()))
     if not available:
-        reasons.append(Reason("VALIDATE_FAILED", "; ".join(failures) or "Service Connector validation failed",
+        reasons.append(Reason(Code.VALIDATE_FAILED, "; ".join(failures) or "Service Connector validation failed",
                               "see the validation details in the portal"))  # fmt: skip
-    errors = {"VALIDATE_FAILED", "EXTENSION_NOT_READY", "WORKLOAD_NOT_FOUND"}
     status = Status.COMPLIANT
     if reasons:
-        status = Status.ERROR if all(r.code in errors for r in reasons) else Status.DRIFTED
+        status = Status.ERROR if all(r.code.severity is Severity.ERROR for r in reasons) else Status.DRIFTED
     return _verdict(intent, status, reasons)
 
 
@@ -135,22 +137,22 @@ def _workload_identity_reasons(intent: Intent, actual: ClusterState, evidence: E
     reasons = []
     info = actual.info
     if not info.oidc_issuer_url or not info.workload_identity_enabled:
-        reasons.append(Reason("CLUSTER_WI_DISABLED", "the cluster's OIDC issuer or workload identity is off",
+        reasons.append(Reason(Code.CLUSTER_WI_DISABLED, "the cluster's OIDC issuer or workload identity is off",
                               "sc-autopilot puts the connection again, which enables them"))  # fmt: skip
     account = actual.metadata.get(("ServiceAccount", intent.namespace, intent.service_account or "")) or {}
     client_id = (account.get("annotations") or {}).get("azure.workload.identity/client-id")
     if not account:
         reasons.append(
-            Reason("SERVICE_ACCOUNT_MISSING", f"{intent.service_account} is missing", "sc-autopilot repairs it")
+            Reason(Code.SERVICE_ACCOUNT_MISSING, f"{intent.service_account} is missing", "sc-autopilot repairs it")
         )
     elif intent.identity and (client_id or "").lower() != intent.identity.client_id.lower():
-        reasons.append(Reason("SERVICE_ACCOUNT_WRONG_CLIENT", f"client-id annotation is {client_id!r}",
+        reasons.append(Reason(Code.SERVICE_ACCOUNT_WRONG_CLIENT, f"client-id annotation is {client_id!r}",
                               "sc-autopilot puts the connection again"))  # fmt: skip
     subject = f"system:serviceaccount:{intent.namespace}:{intent.service_account}"
     if intent.identity and info.oidc_issuer_url:
         subjects = evidence.federated_subjects.get(intent.identity.client_id.lower(), frozenset())
         if (info.oidc_issuer_url, subject) not in subjects:
-            reasons.append(Reason("FEDERATED_CREDENTIAL_MISSING",
+            reasons.append(Reason(Code.FEDERATED_CREDENTIAL_MISSING,
                                   f"{intent.identity.ref.name} trusts no token from {subject} on this cluster",
                                   "sc-autopilot puts the connection again, which creates it"))  # fmt: skip
     return reasons

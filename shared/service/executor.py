@@ -17,7 +17,7 @@ from shared.adapters.kube.api import KubeApi
 from shared.adapters.kube.client import KubeClients
 from shared.adapters.logs import get_logger, log_event
 from shared.core import naming
-from shared.core.codes import Finding, Severity
+from shared.core.codes import Code, Finding
 from shared.core.manifests import rewire
 from shared.core.model import AuthKind, Intent
 from shared.core.plan import (
@@ -114,7 +114,7 @@ class Executor:
                 "failed",
                 str(error),
                 _finding(
-                    "TAG_INVALID",
+                    Code.TAG_INVALID,
                     intent.target.id,
                     f"sc-sql-password: {error}",
                     "point it at a Key Vault secret",
@@ -126,7 +126,7 @@ class Executor:
             if failure.kind not in (FailureKind.NOT_FOUND, FailureKind.FORBIDDEN):
                 raise  # throttled or transient: handled like any other Azure error
             finding = _finding(
-                "KEYVAULT_SECRET_UNREADABLE",
+                Code.KEYVAULT_SECRET_UNREADABLE,
                 intent.target.id,
                 f"sc-sql-password: the app cannot read {intent.sql_password_url} ({failure.code or failure.status})",
                 "point sc-sql-password at an existing secret and grant the app 'Key Vault Secrets User' on its vault",
@@ -225,7 +225,7 @@ class Executor:
         if failure.kind is FailureKind.FORBIDDEN:
             action_name, scope = failure.missing_right or ("?", resource)
             finding = _finding(
-                "PERMISSION_MISSING",
+                Code.PERMISSION_MISSING,
                 resource,
                 f"the app may not perform {action_name} on {scope}",
                 f"grant the app's identity '{action_name}' on {scope} (infra/roles)",
@@ -233,14 +233,14 @@ class Executor:
             return Outcome(action, "failed", failure.code, finding)
         if failure.kind is FailureKind.UNREGISTERED:
             finding = _finding(
-                "PROVIDER_NOT_REGISTERED",
+                Code.PROVIDER_NOT_REGISTERED,
                 resource,
                 failure.message,
                 "register the resource provider or allow the app to (Microsoft.*/register/action)",
             )
             return Outcome(action, "failed", failure.code, finding)
         finding = _finding(
-            f"ARM_{failure.kind.name}",
+            Code[f"ARM_{failure.kind.name}"],
             resource,
             f"{failure.code}: {failure.message[:300]}",
             "see docs/operations.md for this error",
@@ -251,7 +251,7 @@ class Executor:
         resource = _resource_of(action)
         if error.status == 403:
             finding = _finding(
-                "KUBE_FORBIDDEN",
+                Code.KUBE_FORBIDDEN,
                 resource,
                 "the app is not allowed to change this workload",
                 "assign the app 'Azure Kubernetes Service RBAC Writer' on the cluster",
@@ -288,5 +288,5 @@ def _resource_of(action: Action) -> str:
     return action.cluster.id
 
 
-def _finding(code: str, resource: str, message: str, fix: str, tag: str | None = None) -> Finding:
-    return Finding(Severity.ERROR, code, resource, message, fix, tag)
+def _finding(code: Code, resource: str, message: str, fix: str, tag: str | None = None) -> Finding:
+    return Finding(code, resource, message, fix, tag)

@@ -18,7 +18,7 @@ from shared.adapters.azure.keyvault import KeyVault
 from shared.adapters.kube.client import KubeClients
 from shared.adapters.logs import get_logger, log_event
 from shared.config import Settings
-from shared.core.codes import Finding, Severity
+from shared.core.codes import Code, Finding
 from shared.core.eventgrid import EventHint, Ignored, decode, parse_event
 from shared.core.ids import CLUSTER_TYPE, ResourceRef
 from shared.core.model import ClusterState
@@ -148,7 +148,7 @@ class Application:
             plan = self._plan_once(cluster, estate)
             if plan is None:
                 run.findings.append(
-                    Finding(Severity.INFO, "CLUSTER_GONE", cluster.id, "the cluster no longer exists", "nothing to do")
+                    Finding(Code.CLUSTER_GONE, cluster.id, "the cluster no longer exists", "nothing to do")
                 )
                 break
             run.plans.append(plan)

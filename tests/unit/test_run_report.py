@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from shared.core.codes import Finding, Severity
+from shared.core.codes import Code, Finding
 from shared.core.ids import ResourceRef
 from shared.core.plan import DeleteLinker
 from shared.service.executor import Outcome
@@ -12,7 +12,7 @@ CLUSTER = ResourceRef(
     "/subscriptions/c0ffee00-0000-4000-8000-00000000d370/resourceGroups/rg/providers/"
     "Microsoft.ContainerService/managedClusters/aks"
 )
-BROKEN = Finding(Severity.ERROR, "ARM_FAILED", CLUSTER.id, "the delete failed", "retried next run")
+BROKEN = Finding(Code.ARM_TRANSIENT, CLUSTER.id, "the delete failed", "retried next run")
 
 
 def test_a_failure_repaired_by_a_later_pass_is_neither_a_failure_nor_a_finding():
