@@ -6,6 +6,7 @@ import time
 from datetime import UTC, datetime
 
 from emulator.admin import AdminApi
+from emulator.arm import tenancy
 from emulator.arm.errors import arm_error
 from emulator.arm.notify import ResourceEvents
 from emulator.arm.operations import Operations
@@ -76,6 +77,8 @@ class Cloud:
     def handle(self, request: Request) -> Response:
         if request.path.startswith("/_emulator/"):
             return self.admin.handle(request)
+        if request.path.rstrip("/") == tenancy.METADATA_PATH and request.method == "GET":
+            return Response(200, tenancy.metadata_endpoints(self.arm_endpoint))  # anonymous, as on ARM
         host = (request.header("host") or "").split(":")[0].lower()
         if host.endswith(VAULT_SUFFIX):
             return self._serve(

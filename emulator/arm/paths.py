@@ -7,7 +7,9 @@ from enum import Enum
 
 
 class Target(Enum):
-    SUBSCRIPTION = "subscription"
+    TENANTS = "tenants"  # GET /tenants
+    SUBSCRIPTIONS = "subscriptions"  # GET /subscriptions
+    SUBSCRIPTION = "subscription"  # GET /subscriptions/{s}
     RESOURCE = "resource"  # GET/PUT/PATCH/DELETE one resource
     COLLECTION = "collection"  # GET a list of one type under a scope
     ACTION = "action"  # POST {resource}/{action}
@@ -35,6 +37,9 @@ class ArmPath:
 def parse(path: str, method: str) -> ArmPath | None:
     """None when the path is not an ARM path at all."""
     segments = [s for s in path.split("/") if s]
+    if [s.lower() for s in segments] in (["tenants"], ["subscriptions"]):
+        target = Target.TENANTS if segments[0].lower() == "tenants" else Target.SUBSCRIPTIONS
+        return ArmPath(target, "", "/" + segments[0])
     if len(segments) < 2 or segments[0].lower() != "subscriptions":
         return None
     sub = segments[1]

@@ -7,6 +7,7 @@ import re
 from dataclasses import dataclass
 
 from emulator.arm import resources as rt
+from emulator.arm import tenancy
 from emulator.arm.errors import arm_error, authorization_failed, bad_request, missing_registration, not_found
 from emulator.arm.notify import ACTION, DELETE, WRITE, ResourceEvents
 from emulator.arm.operations import Operations
@@ -45,11 +46,17 @@ class ArmService:
                 "MissingApiVersionParameter",
                 "The api-version query parameter (?api-version=) is required for all requests.",
             )
+        if path.target is Target.TENANTS:
+            return Response(200, tenancy.tenants(self.cloud.tenant_id))
+        if path.target is Target.SUBSCRIPTIONS:
+            return Response(200, tenancy.subscriptions(self.store, identity, self.cloud.tenant_id))
         subscription = self.store.subscription(path.subscription_id)
-        if subscription is None:
+        if subscription is None or (path.target is Target.SUBSCRIPTION and not tenancy.can_see(identity, subscription)):
             raise arm_error(
                 404, "SubscriptionNotFound", f"The subscription '{path.subscription_id}' could not be found."
             )
+        if path.target is Target.SUBSCRIPTION:
+            return Response(200, tenancy.subscription(subscription, self.cloud.tenant_id))
         if path.target is Target.OPERATION:
             if "/operationresults/" in path.id.lower():
                 return self.operations.result(path.action, self.site.arm_endpoint, request.query["api-version"])
@@ -175,6 +182,7 @@ class ArmService:
                     tags = incoming
                 _validate_tags(tags)
                 target["tags"] = tags
+                self.store.put(target)  # a changed resource: its changedTime moves
             elif request.method == "DELETE":
                 target["tags"] = tags = {}
         view = {"id": path.id, "name": "default", "type": "Microsoft.Resources/tags", "properties": {"tags": tags}}
@@ -197,8 +205,9 @@ class ArmService:
 
     def _list_resources(self, request: Request, path: ArmPath, identity: Identity) -> Response:
         predicate = _parse_filter(request.query.get("$filter", ""))
+        expand = {e.strip().lower() for e in request.query.get("$expand", "").split(",") if e.strip()}
         items = [
-            _generic_view(r)
+            _generic_view(r, self.store.times(r["id"]) if expand else None, expand)
             for r in self.store.under(path.id)
             if r["type"].lower() in rt.TRACKED
             and predicate(r)
@@ -292,9 +301,16 @@ def _validate_tags(tags: dict) -> None:
             raise bad_request(f"The tag name '{name[:64]}' or its value is invalid.", "InvalidTagNameCharacters")
 
 
-def _generic_view(resource: dict) -> dict:
+def _generic_view(resource: dict, times: tuple[str, str] | None, expand: set[str]) -> dict:
+    """A `/resources` item: the generic envelope, plus what `$expand=createdTime,changedTime,provisioningState` asks."""
     view = {k: resource[k] for k in ("id", "name", "type", "location", "tags", "kind", "sku") if k in resource}
     view.setdefault("tags", {})
+    if times and "createdtime" in expand:
+        view["createdTime"] = times[0]
+    if times and "changedtime" in expand:
+        view["changedTime"] = times[1]
+    if "provisioningstate" in expand:
+        view["provisioningState"] = (resource.get("properties") or {}).get("provisioningState", "Succeeded")
     return view
 
 

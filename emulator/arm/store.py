@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import threading
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 PROVIDER_STATES = ("Registered", "NotRegistered", "Registering", "Unregistered")
 
@@ -32,6 +33,7 @@ class ArmStore:
         self.lock = threading.RLock()
         self.subscriptions: dict[str, Subscription] = {}
         self._resources: dict[str, dict] = {}
+        self._times: dict[str, tuple[str, str]] = {}  # id -> (createdTime, changedTime), what `$expand` shows
 
     def subscription(self, subscription_id: str) -> Subscription | None:
         return self.subscriptions.get(subscription_id.lower())
@@ -44,15 +46,25 @@ class ArmStore:
             return self._resources.get(resource_id.lower())
 
     def put(self, resource: dict) -> dict:
+        key = resource["id"].lower()
+        now = datetime.now(UTC).isoformat().replace("+00:00", "Z")
         with self.lock:
-            self._resources[resource["id"].lower()] = resource
+            self._resources[key] = resource
+            self._times[key] = (self._times.get(key, (now, now))[0], now)
             return resource
+
+    def times(self, resource_id: str) -> tuple[str, str]:
+        """(createdTime, changedTime) of a stored resource."""
+        with self.lock:
+            return self._times[resource_id.lower()]
 
     def delete(self, resource_id: str) -> list[dict]:
         """Delete a resource and everything beneath it (children, extension resources); return them."""
         key = resource_id.lower()
         with self.lock:
             doomed = [k for k in self._resources if k == key or k.startswith(key + "/")]
+            for k in doomed:
+                self._times.pop(k, None)
             return [self._resources.pop(k) for k in doomed]
 
     def children(self, parent_id: str, resource_type: str) -> list[dict]:
