@@ -31,7 +31,9 @@ OPERATION_KIND = {"GET": "read", "HEAD": "read", "DELETE": "delete"}  # everythi
 class Cloud:
     """The composition root: builds each service from the collaborators it needs, and routes requests to them."""
 
-    def __init__(self, tenant_id: str, lro_polls: int = 1):
+    def __init__(
+        self, tenant_id: str, lro_polls: int = 1, lro_retry_after: float = 0, cluster_provisioning_seconds: float = 0
+    ):
         self.tenant_id = tenant_id
         self.site = Site()
         self.arm = ArmStore()
@@ -41,7 +43,7 @@ class Cloud:
         self.throttle = TokenBuckets()
         self.requests = RequestLog()
         self.clusters = Clusters(self.tokens, self.site)
-        operations = Operations(lro_polls)
+        self.operations = operations = Operations(lro_polls, lro_retry_after)
         resource_events = ResourceEvents(self.events, tenant_id)
         linkers = ServiceLinker(
             store=self.arm,
@@ -60,6 +62,7 @@ class Cloud:
             clusters=self.clusters,
             tenant_id=tenant_id,
             site=self.site,
+            cluster_provisioning_seconds=cluster_provisioning_seconds,
         )
         self.keyvault = KeyVaultService(store=self.arm, tokens=self.tokens, events=self.events, tenant_id=tenant_id)
         self.admin = AdminApi(
@@ -141,6 +144,8 @@ class Cloud:
             return _throttled(service, decision.retry_after)
         response = call(identity)
         response.headers[decision.header] = str(decision.remaining)
+        if response.status in (200, 201, 202) and {"Azure-AsyncOperation", "Location"} & set(response.headers):
+            response.headers.update(self.operations.retry_headers())  # an operation just started: when to poll
         return response
 
     def _unauthenticated(self, service: str) -> Response:

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import base64
 import hashlib
 from dataclasses import dataclass
 
 import yaml
 
+from emulator.arm import managedclusters
 from emulator.http import Principal, Request, Response
-from emulator.identity import AKS_AUDIENCE, TokenService
+from emulator.identity import TokenService
 from emulator.kube import KubeApi, ObjectStore
 from emulator.kube.errors import status_body
 from emulator.site import Site
@@ -66,37 +66,11 @@ class Clusters:
         return runtime.api.handle(request, "/" + (rest[0] if rest else ""))
 
     def kubeconfig_for(self, cluster: dict) -> str:
-        """What listClusterUserCredential returns: the cluster's API server and CA (AAD clusters: no user token)."""
+        """What listClusterUserCredential returns for this cluster's API server."""
         runtime = self.ensure(cluster)
-        name = cluster["name"]
-        config = {
-            "apiVersion": "v1",
-            "kind": "Config",
-            "clusters": [
-                {
-                    "name": name,
-                    "cluster": {
-                        "server": f"{self._site.arm_endpoint}/clusters/{runtime.key}",
-                        "certificate-authority-data": base64.b64encode(self._site.ca_pem.encode()).decode(),
-                    },
-                }
-            ],
-            "contexts": [{"name": name, "context": {"cluster": name, "user": f"clusterUser_{name}"}}],
-            "current-context": name,
-            "users": [
-                {
-                    "name": f"clusterUser_{name}",
-                    "user": {
-                        "exec": {
-                            "apiVersion": "client.authentication.k8s.io/v1beta1",
-                            "command": "kubelogin",
-                            "args": ["get-token", "--server-id", AKS_AUDIENCE, "--login", "azurecli"],
-                        }
-                    },
-                }
-            ],
-        }
-        return yaml.safe_dump(config, sort_keys=False)
+        server = f"{self._site.arm_endpoint}/clusters/{runtime.key}"
+        config = managedclusters.user_kubeconfig(cluster, server, self._site.ca_pem, self._tokens.tenant_id)
+        return yaml.safe_dump(config)
 
     def _authorize_data_action(self, principal: Principal, action: str, scope: str) -> bool:
         identity = self._tokens.identities.get(principal.object_id)

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import yaml
 
+from emulator.arm import managedclusters
 from emulator.arm import resources as rt
 from emulator.arm.store import Subscription
 from emulator.cloud import Cloud
@@ -23,7 +24,12 @@ def load(source: Path | str | dict) -> dict:
 
 def build(spec: dict) -> tuple[Cloud, Identity]:
     """Populate a Cloud; return it with the identity the managed-identity endpoint serves by default."""
-    cloud = Cloud(spec.get("tenant_id", DEFAULT_TENANT), lro_polls=int(spec.get("lro_polls", 1)))
+    cloud = Cloud(
+        spec.get("tenant_id", DEFAULT_TENANT),
+        lro_polls=int(spec.get("lro_polls", 1)),
+        lro_retry_after=float(spec.get("lro_retry_after", 0)),
+        cluster_provisioning_seconds=float(spec.get("cluster_provisioning_seconds", 0)),
+    )
     throttling = spec.get("throttling") or {}
     cloud.throttle.enabled = bool(throttling.get("enabled", True))
     for kind in ("read", "write", "delete"):
@@ -100,6 +106,8 @@ def _resource_group(cloud: Cloud, subscription_id: str, spec: dict) -> None:
             item,
             properties=properties,
         )
+        for node_resource in managedclusters.node_resources(cluster):
+            cloud.arm.put(node_resource)
         runtime = cloud.clusters.ensure(cluster)
         runtime.store.load(item.get("kubernetes") or {})
     for item in spec.get("sql_servers") or []:

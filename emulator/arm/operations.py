@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -33,30 +34,44 @@ class _Operation:
     polls_left: int
     complete: Callable[[], Outcome]
     started: str
+    not_before: float = 0.0  # time.monotonic() before which polls answer "still running"
     outcome: Outcome | None = None
     finishing: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
 
 class Operations:
-    def __init__(self, polls_before_done: int = 1):
+    def __init__(self, polls_before_done: int = 1, retry_after: float = 0):
         self.polls_before_done = polls_before_done
+        self.retry_after = retry_after  # seconds; what `Retry-After` tells pollers (0: their own interval)
         self._ops: dict[str, _Operation] = {}
         self._lock = threading.Lock()
 
-    def start(self, subscription_id: str, namespace: str, location: str, complete: Callable[[], Outcome]) -> _Operation:
+    def start(
+        self,
+        subscription_id: str,
+        namespace: str,
+        location: str,
+        complete: Callable[[], Outcome],
+        finish_after: float | None = None,
+    ) -> _Operation:
+        """An operation that completes after `polls_before_done` polls, or, given `finish_after`, once that many
+        seconds have passed (polled or not)."""
         op_id = str(uuid.uuid4())
         base = f"/subscriptions/{subscription_id}/providers/{namespace}/locations/{location}"
         op = _Operation(
             id=op_id,
             status_path=f"{base}/operationStatuses/{op_id}",
             result_path=f"{base}/operationResults/{op_id}",
-            polls_left=self.polls_before_done,
+            polls_left=self.polls_before_done if finish_after is None else 0,
             complete=complete,
             started=_now(),
+            not_before=time.monotonic() + (finish_after or 0),
         )
         with self._lock:
             self._ops[op_id] = op
-        timer = threading.Timer(UNPOLLED_FINISH_SECONDS, self._finish_unpolled, (op,))
+        timer = threading.Timer(
+            UNPOLLED_FINISH_SECONDS if finish_after is None else finish_after, self._finish_unpolled, (op,)
+        )
         timer.daemon = True
         timer.start()
         return op
@@ -77,6 +92,8 @@ class Operations:
             op = self._ops.get(op_id)
             if op is None:
                 raise arm_error(404, "OperationNotFound", f"Operation '{op_id}' was not found.")
+            if op.outcome is None and time.monotonic() < op.not_before:
+                return op
             if op.outcome is None and op.polls_left > 0:
                 op.polls_left -= 1
                 return op
@@ -86,20 +103,27 @@ class Operations:
     def status(self, op_id: str) -> Response:
         op = self._advance(op_id)
         body = {"id": op.status_path, "name": op.id, "status": "InProgress", "startTime": op.started}
-        if op.outcome is not None:
-            body["status"] = op.outcome.status
-            body["endTime"] = _now()
-            if op.outcome.error:
-                body["error"] = op.outcome.error
+        if op.outcome is None:
+            return Response(200, body, self.retry_headers())
+        body["status"] = op.outcome.status
+        body["endTime"] = _now()
+        if op.outcome.error:
+            body["error"] = op.outcome.error
         return Response(200, body)
 
     def result(self, op_id: str, base_url: str, api_version: str) -> Response:
         op = self._advance(op_id)
         if op.outcome is None:
-            return Response(202, None, {"Location": f"{base_url}{op.result_path}?api-version={api_version}"})
+            location = {"Location": f"{base_url}{op.result_path}?api-version={api_version}"}
+            return Response(202, None, location | self.retry_headers())
         if op.outcome.status != "Succeeded":
             return Response(400, {"error": op.outcome.error or {"code": "Failed", "message": "Operation failed."}})
         return Response(200, op.outcome.result)
+
+    def retry_headers(self) -> dict[str, str]:
+        """`Retry-After` as ARM sends it with an operation still running (integral seconds print as such)."""
+        seconds = self.retry_after
+        return {"Retry-After": str(int(seconds)) if float(seconds).is_integer() else str(seconds)}
 
 
 def _now() -> str:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import hashlib
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from emulator.arm import managedclusters
 from emulator.arm.errors import arm_error, bad_request
+from emulator.arm.ids import stable_uuid
+from emulator.arm.managedclusters import PUBLIC_IP, outbound_ip  # noqa: F401 (Service Connector's firewall rule)
 
 CLUSTER = "microsoft.containerservice/managedclusters"
 SQL_SERVER = "microsoft.sql/servers"
@@ -24,16 +25,7 @@ TAGS = "microsoft.resources/tags"
 LINKER = "microsoft.servicelinker/linkers"
 
 # Types that appear in `/resources` listings (tracked resources); proxy resources do not.
-TRACKED = {CLUSTER, SQL_SERVER, SQL_DATABASE, COGNITIVE_ACCOUNT, IDENTITY, KEY_VAULT}
-
-
-def stable_uuid(*parts: str) -> str:
-    return str(uuid.uuid5(uuid.NAMESPACE_URL, "|".join(p.lower() for p in parts)))
-
-
-def outbound_ip(cluster_id: str) -> str:
-    digest = hashlib.sha256(cluster_id.lower().encode()).digest()
-    return f"20.{digest[0]}.{digest[1]}.{digest[2] or 1}"
+TRACKED = {CLUSTER, SQL_SERVER, SQL_DATABASE, COGNITIVE_ACCOUNT, IDENTITY, KEY_VAULT, PUBLIC_IP}
 
 
 @dataclass
@@ -42,28 +34,6 @@ class TypeSpec:
     parent: str | None = None  # lower-case parent type that must exist
     shape: Callable[[dict, dict | None, str], None] = lambda resource, existing, tenant: None
     actions: dict[str, str] = field(default_factory=dict)  # lower action -> handler name on the service
-
-
-def _cluster(resource: dict, existing: dict | None, tenant: str) -> None:
-    props = resource["properties"]
-    name, location = resource["name"], resource["location"]
-    props.setdefault("provisioningState", "Succeeded")
-    props.setdefault("kubernetesVersion", "1.33.2")
-    props.setdefault("dnsPrefix", f"{name}-dns")
-    props["fqdn"] = f"{props['dnsPrefix']}.hcp.{location}.azmk8s.io"
-    props.setdefault("aadProfile", {"managed": True, "enableAzureRBAC": True, "tenantID": tenant})
-    oidc = props.setdefault("oidcIssuerProfile", {"enabled": False})
-    if oidc.get("enabled"):
-        oidc["issuerURL"] = f"https://{location}.oic.prod-aks.azure.com/{tenant}/{stable_uuid(resource['id'])}/"
-    else:
-        oidc.pop("issuerURL", None)
-    security = props.setdefault("securityProfile", {})
-    security.setdefault("workloadIdentity", {"enabled": False})
-    ip_id = f"{resource['id']}-outbound-ip"
-    props["networkProfile"] = {
-        "loadBalancerProfile": {"effectiveOutboundIPs": [{"id": ip_id}]},
-        "outboundType": "loadBalancer",
-    }
 
 
 def _sql_server(resource: dict, existing: dict | None, tenant: str) -> None:
@@ -137,7 +107,7 @@ def _role_assignment(resource: dict, existing: dict | None, tenant: str) -> None
 TYPES: dict[str, TypeSpec] = {
     CLUSTER: TypeSpec(
         "Microsoft.ContainerService/ManagedClusters",
-        shape=_cluster,
+        shape=managedclusters.shape,
         actions={"listclusterusercredential": "list_cluster_user_credential"},
     ),
     SQL_SERVER: TypeSpec("Microsoft.Sql/servers", shape=_sql_server),
@@ -153,6 +123,7 @@ TYPES: dict[str, TypeSpec] = {
         shape=_federated_credential,
     ),
     KEY_VAULT: TypeSpec("Microsoft.KeyVault/vaults", shape=_key_vault),
+    PUBLIC_IP: TypeSpec("Microsoft.Network/publicIPAddresses"),
     EXTENSION: TypeSpec("Microsoft.KubernetesConfiguration/extensions", shape=_extension),
     ROLE_ASSIGNMENT: TypeSpec("Microsoft.Authorization/roleAssignments", shape=_role_assignment),
 }

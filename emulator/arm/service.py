@@ -6,11 +6,11 @@ import base64
 import re
 from dataclasses import dataclass
 
+from emulator.arm import managedclusters, tenancy
 from emulator.arm import resources as rt
-from emulator.arm import tenancy
 from emulator.arm.errors import arm_error, authorization_failed, bad_request, missing_registration, not_found
 from emulator.arm.notify import ACTION, DELETE, WRITE, ResourceEvents
-from emulator.arm.operations import Operations
+from emulator.arm.operations import Operations, Outcome
 from emulator.arm.paths import ArmPath, Target, parse
 from emulator.arm.servicelinker import ServiceLinker
 from emulator.arm.store import ArmStore, parent_of
@@ -34,6 +34,7 @@ class ArmService:
     clusters: Clusters
     tenant_id: str
     site: Site
+    cluster_provisioning_seconds: float = 0  # how long a managed cluster PUT stays Creating / Updating
 
     # -- entry -----------------------------------------------------------------------------------------
     def handle(self, request: Request, identity: Identity) -> Response:
@@ -47,16 +48,16 @@ class ArmService:
                 "The api-version query parameter (?api-version=) is required for all requests.",
             )
         if path.target is Target.TENANTS:
-            return Response(200, tenancy.tenants(self.cloud.tenant_id))
+            return Response(200, tenancy.tenants(self.tenant_id))
         if path.target is Target.SUBSCRIPTIONS:
-            return Response(200, tenancy.subscriptions(self.store, identity, self.cloud.tenant_id))
+            return Response(200, tenancy.subscriptions(self.store, identity, self.tenant_id))
         subscription = self.store.subscription(path.subscription_id)
         if subscription is None or (path.target is Target.SUBSCRIPTION and not tenancy.can_see(identity, subscription)):
             raise arm_error(
                 404, "SubscriptionNotFound", f"The subscription '{path.subscription_id}' could not be found."
             )
         if path.target is Target.SUBSCRIPTION:
-            return Response(200, tenancy.subscription(subscription, self.cloud.tenant_id))
+            return Response(200, tenancy.subscription(subscription, self.tenant_id))
         if path.target is Target.OPERATION:
             if "/operationresults/" in path.id.lower():
                 return self.operations.result(path.action, self.site.arm_endpoint, request.query["api-version"])
@@ -131,11 +132,42 @@ class ArmService:
             else:
                 self._require_parent(path)
                 resource = rt.new_resource(path.id, type_key, body, existing, self.tenant_id)
+            if type_key == rt.CLUSTER:
+                resource["properties"]["provisioningState"] = "Updating" if existing else "Creating"
             self.store.put(resource)
+            if type_key == rt.CLUSTER and existing is None:
+                for node_resource in managedclusters.node_resources(resource):
+                    self.store.put(node_resource)
         if type_key == rt.CLUSTER:
             self.clusters.ensure(resource)
+        # ARM raises the write event when it accepts the PUT, not when a long-running provisioning ends
         self.events.emit(WRITE, path.id, f"{path.type}/write", request, identity, updated=existing is not None)
+        if type_key == rt.CLUSTER:
+            return self._provision_cluster(path, resource, existing is None, request.query["api-version"])
         return Response(200 if existing else 201, resource)
+
+    def _provision_cluster(self, path: ArmPath, cluster: dict, created: bool, api_version: str) -> Response:
+        """AKS answers Creating/Updating with an Azure-AsyncOperation and reaches Succeeded on its own, after the
+        scenario's `cluster_provisioning_seconds`; a later PUT of the same cluster supersedes this one."""
+        etag = cluster["eTag"]
+        body = dict(cluster, properties=dict(cluster["properties"]))  # the answer, before the state moves on
+
+        def complete() -> Outcome:
+            with self.store.lock:
+                current = self.store.get(path.id)
+                if current is not None and current.get("eTag") == etag:
+                    current["properties"]["provisioningState"] = "Succeeded"
+            return Outcome("Succeeded")
+
+        op = self.operations.start(
+            path.subscription_id,
+            "Microsoft.ContainerService",
+            cluster["location"],
+            complete,
+            finish_after=self.cluster_provisioning_seconds,
+        )
+        status_url = f"{self.site.arm_endpoint}{op.status_path}?api-version={api_version}"
+        return Response(201 if created else 200, body, {"Azure-AsyncOperation": status_url})
 
     def _require_parent(self, path: ArmPath) -> None:
         parent_id = parent_of(path.id)
@@ -159,6 +191,7 @@ class ArmService:
         for resource in removed:
             if resource["type"].lower() == rt.CLUSTER:
                 self.clusters.drop(resource["id"])
+                self.store.delete(managedclusters.node_resource_group_id(resource))  # AKS removes its MC_ group
         self.events.emit(DELETE, path.id, f"{path.type}/delete", None, identity, updated=True, method="DELETE")
         return Response(200)
 
