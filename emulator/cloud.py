@@ -81,7 +81,7 @@ class Cloud:
         if request.path.startswith("/_emulator/"):
             return self.admin.handle(request)
         if request.path.rstrip("/") == tenancy.METADATA_PATH and request.method == "GET":
-            return Response(200, tenancy.metadata_endpoints(self.arm_endpoint))  # anonymous, as on ARM
+            return Response(200, tenancy.metadata_endpoints(self.site.arm_endpoint))  # anonymous, as on ARM
         host = (request.header("host") or "").split(":")[0].lower()
         if host.endswith(VAULT_SUFFIX):
             return self._serve(

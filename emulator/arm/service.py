@@ -101,7 +101,7 @@ class ArmService:
         if request.method in ("GET", "HEAD"):
             return Response(200, self._existing(path))
         if request.method == "DELETE":
-            return self._delete(path, identity)
+            return self._delete(request, path, identity)
         return self._write(request, path, identity)
 
     def _existing(self, path: ArmPath) -> dict:
@@ -166,7 +166,7 @@ class ArmService:
             complete,
             finish_after=self.cluster_provisioning_seconds,
         )
-        status_url = f"{self.site.arm_endpoint}{op.status_path}?api-version={api_version}"
+        status_url, _ = self._operation_urls(op, api_version)
         return Response(201 if created else 200, body, {"Azure-AsyncOperation": status_url})
 
     def _require_parent(self, path: ArmPath) -> None:
@@ -184,7 +184,7 @@ class ArmService:
                 f"Parent resource '{parent_id.rsplit('/', 1)[-1]}' not found.",
             )
 
-    def _delete(self, path: ArmPath, identity: Identity) -> Response:
+    def _delete(self, request: Request, path: ArmPath, identity: Identity) -> Response:
         removed = self.store.delete(path.id)
         if not removed:
             return Response(204)
@@ -193,7 +193,21 @@ class ArmService:
                 self.clusters.drop(resource["id"])
                 self.store.delete(managedclusters.node_resource_group_id(resource))  # AKS removes its MC_ group
         self.events.emit(DELETE, path.id, f"{path.type}/delete", None, identity, updated=True, method="DELETE")
+        if path.type.lower() == rt.CLUSTER:  # AKS deletes asynchronously: 202 and an operation to poll
+            op = self.operations.start(
+                path.subscription_id,
+                "Microsoft.ContainerService",
+                removed[0].get("location", "global"),
+                lambda: Outcome("Succeeded"),
+                finish_after=self.cluster_provisioning_seconds,
+            )
+            urls = self._operation_urls(op, request.query["api-version"])
+            return Response(202, None, {"Azure-AsyncOperation": urls[0], "Location": urls[1]})
         return Response(200)
+
+    def _operation_urls(self, op, api_version: str) -> tuple[str, str]:
+        base = self.site.arm_endpoint
+        return f"{base}{op.status_path}?api-version={api_version}", f"{base}{op.result_path}?api-version={api_version}"
 
     # -- tags at scope ---------------------------------------------------------------------------------
     def _tags(self, request: Request, path: ArmPath, identity: Identity) -> Response:
