@@ -69,7 +69,7 @@ class Settings:
             arm_audience=env.get("SC_ARM_AUDIENCE") or None,
             protected_namespaces=tuple(protected),
             dry_run=_bool(env, "SC_DRY_RUN", False),
-            keyvault_dns_suffixes=tuple(_csv(env.get("SC_KEYVAULT_DNS_SUFFIXES", "vault.azure.net"))),
+            keyvault_dns_suffixes=_dns_suffixes(env.get("SC_KEYVAULT_DNS_SUFFIXES", "vault.azure.net")),
             lro_poll_seconds=_number(env, "SC_LRO_POLL_SECONDS", 5.0, minimum=0),
             sweep_schedule=schedule,
             orphan_grace_hours=_number(env, "SC_ORPHAN_GRACE_HOURS", 24.0, minimum=0),
@@ -84,6 +84,18 @@ class Settings:
 
 def _csv(value: str) -> list[str]:
     return [part.strip() for part in value.split(",") if part.strip()]
+
+
+def _dns_suffixes(value: str) -> tuple[str, ...]:
+    """Vault host suffixes without a leading dot: Bicep's environment().suffixes.keyvaultDns is '.vault.azure.net',
+    and the tag check compares against host.endswith('.' + suffix)."""
+    suffixes = tuple(dict.fromkeys(part.lstrip(".").lower() for part in _csv(value) if part.lstrip(".")))
+    if not suffixes:
+        raise ConfigError(
+            f"SC_KEYVAULT_DNS_SUFFIXES {value!r} names no DNS suffix: list the Key Vault DNS suffixes of your cloud, "
+            "comma separated (e.g. 'vault.azure.net')."
+        )
+    return suffixes
 
 
 def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:

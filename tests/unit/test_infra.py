@@ -42,6 +42,8 @@ def test_every_setting_the_code_reads_is_set_by_the_infrastructure():
     read = set(re.findall(r'"(SC_[A-Z_]+)"', code))
     assert read and read <= names, read - names
     assert {"AzureWebJobsStorage__accountName", "AZURE_CLIENT_ID", "APPLICATIONINSIGHTS_CONNECTION_STRING"} <= names
+    # identity-based host storage in any cloud: the service URIs, not only the public-cloud account name
+    assert {f"AzureWebJobsStorage__{k}ServiceUri" for k in ("blob", "queue", "table")} <= names
 
 
 def test_storage_uses_identities_not_keys_and_the_app_runs_python_311_on_flex_consumption():
@@ -68,6 +70,29 @@ def test_local_settings_example_names_every_setting_and_parses():
     code = "\n".join(p.read_text() for p in (ROOT / "shared").rglob("*.py"))
     assert set(re.findall(r'"(SC_[A-Z_]+)"', code)) <= set(values)
     assert Settings.from_env(values).subscriptions == ("c0ffee00-0000-4000-8000-00000000d370",)
+
+
+def test_the_key_vault_suffix_bicep_passes_is_accepted_and_an_empty_one_is_refused():
+    """environment().suffixes.keyvaultDns is '.vault.azure.net' (leading dot, FACTS.md section 10)."""
+    import pytest
+
+    from shared.config import ConfigError, Settings
+    from shared.tags import split_secret_url
+
+    app = bicep("main.bicep")["resources"]["app"]["config"]
+    [setting] = [s for s in app["properties"]["siteConfig"]["appSettings"] if s["name"] == "SC_KEYVAULT_DNS_SUFFIXES"]
+    assert "keyvaultDns" in str(setting["value"])
+    env = {"SC_SUBSCRIPTIONS": "c0ffee00-0000-4000-8000-00000000d370"}
+    settings = Settings.from_env({**env, "SC_KEYVAULT_DNS_SUFFIXES": ".vault.azure.net, .Vault.UsGovCloudApi.net"})
+    assert settings.keyvault_dns_suffixes == ("vault.azure.net", "vault.usgovcloudapi.net")
+    url = "https://kv-shop.vault.azure.net/secrets/db-password"
+    assert split_secret_url(url, settings.keyvault_dns_suffixes)[:2] == (
+        "https://kv-shop.vault.azure.net",
+        "db-password",
+    )
+    for empty in ("", " , ", "."):
+        with pytest.raises(ConfigError, match="SC_KEYVAULT_DNS_SUFFIXES"):
+            Settings.from_env({**env, "SC_KEYVAULT_DNS_SUFFIXES": empty})
 
 
 def test_checkov_finds_nothing_beyond_the_documented_skip_list():
