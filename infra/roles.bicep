@@ -1,14 +1,28 @@
 // Least-privilege rights for sc-autopilot's identity on one managed subscription (FACTS.md section 8):
-// a custom role listing exactly the actions the app's calls need, not Contributor or Owner.
-// Deploy once per managed subscription:
+// a custom role listing exactly the actions the app's calls need, not Contributor or Owner. main.bicep deploys it
+// into every managed subscription (modules/managed-subscription.bicep); by hand:
 //   az deployment sub create -l <region> -f infra/roles.bicep -p principalId=<app identity principalId>
 targetScope = 'subscription'
 
 @description('Principal (object) id of the Function App\'s user-assigned managed identity.')
 param principalId string
 
-@description('Name of the custom role in this subscription.')
+@description('Name of the custom role; the subscription id is appended, since a custom role\'s display name must be unique in the tenant while its definition differs per subscription.')
 param roleName string = 'sc-autopilot operator'
+
+// Role definitions Service Connector assigns to a connection's identity on the target, and so the only ones the
+// app may assign or remove on its behalf (MicrosoftDocs azure-docs articles/service-connector/concept-roles.md,
+// "Built-in roles"). SQL Database gets no Azure role: its workload-identity access is a contained database user.
+var serviceConnectorRoles = [
+  'a001fd3d-188f-4b5d-821b-7da978bf7442' // Cognitive Services OpenAI Contributor: Azure OpenAI targets
+  'a97b65f3-24c7-4388-baec-2e87135dc908' // Cognitive Services User: Cognitive Services targets
+]
+var assignableRoleList = join(serviceConnectorRoles, ', ')
+
+// ABAC delegation condition (MicrosoftDocs role-based-access-control/delegate-role-assignments-examples.md,
+// "Constrain roles and principal types"): roleAssignments/write and /delete only for those roles and only for
+// service principals (managed identities), so the role cannot grant anyone Owner or User Access Administrator.
+var delegationCondition = '((!(ActionMatches{\'Microsoft.Authorization/roleAssignments/write\'})) OR (@Request[Microsoft.Authorization/roleAssignments:RoleDefinitionId] ForAnyOfAnyValues:GuidEquals {${assignableRoleList}} AND @Request[Microsoft.Authorization/roleAssignments:PrincipalType] ForAnyOfAnyValues:StringEqualsIgnoreCase {\'ServicePrincipal\'})) AND ((!(ActionMatches{\'Microsoft.Authorization/roleAssignments/delete\'})) OR (@Resource[Microsoft.Authorization/roleAssignments:RoleDefinitionId] ForAnyOfAnyValues:GuidEquals {${assignableRoleList}} AND @Resource[Microsoft.Authorization/roleAssignments:PrincipalType] ForAnyOfAnyValues:StringEqualsIgnoreCase {\'ServicePrincipal\'}))'
 
 var actions = [
   // discover tagged clusters and targets
@@ -23,6 +37,11 @@ var actions = [
   'Microsoft.ServiceLinker/linkers/delete'
   'Microsoft.ServiceLinker/linkers/validateLinker/action'
   'Microsoft.ServiceLinker/linkers/listConfigurations/action'
+  // the long-running operations' status documents the SDK pollers read
+  'Microsoft.ServiceLinker/locations/operationStatuses/read'
+  'Microsoft.ContainerService/locations/operations/read'
+  'Microsoft.ContainerService/locations/operationresults/read'
+  'Microsoft.KubernetesConfiguration/extensions/operations/read'
   'Microsoft.KubernetesConfiguration/extensions/read'
   'Microsoft.KubernetesConfiguration/extensions/write'
   'Microsoft.KubernetesConfiguration/extensions/delete'
@@ -34,6 +53,8 @@ var actions = [
   'Microsoft.Sql/servers/firewallRules/delete'
   'Microsoft.CognitiveServices/accounts/read'
   'Microsoft.CognitiveServices/accounts/listKeys/action'
+  // Service Connector assigns the target's role to the workload identity; write and delete are constrained by
+  // delegationCondition on the assignment below
   'Microsoft.Authorization/roleAssignments/read'
   'Microsoft.Authorization/roleAssignments/write'
   'Microsoft.Authorization/roleAssignments/delete'
@@ -46,11 +67,12 @@ var actions = [
   // resource providers Service Connector needs for an AKS source
   'Microsoft.ServiceLinker/register/action'
   'Microsoft.KubernetesConfiguration/register/action'
-  // Key Vault: read the vault resource (secrets are data actions below)
+  // Key Vault: read the vault resource. Secret values are NOT granted here: Key Vault Secrets User per vault
+  // (modules/vault-access.bicep), so only vaults the platform team names are readable.
   'Microsoft.KeyVault/vaults/read'
 ]
 
-// Kubernetes (Azure RBAC for Kubernetes authorization) and Key Vault data plane.
+// Kubernetes data plane (Azure RBAC for Kubernetes authorization).
 var dataActions = [
   'Microsoft.ContainerService/managedClusters/apps/deployments/read'
   'Microsoft.ContainerService/managedClusters/apps/deployments/write'
@@ -68,13 +90,14 @@ var dataActions = [
   'Microsoft.ContainerService/managedClusters/serviceaccounts/read'
   'Microsoft.ContainerService/managedClusters/serviceaccounts/write'
   'Microsoft.ContainerService/managedClusters/serviceaccounts/delete'
-  'Microsoft.KeyVault/vaults/secrets/getSecret/action'
+  // namespace annotations carry namespace owners' consent (docs/security.md)
+  'Microsoft.ContainerService/managedClusters/namespaces/read'
 ]
 
 resource role 'Microsoft.Authorization/roleDefinitions@2022-04-01' = {
   name: guid(subscription().id, roleName)
   properties: {
-    roleName: roleName
+    roleName: '${roleName} (${subscription().subscriptionId})'
     description: 'What sc-autopilot needs to wire AKS workloads through Service Connector; nothing broader.'
     type: 'CustomRole'
     assignableScopes: [subscription().id]
@@ -95,6 +118,8 @@ resource assignment 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
     roleDefinitionId: role.id
     principalId: principalId
     principalType: 'ServicePrincipal'
+    condition: delegationCondition
+    conditionVersion: '2.0'
   }
 }
 

@@ -1,5 +1,6 @@
-"""The custom role in infra/roles.bicep is enough: the whole flow (events, workload identity, secret auth,
-reverse wiring, sweep with orphan clean-up) runs on the local cloud with exactly those rights and no more."""
+"""The custom role in infra/roles.bicep plus Key Vault Secrets User on the one vault the deployment names
+(infra/modules/vault-access.bicep) is enough: the whole flow (events, workload identity, secret auth, reverse
+wiring, sweep with orphan clean-up) runs on the local cloud with exactly those rights and no more."""
 
 from __future__ import annotations
 
@@ -8,16 +9,36 @@ from datetime import UTC, datetime, timedelta
 from shared.config import Settings
 from shared.service.reconciler import Application
 from shared.service.sweep import Sweeper
-from tests.conftest import CLUSTER, DATABASE, OPENAI, SUB, Admin, demo_spec
+from tests.conftest import CLUSTER, DATABASE, OPENAI, RG, SUB, Admin, demo_spec
 from tests.e2e.conftest import CLUSTER_TAGS, OPENAI_TAGS, SQL_TAGS, Estate
+from tests.infra.bicep import Template
 from tests.unit.test_infra import role_permissions
+
+# Data actions of the built-in roles the infrastructure assigns per vault (MicrosoftDocs
+# role-based-access-control/built-in-roles, "Key Vault Secrets User").
+BUILT_IN_DATA_ACTIONS = {
+    "4633458b-17de-408a-b874-0445c86b69e6": [
+        "Microsoft.KeyVault/vaults/secrets/getSecret/action",
+        "Microsoft.KeyVault/vaults/secrets/readMetadata/action",
+    ],
+}
+VAULT = f"{RG}/providers/Microsoft.KeyVault/vaults/kv-shop"
+
+
+def vault_grant(vault_id: str) -> dict:
+    """What infra/main.bicep grants on a vault listed in keyVaults, read from the template."""
+    [access] = Template("main.bicep", {"keyVaults": vault_id}).module("vaultAccess")
+    [(body, _)] = access.instances("resources", "secretsUser")
+    role = access.value(body["properties"]["roleDefinitionId"]).rsplit("/", 1)[-1]
+    return {"scope": vault_id, "actions": [], "data_actions": BUILT_IN_DATA_ACTIONS[role]}
 
 
 def test_everything_works_with_only_the_custom_role(make_cloud, monkeypatch):
     actions, data_actions = role_permissions()
     spec = demo_spec()
     spec["principals"][0]["grants"] = [
-        {"scope": f"/subscriptions/{SUB}", "actions": actions, "data_actions": data_actions}
+        {"scope": f"/subscriptions/{SUB}", "actions": actions, "data_actions": data_actions},
+        vault_grant(VAULT),
     ]
     stale = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "sc-left-secret", "namespace": "shop"}}
     spec["subscriptions"][0]["resource_groups"][0]["clusters"][0]["kubernetes"]["objects"] = [stale]

@@ -1,0 +1,106 @@
+"""The app's rights are bounded: role assignments only of the roles Service Connector assigns, to service
+principals only (an ABAC delegation condition); secret values only from vaults named at deployment; and the
+status reads the long-running operations poll."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from tests.infra.bicep import Template, condition_sets
+from tests.unit.test_infra import role_permissions
+
+WRITE = "Microsoft.Authorization/roleAssignments/write"
+DELETE = "Microsoft.Authorization/roleAssignments/delete"
+# The roles Service Connector assigns to a connection's identity on our target kinds (MicrosoftDocs azure-docs
+# articles/service-connector/concept-roles.md): Azure OpenAI and Cognitive Services; SQL gets none.
+SERVICE_CONNECTOR_ROLES = {
+    "a001fd3d-188f-4b5d-821b-7da978bf7442",  # Cognitive Services OpenAI Contributor
+    "a97b65f3-24c7-4388-baec-2e87135dc908",  # Cognitive Services User
+}
+OWNER = "8e3af657-a8ff-443c-a75c-2fe8c4bcb635"
+USER_ACCESS_ADMINISTRATOR = "18d7d88d-d35e-4fb5-a5c3-7773c20a72d9"
+POLLS = {
+    "Microsoft.ServiceLinker/locations/operationStatuses/read",
+    "Microsoft.ContainerService/locations/operations/read",
+    "Microsoft.ContainerService/locations/operationresults/read",
+    "Microsoft.KubernetesConfiguration/extensions/operations/read",
+}
+
+
+def assignment() -> dict:
+    roles = Template("roles.bicep", {"principalId": "00000000-0000-4000-8000-0000000000aa"})
+    [(body, _)] = roles.instances("resources", "assignment")
+    return roles.value(body["properties"])
+
+
+def permitted(condition: str, action: str, role: str, principal_type: str) -> bool:
+    """Evaluates the condition for one role-assignment request (the attributes of both write and delete)."""
+    constraints = condition_sets(condition).get(action)
+    if constraints is None:
+        return True
+    return role in constraints["RoleDefinitionId"] and principal_type in constraints["PrincipalType"]
+
+
+def test_role_assignment_write_and_delete_are_constrained_to_service_connectors_roles_for_service_principals():
+    properties = assignment()
+    assert properties["conditionVersion"] == "2.0"
+    condition = properties["condition"]
+    constraints = condition_sets(condition)
+    assert set(constraints) == {WRITE, DELETE}
+    for action in (WRITE, DELETE):
+        assert constraints[action] == {
+            "RoleDefinitionId": SERVICE_CONNECTOR_ROLES,
+            "PrincipalType": {"ServicePrincipal"},
+        }
+    # a write is judged on the request, a delete on the existing assignment (delegate-role-assignments-examples.md)
+    assert re.search(r"roleAssignments/write'\}\)\)\s*OR\s*\(@Request\[", condition)
+    assert re.search(r"roleAssignments/delete'\}\)\)\s*OR\s*\(@Resource\[", condition)
+
+
+@pytest.mark.parametrize(
+    ("action", "role", "principal_type", "allowed"),
+    [
+        (WRITE, "a001fd3d-188f-4b5d-821b-7da978bf7442", "ServicePrincipal", True),
+        (DELETE, "a97b65f3-24c7-4388-baec-2e87135dc908", "ServicePrincipal", True),
+        (WRITE, OWNER, "ServicePrincipal", False),
+        (WRITE, USER_ACCESS_ADMINISTRATOR, "ServicePrincipal", False),
+        (WRITE, "a001fd3d-188f-4b5d-821b-7da978bf7442", "User", False),
+        (DELETE, OWNER, "ServicePrincipal", False),
+        (DELETE, "a97b65f3-24c7-4388-baec-2e87135dc908", "Group", False),
+    ],
+)
+def test_the_condition_refuses_owner_equivalent_grants(action, role, principal_type, allowed):
+    assert permitted(assignment()["condition"], action, role, principal_type) is allowed
+
+
+def test_the_role_that_writes_role_assignments_always_carries_the_condition():
+    actions, _ = role_permissions()
+    assert {WRITE, DELETE} <= set(actions)
+    assert assignment().get("condition")
+
+
+def test_no_subscription_wide_secret_read_but_secrets_user_on_each_named_vault():
+    actions, data_actions = role_permissions()
+    assert not [a for a in actions + data_actions if a.lower().startswith("microsoft.keyvault/vaults/secrets")]
+    vaults = [
+        f"/subscriptions/{s}/resourceGroups/rg-{s[:2]}/providers/Microsoft.KeyVault/vaults/kv-{s[:2]}" for s in "ab"
+    ]
+    main = Template("main.bicep", {"keyVaults": " , ".join(vaults)})
+    access = main.module("vaultAccess")
+    assert [(a.deployment.subscription_id, a.deployment.resource_group, a.params["vaultName"]) for a in access] == [
+        ("a", "rg-a", "kv-a"),
+        ("b", "rg-b", "kv-b"),
+    ]
+    for module in access:
+        [(body, _)] = module.instances("resources", "secretsUser")
+        assert module.value(body["scope"]).name == "vault"  # on the vault itself, not its group or subscription
+        role = module.value(body["properties"]["roleDefinitionId"])
+        assert role.endswith("/4633458b-17de-408a-b874-0445c86b69e6")  # Key Vault Secrets User
+    assert Template("main.bicep").module("vaultAccess") == []
+
+
+def test_the_role_lets_the_long_running_operations_be_polled():
+    actions, _ = role_permissions()
+    assert set(actions) >= POLLS
