@@ -1,20 +1,28 @@
 // sc-autopilot: Function App (Flex Consumption, Python 3.11) with a user-assigned identity, identity-based
-// storage (no account keys), Application Insights, and the Event Grid subscription system topic feeding the
-// event function. Rights on the managed subscriptions come from roles.bicep (a least-privilege custom role).
+// storage (no account keys), Application Insights with an alert on Error verdicts, and, in every managed
+// subscription, the custom role (roles.bicep) and the Event Grid subscription feeding the event function
+// (modules/managed-subscription.bicep). Every operator setting is a parameter (main.parameters.json maps each to an
+// `azd env set` variable; docs/operations.md lists them).
 targetScope = 'resourceGroup'
 
-@minLength(3)
-@maxLength(20)
-@description('Short name; resources are named from it.')
+@minLength(1)
+@maxLength(64)
+@description('azd environment name (AZURE_ENV_NAME): 1-64 characters of [a-zA-Z0-9-()_.] (azure-dev environment.go EnvironmentNameRegexp). Every resource name below is derived from it.')
 param appName string = 'scautopilot'
 
 param location string = resourceGroup().location
 
-@description('Subscriptions sc-autopilot manages (SC_SUBSCRIPTIONS). This template wires events from this one; deploy modules/events.bicep in each other one.')
-param managedSubscriptions array = [subscription().subscriptionId]
+@description('Subscriptions sc-autopilot manages (SC_SUBSCRIPTIONS), comma separated; empty = this subscription. A plain string, not an array: azd before 1.23.4 cannot pass an array from an environment variable (azure-dev PR 6694). A JSON array is tolerated.')
+param managedSubscriptions string = ''
 
-@description('Create the Event Grid subscription. Leave false until the code is deployed (azd deploy), then re-run with true: Event Grid validates the function endpoint on creation.')
+@description('Create the Event Grid subscriptions. Leave false until the code is deployed (azd deploy), then `azd env set DEPLOY_EVENT_SUBSCRIPTION true` and `azd provision`: Event Grid validates the function endpoint on creation.')
 param deployEventSubscription bool = false
+
+@description('Existing Microsoft.Resources.Subscriptions system topics to reuse (only one is allowed per subscription), as resource ids, comma separated; a managed subscription without one gets a new topic.')
+param existingSystemTopics string = ''
+
+@description('Key Vaults whose secrets sc-sql-password tags may name, as resource ids, comma separated: the app gets Key Vault Secrets User on each (RBAC vaults), never a subscription-wide getSecret.')
+param keyVaults string = ''
 
 @allowed(['report', 'delete'])
 param cleanupMode string = 'report'
@@ -30,8 +38,32 @@ param sweepSchedule string = '0 0 * * * *'
 param protectedNamespaces string = 'kube-system,kube-public,kube-node-lease,sc-system,gatekeeper-system'
 param dryRun bool = false
 
-var suffix = uniqueString(resourceGroup().id, appName)
-var storageName = toLower(take('st${appName}${suffix}', 24))
+@description('Replication of the app\'s storage account. Zone-redundant SKUs (ZRS, GZRS, RAGZRS) need a region with availability zones.')
+@allowed(['Standard_LRS', 'Standard_ZRS', 'Standard_GRS', 'Standard_GZRS', 'Standard_RAGRS', 'Standard_RAGZRS'])
+param storageSku string = 'Standard_LRS'
+
+@description('Action group (resource id) the Error-verdict alert notifies; empty = the alert fires in the portal only.')
+param alertActionGroupId string = ''
+
+// -- names: derived once from appName ---------------------------------------------------------------------------
+// Resource names accept fewer characters than azd env names: '_', '.', '(' and ')' become '-', all lower case,
+// at most 20 characters, so every name below keeps the 13-character unique suffix whole (Azure naming rules:
+// MicrosoftDocs azure-docs articles/azure-resource-manager/management/resource-name-rules.md).
+var nameStem = take(toLower(replace(replace(replace(replace(appName, '_', '-'), '.', '-'), '(', '-'), ')', '-')), 20)
+var compactStem = take(replace(nameStem, '-', ''), 9) // storage: 3-24 lower-case letters and digits, global
+var suffix = uniqueString(subscription().id, resourceGroup().id, appName)
+var identityName = 'id-${nameStem}-${suffix}'
+var storageName = 'st${compactStem}${suffix}'
+var workspaceName = 'log-${nameStem}-${suffix}'
+var insightsName = 'appi-${nameStem}-${suffix}'
+var planName = 'plan-${nameStem}-${suffix}'
+// A Function App's host id is its name cut to 32 characters (resource-name-rules.md, Microsoft.Web note): at
+// most 32, so the host id keeps the whole suffix.
+var siteName = 'func-${take(nameStem, 13)}-${suffix}'
+var alertName = 'alert-${nameStem}-error-verdicts-${suffix}'
+var eventsResourceGroupName = 'rg-${nameStem}-events-${suffix}'
+var systemTopicName = 'egst-${nameStem}-${suffix}'
+
 var deploymentContainer = 'app-package'
 var reportsContainer = 'sc-reports'
 var deadLetterContainer = 'eventgrid-deadletter'
@@ -40,8 +72,17 @@ var storageQueueDataContributor = '974c5e8b-45b9-4653-ba55-5f855dd0fb88'
 var storageTableDataContributor = '0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3'
 var monitoringMetricsPublisher = '3913510d-42f4-4e42-8a64-420c390055eb'
 
+// -- lists given as comma-separated strings ---------------------------------------------------------------------
+var subscriptionList = filter(
+  map(split(replace(replace(replace(managedSubscriptions, '[', ''), ']', ''), '"', ''), ','), s => toLower(trim(s))),
+  s => !empty(s)
+)
+var subscriptionIds = empty(subscriptionList) ? [subscription().subscriptionId] : subscriptionList
+var topicIds = filter(map(split(existingSystemTopics, ','), t => trim(t)), t => !empty(t))
+var vaultIds = filter(map(split(keyVaults, ','), v => trim(v)), v => !empty(v))
+
 resource identity 'Microsoft.ManagedIdentity/userAssignedIdentities@2023-01-31' = {
-  name: 'id-${appName}'
+  name: identityName
   location: location
 }
 
@@ -49,7 +90,7 @@ resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' = {
   name: storageName
   location: location
   kind: 'StorageV2'
-  sku: { name: 'Standard_GZRS' }
+  sku: { name: storageSku }
   properties: {
     allowSharedKeyAccess: false
     allowBlobPublicAccess: false
@@ -88,7 +129,7 @@ resource storageRoles 'Microsoft.Authorization/roleAssignments@2022-04-01' = [
 ]
 
 resource workspace 'Microsoft.OperationalInsights/workspaces@2023-09-01' = {
-  name: 'log-${appName}-${suffix}'
+  name: workspaceName
   location: location
   properties: {
     sku: { name: 'PerGB2018' }
@@ -97,7 +138,7 @@ resource workspace 'Microsoft.OperationalInsights/workspaces@2023-09-01' = {
 }
 
 resource insights 'Microsoft.Insights/components@2020-02-02' = {
-  name: 'appi-${appName}-${suffix}'
+  name: insightsName
   location: location
   kind: 'web'
   properties: {
@@ -117,8 +158,37 @@ resource insightsRole 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
   }
 }
 
+// Error verdicts: the sweep counts every verdict in the metric sc_autopilot.verdicts (shared/telemetry.py) with the
+// verdict as a dimension; one or more Error verdicts in the last hour fire the alert.
+resource errorVerdictAlert 'Microsoft.Insights/scheduledQueryRules@2023-03-15-preview' = {
+  name: alertName
+  location: location
+  properties: {
+    displayName: 'sc-autopilot: Error verdicts'
+    description: 'A sweep found connections it could not verify or repair (verdict Error). Read the run report in the sc-reports container (docs/operations.md, "Reports").'
+    severity: 2
+    enabled: true
+    scopes: [insights.id]
+    evaluationFrequency: 'PT1H'
+    windowSize: 'PT1H'
+    criteria: {
+      allOf: [
+        {
+          query: 'customMetrics | where name == "sc_autopilot.verdicts" and tostring(customDimensions.verdict) == "Error" | summarize errors = sum(valueSum)'
+          timeAggregation: 'Total'
+          metricMeasureColumn: 'errors'
+          operator: 'GreaterThan'
+          threshold: 0
+          failingPeriods: { numberOfEvaluationPeriods: 1, minFailingPeriodsToAlert: 1 }
+        }
+      ]
+    }
+    actions: { actionGroups: empty(alertActionGroupId) ? [] : [alertActionGroupId] }
+  }
+}
+
 resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
-  name: 'plan-${appName}-${suffix}'
+  name: planName
   location: location
   kind: 'functionapp'
   sku: { name: 'FC1', tier: 'FlexConsumption' }
@@ -126,7 +196,7 @@ resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
 }
 
 resource app 'Microsoft.Web/sites@2024-04-01' = {
-  name: 'func-${appName}-${suffix}'
+  name: siteName
   location: location
   kind: 'functionapp,linux'
   tags: { 'azd-service-name': 'app' }
@@ -153,13 +223,18 @@ resource app 'Microsoft.Web/sites@2024-04-01' = {
       ftpsState: 'Disabled'
       http20Enabled: true
       appSettings: [
+        // Identity-based host storage with service URIs from environment(), so sovereign clouds work too;
+        // __accountName stays for the sweep store (shared/fanout.py), which reads it.
+        { name: 'AzureWebJobsStorage__blobServiceUri', value: 'https://${storageName}.blob.${environment().suffixes.storage}' }
+        { name: 'AzureWebJobsStorage__queueServiceUri', value: 'https://${storageName}.queue.${environment().suffixes.storage}' }
+        { name: 'AzureWebJobsStorage__tableServiceUri', value: 'https://${storageName}.table.${environment().suffixes.storage}' }
         { name: 'AzureWebJobsStorage__accountName', value: storage.name }
         { name: 'AzureWebJobsStorage__credential', value: 'managedidentity' }
         { name: 'AzureWebJobsStorage__clientId', value: identity.properties.clientId }
         { name: 'APPLICATIONINSIGHTS_CONNECTION_STRING', value: insights.properties.ConnectionString }
         { name: 'APPLICATIONINSIGHTS_AUTHENTICATION_STRING', value: 'ClientId=${identity.properties.clientId};Authorization=AAD' }
         { name: 'AZURE_CLIENT_ID', value: identity.properties.clientId }
-        { name: 'SC_SUBSCRIPTIONS', value: join(managedSubscriptions, ',') }
+        { name: 'SC_SUBSCRIPTIONS', value: join(subscriptionIds, ',') }
         { name: 'SC_PROTECTED_NAMESPACES', value: protectedNamespaces }
         { name: 'SC_DRY_RUN', value: string(dryRun) }
         { name: 'SC_SWEEP_SCHEDULE', value: sweepSchedule }
@@ -168,6 +243,7 @@ resource app 'Microsoft.Web/sites@2024-04-01' = {
         { name: 'SC_MAX_DELETIONS_PER_RUN', value: string(maxDeletionsPerRun) }
         { name: 'SC_VALIDATE_BUDGET', value: string(validateBudget) }
         { name: 'SC_CONCURRENCY', value: string(concurrency) }
+        // '.vault.azure.net' in the public cloud, with a leading dot: shared/config.py strips it.
         { name: 'SC_KEYVAULT_DNS_SUFFIXES', value: environment().suffixes.keyvaultDns }
         { name: 'SC_ARM_ENDPOINT', value: environment().resourceManager }
         { name: 'SC_ARM_AUDIENCE', value: environment().authentication.audiences[0] }
@@ -176,21 +252,46 @@ resource app 'Microsoft.Web/sites@2024-04-01' = {
       ]
     }
   }
-  dependsOn: [storageRoles]
+  dependsOn: [storageRoles, insightsRole]
 }
 
-module events 'modules/events.bicep' = if (deployEventSubscription) {
-  name: 'sc-autopilot-events'
-  params: {
-    appName: appName
-    functionAppId: app.id
-    identityId: identity.id
-    storageId: storage.id
-    deadLetterContainer: deadLetterContainer
+// Per managed subscription: the custom role with its delegation condition, and (once the code is deployed) the
+// Event Grid subscription on that subscription's system topic, reusing an existing topic when one is named.
+module managed 'modules/managed-subscription.bicep' = [
+  for (sub, i) in subscriptionIds: {
+    name: 'sc-autopilot-${sub}'
+    scope: subscription(sub)
+    params: {
+      principalId: identity.properties.principalId
+      location: location
+      deployEventSubscription: deployEventSubscription
+      existingTopicIds: filter(topicIds, t => startsWith(toLower(t), '/subscriptions/${sub}/'))
+      eventsResourceGroupName: eventsResourceGroupName
+      systemTopicName: systemTopicName
+      functionAppId: app.id
+      identityId: identity.id
+      storageId: storage.id
+      deadLetterContainer: deadLetterContainer
+    }
   }
-}
+]
+
+// Key Vault Secrets User on each named vault (the role Service Connector itself assigns for Key Vault,
+// concept-roles.md), in whatever subscription and resource group the vault lives.
+module vaultAccess 'modules/vault-access.bicep' = [
+  for (vaultId, i) in vaultIds: {
+    name: 'sc-autopilot-vault-${i}-${suffix}'
+    scope: resourceGroup(split(vaultId, '/')[2], split(vaultId, '/')[4])
+    params: {
+      vaultName: last(split(vaultId, '/'))
+      principalId: identity.properties.principalId
+    }
+  }
+]
 
 output functionAppName string = app.name
 output identityPrincipalId string = identity.properties.principalId
 output identityClientId string = identity.properties.clientId
 output storageAccountName string = storage.name
+output reportsContainer string = reportsContainer
+output managedSubscriptionIds array = subscriptionIds

@@ -3,7 +3,9 @@
 // with retries (Event Grid redelivery is how deferred work comes back) and a dead-letter container.
 targetScope = 'resourceGroup'
 
-param appName string
+param topicName string
+@description('The topic exists already (one per subscription is allowed): add the event subscription to it, change nothing else.')
+param reuseTopic bool
 param functionAppId string
 param identityId string
 param storageId string
@@ -23,8 +25,8 @@ var handledOperations = [
   'Microsoft.Sql/servers/databases/write'
 ]
 
-resource topic 'Microsoft.EventGrid/systemTopics@2022-06-15' = {
-  name: 'egst-${appName}-${uniqueString(subscription().id)}'
+resource newTopic 'Microsoft.EventGrid/systemTopics@2022-06-15' = if (!reuseTopic) {
+  name: topicName
   location: 'global'
   identity: {
     type: 'UserAssigned'
@@ -36,9 +38,22 @@ resource topic 'Microsoft.EventGrid/systemTopics@2022-06-15' = {
   }
 }
 
+// Dead-lettering uses our identity attached to the topic; an existing topic may not carry it (we do not change
+// someone else's topic), so on a reused topic undeliverable events expire and the next sweep catches up.
+var deadLetter = {
+  identity: { type: 'UserAssigned', userAssignedIdentity: identityId }
+  deadLetterDestination: {
+    endpointType: 'StorageBlob'
+    properties: {
+      resourceId: storageId
+      blobContainerName: deadLetterContainer
+    }
+  }
+}
+
 resource subscriptionToFunction 'Microsoft.EventGrid/systemTopics/eventSubscriptions@2022-06-15' = {
-  parent: topic
-  name: 'sc-autopilot-resource-events'
+  name: '${topicName}/sc-autopilot-resource-events' // the parent is either ours (newTopic) or an existing one
+  dependsOn: [newTopic]
   properties: {
     destination: {
       endpointType: 'AzureFunction'
@@ -64,15 +79,6 @@ resource subscriptionToFunction 'Microsoft.EventGrid/systemTopics/eventSubscript
       maxDeliveryAttempts: 30
       eventTimeToLiveInMinutes: 1440
     }
-    deadLetterWithResourceIdentity: {
-      identity: { type: 'UserAssigned', userAssignedIdentity: identityId }
-      deadLetterDestination: {
-        endpointType: 'StorageBlob'
-        properties: {
-          resourceId: storageId
-          blobContainerName: deadLetterContainer
-        }
-      }
-    }
+    deadLetterWithResourceIdentity: reuseTopic ? null : deadLetter
   }
 }

@@ -1,0 +1,100 @@
+"""`azd up` gets what it needs: a minimum azd version, a parameter file azd can fill from `azd env set` for every
+operator setting (each documented), and a package without the repository's tests and tooling."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from pathlib import Path
+
+import yaml
+
+from tests.infra.bicep import Template, parse
+
+ROOT = Path(__file__).resolve().parents[2]
+OPERATIONS = (ROOT / "docs" / "operations.md").read_text()
+# `${NAME}` or `${NAME=default}`, as azd substitutes them (azure-dev envsubst)
+VARIABLE = re.compile(r"^\$\{([A-Z][A-Z0-9_]*)(?:=(.*))?\}$")
+
+
+def parameters() -> dict[str, str]:
+    return {
+        k: v["value"]
+        for k, v in json.loads((ROOT / "infra" / "main.parameters.json").read_text())["parameters"].items()
+    }
+
+
+def test_azure_yaml_requires_an_azd_that_deploys_flex_consumption_and_points_at_the_templates():
+    project = yaml.safe_load((ROOT / "azure.yaml").read_text())
+    # azd 1.9.4 added Flex Consumption deployment (azure-dev CHANGELOG, PR 4003)
+    match = re.fullmatch(r">=\s*(\d+)\.(\d+)\.(\d+)", project["requiredVersions"]["azd"])
+    assert match and tuple(map(int, match.groups())) >= (1, 9, 4)
+    assert (ROOT / project["infra"]["path"] / f"{project['infra']['module']}.bicep").exists()
+    assert project["services"]["app"] == {"project": ".", "language": "python", "host": "function"}
+
+
+def test_every_template_parameter_is_settable_with_azd_env_set_and_defaults_agree():
+    declared = parse("main.bicep")["parameters"]
+    given = parameters()
+    assert set(given) == set(declared)
+    defaults = Template("main.bicep")
+    for name, value in given.items():
+        match = VARIABLE.match(value)
+        assert match, f"{name}: {value!r} is not an azd ${{VAR}} reference"
+        # arrays and objects from env vars need azd >= 1.23.4 (azure-dev PR 6694): strings, bools and ints only
+        assert declared[name]["type"] in ("string", "bool", "int"), name
+        _, default = match.groups()
+        if default is not None:
+            expected = defaults.symbol(name, {})[1]
+            assert default == (str(expected).lower() if isinstance(expected, bool) else str(expected)), name
+
+
+def test_every_variable_the_parameter_file_reads_is_documented_in_the_operations_guide():
+    for name, value in parameters().items():
+        variable = VARIABLE.match(value).group(1)
+        assert re.search(rf"^\| `{variable}` \|", OPERATIONS, re.MULTILINE), f"{variable} ({name}) is not documented"
+
+
+# -- .funcignore ---------------------------------------------------------------------------------------------------
+PATTERN = re.compile(r"^(/)?([A-Za-z0-9_.*-]+)(/)?$")  # the gitignore subset this check evaluates faithfully
+
+
+def ignored(patterns: list[tuple[bool, str, bool]], path: str, is_dir: bool) -> bool:
+    """gitignore matching for single-segment patterns: `/x` anchors at the root, a trailing `/` matches dirs."""
+    parts = path.split("/")
+    name = parts[-1]
+    for anchored, glob, dirs_only in patterns:
+        if dirs_only and not is_dir:
+            continue
+        if anchored and len(parts) != 1:
+            continue
+        if re.fullmatch(re.escape(glob).replace(r"\*", "[^/]*"), name):
+            return True
+    return False
+
+
+def packaged() -> set[str]:
+    """The files azd zips for the app: everything under the project except what .funcignore excludes."""
+    lines = [line.strip() for line in (ROOT / ".funcignore").read_text().splitlines()]
+    rules = [line for line in lines if line and not line.startswith("#")]
+    bad = [line for line in rules if not PATTERN.match(line)]
+    assert not bad, f"patterns outside the subset this test evaluates: {bad}"
+    patterns = [(bool(m[1]), m[2], bool(m[3])) for m in map(PATTERN.match, rules)]
+    files = set()
+    for directory, dirs, names in os.walk(ROOT):
+        relative = Path(directory).relative_to(ROOT).as_posix()
+        prefix = "" if relative == "." else f"{relative}/"
+        dirs[:] = [d for d in dirs if not ignored(patterns, prefix + d, True) and d != ".azure"]
+        files |= {prefix + n for n in names if not ignored(patterns, prefix + n, False)}
+    return files
+
+
+def test_the_package_holds_the_app_and_nothing_of_the_repositorys_tooling():
+    files = packaged()
+    assert {"function_app.py", "host.json", "requirements.txt", "shared/report/schema.json"} <= files
+    code = {p.relative_to(ROOT).as_posix() for d in ("shared", "functions") for p in (ROOT / d).rglob("*.py")}
+    assert code <= files
+    tooling = ("tests/", "emulator/", "bench/", "demo/", "node_modules/", ".git/", ".venv/", ".venv-checkov/", "infra/")
+    assert not [f for f in files if f.startswith(tooling) or "__pycache__" in f or f.endswith(".pyc")]
+    assert "local.settings.json" not in files and "local.settings.json.example" not in files
