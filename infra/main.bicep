@@ -158,7 +158,7 @@ resource insightsRole 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
   }
 }
 
-// Error verdicts: the sweep counts every verdict in the metric sc_autopilot.verdicts (shared/telemetry.py) with the
+// Error verdicts: the sweep counts every verdict in the metric sc_autopilot.verdicts (shared/adapters/telemetry.py) with the
 // verdict as a dimension; one or more Error verdicts in the last hour fire the alert.
 resource errorVerdictAlert 'Microsoft.Insights/scheduledQueryRules@2023-03-15-preview' = {
   name: alertName
@@ -223,12 +223,11 @@ resource app 'Microsoft.Web/sites@2024-04-01' = {
       ftpsState: 'Disabled'
       http20Enabled: true
       appSettings: [
-        // Identity-based host storage with service URIs from environment(), so sovereign clouds work too;
-        // __accountName stays for the sweep store (shared/fanout.py), which reads it.
+        // Identity-based storage with service URIs from environment(), so sovereign clouds work too (the host and
+        // shared/config.py StorageSettings read them; __accountName would mean the public cloud only).
         { name: 'AzureWebJobsStorage__blobServiceUri', value: 'https://${storageName}.blob.${environment().suffixes.storage}' }
         { name: 'AzureWebJobsStorage__queueServiceUri', value: 'https://${storageName}.queue.${environment().suffixes.storage}' }
         { name: 'AzureWebJobsStorage__tableServiceUri', value: 'https://${storageName}.table.${environment().suffixes.storage}' }
-        { name: 'AzureWebJobsStorage__accountName', value: storage.name }
         { name: 'AzureWebJobsStorage__credential', value: 'managedidentity' }
         { name: 'AzureWebJobsStorage__clientId', value: identity.properties.clientId }
         { name: 'APPLICATIONINSIGHTS_CONNECTION_STRING', value: insights.properties.ConnectionString }

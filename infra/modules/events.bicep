@@ -1,5 +1,5 @@
 // The Azure subscription's Event Grid system topic and the event subscription to on_resource_event, filtered
-// to exactly the operations the code handles (shared/events.py HANDLED_OPERATIONS; checked by the test suite),
+// to exactly the operations the code handles (shared/core/eventgrid.py HANDLED_OPERATIONS; checked by the test suite),
 // with retries (Event Grid redelivery is how deferred work comes back) and a dead-letter container.
 targetScope = 'resourceGroup'
 

@@ -10,8 +10,8 @@ from pathlib import Path
 import kubernetes_validate
 import yaml
 
-from shared import fanout
-from shared.verdicts import Status
+from shared.adapters import storage
+from shared.core.verdicts import Status
 from tests.infra.bicep import Template
 from tests.unit.test_infra import role_permissions
 
@@ -68,11 +68,11 @@ def test_the_kubernetes_rbac_yaml_is_valid_and_grants_what_the_custom_role_grant
 
 
 def test_the_report_commands_read_the_container_and_path_the_sweep_writes():
-    assert Template("main.bicep").variable("reportsContainer") == fanout.CONTAINER
+    assert Template("main.bicep").variable("reportsContainer") == storage.CONTAINER
     [download] = re.findall(r"az storage blob download .*?--file", OPERATIONS, re.S)
-    assert f"--container-name {fanout.CONTAINER}" in download and '--name "reports/' in download
+    assert f"--container-name {storage.CONTAINER}" in download and '--name "reports/' in download
     assert "reports/<yyyy>/<mm>/<dd>/<run id>.json" in OPERATIONS
-    assert 'f"reports/{started:%Y/%m/%d}/{run}"' in (ROOT / "shared" / "fanout.py").read_text()
+    assert 'f"reports/{started:%Y/%m/%d}/{run}"' in (ROOT / "shared" / "adapters" / "storage.py").read_text()
 
 
 def test_the_alert_fires_on_the_error_verdicts_the_sweep_counts():
@@ -80,7 +80,7 @@ def test_the_alert_fires_on_the_error_verdicts_the_sweep_counts():
     [(body, _)] = main.instances("resources", "errorVerdictAlert")
     properties = main.value(body["properties"])
     [criterion] = properties["criteria"]["allOf"]
-    source = (ROOT / "shared" / "telemetry.py").read_text()
+    source = (ROOT / "shared" / "adapters" / "telemetry.py").read_text()
     [metric] = re.findall(r'^verdicts = _meter.create_counter\("([^"]+)"', source, re.M)
     expected = f'name == "{metric}" and tostring(customDimensions.verdict) == "{Status.ERROR.value}"'
     assert expected in criterion["query"] and expected in OPERATIONS

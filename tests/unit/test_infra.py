@@ -41,9 +41,10 @@ def test_every_setting_the_code_reads_is_set_by_the_infrastructure():
     code = "\n".join(p.read_text() for p in (ROOT / "shared").rglob("*.py"))
     read = set(re.findall(r'"(SC_[A-Z_]+)"', code))
     assert read and read <= names, read - names
-    assert {"AzureWebJobsStorage__accountName", "AZURE_CLIENT_ID", "APPLICATIONINSIGHTS_CONNECTION_STRING"} <= names
-    # identity-based host storage in any cloud: the service URIs, not only the public-cloud account name
+    assert {"AZURE_CLIENT_ID", "APPLICATIONINSIGHTS_CONNECTION_STRING", "AzureWebJobsStorage__clientId"} <= names
+    # identity-based storage in any cloud: the service URIs, not the public-cloud-only account name
     assert {f"AzureWebJobsStorage__{k}ServiceUri" for k in ("blob", "queue", "table")} <= names
+    assert "AzureWebJobsStorage__accountName" not in names
 
 
 def test_storage_uses_identities_not_keys_and_the_app_runs_python_311_on_flex_consumption():
@@ -77,7 +78,7 @@ def test_the_key_vault_suffix_bicep_passes_is_accepted_and_an_empty_one_is_refus
     import pytest
 
     from shared.config import ConfigError, Settings
-    from shared.tags import split_secret_url
+    from shared.core.tags import split_secret_url
 
     app = bicep("main.bicep")["resources"]["app"]["config"]
     [setting] = [s for s in app["properties"]["siteConfig"]["appSettings"] if s["name"] == "SC_KEYVAULT_DNS_SUFFIXES"]
