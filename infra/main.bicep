@@ -72,14 +72,13 @@ var storageQueueDataContributor = '974c5e8b-45b9-4653-ba55-5f855dd0fb88'
 var storageTableDataContributor = '0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3'
 var monitoringMetricsPublisher = '3913510d-42f4-4e42-8a64-420c390055eb'
 
-// -- lists given as comma-separated strings ---------------------------------------------------------------------
-var subscriptionList = filter(
-  map(split(replace(replace(replace(managedSubscriptions, '[', ''), ']', ''), '"', ''), ','), s => toLower(trim(s))),
-  s => !empty(s)
-)
-var subscriptionIds = empty(subscriptionList) ? [subscription().subscriptionId] : subscriptionList
-var topicIds = filter(map(split(existingSystemTopics, ','), t => trim(t)), t => !empty(t))
-var vaultIds = filter(map(split(keyVaults, ','), v => trim(v)), v => !empty(v))
+// -- lists given as comma-separated strings (spaces dropped: ids hold none; a JSON array is tolerated). No lambdas
+// (map/filter): checkov's Bicep parser cannot read them, and it must scan this file.
+var subscriptionCsv = toLower(replace(replace(replace(replace(managedSubscriptions, ' ', ''), '[', ''), ']', ''), '"', ''))
+var subscriptionIds = empty(subscriptionCsv) ? [subscription().subscriptionId] : split(subscriptionCsv, ',')
+var topicCsv = replace(existingSystemTopics, ' ', '')
+var vaultCsv = replace(keyVaults, ' ', '')
+var vaultIds = empty(vaultCsv) ? [] : split(vaultCsv, ',')
 
 resource identity 'Microsoft.ManagedIdentity/userAssignedIdentities@2023-01-31' = {
   name: identityName
@@ -264,7 +263,7 @@ module managed 'modules/managed-subscription.bicep' = [
       principalId: identity.properties.principalId
       location: location
       deployEventSubscription: deployEventSubscription
-      existingTopicIds: filter(topicIds, t => startsWith(toLower(t), '/subscriptions/${sub}/'))
+      existingSystemTopics: topicCsv
       eventsResourceGroupName: eventsResourceGroupName
       systemTopicName: systemTopicName
       functionAppId: app.id

@@ -7,8 +7,8 @@ targetScope = 'subscription'
 param principalId string
 param location string
 param deployEventSubscription bool
-@description('Existing system topic ids of this subscription (at most the first is used).')
-param existingTopicIds array
+@description('Existing system topic ids, comma separated, of any managed subscription: the one in this subscription is reused.')
+param existingSystemTopics string
 param eventsResourceGroupName string
 param systemTopicName string
 param functionAppId string
@@ -16,9 +16,14 @@ param identityId string
 param storageId string
 param deadLetterContainer string
 
-var reuseTopic = !empty(existingTopicIds)
-var topicResourceGroup = reuseTopic ? split(existingTopicIds[0], '/')[4] : eventsResourceGroupName
-var topicName = reuseTopic ? last(split(existingTopicIds[0], '/')) : systemTopicName
+// Only one subscription system topic can exist here, so at most one listed id is this subscription's.
+var ownTopics = [
+  for id in split(existingSystemTopics, ','): startsWith(toLower(id), toLower('${subscription().id}/')) ? id : ''
+]
+var existingTopicId = join(ownTopics, '')
+var reuseTopic = !empty(existingTopicId)
+var topicResourceGroup = reuseTopic ? split(existingTopicId, '/')[4] : eventsResourceGroupName
+var topicName = reuseTopic ? last(split(existingTopicId, '/')) : systemTopicName
 
 module role '../roles.bicep' = {
   name: 'sc-autopilot-role'

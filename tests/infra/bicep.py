@@ -134,6 +134,12 @@ class Template:
             return self.operate(node["operator"], local)
         if node.get("type") == "lambda_expression":
             raise UnsupportedError("a lambda outside map/filter")
+        if "loop_type" in node:  # a variable's for-expression: [for item in array: expression]
+            detail = node["loop_type"]["detail"]
+            if node["loop_type"]["type"] != "array" or node.get("condition") is not None:
+                raise UnsupportedError(f"{self.relative}: loop {node['loop_type']['type']}")
+            items = self.value(detail["array_name"], local)
+            return [self.value(node["config"], {**local, detail["item_name"]: item}) for item in items]
         return {key: self.value(item, local) for key, item in node.items()}
 
     def literal(self, raw: str, local: Mapping[str, Any]) -> str:

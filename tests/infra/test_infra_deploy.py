@@ -10,7 +10,7 @@ from pathlib import Path
 
 import yaml
 
-from tests.infra.bicep import Template, parse
+from tests.infra.bicep import Deployment, Template, parse
 
 ROOT = Path(__file__).resolve().parents[2]
 OPERATIONS = (ROOT / "docs" / "operations.md").read_text()
@@ -98,3 +98,41 @@ def test_the_package_holds_the_app_and_nothing_of_the_repositorys_tooling():
     tooling = ("tests/", "emulator/", "bench/", "demo/", "node_modules/", ".git/", ".venv/", ".venv-checkov/", "infra/")
     assert not [f for f in files if f.startswith(tooling) or "__pycache__" in f or f.endswith(".pyc")]
     assert "local.settings.json" not in files and "local.settings.json.example" not in files
+
+
+# -- one provision, every managed subscription ---------------------------------------------------------------------
+SUB_A = "11111111-1111-4111-8111-111111111111"
+SUB_B = "22222222-2222-4222-8222-222222222222"
+TOPIC_B = f"/subscriptions/{SUB_B}/resourceGroups/Default-EventGrid/providers/Microsoft.EventGrid/systemTopics/sub-b"
+
+
+def managed(**params) -> list[Template]:
+    return Template("main.bicep", params, Deployment(subscription_id=SUB_A)).module("managed")
+
+
+def test_one_provision_puts_the_role_and_the_event_subscription_into_each_managed_subscription():
+    modules = managed(managedSubscriptions=f'["{SUB_A}", "{SUB_B.upper()}"]', existingSystemTopics=TOPIC_B,
+                      deployEventSubscription=True)  # fmt: skip
+    assert [m.deployment.subscription_id for m in modules] == [SUB_A, SUB_B]
+    for module in modules:
+        [role] = module.module("role")
+        assert role.deployment.subscription_id == module.deployment.subscription_id
+        [events] = module.module("events")
+        assert events.deployment.subscription_id == module.deployment.subscription_id
+    new, reused = (m.module("events")[0] for m in modules)
+    # no topic in A: one is created, in a resource group of ours; B's existing topic is reused, not recreated
+    assert [n for _, kind, n in modules[0].names()] == [new.deployment.resource_group]
+    assert [s for s, _, _ in new.names()] == ["newTopic", "subscriptionToFunction"]
+    assert modules[1].names() == [] and reused.deployment.resource_group == "Default-EventGrid"
+    assert reused.names() == [("subscriptionToFunction", "Microsoft.EventGrid/systemTopics/eventSubscriptions",
+                               "sub-b/sc-autopilot-resource-events")]  # fmt: skip
+    [(body, _)] = reused.instances("resources", "subscriptionToFunction")
+    assert reused.value(body["properties"]["deadLetterWithResourceIdentity"]) is None  # the topic lacks our identity
+
+
+def test_the_roles_come_first_and_the_events_only_once_asked_for():
+    [module] = managed()
+    assert module.deployment.subscription_id == SUB_A  # empty: the resource group's own subscription
+    assert len(module.module("role")) == 1 and module.module("events") == [] and module.names() == []
+    main = Template("main.bicep", {"managedSubscriptions": f" {SUB_A} , {SUB_B}"})
+    assert main.variable("subscriptionIds") == [SUB_A, SUB_B]
