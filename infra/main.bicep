@@ -250,13 +250,13 @@ resource app 'Microsoft.Web/sites@2024-04-01' = {
       ]
     }
   }
-  dependsOn: [storageRoles, insightsRole]
+  dependsOn: [storageRoles, insightsRole, containers] // the deployment container must exist for the package
 }
 
 // Per managed subscription: the custom role with its delegation condition, and (once the code is deployed) the
 // Event Grid subscription on that subscription's system topic, reusing an existing topic when one is named.
 module managed 'modules/managed-subscription.bicep' = [
-  for (sub, i) in subscriptionIds: {
+  for sub in subscriptionIds: {
     name: 'sc-autopilot-${sub}'
     scope: subscription(sub)
     params: {

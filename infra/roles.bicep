@@ -1,14 +1,18 @@
-// Least-privilege rights for sc-autopilot's identity on one managed subscription (FACTS.md section 8):
-// a custom role listing exactly the actions the app's calls need, not Contributor or Owner. main.bicep deploys it
-// into every managed subscription (modules/managed-subscription.bicep); by hand:
+// Least-privilege rights for sc-autopilot's identity on one managed subscription (FACTS.md section 8): two custom
+// roles listing exactly the actions the app's calls need, not Contributor or Owner. The operator role holds
+// everything but role-assignment writes; the delegation role holds only those, and its assignment carries the ABAC
+// condition (the documented delegation pattern: the condition sits on an assignment of a role-assignment role).
+// main.bicep deploys both into every managed subscription (modules/managed-subscription.bicep); by hand:
 //   az deployment sub create -l <region> -f infra/roles.bicep -p principalId=<app identity principalId>
 targetScope = 'subscription'
 
 @description('Principal (object) id of the Function App\'s user-assigned managed identity.')
 param principalId string
 
-@description('Name of the custom role; the subscription id is appended, since a custom role\'s display name must be unique in the tenant while its definition differs per subscription.')
+@description('Name of the custom roles; the subscription id is appended, since a custom role\'s display name must be unique in the tenant while its definition differs per subscription.')
 param roleName string = 'sc-autopilot operator'
+
+var delegationRoleName = '${roleName} role delegation'
 
 // Role definitions Service Connector assigns to a connection's identity on the target, and so the only ones the
 // app may assign or remove on its behalf (MicrosoftDocs azure-docs articles/service-connector/concept-roles.md,
@@ -53,11 +57,6 @@ var actions = [
   'Microsoft.Sql/servers/firewallRules/delete'
   'Microsoft.CognitiveServices/accounts/read'
   'Microsoft.CognitiveServices/accounts/listKeys/action'
-  // Service Connector assigns the target's role to the workload identity; write and delete are constrained by
-  // delegationCondition on the assignment below
-  'Microsoft.Authorization/roleAssignments/read'
-  'Microsoft.Authorization/roleAssignments/write'
-  'Microsoft.Authorization/roleAssignments/delete'
   // workload identity
   'Microsoft.ManagedIdentity/userAssignedIdentities/read'
   'Microsoft.ManagedIdentity/userAssignedIdentities/assign/action'
@@ -70,6 +69,14 @@ var actions = [
   // Key Vault: read the vault resource. Secret values are NOT granted here: Key Vault Secrets User per vault
   // (modules/vault-access.bicep), so only vaults the platform team names are readable.
   'Microsoft.KeyVault/vaults/read'
+]
+
+// Service Connector assigns the target's role to the workload identity with the caller's rights: write and delete
+// only through the delegation role, whose assignment is constrained by delegationCondition.
+var delegationActions = [
+  'Microsoft.Authorization/roleAssignments/read'
+  'Microsoft.Authorization/roleAssignments/write'
+  'Microsoft.Authorization/roleAssignments/delete'
 ]
 
 // Kubernetes data plane (Azure RBAC for Kubernetes authorization).
@@ -118,9 +125,37 @@ resource assignment 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
     roleDefinitionId: role.id
     principalId: principalId
     principalType: 'ServicePrincipal'
+  }
+}
+
+resource delegationRole 'Microsoft.Authorization/roleDefinitions@2022-04-01' = {
+  name: guid(subscription().id, delegationRoleName)
+  properties: {
+    roleName: '${delegationRoleName} (${subscription().subscriptionId})'
+    description: 'Lets sc-autopilot have Service Connector assign a target\'s data role to a workload identity; the assignment\'s condition limits it to those roles.'
+    type: 'CustomRole'
+    assignableScopes: [subscription().id]
+    permissions: [
+      {
+        actions: delegationActions
+        notActions: []
+        dataActions: []
+        notDataActions: []
+      }
+    ]
+  }
+}
+
+resource delegationAssignment 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(subscription().id, principalId, delegationRole.id)
+  properties: {
+    roleDefinitionId: delegationRole.id
+    principalId: principalId
+    principalType: 'ServicePrincipal'
     condition: delegationCondition
     conditionVersion: '2.0'
   }
 }
 
 output roleDefinitionId string = role.id
+output delegationRoleDefinitionId string = delegationRole.id

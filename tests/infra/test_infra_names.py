@@ -123,7 +123,8 @@ def test_the_custom_role_display_name_differs_per_subscription():
     main = Template("main.bicep", {"managedSubscriptions": f"{SUB_A},{SUB_B}"})
     names = set()
     for managed in main.module("managed"):
-        [role] = managed.module("role")
-        [(body, _)] = role.instances("resources", "role")
-        names.add(role.value(body["properties"]["roleName"]))
-    assert len(names) == 2
+        [roles] = managed.module("role")
+        for symbol in ("role", "delegationRole"):
+            [(body, _)] = roles.instances("resources", symbol)
+            names.add(roles.value(body["properties"]["roleName"]))
+    assert len(names) == 4

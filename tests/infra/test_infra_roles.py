@@ -29,10 +29,35 @@ POLLS = {
 }
 
 
+def roles() -> Template:
+    return Template("roles.bicep", {"principalId": "00000000-0000-4000-8000-0000000000aa"})
+
+
+def definitions() -> dict[str, dict]:
+    """Each custom role (by symbol) -> its evaluated properties."""
+    template = roles()
+    return {
+        symbol: template.value(template.instances("resources", symbol)[0][0]["properties"])
+        for symbol, entry in template.doc["resources"].items()
+        if entry["type"] == "Microsoft.Authorization/roleDefinitions"
+    }
+
+
+def assignments() -> dict[str, dict]:
+    """The role definition symbol each assignment assigns -> the assignment's evaluated properties."""
+    template = roles()
+    found = {}
+    for symbol, entry in template.doc["resources"].items():
+        if entry["type"] == "Microsoft.Authorization/roleAssignments":
+            properties = template.value(template.instances("resources", symbol)[0][0]["properties"])
+            found[str(properties["roleDefinitionId"]).strip("<>").removesuffix(".id")] = properties
+    return found
+
+
 def assignment() -> dict:
-    roles = Template("roles.bicep", {"principalId": "00000000-0000-4000-8000-0000000000aa"})
-    [(body, _)] = roles.instances("resources", "assignment")
-    return roles.value(body["properties"])
+    """The assignment of the role that may write role assignments."""
+    [writer] = [s for s, d in definitions().items() if WRITE in d["permissions"][0]["actions"]]
+    return assignments()[writer]
 
 
 def permitted(condition: str, action: str, role: str, principal_type: str) -> bool:
@@ -75,10 +100,24 @@ def test_the_condition_refuses_owner_equivalent_grants(action, role, principal_t
     assert permitted(assignment()["condition"], action, role, principal_type) is allowed
 
 
-def test_the_role_that_writes_role_assignments_always_carries_the_condition():
+def test_every_role_that_writes_role_assignments_is_assigned_with_the_condition_and_holds_nothing_else():
     actions, _ = role_permissions()
     assert {WRITE, DELETE} <= set(actions)
-    assert assignment().get("condition")
+    bound = assignments()
+    assert set(bound) == set(definitions())
+    for symbol, definition in definitions().items():
+        [permissions] = definition["permissions"]
+        if {WRITE, DELETE} & set(permissions["actions"]):
+            # the documented delegation pattern: a role of role-assignment actions only, its assignment conditioned
+            assert set(permissions["actions"]) <= {WRITE, DELETE, "Microsoft.Authorization/roleAssignments/read"}
+            assert permissions["dataActions"] == [] and bound[symbol]["condition"], symbol
+        else:
+            assert "condition" not in bound[symbol], symbol
+
+
+def test_each_custom_role_has_its_own_display_name():
+    names = [d["roleName"] for d in definitions().values()]
+    assert len(set(names)) == len(names) == 2
 
 
 def test_no_subscription_wide_secret_read_but_secrets_user_on_each_named_vault():

@@ -20,8 +20,9 @@ def bicep(name: str) -> dict:
 
 
 def role_permissions() -> tuple[list[str], list[str]]:
+    """(actions, data actions) the app holds on a managed subscription: both custom roles of roles.bicep."""
     variables = bicep("roles.bicep")["variables"]
-    return variables["actions"]["value"], variables["dataActions"]["value"]
+    return variables["actions"]["value"] + variables["delegationActions"]["value"], variables["dataActions"]["value"]
 
 
 def test_event_filter_covers_exactly_the_operations_the_code_handles():
