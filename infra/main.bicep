@@ -28,6 +28,8 @@ param keyVaults string = ''
 param cleanupMode string = 'report'
 param orphanGraceHours int = 24
 param maxDeletionsPerRun int = 20
+@description('Removal circuit breaker: a run that would remove (un-wire, delete) more than this holds all its removals.')
+param maxRemovalsPerRun int = 20
 param validateBudget int = 50
 
 @description('Clusters reconciled or swept at once per run; ARM calls are paced on its rate-limit headers.')
@@ -239,6 +241,7 @@ resource app 'Microsoft.Web/sites@2024-04-01' = {
         { name: 'SC_CLEANUP_MODE', value: cleanupMode }
         { name: 'SC_ORPHAN_GRACE_HOURS', value: string(orphanGraceHours) }
         { name: 'SC_MAX_DELETIONS_PER_RUN', value: string(maxDeletionsPerRun) }
+        { name: 'SC_MAX_REMOVALS_PER_RUN', value: string(maxRemovalsPerRun) }
         { name: 'SC_VALIDATE_BUDGET', value: string(validateBudget) }
         { name: 'SC_CONCURRENCY', value: string(concurrency) }
         // '.vault.azure.net' in the public cloud, with a leading dot: shared/config.py strips it.
@@ -247,6 +250,7 @@ resource app 'Microsoft.Web/sites@2024-04-01' = {
         { name: 'SC_ARM_AUDIENCE', value: environment().authentication.audiences[0] }
         { name: 'SC_LRO_POLL_SECONDS', value: '5' }
         { name: 'SC_HTTP_TIMEOUT_SECONDS', value: '60' }
+        { name: 'SC_RETRY_BASE_SECONDS', value: '1' }
       ]
     }
   }

@@ -31,9 +31,11 @@ class Settings:
     orphan_grace_hours: float = 24.0
     cleanup_mode: str = "report"
     max_deletions_per_run: int = 20
+    max_removals_per_run: int = 20  # the removal circuit breaker: more in one run and all its removals are held
     validate_budget: int = 50
     concurrency: int = 16
     http_timeout_seconds: float = 60.0  # connect and read timeout of every ARM, Key Vault and Kubernetes call
+    retry_base_seconds: float = 1.0  # first backoff of the retry policies (then doubling; Retry-After wins)
     managed_identity_client_id: str | None = None
 
     arm_audience: str | None = None  # the token audience for ARM; None: the endpoint itself (public, sovereign)
@@ -75,9 +77,11 @@ class Settings:
             orphan_grace_hours=_number(env, "SC_ORPHAN_GRACE_HOURS", 24.0, minimum=0),
             cleanup_mode=cleanup_mode,
             max_deletions_per_run=int(_number(env, "SC_MAX_DELETIONS_PER_RUN", 20, minimum=0)),
+            max_removals_per_run=int(_number(env, "SC_MAX_REMOVALS_PER_RUN", 20, minimum=0)),
             validate_budget=int(_number(env, "SC_VALIDATE_BUDGET", 50, minimum=0)),
             concurrency=int(_number(env, "SC_CONCURRENCY", 16, minimum=1)),
-            http_timeout_seconds=_number(env, "SC_HTTP_TIMEOUT_SECONDS", 60.0, minimum=1),
+            http_timeout_seconds=_number(env, "SC_HTTP_TIMEOUT_SECONDS", 60.0, minimum=0.1),
+            retry_base_seconds=_number(env, "SC_RETRY_BASE_SECONDS", 1.0, minimum=0),
             managed_identity_client_id=env.get("AZURE_CLIENT_ID") or None,
         )
 

@@ -22,6 +22,7 @@ class RegisterProvider:
 class PutLinker:
     intent: Intent
     reason: str
+    replaces: bool = False  # a linker of that name exists: the PUT overwrites it (held on a partial view)
 
     def describe(self) -> str:
         i = self.intent
@@ -47,6 +48,7 @@ class RewireWorkload:
     cluster: ResourceRef
     workload: WorkloadRef
     wirings: tuple[tuple[str, Wiring], ...]  # (linker name, wiring), sorted
+    removes: bool = False  # takes back or changes a wiring recorded on the workload (an un-wiring)
     # The manifest the plan was made from: the first attempt patches from it (guarded by its resourceVersion)
     # instead of reading the workload again.
     basis: dict | None = field(default=None, compare=False, repr=False)
@@ -91,12 +93,23 @@ class Defer:
     cluster: ResourceRef
     reason: str
     retry_after_seconds: int = 60
+    linker: str | None = None  # waiting for this linker's running operation; None: for the whole cluster
 
     def describe(self) -> str:
         return f"defer {self.cluster.name}: {self.reason} (retry in {self.retry_after_seconds}s)"
 
 
 Action = RegisterProvider | PutLinker | DeleteLinker | RewireWorkload | DeleteObject | AnnotateObject | Defer
+
+
+def is_removal(action: Action) -> bool:
+    """Deletes or un-wires something: what the removal circuit breaker counts."""
+    return isinstance(action, DeleteLinker | DeleteObject) or (isinstance(action, RewireWorkload) and action.removes)
+
+
+def is_destructive(action: Action) -> bool:
+    """Removes, un-wires, deletes or overwrites: never done on a partial view of the estate."""
+    return is_removal(action) or (isinstance(action, PutLinker) and action.replaces)
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from shared.core import naming
-from shared.core.codes import Code, Finding
+from shared.core.codes import Code, Finding, ReadFailure
 from shared.core.ids import ResourceRef
 from shared.core.manifests import (
     WI_LABEL,
@@ -43,6 +43,8 @@ from shared.core.plan import (
     PutLinker,
     RegisterProvider,
     RewireWorkload,
+    is_destructive,
+    is_removal,
 )
 from shared.core.tags import parse_cluster_tags, parse_target_tags
 
@@ -67,6 +69,9 @@ class Desired:
     held_targets: frozenset[ResourceRef] = frozenset()  # paused or mis-tagged: leave their wiring alone
     hold_cluster: bool = False  # the cluster itself is paused or mis-tagged
     findings: tuple[Finding, ...] = ()
+    # reads this desired state depends on that failed (a subscription's tag listing, an identity): the plan then
+    # holds everything destructive, since what looks unwanted may only be unseen
+    failed_reads: tuple[ReadFailure, ...] = ()
 
 
 def desired_state(
@@ -74,6 +79,7 @@ def desired_state(
     targets: list[TargetInfo],
     identities: dict[ResourceRef, IdentityInfo | None],
     settings: PlannerSettings,
+    failed_reads: tuple[ReadFailure, ...] = (),
 ) -> Desired:
     """Both sides must opt in: a cluster and a target are connected only when they share an `sc-group`."""
     cluster_tags, findings = parse_cluster_tags(cluster.ref, cluster.tags)
@@ -88,7 +94,7 @@ def desired_state(
                     "sc-pause",
                 )
             )
-        return Desired(cluster.ref, hold_cluster=True, findings=tuple(findings))
+        return Desired(cluster.ref, hold_cluster=True, findings=tuple(findings), failed_reads=failed_reads)
     intents: list[Intent] = []
     held: set[ResourceRef] = set()
     for target in sorted({t.ref: t for t in targets}.values(), key=lambda t: t.ref):
@@ -109,7 +115,9 @@ def desired_state(
         if target_tags.auth is AuthKind.WORKLOAD_IDENTITY:
             identity = identities.get(cluster_tags.identity) if cluster_tags.identity else None
             if identity is None:
-                findings.append(_identity_missing(cluster, target, cluster_tags.identity))
+                unread = any(ResourceRef(f.resource_id) == cluster_tags.identity for f in failed_reads)
+                if not unread:  # a failed read is reported as READ_FAILED, not as a missing identity
+                    findings.append(_identity_missing(cluster, target, cluster_tags.identity))
                 held.add(target.ref)
                 continue
             if target.kind is TargetKind.SQL_DATABASE:
@@ -132,7 +140,7 @@ def desired_state(
                 sql_password_url=target_tags.sql_password_url,
             )
         )
-    return Desired(cluster.ref, tuple(intents), frozenset(held), False, tuple(findings))
+    return Desired(cluster.ref, tuple(intents), frozenset(held), False, tuple(findings), failed_reads)
 
 
 def plan_cluster(
@@ -165,9 +173,9 @@ def plan_cluster(
         connection = connections.get(intent.linker_name)
         if connection is not None and connection.settling:  # a PUT now would race the running operation
             reason = f"linker {connection.name} is {connection.provisioning_state}"
-            actions.append(Defer(desired.cluster, reason, LINKER_SETTLING_RETRY_SECONDS))
+            actions.append(Defer(desired.cluster, reason, LINKER_SETTLING_RETRY_SECONDS, connection.name))
         elif reason := _linker_drift(intent, connection, actual):
-            actions.append(PutLinker(intent, reason))
+            actions.append(PutLinker(intent, reason, replaces=connection is not None))
         else:
             ready.add(intent.linker_name)
 
@@ -185,14 +193,44 @@ def plan_cluster(
         if after != state.manifest:
             rewired[ref] = after
             wirings = tuple(sorted(final_wirings[ref].items()))
-            actions.append(RewireWorkload(desired.cluster, ref, wirings, basis=state.manifest))
+            before = read_wirings(state.manifest)
+            removes = any(final_wirings[ref].get(name) != wiring for name, wiring in before.items())
+            actions.append(RewireWorkload(desired.cluster, ref, wirings, removes, basis=state.manifest))
 
     for connection in sorted(removed, key=lambda c: c.name):
         # Its secret and service account before the linker: once the linker is gone nothing would plan their
         # deletion again, so a clean-up that failed would be left to the orphan sweep.
         actions += _cleanup(connection, desired, actual, rewired, removed, findings)
         actions.append(DeleteLinker(desired.cluster, connection.name))
-    return Plan(desired.cluster, tuple(actions), tuple(findings))
+    plan = Plan(desired.cluster, tuple(actions), tuple(findings))
+    return hold_destructive(plan, desired.failed_reads) if desired.failed_reads else plan
+
+
+def hold_destructive(plan: Plan, failures: tuple[ReadFailure, ...]) -> Plan:
+    """The plan on a partial view: everything destructive held, each failed read reported as READ_FAILED.
+    What only adds (a new linker, a new wiring, a provider registration) still goes ahead."""
+    kept = tuple(a for a in plan.actions if not is_destructive(a))
+    held = len(plan.actions) - len(kept)
+    notes = tuple(f.finding() for f in failures)
+    if held:
+        notes += (
+            Finding(Code.READ_FAILED, plan.cluster.id, f"{held} removal(s) or overwrite(s) held: the view is partial",
+                    "nothing to do once the failed reads above succeed: the next run applies them"),
+        )  # fmt: skip
+    return Plan(plan.cluster, kept, plan.findings + notes)
+
+
+def hold_removals(plan: Plan, cap: int) -> Plan:
+    """The removal circuit breaker tripped: keep everything but the removals, and say why."""
+    kept = tuple(a for a in plan.actions if not is_removal(a))
+    held = len(plan.actions) - len(kept)
+    if not held:
+        return plan
+    note = Finding(Code.REMOVALS_HELD, plan.cluster.id,
+                   f"{held} removal(s) held: the run would remove more than SC_MAX_REMOVALS_PER_RUN={cap}",
+                   "check why so much is unwanted (a tag change, a group rename); raise SC_MAX_REMOVALS_PER_RUN for "
+                   "one run if it is intended")  # fmt: skip
+    return Plan(plan.cluster, kept, (*plan.findings, note))
 
 
 def _left_alone(

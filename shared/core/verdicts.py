@@ -83,8 +83,9 @@ def _judge_intent(
     intent: Intent, connection: Connection | None, actual: ClusterState, plan: Plan, evidence: Evidence
 ) -> Verdict:
     reasons: list[Reason] = []
-    if plan.deferred:
-        return _verdict(intent, Status.PENDING, [Reason(Code.CLUSTER_NOT_READY, plan.deferred[0].reason,
+    waiting = next((d for d in plan.deferred if d.linker is None), None)  # the cluster, not one linker, is busy
+    if waiting is not None:
+        return _verdict(intent, Status.PENDING, [Reason(Code.CLUSTER_NOT_READY, waiting.reason,
                                                         "wait: retried when the cluster settles")])  # fmt: skip
     put = next(
         (a for a in plan.actions if isinstance(a, PutLinker) and a.intent.linker_name == intent.linker_name), None
@@ -92,7 +93,7 @@ def _judge_intent(
     if connection is None:
         return _verdict(intent, Status.DRIFTED, [Reason(Code.LINKER_MISSING, "the connection does not exist",
                                                         "sc-autopilot creates it")])  # fmt: skip
-    if connection.provisioning_state in ("Accepted", "InProgress", "Creating", "Updating"):
+    if connection.settling:
         return _verdict(intent, Status.PENDING, [Reason(Code.LINKER_PROVISIONING, connection.provisioning_state,
                                                         "wait for Service Connector")])  # fmt: skip
     if put is not None:

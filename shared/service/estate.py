@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from shared.core.codes import ReadFailure
 from shared.core.ids import ResourceRef
 from shared.core.model import ClusterInfo, TaggedResource, TargetInfo, TargetKind
 
@@ -20,6 +21,7 @@ class Estate:
     clusters: tuple[TaggedResource, ...]
     targets: tuple[TargetInfo, ...]
     cluster_infos: dict[str, ClusterInfo] = field(default_factory=dict)  # by lower-case id
+    failures: tuple[ReadFailure, ...] = ()  # listings that failed: what they would have shown is unseen
     _memo: dict[tuple, Any] = field(default_factory=dict, repr=False, compare=False)
     _loading: dict[tuple, threading.Lock] = field(default_factory=dict, repr=False, compare=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
@@ -47,6 +49,7 @@ class Estate:
             "clusters": [asdict(c) for c in self.clusters],
             "targets": [{"id": t.ref.id, "kind": t.kind.value, "tags": t.tags} for t in self.targets],
             "clusterInfos": [_info_dict(i) for i in self.cluster_infos.values()],
+            "failures": [asdict(f) for f in self.failures],  # a fanned-out sweep holds removals like its run
         }
 
     @classmethod
@@ -62,6 +65,7 @@ class Estate:
                 TargetInfo(ResourceRef.parse(t["id"]), TargetKind(t["kind"]), t["tags"]) for t in data["targets"]
             ),
             cluster_infos={i.ref.id.lower(): i for i in infos},
+            failures=tuple(ReadFailure(**f) for f in data.get("failures", [])),
         )
 
 

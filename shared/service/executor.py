@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from typing import Any
 
 import jsonpatch
-from azure.core.exceptions import HttpResponseError, ServiceRequestError, ServiceResponseError
+from azure.core.exceptions import HttpResponseError
 from kubernetes.client.exceptions import ApiException
-from urllib3.exceptions import HTTPError as KubeTransportError
 
 from shared.adapters import telemetry
 from shared.adapters.azure.arm import Arm
-from shared.adapters.azure.errors import FailureKind, classify
+from shared.adapters.azure.errors import AZURE_ERRORS, FailureKind, classify
 from shared.adapters.azure.keyvault import KeyVault
+from shared.adapters.errors import ReadError
 from shared.adapters.kube.api import KubeApi
 from shared.adapters.kube.client import KubeClients
+from shared.adapters.kube.errors import KUBE_ERRORS, KubeFailureKind
+from shared.adapters.kube.errors import classify as classify_kube
 from shared.adapters.logs import get_logger, log_event
 from shared.core import naming
 from shared.core.codes import Code, Finding
@@ -31,11 +35,10 @@ from shared.core.plan import (
     RewireWorkload,
 )
 from shared.core.tags import SecretUrlError
-from shared.service.results import Outcome
+from shared.service.results import Outcome, OutcomeStatus
 
 log = get_logger("executor")
 CONFLICT_ATTEMPTS = 4
-AZURE_ERRORS = (HttpResponseError, ServiceRequestError, ServiceResponseError)
 
 
 class Executor:
@@ -52,19 +55,23 @@ class Executor:
             if rewire_failed and isinstance(action, DeleteLinker | DeleteObject):
                 # The plan deletes a secret or service account because its rewires take every reference away; one
                 # of them failed, so a workload may still use it. Delete nothing now: the next run redoes all of it.
-                outcome = Outcome(action, "skipped", "a workload could not be rewired first; retried next run")
+                outcome = Outcome(
+                    action, OutcomeStatus.SKIPPED, "a workload could not be rewired first; retried next run"
+                )
             elif cleanup_failed and isinstance(action, DeleteLinker):
                 # A linker's secret and service account are planned just before it; keep the linker while they
                 # remain, or no later plan would delete them (only the orphan sweep would find them).
-                outcome = Outcome(action, "skipped", "its secret or service account is still there; retried next run")
+                outcome = Outcome(
+                    action, OutcomeStatus.SKIPPED, "its secret or service account is still there; retried next run"
+                )
             else:
                 outcome = self._apply_one(action)
-            rewire_failed |= isinstance(action, RewireWorkload) and outcome.status == "failed"
+            rewire_failed |= isinstance(action, RewireWorkload) and outcome.status is OutcomeStatus.FAILED
             cleanup_failed = not isinstance(action, DeleteLinker) and (
-                cleanup_failed or (isinstance(action, DeleteObject) and outcome.status == "failed")
+                cleanup_failed or (isinstance(action, DeleteObject) and outcome.status is OutcomeStatus.FAILED)
             )
             _count(outcome)
-            level = logging.WARNING if outcome.status == "failed" else logging.INFO
+            level = logging.WARNING if outcome.status is OutcomeStatus.FAILED else logging.INFO
             log_event(
                 log,
                 level,
@@ -79,29 +86,26 @@ class Executor:
 
     def _apply_one(self, action: Action) -> Outcome:
         try:
-            if isinstance(action, Defer):
-                return Outcome(action, "deferred", action.reason)
-            if isinstance(action, RegisterProvider):
-                state = self.arm.register_provider(action.subscription_id, action.namespace)
-                return Outcome(action, "applied", state)
-            if isinstance(action, PutLinker):
-                return self._put_linker(action)
-            if isinstance(action, DeleteLinker):
-                self.arm.delete_linker(action.cluster.id, action.name)
-                return Outcome(action, "applied")
-            if isinstance(action, RewireWorkload):
-                return self._rewire(action)
-            if isinstance(action, DeleteObject):
-                return self._delete_object(action)
-            if isinstance(action, AnnotateObject):
-                return self._annotate(action)
+            return HANDLERS[type(action)](self, action)
+        except ReadError as error:  # a read the write needed (a re-read, the cluster's credentials) failed
+            failure = error.failures[0]
+            return Outcome(action, OutcomeStatus.FAILED, f"{failure.read}: {failure.error}", failure.finding())
         except AZURE_ERRORS as error:
             return self._azure_failure(action, error)
-        except ApiException as error:
+        except KUBE_ERRORS as error:  # an ApiException, or the connection dropped or timed out (it may have acted)
             return self._kube_failure(action, error)
-        except KubeTransportError as error:  # the connection dropped or timed out (the API server may have acted)
-            return Outcome(action, "failed", f"Kubernetes API unreachable: {type(error).__name__}")
-        raise TypeError(f"unknown action {type(action).__name__}")
+
+    def _defer(self, action: Defer) -> Outcome:
+        return Outcome(action, OutcomeStatus.DEFERRED, action.reason)
+
+    def _register(self, action: RegisterProvider) -> Outcome:
+        return Outcome(
+            action, OutcomeStatus.APPLIED, self.arm.register_provider(action.subscription_id, action.namespace)
+        )
+
+    def _delete_linker(self, action: DeleteLinker) -> Outcome:
+        self.arm.delete_linker(action.cluster.id, action.name)
+        return Outcome(action, OutcomeStatus.APPLIED)
 
     # -- Service Connector -----------------------------------------------------------------------------
     def _put_linker(self, action: PutLinker) -> Outcome:
@@ -111,7 +115,7 @@ class Executor:
         except SecretUrlError as error:
             return Outcome(
                 action,
-                "failed",
+                OutcomeStatus.FAILED,
                 str(error),
                 _finding(
                     Code.TAG_INVALID,
@@ -132,9 +136,9 @@ class Executor:
                 "point sc-sql-password at an existing secret and grant the app 'Key Vault Secrets User' on its vault",
                 "sc-sql-password",
             )
-            return Outcome(action, "failed", failure.code or str(failure.status), finding)
+            return Outcome(action, OutcomeStatus.FAILED, failure.code or str(failure.status), finding)
         linker = self.arm.put_linker(intent.cluster.id, intent.linker_name, body)
-        return Outcome(action, "applied", linker.provisioning_state or "")
+        return Outcome(action, OutcomeStatus.APPLIED, linker.provisioning_state or "")
 
     def _linker_body(self, intent: Intent) -> dict:
         if intent.auth is AuthKind.WORKLOAD_IDENTITY:
@@ -165,28 +169,29 @@ class Executor:
     def _rewire(self, action: RewireWorkload) -> Outcome:
         """Read-modify-write with a JSON patch guarded by `test` on resourceVersion; re-read on conflict."""
         if action.workload.namespace in self.protected:
-            return Outcome(action, "skipped", "protected namespace")
+            return Outcome(action, OutcomeStatus.SKIPPED, "protected namespace")
         api = KubeApi(self.kube.for_cluster(action.cluster))
         ref = action.workload
         basis = action.basis
         for _ in range(CONFLICT_ATTEMPTS):
             current, basis = basis or api.get(ref.kind, ref.namespace, ref.name), None  # planned basis first
             if current is None:
-                return Outcome(action, "skipped", "the workload is gone")
+                return Outcome(action, OutcomeStatus.SKIPPED, "the workload is gone")
             wanted = rewire(current, dict(action.wirings))
             operations = jsonpatch.make_patch(current, wanted).patch
             if not operations:
-                return Outcome(action, "skipped", "already as wanted")
+                return Outcome(action, OutcomeStatus.SKIPPED, "already as wanted")
             guard = {"op": "test", "path": "/metadata/resourceVersion", "value": current["metadata"]["resourceVersion"]}
             try:
                 api.json_patch(ref.kind, ref.namespace, ref.name, [guard, *operations])
-                return Outcome(action, "applied")
+                return Outcome(action, OutcomeStatus.APPLIED)
             except ApiException as error:
-                if error.status == 404:
-                    return Outcome(action, "skipped", "the workload is gone")
-                if error.status not in (409, 422) or not _is_conflict(error):
+                kind = classify_kube(error).kind
+                if kind is KubeFailureKind.NOT_FOUND:
+                    return Outcome(action, OutcomeStatus.SKIPPED, "the workload is gone")
+                if kind is not KubeFailureKind.CONFLICT:
                     raise
-        return Outcome(action, "failed", "the workload kept changing; retried next run")
+        return Outcome(action, OutcomeStatus.FAILED, "the workload kept changing; retried next run")
 
     def _delete_object(self, action: DeleteObject) -> Outcome:
         kind = action.kind
@@ -196,32 +201,32 @@ class Executor:
             else action.name.startswith("sc-account-")
         )
         if action.namespace in self.protected or not ours:
-            return Outcome(action, "skipped", "not ours to delete")
+            return Outcome(action, OutcomeStatus.SKIPPED, "not ours to delete")
         api = KubeApi(self.kube.for_cluster(action.cluster))
         current = api.get(kind, action.namespace, action.name)
         if current is None:
-            return Outcome(action, "skipped", "already gone")
+            return Outcome(action, OutcomeStatus.SKIPPED, "already gone")
         meta = current["metadata"]
         deleted = api.delete(
             kind, action.namespace, action.name, uid=meta["uid"], resource_version=meta["resourceVersion"]
         )
-        return Outcome(action, "applied" if deleted else "skipped")
+        return Outcome(action, OutcomeStatus.APPLIED if deleted else OutcomeStatus.SKIPPED)
 
     def _annotate(self, action: AnnotateObject) -> Outcome:
         if action.namespace in self.protected:
-            return Outcome(action, "skipped", "protected namespace")
+            return Outcome(action, OutcomeStatus.SKIPPED, "protected namespace")
         api = KubeApi(self.kube.for_cluster(action.cluster))
         api.merge_patch(
             action.kind, action.namespace, action.name, {"metadata": {"annotations": dict(action.annotations)}}
         )
-        return Outcome(action, "applied")
+        return Outcome(action, OutcomeStatus.APPLIED)
 
     # -- failures --------------------------------------------------------------------------------------
     def _azure_failure(self, action: Action, error: BaseException) -> Outcome:
         failure = classify(error)
         resource = _resource_of(action)
         if failure.kind is FailureKind.CONFLICT:
-            return Outcome(action, "deferred", "the cluster is busy (Conflict); retried later")
+            return Outcome(action, OutcomeStatus.DEFERRED, "the cluster is busy (Conflict); retried later")
         if failure.kind is FailureKind.FORBIDDEN:
             action_name, scope = failure.missing_right or ("?", resource)
             finding = _finding(
@@ -230,7 +235,7 @@ class Executor:
                 f"the app may not perform {action_name} on {scope}",
                 f"grant the app's identity '{action_name}' on {scope} (infra/roles)",
             )
-            return Outcome(action, "failed", failure.code, finding)
+            return Outcome(action, OutcomeStatus.FAILED, failure.code, finding)
         if failure.kind is FailureKind.UNREGISTERED:
             finding = _finding(
                 Code.PROVIDER_NOT_REGISTERED,
@@ -238,31 +243,47 @@ class Executor:
                 failure.message,
                 "register the resource provider or allow the app to (Microsoft.*/register/action)",
             )
-            return Outcome(action, "failed", failure.code, finding)
+            return Outcome(action, OutcomeStatus.FAILED, failure.code, finding)
         finding = _finding(
             Code[f"ARM_{failure.kind.name}"],
             resource,
             f"{failure.code}: {failure.message[:300]}",
             "see docs/operations.md for this error",
         )
-        return Outcome(action, "failed", failure.code, finding)
+        return Outcome(action, OutcomeStatus.FAILED, failure.code, finding)
 
-    def _kube_failure(self, action: Action, error: ApiException) -> Outcome:
-        resource = _resource_of(action)
-        if error.status == 403:
+    def _kube_failure(self, action: Action, error: BaseException) -> Outcome:
+        failure = classify_kube(error)
+        if failure.kind is KubeFailureKind.FORBIDDEN:
             finding = _finding(
                 Code.KUBE_FORBIDDEN,
-                resource,
+                _resource_of(action),
                 "the app is not allowed to change this workload",
                 "assign the app 'Azure Kubernetes Service RBAC Writer' on the cluster",
             )
-            return Outcome(action, "failed", "Forbidden", finding)
-        return Outcome(action, "failed", f"Kubernetes API answered {error.status}")
+            return Outcome(action, OutcomeStatus.FAILED, "Forbidden", finding)
+        detail = (
+            f"Kubernetes API answered {failure.status}"
+            if failure.status
+            else f"Kubernetes API unreachable: {failure.reason}"
+        )
+        return Outcome(action, OutcomeStatus.FAILED, detail)
+
+
+HANDLERS: dict[type, Callable[[Executor, Any], Outcome]] = {
+    Defer: Executor._defer,
+    RegisterProvider: Executor._register,
+    PutLinker: Executor._put_linker,
+    DeleteLinker: Executor._delete_linker,
+    RewireWorkload: Executor._rewire,
+    DeleteObject: Executor._delete_object,
+    AnnotateObject: Executor._annotate,
+}
 
 
 def _count(outcome: Outcome) -> None:
     action = outcome.action
-    if outcome.status != "applied":
+    if outcome.status is not OutcomeStatus.APPLIED:
         if outcome.detail == "TooManyRequests":
             telemetry.throttled.add(1)
         return
@@ -273,11 +294,6 @@ def _count(outcome: Outcome) -> None:
         telemetry.connections_removed.add(1)
     elif isinstance(action, RewireWorkload):
         telemetry.workloads_rewired.add(1, {"kind": action.workload.kind})
-
-
-def _is_conflict(error: ApiException) -> bool:
-    body = (error.body or "").lower()
-    return error.status == 409 or "test" in body or "resourceversion" in body
 
 
 def _resource_of(action: Action) -> str:

@@ -7,8 +7,10 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from shared.adapters.azure.arm import Arm
+from shared.adapters.errors import ReadError
 from shared.adapters.kube.api import KubeApi
 from shared.adapters.kube.client import KubeClients
+from shared.core.codes import ReadFailure
 from shared.core.ids import CLUSTER_TYPE, ResourceRef
 from shared.core.model import (
     WORKLOAD_KINDS,
@@ -40,16 +42,20 @@ class Inventory:
 
     def estate(self, *, all_clusters: bool = False) -> Estate:
         """The run's listing. `all_clusters`: the run covers every cluster, so list their details per
-        subscription (one paged call) rather than GET each one."""
+        subscription (one paged call) rather than GET each one. A subscription whose tag listing failed is named
+        in `failures` (its resources are unseen, not absent); a failed detail listing only costs a GET per
+        cluster later."""
         with ThreadPoolExecutor(max_workers=4) as pool:
-            listings = list(pool.map(self.arm.tagged_resources, self.subscriptions))
-            details = list(pool.map(self.arm.list_clusters, self.subscriptions)) if all_clusters else []
-        resources = [r for listing in listings for r in listing]
+            listings = list(pool.map(_attempt(self.arm.tagged_resources), self.subscriptions))
+            details = list(pool.map(_attempt(self.arm.list_clusters), self.subscriptions)) if all_clusters else []
+        resources = [r for listing, _ in listings for r in listing]
+        failures = tuple(f for _, failed in listings for f in failed)
         clusters = tuple(r for r in resources if r.type == CLUSTER_TYPE)
         targets = tuple(t for t in (_target(r) for r in resources) if t is not None)
         tagged = {c.id.lower() for c in clusters}
-        infos = (_cluster_info(found) for listing in details for found in listing)
-        return Estate(clusters, targets, {i.ref.id.lower(): i for i in infos if i.ref.id.lower() in tagged})
+        infos = (_cluster_info(found) for listing, _ in details for found in listing)
+        cluster_infos = {i.ref.id.lower(): i for i in infos if i.ref.id.lower() in tagged}
+        return Estate(clusters, targets, cluster_infos, failures=failures)
 
     def cluster_info(self, cluster: ResourceRef, estate: Estate | None = None) -> ClusterInfo | None:
         listed = estate.cluster_infos.get(cluster.id.lower()) if estate else None
@@ -75,14 +81,26 @@ class Inventory:
         """The cluster's linkers, workloads, secret and service-account names: independent reads, made at once
         (an event waits for one round trip instead of ten)."""
         api = KubeApi(self.kube.for_cluster(info.ref))
-        reads: dict[str, Callable[[], Any]] = {kind: (lambda k=kind: api.list(k)) for kind in WORKLOAD_KINDS}
+        cluster_id = info.ref.id
+        reads: dict[str, Callable[[], Any]] = {
+            kind: (lambda k=kind: api.list(k, cluster_id=cluster_id)) for kind in WORKLOAD_KINDS
+        }
         reads |= {
-            "Secret": lambda: api.list("Secret", metadata_only=True),
-            "ServiceAccount": lambda: api.list("ServiceAccount", metadata_only=True),
+            "Secret": lambda: api.list("Secret", metadata_only=True, cluster_id=cluster_id),
+            "ServiceAccount": lambda: api.list("ServiceAccount", metadata_only=True, cluster_id=cluster_id),
             "linkers": lambda: self.arm.list_linkers(info.ref.id),
             **{n: (lambda n=n: self.provider_state(info.ref.subscription_id, n, estate)) for n in REQUIRED_PROVIDERS},
         }
-        results = dict(zip(reads, _READS.map(lambda read: read(), reads.values()), strict=True))
+        futures = {name: _READS.submit(read) for name, read in reads.items()}
+        results: dict[str, Any] = {}
+        failures: list[ReadFailure] = []
+        for name, future in futures.items():
+            try:
+                results[name] = future.result()
+            except ReadError as error:  # every read is awaited, so all failures are reported at once
+                failures += error.failures
+        if failures:
+            raise ReadError(tuple(failures))
         workloads: dict[WorkloadRef, WorkloadState] = {}
         for kind in WORKLOAD_KINDS:
             for item in results[kind]:
@@ -107,6 +125,19 @@ class Inventory:
             },
             providers={ns.lower(): results[ns] for ns in REQUIRED_PROVIDERS},
         )
+
+
+def _attempt(read: Callable[[str], list]) -> Callable[[str], tuple[list, tuple[ReadFailure, ...]]]:
+    """A per-subscription read that reports its failure instead of raising, so one subscription's failed
+    listing never hides the others."""
+
+    def attempt(subscription_id: str) -> tuple[list, tuple[ReadFailure, ...]]:
+        try:
+            return read(subscription_id), ()
+        except ReadError as error:
+            return [], error.failures
+
+    return attempt
 
 
 def _cluster_info(found) -> ClusterInfo:

@@ -4,6 +4,7 @@ level-triggered reconcile of each affected cluster, a report out."""
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -15,24 +16,25 @@ from shared.adapters import telemetry
 from shared.adapters.azure.arm import Arm
 from shared.adapters.azure.clients import AzureClients
 from shared.adapters.azure.keyvault import KeyVault
+from shared.adapters.errors import ReadError
 from shared.adapters.kube.client import KubeClients
 from shared.adapters.logs import get_logger, log_event
 from shared.config import Settings
 from shared.core.codes import Code, Finding
 from shared.core.eventgrid import EventHint, Ignored, decode, parse_event
-from shared.core.ids import CLUSTER_TYPE, ResourceRef
-from shared.core.model import ClusterState
-from shared.core.plan import DeleteLinker, Plan, PutLinker, RegisterProvider
-from shared.core.planner import Desired, PlannerSettings, desired_state, plan_cluster
-from shared.core.tags import declared_groups, parse_cluster_tags, parse_target_tags
+from shared.core.ids import ResourceRef
+from shared.core.model import ClusterState, IdentityInfo
+from shared.core.plan import DeleteLinker, Plan, PutLinker, RegisterProvider, is_removal
+from shared.core.planner import Desired, PlannerSettings, desired_state, hold_removals, plan_cluster
+from shared.core.tags import parse_cluster_tags
 from shared.service.estate import Estate
 from shared.service.executor import Executor
 from shared.service.inventory import Inventory
 from shared.service.results import ClusterRun, RunReport
+from shared.service.routing import Router
 
 log = get_logger("app")
 MAX_PASSES = 3  # plan -> apply -> re-read; a second pass wires workloads once their new secrets exist
-EVENT_FANOUT_LIMIT = 50
 # Applying these changes what the next plan sees (new secrets to wire, a provider to use); anything else settles
 # in the pass that applied it, so no confirmation pass is spent on it.
 FOLLOW_UP_ACTIONS = (PutLinker, DeleteLinker, RegisterProvider)
@@ -41,6 +43,10 @@ R = TypeVar("R")
 
 
 class Application:
+    """The reconciler every entry point uses. Per cluster: observe (desired from tags, actual from ARM and the
+    cluster) -> plan (pure) -> apply, until nothing follows; a result with `requeue_after` when work waits.
+    Each cluster is isolated: whatever it raises becomes its findings, and the others go on."""
+
     def __init__(self, settings: Settings, credential: TokenCredential | None = None):
         self.settings = settings
         clients = AzureClients(settings, credential)
@@ -50,6 +56,7 @@ class Application:
         self.inventory = Inventory(arm, kube, settings.subscriptions, settings.protected_namespaces)
         self.executor = Executor(arm, kube, KeyVault(clients), settings.protected_namespaces)
         self.planner_settings = PlannerSettings(settings.protected_namespaces, settings.keyvault_dns_suffixes)
+        self.router = Router(arm, self.each_cluster)
 
     # -- entry points ----------------------------------------------------------------------------------
     def handle_events(self, events: list | bytes | str) -> RunReport:
@@ -64,30 +71,34 @@ class Application:
             outcome = parse_event(item)
             if isinstance(outcome, Ignored):
                 report.ignore(outcome)
-            elif outcome.resource_id.split("/")[2].lower() not in self.settings.subscriptions:
+            elif ResourceRef.parse(outcome.resource_id).subscription_id.lower() not in self.settings.subscriptions:
                 report.ignore(Ignored("subscription is not in SC_SUBSCRIPTIONS", outcome.event_id))
             else:
                 hints.append(outcome)
         if not hints:
             return report
         estate = self.inventory.estate()
+        report.failures += [f.finding() for f in estate.failures]
         clusters: dict[ResourceRef, str] = {}
         for hint in hints:
-            scope = self._scope(hint, estate)
+            scope = self.router.scope(hint, estate)
             for cluster in scope:
                 clusters.setdefault(cluster, hint.correlation_id)
             if not scope:
-                report.unrouted += self._target_findings(hint, estate)
-        report.runs += self.each_cluster(
-            sorted(clusters.items()), lambda item: self.reconcile_cluster(item[0], estate, correlation_id=item[1])
-        )
+                report.unrouted += self.router.target_findings(hint, estate, self.planner_settings)
+        report.runs += self.reconcile_all(sorted(clusters.items()), estate, self.settings.dry_run)
         return report
 
     def apply(self, dry_run: bool | None = None) -> RunReport:
         """Reconcile every cluster that carries `sc-group` in the managed subscriptions."""
         estate = self.inventory.estate(all_clusters=True)
         clusters = sorted(ResourceRef.parse(c.id) for c in estate.clusters)
-        return RunReport(self.each_cluster(clusters, lambda c: self.reconcile_cluster(c, estate, dry_run=dry_run)))
+        dry_run = self.settings.dry_run if dry_run is None else dry_run
+        runs = self.reconcile_all([(c, None) for c in clusters], estate, dry_run)
+        return RunReport(runs, failures=[f.finding() for f in estate.failures])
+
+    def plan(self) -> RunReport:
+        return self.apply(dry_run=True)
 
     def each_cluster(self, items: Iterable[T], work: Callable[[T], R]) -> list[R]:
         """`work` over clusters, at most SC_CONCURRENCY at once, results in input order. Clusters are
@@ -98,70 +109,76 @@ class Application:
         with ThreadPoolExecutor(max_workers=min(self.settings.concurrency, len(items))) as pool:
             return list(pool.map(work, items))
 
-    def plan(self) -> RunReport:
-        return self.apply(dry_run=True)
-
     # -- the reconcile loop ----------------------------------------------------------------------------
-    def _scope(self, hint: EventHint, estate: Estate) -> list[ResourceRef]:
-        """Clusters an event may concern: for a target, the clusters sharing a group with it now (by its
-        `sc-group` tag even if its other tags are broken, so those clusters report it), and those still holding
-        a linker to it (its removal or re-grouping must reach them). Finding the latter costs one linker listing
-        per cluster, so large estates leave them to the sweep."""
-        if hint.resource_type == CLUSTER_TYPE:
-            return [] if hint.deleted else [ResourceRef.parse(hint.resource_id)]
-        target_ref = ResourceRef.parse(hint.resource_id)
-        target = next((t for t in estate.targets if t.ref == target_ref), None)
-        groups = declared_groups(target.tags) if target else frozenset()
-        sharing, others = [], []
-        for cluster in estate.clusters:
-            (sharing if declared_groups(cluster.tags) & groups else others).append(ResourceRef.parse(cluster.id))
-        if len(estate.clusters) > EVENT_FANOUT_LIMIT:
-            return sharing
-        holding = self.each_cluster(others, lambda ref: self.arm.has_linker_to(ref.id, target_ref.id))
-        return sharing + [ref for ref, holds in zip(others, holding, strict=True) if holds]
+    def observe_all(self, clusters: list[ResourceRef], estate: Estate) -> tuple[list[Sight], RemovalBudget]:
+        """Every cluster's first look, and the run's removal budget: a run whose plans together would remove more
+        than SC_MAX_REMOVALS_PER_RUN holds all its removals (the breaker trips before anything is applied)."""
+        sights = self.each_cluster(clusters, lambda cluster: self.sight(cluster, estate))
+        budget = RemovalBudget(self.settings.max_removals_per_run)
+        budget.expect(sum(s.removals for s in sights))
+        return sights, budget
 
-    def _target_findings(self, hint: EventHint, estate: Estate) -> list[Finding]:
-        """What is wrong with the tags of a target no cluster was reconciled for (else nobody would say it)."""
-        target = next((t for t in estate.targets if t.ref == ResourceRef.parse(hint.resource_id)), None)
-        if target is None:
-            return []
-        settings = self.planner_settings
-        _, findings = parse_target_tags(target.ref, target.kind, target.tags,
-                                        protected_namespaces=settings.protected_namespaces,
-                                        vault_suffixes=settings.vault_suffixes)  # fmt: skip
-        return findings
+    def reconcile_all(
+        self, clusters: list[tuple[ResourceRef, str | None]], estate: Estate, dry_run: bool
+    ) -> list[ClusterRun]:
+        sights, budget = self.observe_all([c for c, _ in clusters], estate)
+        work = [(sight, correlation) for sight, (_, correlation) in zip(sights, clusters, strict=True)]
+        return self.each_cluster(work, lambda item: self.reconcile(item[0], estate, dry_run, budget, item[1]))
+
+    def sight(self, cluster: ResourceRef, estate: Estate) -> Sight:
+        """One cluster observed, or why it could not be (never raises: one cluster's failure is its own)."""
+        try:
+            return Sight(cluster, self.observe(cluster, estate))
+        except ReadError as error:
+            return Sight(cluster, None, tuple(f.finding() for f in error.failures))
+        except Exception as error:  # isolation: anything else is this cluster's failure, not the run's
+            log.exception("observing %s failed", cluster.id)
+            return Sight(cluster, None, (unexpected_failure(cluster, error),))
+
+    def reconcile(
+        self, sight: Sight, estate: Estate, dry_run: bool, budget: RemovalBudget, correlation_id: str | None = None
+    ) -> ClusterRun:
+        cluster = sight.cluster
+        run = ClusterRun(cluster.id)
+        attributes = {"sc.cluster": cluster.id, "sc.dry_run": dry_run, "sc.correlation_id": correlation_id or ""}
+        with telemetry.tracer.start_as_current_span("reconcile_cluster", attributes=attributes):
+            try:
+                self._reconcile(run, sight, estate, dry_run, budget, correlation_id)
+            except ReadError as error:
+                run.findings += [f.finding() for f in error.failures]
+            except Exception as error:  # isolation, as in sight()
+                log.exception("reconciling %s failed", cluster.id)
+                run.findings.append(unexpected_failure(cluster, error))
+        return run
 
     def reconcile_cluster(
         self, cluster: ResourceRef, estate: Estate, *, dry_run: bool | None = None, correlation_id: str | None = None
     ) -> ClusterRun:
+        """One cluster on its own (its removals within the run's cap)."""
         dry_run = self.settings.dry_run if dry_run is None else dry_run
-        run = ClusterRun(cluster.id)
-        attributes = {"sc.cluster": cluster.id, "sc.dry_run": dry_run, "sc.correlation_id": correlation_id or ""}
-        with telemetry.tracer.start_as_current_span("reconcile_cluster", attributes=attributes):
-            self._reconcile(run, cluster, estate, dry_run, correlation_id)
+        [run] = self.reconcile_all([(cluster, correlation_id)], estate, dry_run)
         return run
 
     def _reconcile(
-        self, run: ClusterRun, cluster: ResourceRef, estate: Estate, dry_run: bool, correlation_id: str | None
-    ) -> None:
+        self, run: ClusterRun, sight: Sight, estate: Estate, dry_run: bool, budget: RemovalBudget,
+        correlation_id: str | None,
+    ) -> None:  # fmt: skip
+        cluster = sight.cluster
+        if sight.failures:
+            run.findings += list(sight.failures)
+            return
+        observed = sight.observation
         for _ in range(MAX_PASSES):
-            plan = self._plan_once(cluster, estate)
-            if plan is None:
+            if observed is None:
                 run.findings.append(
                     Finding(Code.CLUSTER_GONE, cluster.id, "the cluster no longer exists", "nothing to do")
                 )
                 break
+            plan = budget.admit(observed.plan)
             run.plans.append(plan)
             run.findings = list(plan.findings) + run.outcome_findings()
-            log_event(
-                log,
-                logging.INFO,
-                "plan",
-                resource=cluster.id,
-                actions=plan.lines(),
-                dry_run=dry_run,
-                correlation_id=correlation_id,
-            )
+            log_event(log, logging.INFO, "plan", resource=cluster.id, actions=plan.lines(), dry_run=dry_run,
+                      correlation_id=correlation_id)  # fmt: skip
             if dry_run or plan.is_empty:
                 break
             outcomes = self.executor.apply(plan.actions, correlation_id)
@@ -169,21 +186,25 @@ class Application:
             run.findings = list(plan.findings) + run.outcome_findings()
             if not any(o.status == "applied" and isinstance(o.action, FOLLOW_UP_ACTIONS) for o in outcomes):
                 break
-
-    def _plan_once(self, cluster: ResourceRef, estate: Estate) -> Plan | None:
-        observed = self.observe(cluster, estate)
-        return observed.plan if observed else None
+            observed = self.observe(cluster, estate)
 
     def observe(self, cluster: ResourceRef, estate: Estate) -> Observation | None:
-        """Desired state, actual state and the plan between them, for one cluster (reads only)."""
+        """Desired state, actual state and the plan between them, for one cluster (reads only). Raises
+        ReadError when the cluster or its state cannot be read; a failed read elsewhere (a subscription's tag
+        listing, the identity) makes a plan that holds everything destructive."""
         info = self.inventory.cluster_info(cluster, estate)
         if info is None:
             return None
         cluster_tags, _ = parse_cluster_tags(info.ref, info.tags)
-        identities = {}
+        identities: dict[ResourceRef, IdentityInfo | None] = {}
+        failed = list(estate.failures)
         if cluster_tags and cluster_tags.identity:
-            identities[cluster_tags.identity] = self.inventory.identity(cluster_tags.identity, estate)
-        desired = desired_state(info, list(estate.targets), identities, self.planner_settings)
+            try:
+                identities[cluster_tags.identity] = self.inventory.identity(cluster_tags.identity, estate)
+            except ReadError as error:
+                identities[cluster_tags.identity] = None
+                failed += error.failures
+        desired = desired_state(info, list(estate.targets), identities, self.planner_settings, tuple(failed))
         actual = self.inventory.cluster_state(info, estate)
         plan = plan_cluster(desired, actual, self.planner_settings, frozenset(self.settings.subscriptions))
         return Observation(desired, actual, plan)
@@ -194,3 +215,49 @@ class Observation:
     desired: Desired
     actual: ClusterState
     plan: Plan
+
+
+@dataclass(frozen=True)
+class Sight:
+    """A cluster's first look in a run: its observation (None: the cluster is gone), or the findings that say why
+    it could not be observed."""
+
+    cluster: ResourceRef
+    observation: Observation | None
+    failures: tuple[Finding, ...] = ()
+
+    @property
+    def removals(self) -> int:
+        return sum(is_removal(a) for a in self.observation.plan.actions) if self.observation else 0
+
+
+class RemovalBudget:
+    """The removal circuit breaker of one run, shared by its clusters: once the run's removals would pass the cap,
+    every further removal of the run is held (REMOVALS_HELD); the rest of each plan still goes ahead."""
+
+    def __init__(self, cap: int):
+        self.cap = cap
+        self.used = 0
+        self.tripped = False
+        self._lock = threading.Lock()
+
+    def expect(self, removals: int) -> None:
+        """The run's first plans together: trip before anything is applied when they already pass the cap."""
+        with self._lock:
+            self.tripped = self.tripped or removals > self.cap
+
+    def admit(self, plan: Plan) -> Plan:
+        wanted = sum(is_removal(a) for a in plan.actions)
+        if not wanted:
+            return plan
+        with self._lock:
+            if not self.tripped and self.used + wanted <= self.cap:
+                self.used += wanted
+                return plan
+            self.tripped = True
+        return hold_removals(plan, self.cap)
+
+
+def unexpected_failure(cluster: ResourceRef, error: Exception) -> Finding:
+    return Finding(Code.RECONCILE_FAILED, cluster.id, f"{type(error).__name__}: {str(error)[:300]}",
+                   "see the function logs for the traceback; the other clusters went on")  # fmt: skip

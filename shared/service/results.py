@@ -5,23 +5,36 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from enum import StrEnum
 
 from shared.adapters.logs import get_logger
-from shared.core.codes import Finding
+from shared.core.codes import Code, Finding
 from shared.core.eventgrid import Ignored
 from shared.core.orphans import Orphan
-from shared.core.plan import Action, Plan
+from shared.core.plan import Action, Defer, Plan
 from shared.core.verdicts import Verdict
 
 log = get_logger("results")
 
 
+class OutcomeStatus(StrEnum):
+    APPLIED = "applied"
+    SKIPPED = "skipped"  # not attempted: something it depends on failed first (retried next run)
+    DEFERRED = "deferred"  # the cluster or a linker is busy: retried later
+    FAILED = "failed"
+
+
 @dataclass(frozen=True)
 class Outcome:
     action: Action
-    status: str  # applied | skipped | deferred | failed
+    status: OutcomeStatus
     detail: str = ""
     finding: Finding | None = None
+
+
+BUSY_RETRY_SECONDS = 60  # a write ARM refused with Conflict (the cluster is busy): when to try again
+# Findings that mean a run did not see or do all it should: the run is not ok (exit 1; a Functions invocation raises).
+FAILURE_CODES = frozenset({Code.READ_FAILED, Code.RECONCILE_FAILED, Code.SWEEP_FAILED})
 
 
 @dataclass
@@ -51,12 +64,29 @@ class ClusterRun:
     def deferred(self) -> list[str]:
         return [o.detail for o in self.outcomes if o.status == "deferred"]
 
+    @property
+    def ok(self) -> bool:
+        """Every read and every write of this cluster succeeded (deferred work is not a failure)."""
+        return not self.failed and not any(f.code in FAILURE_CODES for f in self.findings)
+
+    @property
+    def requeue_after(self) -> float | None:
+        """When to reconcile this cluster again (controller-runtime's RequeueAfter): the soonest deferral of the
+        last pass, or None when nothing waits."""
+        waits = [
+            o.action.retry_after_seconds if isinstance(o.action, Defer) else BUSY_RETRY_SECONDS
+            for o in self.settled
+            if o.status == "deferred"
+        ]
+        return float(min(waits)) if waits else None
+
 
 @dataclass
 class RunReport:
     runs: list[ClusterRun] = field(default_factory=list)
     ignored: list[Ignored] = field(default_factory=list)
     unrouted: list[Finding] = field(default_factory=list)  # about a target whose event reached no cluster
+    failures: list[Finding] = field(default_factory=list)  # estate reads that failed (a subscription's listing)
 
     def ignore(self, ignored: Ignored) -> None:
         log.debug("event ignored: %s", ignored.reason)
@@ -64,7 +94,12 @@ class RunReport:
 
     @property
     def ok(self) -> bool:
-        return not any(run.failed for run in self.runs)
+        return not self.failures and all(run.ok for run in self.runs)
+
+    @property
+    def requeue_after(self) -> float | None:
+        waits = [w for run in self.runs if (w := run.requeue_after) is not None]
+        return min(waits) if waits else None
 
     @property
     def applied(self) -> list[str]:
@@ -77,16 +112,18 @@ class RunReport:
     @property
     def findings(self) -> list[Finding]:
         unique: dict[tuple, Finding] = {}
-        for finding in [f for run in self.runs for f in run.findings] + self.unrouted:
+        for finding in self.failures + [f for run in self.runs for f in run.findings] + self.unrouted:
             unique.setdefault((finding.code, finding.resource_id.lower(), finding.message), finding)
         return list(unique.values())
 
     def summary(self) -> str:
         failed = [o for run in self.runs for o in run.failed]
+        unread = [f for f in self.findings if f.code in FAILURE_CODES]
         return (
-            f"{len(self.runs)} cluster(s), {len(self.applied)} change(s), {len(failed)} failure(s), "
+            f"{len(self.runs)} cluster(s), {len(self.applied)} change(s), {len(failed) + len(unread)} failure(s), "
             f"{len(self.deferred)} deferred, {len(self.findings)} finding(s), {len(self.ignored)} event(s) ignored"
             + "".join(f"\n  failed: {o.action.describe()}: {o.detail}" for o in failed)
+            + "".join(f"\n  failed: {f.message} ({f.resource_id}); {f.fix}" for f in unread)
         )
 
     def to_dict(self) -> dict:
@@ -114,6 +151,12 @@ class ClusterSweep:
     orphans: list[Orphan] = field(default_factory=list)
     findings: list[Finding] = field(default_factory=list)
     changes: list[str] = field(default_factory=list)
+    failed_changes: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """Every read and write of this cluster's sweep succeeded (its verdicts are the whole truth)."""
+        return not self.failed_changes and not any(f.code in FAILURE_CODES for f in self.findings)
 
 
 @dataclass
@@ -121,3 +164,8 @@ class SweepResult:
     started: datetime
     dry_run: bool
     clusters: list[ClusterSweep] = field(default_factory=list)
+    failures: list[Finding] = field(default_factory=list)  # estate reads that failed
+
+    @property
+    def ok(self) -> bool:
+        return not self.failures and all(c.ok for c in self.clusters)

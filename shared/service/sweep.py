@@ -9,15 +9,17 @@ from datetime import UTC, datetime, timedelta
 
 from shared.adapters import telemetry
 from shared.adapters.azure.arm import API_VERSIONS
+from shared.adapters.errors import ReadError
 from shared.adapters.kube.api import KubeApi
 from shared.adapters.logs import get_logger, log_event
+from shared.core.codes import Code, Finding
 from shared.core.ids import ResourceRef
 from shared.core.model import AuthKind, Intent
 from shared.core.orphans import CleanupPolicy, plan_orphans
 from shared.core.plan import DeleteObject, PutLinker
-from shared.core.verdicts import Evidence, Status, Verdict, judge
+from shared.core.verdicts import Evidence, Reason, Status, Verdict, judge
 from shared.service.estate import Estate
-from shared.service.reconciler import Application, Observation
+from shared.service.reconciler import Application, Observation, RemovalBudget, Sight, unexpected_failure
 from shared.service.results import ClusterSweep, SweepResult
 
 log = get_logger("sweep")
@@ -42,22 +44,26 @@ class Sweeper:
         self.started = now
         estate = self.app.inventory.estate(all_clusters=True)
         clusters = sorted(ResourceRef.parse(c.id) for c in estate.clusters)
+        sights, budget = self.app.observe_all(clusters, estate)
 
-        def sweep(cluster: ResourceRef) -> ClusterSweep:
-            swept = self.sweep_cluster(cluster, estate, dry_run, now)
+        def sweep(sight: Sight) -> ClusterSweep:
+            swept = self.sweep_cluster(sight, estate, dry_run, now, budget)
             if progress:
-                progress(cluster)
+                progress(sight.cluster)
             return swept
 
-        return SweepResult(now, dry_run, self.app.each_cluster(clusters, sweep))
+        failures = [f.finding() for f in estate.failures]
+        return SweepResult(now, dry_run, self.app.each_cluster(sights, sweep), failures)
 
     def run_one(
         self, cluster: ResourceRef, dry_run: bool, now: datetime | None = None, estate: Estate | None = None
     ) -> SweepResult:
         """One cluster, as a queue-triggered invocation sweeps it (with the run's estate snapshot if given)."""
         now = now or datetime.now(UTC)
-        result = SweepResult(now, dry_run)
-        result.clusters.append(self.sweep_cluster(cluster, estate or self.app.inventory.estate(), dry_run, now))
+        estate = estate or self.app.inventory.estate()
+        sights, budget = self.app.observe_all([cluster], estate)
+        result = SweepResult(now, dry_run, failures=[f.finding() for f in estate.failures])
+        result.clusters.append(self.sweep_cluster(sights[0], estate, dry_run, now, budget))
         return result
 
     def _take_validation(self) -> bool:
@@ -68,21 +74,40 @@ class Sweeper:
             self._validations_left -= 1
             return True
 
-    def sweep_cluster(self, cluster: ResourceRef, estate: Estate, dry_run: bool, now: datetime) -> ClusterSweep:
-        with telemetry.tracer.start_as_current_span("sweep_cluster", attributes={"sc.cluster": cluster.id}):
-            return self._sweep_cluster(cluster, estate, dry_run, now)
+    def sweep_cluster(
+        self, sight: Sight, estate: Estate, dry_run: bool, now: datetime, budget: RemovalBudget
+    ) -> ClusterSweep:
+        with telemetry.tracer.start_as_current_span("sweep_cluster", attributes={"sc.cluster": sight.cluster.id}):
+            try:
+                return self._sweep_cluster(sight, estate, dry_run, now, budget)
+            except ReadError as error:  # a read after the first look (repair, re-judging): nothing more is done
+                return ClusterSweep(sight.cluster.id, findings=[f.finding() for f in error.failures])
+            except Exception as error:  # isolation: the other clusters are swept
+                log.exception("sweeping %s failed", sight.cluster.id)
+                return ClusterSweep(sight.cluster.id, findings=[unexpected_failure(sight.cluster, error)])
 
-    def _sweep_cluster(self, cluster: ResourceRef, estate: Estate, dry_run: bool, now: datetime) -> ClusterSweep:
-        outcome = ClusterSweep(cluster.id)
-        observed = self.app.observe(cluster, estate)
+    def _sweep_cluster(
+        self, sight: Sight, estate: Estate, dry_run: bool, now: datetime, budget: RemovalBudget
+    ) -> ClusterSweep:
+        cluster = sight.cluster
+        outcome = ClusterSweep(cluster.id, findings=list(sight.failures))
+        observed = sight.observation
         if observed is None:
             return outcome
-        verdicts = judge(observed.desired, observed.actual, observed.plan, self._evidence(observed, estate))
+        try:
+            evidence = self._evidence(observed, estate)
+        except ReadError as error:  # verdicts would be guesses: each connection is marked, nothing is repaired
+            failures = [f.finding() for f in error.failures]
+            outcome.findings += list(observed.plan.findings) + failures
+            outcome.verdicts = [_unknown(intent, failures) for intent in observed.desired.intents]
+            return outcome
+        verdicts = judge(observed.desired, observed.actual, observed.plan, evidence)
         outcome.findings += list(observed.plan.findings)
         if not dry_run and any(v.status in (Status.DRIFTED, Status.ORPHANED) for v in verdicts):
-            run = self.app.reconcile_cluster(cluster, estate)
+            run = self.app.reconcile(sight, estate, dry_run=False, budget=budget)
             outcome.changes += run.applied
-            outcome.findings += [f for o in run.outcomes if (f := o.finding)]
+            outcome.failed_changes += [o.action.describe() for o in run.failed]
+            outcome.findings += [f for f in run.findings if f not in outcome.findings]
             observed = self.app.observe(cluster, estate) or observed
             after = {v.connection: v for v in judge(observed.desired, observed.actual, observed.plan,
                                                     self._evidence(observed, estate))}  # fmt: skip
@@ -93,6 +118,21 @@ class Sweeper:
                 for v in verdicts
             ]
         outcome.verdicts = verdicts
+        if observed.desired.failed_reads:  # orphan clean-up only on a complete view
+            outcome.findings += [f for f in observed.plan.findings if f not in outcome.findings]
+        else:
+            self._orphans(outcome, observed, dry_run, now)
+        for verdict in verdicts:
+            telemetry.verdicts.add(1, {"verdict": verdict.status.value, "repaired": verdict.repaired})
+        for orphan in outcome.orphans:
+            telemetry.orphans.add(1, {"state": orphan.state, "kind": orphan.kind})
+        log_event(log, logging.INFO, "swept", resource=cluster.id, dry_run=dry_run,
+                  verdicts={s.value: sum(v.status is s for v in verdicts) for s in Status},
+                  orphans=len(outcome.orphans), changes=len(outcome.changes))  # fmt: skip
+        return outcome
+
+    def _orphans(self, outcome: ClusterSweep, observed: Observation, dry_run: bool, now: datetime) -> None:
+        cluster = observed.actual.info.ref
         with self._budget_lock:
             actions, orphans, findings = plan_orphans(cluster, observed.actual, self.policy, now, self._deletions_left)
             self._deletions_left -= sum(1 for a in actions if isinstance(a, DeleteObject))  # reserved, then spent
@@ -100,14 +140,7 @@ class Sweeper:
         if not dry_run and actions:
             applied = self.app.executor.apply(tuple(actions))
             outcome.changes += [o.action.describe() for o in applied if o.status == "applied"]
-        for verdict in verdicts:
-            telemetry.verdicts.add(1, {"verdict": verdict.status.value, "repaired": verdict.repaired})
-        for orphan in orphans:
-            telemetry.orphans.add(1, {"state": orphan.state, "kind": orphan.kind})
-        log_event(log, logging.INFO, "swept", resource=cluster.id, dry_run=dry_run,
-                  verdicts={s.value: sum(v.status is s for v in verdicts) for s in Status},
-                  orphans=len(orphans), changes=len(outcome.changes))  # fmt: skip
-        return outcome
+            outcome.failed_changes += [o.action.describe() for o in applied if o.status == "failed"]
 
     def _evidence(self, observed: Observation, estate: Estate) -> Evidence:
         arm, info = self.app.arm, observed.actual.info
@@ -150,6 +183,11 @@ class Sweeper:
             secret_keys=secret_keys, expected_keys=expected, federated_subjects=subjects, validation=validation,
             missing_targets=missing,
         )  # fmt: skip
+
+
+def _unknown(intent: Intent, failures: list[Finding]) -> Verdict:
+    reasons = tuple(Reason(Code.READ_FAILED, f.message, f.fix) for f in failures)
+    return Verdict(intent.cluster.id, intent.linker_name, intent.target.id, Status.ERROR, reasons)
 
 
 def validation_order(observed: Observation, now: datetime) -> list[Intent]:

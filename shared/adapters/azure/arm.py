@@ -3,15 +3,22 @@
 from __future__ import annotations
 
 import copy
+import functools
+from collections.abc import Callable, Iterable
+from typing import TypeVar
 
-from azure.core.exceptions import ResourceNotFoundError
 from azure.mgmt.resource.resources.models import GenericResourceExpanded
 
 from shared.adapters.azure.clients import AzureClients
-from shared.adapters.azure.errors import with_retries
+from shared.adapters.azure.errors import AZURE_ERRORS, is_absent, read_failed, with_retries
+from shared.adapters.errors import ReadError
+from shared.core.codes import ReadFailure
+from shared.core.ids import ResourceRef
 from shared.core.model import TaggedResource
 
 GROUP_TAG = "sc-group"
+T = TypeVar("T")
+_NO_ABSENT: object = object()  # for reads where even a 404 is a failure (a listing, a provider, a POST)
 API_VERSIONS = {
     "microsoft.sql/servers/databases": "2023-08-01",
     "microsoft.cognitiveservices/accounts": "2024-10-01",
@@ -19,59 +26,81 @@ API_VERSIONS = {
 
 
 class Arm:
+    """Every read returns its complete result or raises ReadError; only a 404 of the resource itself is "absent"
+    (None). A paged listing is read whole inside each attempt, from a fresh pager: a pager that failed is spent
+    (iterating it again yields nothing), so retrying it would turn a failure into an empty list."""
+
     def __init__(self, clients: AzureClients):
         self.clients = clients
-        self._retry = with_retries
+        self._retry = functools.partial(with_retries, base_seconds=clients.settings.retry_base_seconds)
+
+    def _read(self, read: str, resource_id: str, call: Callable[[], T], *, absent: T | None = None) -> T:
+        def attempt() -> T:
+            try:
+                return call()
+            except AZURE_ERRORS as error:
+                if absent is not _NO_ABSENT and is_absent(error):
+                    return absent  # type: ignore[return-value]
+                raise
+
+        try:
+            return self._retry()(attempt)
+        except AZURE_ERRORS as error:
+            raise read_failed(read, resource_id, error) from error
+
+    def _listing(self, read: str, resource_id: str, pager: Callable[[], Iterable[T]]) -> list[T]:
+        return self._read(read, resource_id, lambda: list(pager()), absent=_NO_ABSENT)
 
     def tagged_resources(self, subscription_id: str) -> list[TaggedResource]:
         """Everything carrying `sc-group` in a subscription: one paged call, not one per resource."""
-        pages = self.clients.resources(subscription_id).resources.list(filter=f"tagName eq '{GROUP_TAG}'")
-        return [_tagged(r) for r in self._retry()(list, pages)]
+        resources = self.clients.resources(subscription_id).resources
+        listing = self._listing("tag listing", f"/subscriptions/{subscription_id}",
+                                lambda: resources.list(filter=f"tagName eq '{GROUP_TAG}'"))  # fmt: skip
+        return [_tagged(r) for r in listing]
 
     def list_clusters(self, subscription_id: str) -> list:
         """Every AKS cluster of a subscription, full objects: one paged call instead of a GET per cluster."""
-        return self._retry()(list, self.clients.containers(subscription_id).managed_clusters.list())
+        clusters = self.clients.containers(subscription_id).managed_clusters
+        return self._listing("cluster listing", f"/subscriptions/{subscription_id}", clusters.list)
 
     def get_cluster(self, cluster_id: str):
-        sub, rg, name = _parts(cluster_id)
-        try:
-            return self._retry()(self.clients.containers(sub).managed_clusters.get, rg, name)
-        except ResourceNotFoundError:
-            return None
+        ref = ResourceRef.parse(cluster_id)
+        clusters = self.clients.containers(ref.subscription_id).managed_clusters
+        return self._read("cluster", cluster_id, lambda: clusters.get(ref.resource_group, ref.name), absent=None)
 
     def get_resource(self, resource_id: str, resource_type: str):
-        sub = resource_id.split("/")[2]
+        resources = self.clients.resources(ResourceRef.parse(resource_id).subscription_id).resources
         api_version = API_VERSIONS[resource_type.lower()]
-        try:
-            return self._retry()(
-                lambda: self.clients.resources(sub).resources.get_by_id(resource_id, api_version=api_version)
-            )
-        except ResourceNotFoundError:
-            return None
+        return self._read("target", resource_id, lambda: resources.get_by_id(resource_id, api_version=api_version),
+                          absent=None)  # fmt: skip
 
     def get_identity(self, identity_id: str):
-        sub, rg, name = _parts(identity_id)
-        try:
-            return self._retry()(self.clients.identities(sub).user_assigned_identities.get, rg, name)
-        except ResourceNotFoundError:
-            return None
+        ref = ResourceRef.parse(identity_id)
+        identities = self.clients.identities(ref.subscription_id).user_assigned_identities
+        return self._read("identity", identity_id, lambda: identities.get(ref.resource_group, ref.name), absent=None)
 
     def federated_credentials(self, identity_id: str) -> list:
-        sub, rg, name = _parts(identity_id)
-        pages = self.clients.identities(sub).federated_identity_credentials.list(rg, name)
-        return self._retry()(list, pages)
+        ref = ResourceRef.parse(identity_id)
+        credentials = self.clients.identities(ref.subscription_id).federated_identity_credentials
+        return self._listing("federated credentials", identity_id,
+                             lambda: credentials.list(ref.resource_group, ref.name))  # fmt: skip
 
     def extension(self, cluster_id: str, name: str = "sc-extension"):
-        sub, rg, cluster = _parts(cluster_id)
-        operations = self.clients.extensions(sub).extensions
-        try:
-            return self._retry()(operations.get, rg, "Microsoft.ContainerService", "managedClusters", cluster, name)
-        except ResourceNotFoundError:
-            return None
+        ref = ResourceRef.parse(cluster_id)
+        operations = self.clients.extensions(ref.subscription_id).extensions
+        return self._read(
+            f"extension {name}", cluster_id,
+            lambda: operations.get(ref.resource_group, "Microsoft.ContainerService", "managedClusters", ref.name, name),
+            absent=None,
+        )  # fmt: skip
 
     def provider_state(self, subscription_id: str, namespace: str) -> str:
-        provider = self._retry()(self.clients.resources(subscription_id).providers.get, namespace)
-        return provider.registration_state or "NotRegistered"
+        providers = self.clients.resources(subscription_id).providers
+        scope = f"/subscriptions/{subscription_id}/providers/{namespace}"
+        provider = self._read("provider registration", scope, lambda: providers.get(namespace), absent=_NO_ABSENT)
+        if not provider.registration_state:
+            raise ReadError(ReadFailure("provider registration", scope, 200, "NoRegistrationState"))
+        return provider.registration_state
 
     def register_provider(self, subscription_id: str, namespace: str) -> str:
         provider = self._retry()(self.clients.resources(subscription_id).providers.register, namespace)
@@ -79,7 +108,8 @@ class Arm:
 
     # -- Service Connector -----------------------------------------------------------------------------
     def list_linkers(self, cluster_id: str) -> list:
-        return self._retry()(list, self.clients.linkers().linker.list(cluster_id))
+        linkers = self.clients.linkers().linker
+        return self._listing("linker listing", cluster_id, lambda: linkers.list(cluster_id))
 
     def has_linker_to(self, cluster_id: str, target_id: str) -> bool:
         """Whether any linker on the cluster points at the target (ours or not: the planner decides)."""
@@ -100,11 +130,15 @@ class Arm:
         self._retry()(lambda: linkers.begin_delete(cluster_id, name).result())
 
     def validate_linker(self, cluster_id: str, name: str):
+        """Service Connector's own validation (an LRO POST): read like any other evidence."""
         linkers = self.clients.linkers().linker
-        return self._retry()(lambda: linkers.begin_validate(cluster_id, name).result())
+        return self._read("validateLinker", f"{cluster_id}/providers/Microsoft.ServiceLinker/linkers/{name}",
+                          lambda: linkers.begin_validate(cluster_id, name).result(), absent=_NO_ABSENT)  # fmt: skip
 
     def linker_configuration_names(self, cluster_id: str, name: str) -> list[str]:
-        result = self._retry()(self.clients.linkers().linker.list_configurations, cluster_id, name)
+        linkers = self.clients.linkers().linker
+        result = self._read("listConfigurations", f"{cluster_id}/providers/Microsoft.ServiceLinker/linkers/{name}",
+                            lambda: linkers.list_configurations(cluster_id, name), absent=_NO_ABSENT)  # fmt: skip
         return [c.name for c in result.configurations or []]
 
 
@@ -112,8 +146,3 @@ def _tagged(resource: GenericResourceExpanded) -> TaggedResource:
     return TaggedResource(
         id=resource.id, type=(resource.type or "").lower(), kind=resource.kind or "", tags=dict(resource.tags or {})
     )
-
-
-def _parts(resource_id: str) -> tuple[str, str, str]:
-    segments = resource_id.split("/")
-    return segments[2], segments[4], segments[-1]

@@ -42,8 +42,10 @@ class AzureClients:
     def _timeouts(self) -> dict[str, float]:
         # azure-core's transport waits 300 s by default to connect and again to read: a hung server would hold a run
         # (and its retries) for many minutes. A timed-out attempt is a transient failure and is retried.
+        # retry_total=0: one retry policy per transport, errors.with_retries (azure-core's would retry 10 times
+        # under each of ours).
         timeout = self.settings.http_timeout_seconds
-        return {"connection_timeout": timeout, "read_timeout": timeout}
+        return {"connection_timeout": timeout, "read_timeout": timeout, "retry_total": 0}
 
     def _arm_kwargs(self) -> dict[str, Any]:
         return {

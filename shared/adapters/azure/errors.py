@@ -9,6 +9,9 @@ from enum import Enum
 from azure.core.exceptions import HttpResponseError, ServiceRequestError, ServiceResponseError
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt
 
+from shared.adapters.errors import ReadError
+from shared.core.codes import ReadFailure
+
 _FORBIDDEN = re.compile(r"perform action '(?P<action>[^']+)' over scope '(?P<scope>[^']+)'")
 
 
@@ -23,6 +26,10 @@ class FailureKind(Enum):
 
 
 RETRYABLE = {FailureKind.THROTTLED, FailureKind.TRANSIENT, FailureKind.CONFLICT}
+AZURE_ERRORS = (HttpResponseError, ServiceRequestError, ServiceResponseError)
+# A 404 whose code says the resource itself is absent; any other 404 (a subscription ARM does not know, an API
+# version or a route that is wrong) is a failed read, not an absence.
+ABSENT_CODES = frozenset({"ResourceNotFound", "NotFound", "ResourceGroupNotFound", "ParentResourceNotFound", ""})
 # A long-running operation that ended Failed reaches us on a 200 polling response: its error code says whether the
 # service broke (worth another try) or our request was wrong.
 TRANSIENT_CODES = frozenset({"InternalServerError", "InternalError", "ServiceUnavailable", "GatewayTimeout"})
@@ -77,19 +84,33 @@ def _retry_after(error: HttpResponseError) -> float:
         return 0.0
 
 
+def is_absent(error: BaseException) -> bool:
+    """A 404 that says the resource itself does not exist (the only failure that may become "absent")."""
+    if not isinstance(error, HttpResponseError) or error.status_code != 404:
+        return False
+    return ((error.error.code if error.error else None) or "") in ABSENT_CODES
+
+
+def read_failed(read: str, resource_id: str, error: BaseException) -> ReadError:
+    failure = classify(error)
+    return ReadError(ReadFailure(read, resource_id, failure.status, failure.code or type(error).__name__,
+                                  failure.message[:300]))  # fmt: skip
+
+
 def _is_retryable(error: BaseException) -> bool:
-    return isinstance(error, HttpResponseError | ServiceRequestError | ServiceResponseError) and (
-        classify(error).kind in RETRYABLE
-    )
+    return isinstance(error, AZURE_ERRORS) and classify(error).kind in RETRYABLE
 
 
 def with_retries(attempts: int = 5, base_seconds: float = 1.0, max_seconds: float = 60.0) -> Retrying:
-    """Retry throttling, transient and conflict failures with exponential backoff, honouring Retry-After."""
+    """THE retry policy for Azure calls (azure-core's own RetryPolicy is off: AzureClients sets retry_total=0, so
+    the two never multiply): throttling, transient and conflict failures, exponential backoff 1, 2, 4, 8 s or the
+    server's Retry-After, each wait capped at `max_seconds`. Worst case per call: 5 attempts and 4 waits, i.e.
+    5 x SC_HTTP_TIMEOUT_SECONDS + 240 s; for an LRO each attempt is the whole operation."""
 
     def wait(state: RetryCallState) -> float:
         error = state.outcome.exception() if state.outcome else None
         hinted = classify(error).retry_after if error is not None else 0.0
-        backoff = min(max_seconds, base_seconds * 2 ** (state.attempt_number - 1))
-        return max(hinted, backoff)
+        backoff = base_seconds * 2 ** (state.attempt_number - 1)
+        return min(max_seconds, max(hinted, backoff))
 
     return Retrying(retry=retry_if_exception(_is_retryable), wait=wait, stop=stop_after_attempt(attempts), reraise=True)

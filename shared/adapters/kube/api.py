@@ -8,19 +8,22 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import urllib3
 from kubernetes import client as k8s
 from kubernetes.client.exceptions import ApiException
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt
 
+from shared.adapters.kube.errors import KUBE_ERRORS, RETRYABLE, classify, read_failed
 from shared.core.manifests import WORKLOAD_KINDS
 
 METADATA_ONLY = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1"
 JSON = "application/json"
 PAGE = 500
 CORE = "/api/v1"
-RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})
+# The one retry policy for Kubernetes calls (the client's own urllib3 retries are off: KubeClients sets
+# `retries=False`). Worst case per call: 4 attempts, waits of 0.5 + 1 + 2 s (or Retry-After, capped at 30 s each),
+# so at most 4 x SC_HTTP_TIMEOUT_SECONDS + 90 s.
 ATTEMPTS = 4
+DEFAULT_RETRY_BASE_SECONDS = 0.5
 DEFAULT_TIMEOUT_SECONDS = 60.0  # KubeClients sets `request_timeout` on each ApiClient from SC_HTTP_TIMEOUT_SECONDS
 
 # kind -> (group path, plural) for everything we read or write
@@ -62,11 +65,27 @@ class KubeApi:
 
         # Every call we make is safe to repeat: reads; patches guarded by a resourceVersion test (a repeat of one
         # that landed fails the test and is re-read); deletes with preconditions; annotations (same value).
-        return Retrying(retry=retry_if_exception(_retryable), wait=_wait, stop=stop_after_attempt(ATTEMPTS),
+        base = getattr(self.api_client, "retry_base_seconds", DEFAULT_RETRY_BASE_SECONDS)
+
+        def wait(state: RetryCallState) -> float:
+            """Retry-After when the server sends one (capped), else base, 2 x base, 4 x base (0.5 s, 1 s, 2 s)."""
+            error = state.outcome.exception() if state.outcome else None
+            hinted = classify(error).retry_after if isinstance(error, KUBE_ERRORS) else 0.0
+            return max(hinted, base * 2 ** (state.attempt_number - 1))
+
+        return Retrying(retry=retry_if_exception(_retryable), wait=wait, stop=stop_after_attempt(ATTEMPTS),
                         reraise=True)(send)  # fmt: skip
 
-    def list(self, kind: str, *, metadata_only: bool = False, label_selector: str | None = None) -> list[dict]:
-        """Every object of a kind in the cluster, page by page (limit/continue)."""
+    def list(
+        self, kind: str, *, metadata_only: bool = False, label_selector: str | None = None, cluster_id: str = ""
+    ) -> list[dict]:
+        """Every object of a kind in the cluster, page by page (limit/continue): all of them, or ReadError."""
+        try:
+            return self._list(kind, metadata_only, label_selector)
+        except KUBE_ERRORS as error:
+            raise read_failed(f"{kind} list", cluster_id or self.api_client.configuration.host, error) from error
+
+    def _list(self, kind: str, metadata_only: bool, label_selector: str | None) -> list[dict]:
         group, plural = RESOURCES[kind]
         query: dict[str, Any] = {"limit": PAGE}
         if label_selector:
@@ -81,13 +100,16 @@ class KubeApi:
             query["continue"] = token
 
     def get(self, kind: str, namespace: str, name: str) -> dict | None:
+        """The object, None when the API server says it does not exist (404), else ReadError."""
         group, plural = RESOURCES[kind]
         try:
             return self._call("GET", f"{group}/namespaces/{namespace}/{plural}/{name}")
         except ApiException as error:
             if error.status == 404:
                 return None
-            raise
+            raise read_failed(f"{kind} {namespace}/{name}", self.api_client.configuration.host, error) from error
+        except KUBE_ERRORS as error:
+            raise read_failed(f"{kind} {namespace}/{name}", self.api_client.configuration.host, error) from error
 
     def json_patch(self, kind: str, namespace: str, name: str, operations: list[dict]) -> dict:
         group, plural = RESOURCES[kind]
@@ -129,17 +151,4 @@ class KubeApi:
 
 def _retryable(error: BaseException) -> bool:
     """Throttling, server errors, dropped connections and timeouts: worth another try within the run."""
-    if isinstance(error, ApiException):
-        return error.status in RETRYABLE_STATUS
-    return isinstance(error, urllib3.exceptions.HTTPError)
-
-
-def _wait(state: RetryCallState) -> float:
-    """Retry-After when the server sends one (capped), else 0.5 s, 1 s, 2 s."""
-    error = state.outcome.exception() if state.outcome else None
-    hinted = (error.headers or {}).get("Retry-After") if isinstance(error, ApiException) else None
-    backoff = 0.5 * 2 ** (state.attempt_number - 1)
-    try:
-        return min(30.0, max(float(hinted), backoff)) if hinted else backoff
-    except ValueError:
-        return backoff
+    return isinstance(error, KUBE_ERRORS) and classify(error).kind in RETRYABLE

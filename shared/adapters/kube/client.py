@@ -18,7 +18,7 @@ import yaml
 from kubernetes import client as k8s
 
 from shared.adapters.azure.clients import AzureClients
-from shared.adapters.azure.errors import with_retries
+from shared.adapters.azure.errors import AZURE_ERRORS, read_failed, with_retries
 from shared.core.ids import ResourceRef
 
 _CA_DIR = Path(tempfile.gettempdir()) / "sc-autopilot-ca"
@@ -66,7 +66,11 @@ class KubeClients:
 
     def _endpoint(self, cluster: ResourceRef) -> Endpoint:
         clusters = self.azure.containers(cluster.subscription_id).managed_clusters
-        credentials = with_retries()(clusters.list_cluster_user_credentials, cluster.resource_group, cluster.name)
+        try:
+            retrying = with_retries(base_seconds=self.azure.settings.retry_base_seconds)
+            credentials = retrying(clusters.list_cluster_user_credentials, cluster.resource_group, cluster.name)
+        except AZURE_ERRORS as error:
+            raise read_failed("cluster credentials (listClusterUserCredential)", cluster.id, error) from error
         kubeconfig = yaml.safe_load(credentials.kubeconfigs[0].value)
         server = kubeconfig["clusters"][0]["cluster"]
         ca_data = server.get("certificate-authority-data")
@@ -87,8 +91,10 @@ class KubeClients:
 
         config.refresh_api_key_hook = refresh
         config.connection_pool_maxsize = 16  # a cluster's state is read with ~10 calls at once
+        config.retries = False  # one retry policy per transport: KubeApi's (urllib3 would retry 3 times under it)
         api_client = k8s.ApiClient(config)
         api_client.request_timeout = self.azure.settings.http_timeout_seconds  # read by KubeApi on every call
+        api_client.retry_base_seconds = self.azure.settings.retry_base_seconds / 2  # likewise
         return api_client
 
 

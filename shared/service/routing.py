@@ -1,0 +1,58 @@
+"""Which clusters an event concerns. Events are hints: routing only chooses what to reconcile, never what to do."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+
+from shared.adapters.azure.arm import Arm
+from shared.adapters.errors import ReadError
+from shared.core.codes import Finding
+from shared.core.eventgrid import EventHint
+from shared.core.ids import CLUSTER_TYPE, ResourceRef
+from shared.core.planner import PlannerSettings
+from shared.core.tags import declared_groups, parse_target_tags
+from shared.service.estate import Estate
+
+EVENT_FANOUT_LIMIT = 50
+
+
+class Router:
+    def __init__(self, arm: Arm, each_cluster: Callable[[Iterable, Callable], list]):
+        self.arm = arm
+        self.each_cluster = each_cluster
+
+    def scope(self, hint: EventHint, estate: Estate) -> list[ResourceRef]:
+        """For a cluster, itself. For a target, the clusters sharing a group with it now (by its `sc-group` tag even
+        if its other tags are broken, so those clusters report it), and those still holding a linker to it (its
+        removal or re-grouping must reach them). Finding the latter costs one linker listing per cluster, so large
+        estates leave them to the sweep. A cluster whose linkers cannot be read is included: its own reconcile then
+        reports the failed read (and removes nothing)."""
+        if hint.resource_type == CLUSTER_TYPE:
+            return [] if hint.deleted else [ResourceRef.parse(hint.resource_id)]
+        target_ref = ResourceRef.parse(hint.resource_id)
+        target = next((t for t in estate.targets if t.ref == target_ref), None)
+        groups = declared_groups(target.tags) if target else frozenset()
+        sharing, others = [], []
+        for cluster in estate.clusters:
+            (sharing if declared_groups(cluster.tags) & groups else others).append(ResourceRef.parse(cluster.id))
+        if len(estate.clusters) > EVENT_FANOUT_LIMIT:
+            return sharing
+        holding = self.each_cluster(others, lambda ref: self._may_hold_linker_to(ref, target_ref))
+        return sharing + [ref for ref, holds in zip(others, holding, strict=True) if holds]
+
+    def _may_hold_linker_to(self, cluster: ResourceRef, target: ResourceRef) -> bool:
+        try:
+            return self.arm.has_linker_to(cluster.id, target.id)
+        except ReadError:
+            return True
+
+    @staticmethod
+    def target_findings(hint: EventHint, estate: Estate, settings: PlannerSettings) -> list[Finding]:
+        """What is wrong with the tags of a target no cluster was reconciled for (else nobody would say it)."""
+        target = next((t for t in estate.targets if t.ref == ResourceRef.parse(hint.resource_id)), None)
+        if target is None:
+            return []
+        _, findings = parse_target_tags(target.ref, target.kind, target.tags,
+                                        protected_namespaces=settings.protected_namespaces,
+                                        vault_suffixes=settings.vault_suffixes)  # fmt: skip
+        return findings
