@@ -295,5 +295,6 @@ output functionAppName string = app.name
 output identityPrincipalId string = identity.properties.principalId
 output identityClientId string = identity.properties.clientId
 output storageAccountName string = storage.name
+output applicationInsightsName string = insights.name
 output reportsContainer string = reportsContainer
 output managedSubscriptionIds array = subscriptionIds

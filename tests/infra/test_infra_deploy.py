@@ -50,10 +50,13 @@ def test_every_template_parameter_is_settable_with_azd_env_set_and_defaults_agre
             assert default == (str(expected).lower() if isinstance(expected, bool) else str(expected)), name
 
 
-def test_every_variable_the_parameter_file_reads_is_documented_in_the_operations_guide():
+def test_every_variable_the_parameter_file_reads_is_documented_in_the_operations_guide_with_its_default():
     for name, value in parameters().items():
-        variable = VARIABLE.match(value).group(1)
-        assert re.search(rf"^\| `{variable}` \|", OPERATIONS, re.MULTILINE), f"{variable} ({name}) is not documented"
+        variable, default = VARIABLE.match(value).groups()
+        row = re.search(rf"^\| `{variable}` \| `{name}` \| ([^|]+) \|", OPERATIONS, re.MULTILINE)
+        assert row, f"{variable} ({name}) is not documented"
+        if default:  # the guide states the default the parameter file gives
+            assert row.group(1).strip() == f"`{default}`", (variable, row.group(1))
 
 
 # -- .funcignore ---------------------------------------------------------------------------------------------------

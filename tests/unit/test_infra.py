@@ -54,6 +54,8 @@ def test_storage_uses_identities_not_keys_and_the_app_runs_python_311_on_flex_co
     assert resources["plan"]["config"]["sku"] == {"name": "FC1", "tier": "FlexConsumption"}
     runtime = resources["app"]["config"]["properties"]["functionAppConfig"]["runtime"]
     assert runtime == {"name": "python", "version": "3.11"}
+    # the app starts only once its identity may use the storage and publish telemetry, and its package container exists
+    assert {"storageRoles", "insightsRole", "containers"} <= set(resources["app"]["config"]["dependsOn"])
 
 
 def test_the_custom_role_lists_actions_and_grants_nothing_broad():
