@@ -67,6 +67,7 @@ class Deployment:
 AZURE_CLOUD = {
     "name": "AzureCloud",
     "resourceManager": "https://management.azure.com/",
+    "authentication": {"audiences": ["https://management.core.windows.net/", "https://management.azure.com/"]},
     "suffixes": {"storage": "core.windows.net", "keyvaultDns": ".vault.azure.net"},
 }
 
@@ -160,7 +161,7 @@ class Template:
         return "".join(out)
 
     def call(self, function: dict, local: Mapping[str, Any]) -> Any:
-        kind, params = function["type"], function["parameters"]
+        kind, params = function["type"], function.get("parameters") or {}
         if kind in ("map", "filter"):
             items = self.value(next(iter(params.values())), local)
             body = list(params.values())[1]["detail"]
@@ -177,8 +178,13 @@ class Template:
         kind, operands = operator["type"], operator["operands"]
         if kind == "property_accessor":
             target = self.value(operands["operand_1"], local)
-            for key in _chain(operands["operand_2"]):
-                target = target.get(key) if isinstance(target, dict | Symbol) else Symbol(f"{target}.{key}")
+            for step in _chain(operands["operand_2"]):
+                if isinstance(step, int) and isinstance(target, list):
+                    target = target[step]
+                elif isinstance(target, dict | Symbol):
+                    target = target.get(step)
+                else:
+                    target = Symbol(f"{target}.{step}")
             return target
         if kind == "index_accessor":
             target = self.value(operands["operand_1"], local)
@@ -256,16 +262,21 @@ def _closing_brace(raw: str, start: int) -> int:
     raise UnsupportedError(f"unclosed interpolation in {raw!r}")
 
 
-def _chain(node: Any) -> list[str]:
-    if isinstance(node, str):
+def _chain(node: Any) -> list[str | int]:
+    """The keys and indexes after the first operand: pycep nests `a.b.c[0]` as a.(b.(c[0]))."""
+    if isinstance(node, str | int):
         return [node]
-    operands = node["operator"]["operands"]
-    return [operands["operand_1"], *_chain(operands["operand_2"])]
+    operator = node["operator"]
+    operands = operator["operands"]
+    if operator["type"] not in ("property_accessor", "index_accessor") or not isinstance(
+        operands["operand_2"], str | int | dict
+    ):
+        raise UnsupportedError(f"accessor {operator['type']}")
+    return [*_chain(operands["operand_1"]), *_chain(operands["operand_2"])]
 
 
 def _text(value: Any) -> str:
-    if isinstance(value, bool):
-        return str(value).lower()
+    """ARM's string(): booleans become 'True' / 'False', as in string(dryRun) or '${flag}'."""
     return str(value)
 
 

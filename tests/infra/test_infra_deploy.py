@@ -10,6 +10,7 @@ from pathlib import Path
 
 import yaml
 
+from shared.config import Settings, StorageSettings
 from tests.infra.bicep import Deployment, Template, parse
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -48,6 +49,21 @@ def test_every_template_parameter_is_settable_with_azd_env_set_and_defaults_agre
         if default is not None:
             expected = defaults.symbol(name, {})[1]
             assert default == (str(expected).lower() if isinstance(expected, bool) else str(expected)), name
+
+
+def test_the_app_settings_the_template_computes_are_accepted_by_the_apps_configuration():
+    """Evaluated from the Bicep (string(bool) is 'True' in ARM, keyvaultDns has a leading dot) and read as the app
+    reads them at start-up."""
+    main = Template("main.bicep", {"managedSubscriptions": f'["{SUB_A}","{SUB_B}"]', "dryRun": True},
+                    Deployment(subscription_id=SUB_A))  # fmt: skip
+    [(body, _)] = main.instances("resources", "app")
+    env = {s["name"]: str(s["value"]) for s in main.value(body["properties"]["siteConfig"]["appSettings"])}
+    settings = Settings.from_env(env)
+    assert settings.subscriptions == (SUB_A, SUB_B) and settings.dry_run is True
+    assert settings.keyvault_dns_suffixes == ("vault.azure.net",) and settings.cleanup_mode == "report"
+    storage = StorageSettings.from_env(env)
+    assert storage.blob_service_uri == f"https://{main.variable('storageName')}.blob.core.windows.net"
+    assert storage.connection_string is None
 
 
 def test_every_variable_the_parameter_file_reads_is_documented_in_the_operations_guide_with_its_default():
