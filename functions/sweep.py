@@ -68,6 +68,8 @@ def sweep_cluster(message: func.QueueMessage) -> None:
     if path:
         summary = store.report(path)["summary"]
         log.info("sweep %s complete: %s; report at %s", body["run"], json.dumps(summary, sort_keys=True), path)
+    if not result.ok:  # recorded (and reported) first; the retry then replaces this cluster's result
+        raise SweepFailedError(f"sweeping {body['cluster']} did not complete: see its READ_FAILED findings")
 
 
 @blueprint.function_name("sweep_poison")
@@ -77,3 +79,7 @@ def sweep_poison(message: func.QueueMessage) -> None:
     store = SweepStore.from_settings(StorageSettings.from_env())
     store.record_failure(body, f"dequeued {message.dequeue_count} time(s)")
     store.assemble_if_complete(body["run"])
+
+
+class SweepFailedError(RuntimeError):
+    """Raised so that the queue redelivers the message (after maxDequeueCount it goes to sc-sweep-poison)."""

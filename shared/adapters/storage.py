@@ -20,7 +20,43 @@ from shared.core.codes import Code, Finding
 
 SWEEP_QUEUE = "sc-sweep"
 POISON_QUEUE = f"{SWEEP_QUEUE}-poison"  # where the Functions host moves a message after maxDequeueCount
+RECONCILE_QUEUE = "sc-reconcile"  # deferred clusters, each message invisible until its requeue_after has passed
 CONTAINER = "sc-reports"
+MAX_VISIBILITY_SECONDS = 7 * 24 * 3600  # Azure Storage's limit for a message's initial invisibility
+MAX_REQUEUES = 48  # a cluster still deferred after this many requeues is left to the scheduled sweep
+
+
+def storage_clients(settings: StorageSettings) -> tuple[BlobServiceClient, QueueServiceClient]:
+    """Blob and queue clients for the Functions storage: a connection string (Azurite), or identity-based."""
+    if settings.connection_string:
+        return (BlobServiceClient.from_connection_string(settings.connection_string),
+                QueueServiceClient.from_connection_string(settings.connection_string))  # fmt: skip
+    credential = DefaultAzureCredential(managed_identity_client_id=settings.client_id)
+    return (BlobServiceClient(settings.blob_service_uri, credential),
+            QueueServiceClient(settings.queue_service_uri, credential))  # fmt: skip
+
+
+class ReconcileQueue:
+    """The delayed reconcile queue (controller-runtime's RequeueAfter on Azure Storage): a deferred cluster is
+    reconciled again when its wait is over, by the `reconcile_later` queue trigger, instead of waiting for the
+    next sweep or an Event Grid redelivery."""
+
+    def __init__(self, queues: QueueServiceClient):
+        self.queue = queues.get_queue_client(RECONCILE_QUEUE, message_encode_policy=TextBase64EncodePolicy())
+        with contextlib.suppress(ResourceExistsError):
+            self.queue.create_queue()
+
+    @classmethod
+    def from_settings(cls, settings: StorageSettings) -> ReconcileQueue:
+        return cls(storage_clients(settings)[1])
+
+    def requeue(self, cluster_id: str, after_seconds: float, attempt: int = 1) -> bool:
+        """Enqueue the cluster, invisible for `after_seconds`; False once it was requeued MAX_REQUEUES times."""
+        if attempt > MAX_REQUEUES:
+            return False
+        delay = max(1, min(MAX_VISIBILITY_SECONDS, round(after_seconds)))
+        self.queue.send_message(json.dumps({"cluster": cluster_id, "attempt": attempt}), visibility_timeout=delay)
+        return True
 
 
 class SweepStore:
@@ -33,12 +69,7 @@ class SweepStore:
 
     @classmethod
     def from_settings(cls, settings: StorageSettings) -> SweepStore:
-        if settings.connection_string:
-            return cls(BlobServiceClient.from_connection_string(settings.connection_string),
-                       QueueServiceClient.from_connection_string(settings.connection_string))  # fmt: skip
-        credential = DefaultAzureCredential(managed_identity_client_id=settings.client_id)
-        return cls(BlobServiceClient(settings.blob_service_uri, credential),
-                   QueueServiceClient(settings.queue_service_uri, credential))  # fmt: skip
+        return cls(*storage_clients(settings))
 
     # -- the fan-out -----------------------------------------------------------------------------------
     def start(self, clusters: list[str], dry_run: bool, now: datetime | None = None, estate: dict | None = None) -> str:
@@ -72,9 +103,17 @@ class SweepStore:
         finding = Finding(Code.SWEEP_FAILED, message.get("cluster", "?"),
                           f"sweeping this cluster failed repeatedly: {reason}",
                           "see the function logs for the run; the next scheduled sweep retries")  # fmt: skip
-        fragment = {"cluster": message.get("cluster", "?"), "connections": [], "orphans": [],
-                    "findings": [finding.to_dict()], "changes": []}  # fmt: skip
-        self.record(message["run"], int(message.get("index", 0)), fragment)
+        run, index = message["run"], int(message.get("index", 0))
+        fragment = self.fragment(run, index) or {"cluster": message.get("cluster", "?"), "connections": [],
+                                                 "orphans": [], "findings": [], "changes": []}  # fmt: skip
+        fragment["findings"] = [*fragment.get("findings", []), finding.to_dict()]  # what the last attempt saw stays
+        self.record(run, index, fragment)
+
+    def fragment(self, run: str, index: int) -> dict | None:
+        try:
+            return json.loads(self.container.download_blob(f"runs/{run}/clusters/{index:06d}.json").readall())
+        except ResourceNotFoundError:
+            return None
 
     def assemble_if_complete(self, run: str) -> str | None:
         """Write the report once every cluster has a result; idempotent. Returns its JSON blob path."""
