@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import Enum, StrEnum
 
 from shared.core.ids import ResourceRef
 
@@ -23,6 +23,13 @@ class AuthKind(Enum):
     @property
     def linker_auth_type(self) -> str:
         return "secret" if self is AuthKind.SECRET else "userAssignedIdentity"
+
+
+class ObjectKind(StrEnum):
+    """The Kubernetes objects Service Connector writes that sc-autopilot may clean up."""
+
+    SECRET = "Secret"  # noqa: S105 - a kind, not a password
+    SERVICE_ACCOUNT = "ServiceAccount"
 
 
 WORKLOAD_KINDS = ("Deployment", "StatefulSet", "DaemonSet", "Job", "CronJob")

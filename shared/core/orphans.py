@@ -8,12 +8,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from enum import StrEnum
 
 from shared.core import naming
 from shared.core.codes import Code, Finding
 from shared.core.ids import ResourceRef
 from shared.core.manifests import secret_references, service_account_of
-from shared.core.model import ClusterState
+from shared.core.model import ClusterState, ObjectKind
 from shared.core.plan import Action, AnnotateObject, DeleteObject
 
 ORPHANED_SINCE = "sc-autopilot.io/orphaned-since"
@@ -28,13 +29,22 @@ class CleanupPolicy:
     protected_namespaces: tuple[str, ...] = ()
 
 
+class OrphanState(StrEnum):
+    FIRST_SEEN = "first-seen"  # annotated now; the grace period starts
+    WAITING = "waiting"  # within the grace period
+    IN_USE = "in-use"  # a workload references it: never deleted while so
+    REPORT_ONLY = "report-only"  # SC_CLEANUP_MODE=report
+    DELETING = "deleting"
+    CAPPED = "capped"  # due, but the run's deletion cap is reached
+
+
 @dataclass(frozen=True)
 class Orphan:
-    kind: str
+    kind: ObjectKind
     namespace: str
     name: str
     since: str | None  # ISO time first seen orphaned (None: first sight now)
-    state: str  # first-seen | waiting | in-use | report-only | deleting | capped
+    state: OrphanState
 
 
 def plan_orphans(
@@ -50,34 +60,34 @@ def plan_orphans(
     for (kind, namespace, name), metadata in sorted(actual.metadata.items()):
         if namespace in policy.protected_namespaces:
             continue
-        if kind == "Secret" and not (naming.is_service_connector_secret(name) and name not in linked_secrets):
+        if kind == ObjectKind.SECRET and not (naming.is_service_connector_secret(name) and name not in linked_secrets):
             continue
-        if kind == "ServiceAccount" and not (
+        if kind == ObjectKind.SERVICE_ACCOUNT and not (
             name.startswith(ACCOUNT_PREFIX) and (namespace, name) not in linked_accounts
         ):
             continue
         users = _users(actual, kind, namespace, name)
         since = (metadata.get("annotations") or {}).get(ORPHANED_SINCE)
         if users:
-            state = "in-use"
+            state = OrphanState.IN_USE
             findings.append(Finding(Code.ORPHAN_IN_USE, cluster.id,
                                     f"{kind} {namespace}/{name} has no connection but is used by {', '.join(users)}",
                                     "recreate the connection (tags) or remove the reference; it is never deleted "
                                     "while referenced"))  # fmt: skip
         elif since is None:
-            state = "first-seen"
+            state = OrphanState.FIRST_SEEN
             actions.append(AnnotateObject(cluster, kind, namespace, name, ((ORPHANED_SINCE, _iso(now)),)))
         elif policy.mode != "delete":
-            state = "report-only"
+            state = OrphanState.REPORT_ONLY
         elif now - _parse(since, now) < policy.grace:
-            state = "waiting"
+            state = OrphanState.WAITING
         elif deletions_left <= 0:
-            state = "capped"
+            state = OrphanState.CAPPED
             findings.append(Finding(Code.DELETION_CAP_REACHED, cluster.id,
                                     f"{kind} {namespace}/{name} is due for deletion but the per-run cap is reached",
                                     "raise SC_MAX_DELETIONS_PER_RUN if this many orphans are expected"))  # fmt: skip
         else:
-            state = "deleting"
+            state = OrphanState.DELETING
             deletions_left -= 1
             actions.append(DeleteObject(cluster, kind, namespace, name))
         orphans.append(Orphan(kind, namespace, name, since, state))
@@ -90,7 +100,9 @@ def _users(actual: ClusterState, kind: str, namespace: str, name: str) -> list[s
         if ref.namespace != namespace:
             continue
         manifest = state.manifest
-        used = name in secret_references(manifest) if kind == "Secret" else service_account_of(manifest) == name
+        used = (
+            name in secret_references(manifest) if kind == ObjectKind.SECRET else service_account_of(manifest) == name
+        )
         if used:
             users.append(str(ref))
     return users

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 from shared.core.codes import Finding
 from shared.core.ids import ResourceRef
-from shared.core.model import Intent, Wiring, WorkloadRef
+from shared.core.model import Intent, ObjectKind, Wiring, WorkloadRef
 
 
 @dataclass(frozen=True)
@@ -63,12 +63,12 @@ class DeleteObject:
     """Delete a Service Connector secret or service account that nothing references any more."""
 
     cluster: ResourceRef
-    kind: str  # Secret | ServiceAccount
+    kind: ObjectKind
     namespace: str
     name: str
 
     def describe(self) -> str:
-        noun = "secret" if self.kind == "Secret" else "service account"
+        noun = "secret" if self.kind == ObjectKind.SECRET else "service account"
         return f"delete {noun} {self.namespace}/{self.name} on {self.cluster.name}"
 
 
@@ -77,7 +77,7 @@ class AnnotateObject:
     """Mark a Service Connector object we found orphaned (first sight), so deletion can wait a grace period."""
 
     cluster: ResourceRef
-    kind: str  # Secret | ServiceAccount
+    kind: ObjectKind
     namespace: str
     name: str
     annotations: tuple[tuple[str, str], ...]

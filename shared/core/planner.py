@@ -28,6 +28,7 @@ from shared.core.model import (
     Connection,
     IdentityInfo,
     Intent,
+    ObjectKind,
     TargetInfo,
     TargetKind,
     Wiring,
@@ -406,7 +407,7 @@ def _cleanup(
                 )
             )
         else:
-            actions.append(DeleteObject(desired.cluster, "Secret", namespace, secret))
+            actions.append(DeleteObject(desired.cluster, ObjectKind.SECRET, namespace, secret))
     if connection.client_id:
         account = naming.service_account_name(connection.client_id)
         remaining = [c for c in actual.connections if c.client_id and c.namespace == namespace and c not in removed]
@@ -415,7 +416,7 @@ def _cleanup(
         )
         in_pods = any(service_account_of(m) == account for m in after)
         if account in actual.service_accounts.get(namespace, frozenset()) and not still_used and not in_pods:
-            actions.append(DeleteObject(desired.cluster, "ServiceAccount", namespace, account))
+            actions.append(DeleteObject(desired.cluster, ObjectKind.SERVICE_ACCOUNT, namespace, account))
     return actions
 
 

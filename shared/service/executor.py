@@ -23,7 +23,7 @@ from shared.adapters.logs import get_logger, log_event
 from shared.core import naming
 from shared.core.codes import Code, Finding
 from shared.core.manifests import rewire
-from shared.core.model import AuthKind, Intent
+from shared.core.model import AuthKind, Intent, ObjectKind
 from shared.core.plan import (
     Action,
     AnnotateObject,
@@ -197,7 +197,7 @@ class Executor:
         kind = action.kind
         ours = (
             naming.is_service_connector_secret(action.name)
-            if kind == "Secret"
+            if kind == ObjectKind.SECRET
             else action.name.startswith("sc-account-")
         )
         if action.namespace in self.protected or not ours:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from shared.adapters.azure.clients import AzureClients
+from shared.adapters.azure.errors import with_retries
 from shared.adapters.logs import redact
 from shared.core.tags import split_secret_url
 
@@ -13,6 +14,8 @@ class KeyVault:
 
     def read_secret(self, url: str) -> str:
         vault_url, name, version = split_secret_url(url, self.clients.settings.keyvault_dns_suffixes)
-        value = self.clients.secrets(vault_url).get_secret(name, version).value or ""
+        secrets = self.clients.secrets(vault_url)
+        retrying = with_retries(base_seconds=self.clients.settings.retry_base_seconds)  # the one policy, as for ARM
+        value = retrying(secrets.get_secret, name, version).value or ""
         redact(value)
         return value
