@@ -20,6 +20,14 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt pyproject.toml
 	.venv-checkov/bin/python -m pip install -q checkov==3.3.30
 	touch $@
 
+# The real Azure CLI, which a fidelity test drives against the local cloud; it pins hundreds of SDKs of its own, so it
+# gets a venv of its own too (~3 min to install from a warm pip cache).
+.venv-az/.installed:
+	$(PYTHON) -m venv .venv-az
+	.venv-az/bin/python -m pip install -q --upgrade pip
+	.venv-az/bin/python -m pip install -q azure-cli==2.91.0
+	touch $@
+
 node_modules/.installed: package.json
 	npm install --no-audit --no-fund --loglevel=error
 	touch $@
@@ -29,7 +37,7 @@ deps: $(VENV)/.installed node_modules/.installed .venv-checkov/.installed
 demo: deps
 	$(PY) -m demo
 
-test: deps
+test: deps .venv-az/.installed
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 	$(PY) -m pytest -q -n 2
@@ -50,4 +58,4 @@ emulator: $(VENV)/.installed
 	$(PY) -m emulator serve --scenario emulator/scenarios/demo.yaml --env-file .local-cloud.env
 
 clean:
-	rm -rf $(VENV) .venv-checkov node_modules .pytest_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) .venv-checkov .venv-az node_modules .pytest_cache .ruff_cache .hypothesis

@@ -110,7 +110,7 @@ class TokenService:
         if not resource:
             return 400, {"statusCode": 400, "message": "The 'resource' query parameter is required."}
         identity = default
-        wanted = query.get("client_id") or query.get("principal_id")
+        wanted = query.get("client_id") or query.get("object_id") or query.get("principal_id")  # as msal sends it
         if wanted:
             matches = [
                 i for i in self.identities.values()
