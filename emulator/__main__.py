@@ -1,10 +1,16 @@
-"""`python -m emulator serve --scenario FILE [--env-file PATH]`: run the local cloud until killed."""
+"""`python -m emulator serve --scenario FILE [--env-file PATH]`: run the local cloud until killed.
+
+`python -m emulator exec [--env-file PATH] -- COMMAND ...`: run one command with the settings `serve` wrote, e.g.
+the real `az` or `sc-autopilot`, without changing the calling shell (the settings route HTTPS through the local
+cloud's Key Vault proxy, which refuses every other host).
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
 import logging
+import os
 import signal
 import sys
 import threading
@@ -21,7 +27,12 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--env-file", type=Path, help="also write the app settings as KEY=VALUE lines here")
     serve.add_argument("--workdir", type=Path, help="where to write the CA bundle (default: a temp dir)")
     serve.add_argument("--log-level", default="WARNING")
+    run = commands.add_parser("exec", help="run one command with the local cloud's settings")
+    run.add_argument("--env-file", type=Path, default=Path(".local-cloud.env"), help="what serve --env-file wrote")
+    run.add_argument("argv", nargs=argparse.REMAINDER, help="-- COMMAND [ARG ...]")
     args = parser.parse_args(argv)
+    if args.command == "exec":
+        return _exec(parser, args.env_file, args.argv)
     logging.basicConfig(level=args.log_level, stream=sys.stderr)
 
     running = start(args.scenario, args.workdir)
@@ -35,6 +46,20 @@ def main(argv: list[str] | None = None) -> int:
     stop.wait()
     running.stop()
     return 0
+
+
+def _exec(parser: argparse.ArgumentParser, env_file: Path, argv: list[str]) -> int:
+    command = argv[1:] if argv[:1] == ["--"] else argv
+    if not command:
+        parser.error("exec needs a command: python -m emulator exec -- COMMAND [ARG ...]")
+    if not env_file.is_file():
+        parser.error(f"{env_file} not found: start the local cloud first (make emulator)")
+    settings = dict(line.split("=", 1) for line in env_file.read_text().splitlines() if "=" in line)
+    try:
+        os.execvpe(command[0], command, os.environ | settings)  # noqa: S606 - the user's own command, as typed
+    except FileNotFoundError:
+        parser.error(f"command not found: {command[0]}")
+    return 127  # not reached: exec replaced this process
 
 
 if __name__ == "__main__":

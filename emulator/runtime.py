@@ -23,6 +23,7 @@ class LocalCloud:
     identity_header: str
     proxy: str
     app_client_id: str
+    workdir: Path
     _servers: list = field(default_factory=list, repr=False)
 
     @property
@@ -44,6 +45,7 @@ class LocalCloud:
             "subscriptions": self.subscriptions,
             "proxy": self.proxy,
             "app_client_id": self.app_client_id,
+            "principals": self.principals,
         }
 
     def environment(self) -> dict[str, str]:
@@ -61,7 +63,16 @@ class LocalCloud:
             "SC_ARM_AUDIENCE": "https://management.azure.com",  # as on Azure: the audience is not the local address
             "SC_SUBSCRIPTIONS": ",".join(self.subscriptions),
             "SC_LRO_POLL_SECONDS": "0",
+            # the Azure CLI keeps this cloud's profile (registered cloud, login) apart from the user's own
+            "AZURE_CONFIG_DIR": str(self.workdir / "azure"),
+            # `az login --identity --client-id "$LOCAL_CLOUD_CLIENT_ID_PLATFORM_ADMIN"` acts as that principal
+            **{f"LOCAL_CLOUD_CLIENT_ID_{_env_name(name)}": client for name, client in self.principals.items()},
         }
+
+    @property
+    def principals(self) -> dict[str, str]:
+        """Scenario principal name -> client id (the identity endpoint serves each by its client id)."""
+        return {i.principal.name: i.principal.client_id for i in self.cloud.tokens.identities.values()}
 
     def stop(self) -> None:
         for server in self._servers:
@@ -89,5 +100,10 @@ def start(source: Path | str | dict, workdir: Path | None = None) -> LocalCloud:
         identity_header=identity_header,
         proxy=sidecar_url,
         app_client_id=app_identity.principal.client_id,
+        workdir=workdir,
         _servers=[front, sidecar],
     )
+
+
+def _env_name(name: str) -> str:
+    return "".join(c if c.isalnum() else "_" for c in name).upper()

@@ -31,6 +31,9 @@ def test_serve_prints_one_ready_line_and_writes_the_env_file(tmp_path, monkeypat
         settings = dict(line.split("=", 1) for line in env_file.read_text().splitlines())
         assert settings["SC_ARM_ENDPOINT"] == info["arm_endpoint"]
         assert settings["IDENTITY_HEADER"] == info["identity_header"]
+        # the Azure CLI gets a profile of its own, and the principals' client ids for `az login --identity`
+        assert settings["AZURE_CONFIG_DIR"].endswith("/azure")
+        assert settings["LOCAL_CLOUD_CLIENT_ID_PLATFORM_ADMIN"] == info["principals"]["platform-admin"]
         for key, value in settings.items():
             monkeypatch.setenv(key, value)
         # Production code, unchanged, reaches the emulator through those settings alone.
@@ -63,3 +66,21 @@ def test_events_are_delivered_to_webhooks_in_both_schemas(cloud, admin: Admin):
         by_type = dict(hook.wait_for(2))
         assert by_type["application/json"][0]["eventType"] == "Microsoft.Resources.ResourceWriteSuccess"
         assert by_type["application/cloudevents+json"]["specversion"] == "1.0"
+
+
+def test_exec_runs_one_command_with_the_settings_and_leaves_the_shell_alone(tmp_path):
+    """`python -m emulator exec -- COMMAND` gives one command the local cloud's settings (the env file sets
+    HTTPS_PROXY, which refuses every host but the vaults: sourcing it would break the user's shell)."""
+    env_file = tmp_path / "cloud.env"
+    env_file.write_text("SC_ARM_ENDPOINT=https://127.0.0.1:1\nHTTPS_PROXY=http://127.0.0.1:2\n")
+    shown = subprocess.run(
+        [sys.executable, "-m", "emulator", "exec", "--env-file", str(env_file), "--", "sh", "-c",
+         'echo "$SC_ARM_ENDPOINT $HTTPS_PROXY $KEPT"'],
+        capture_output=True, text=True, timeout=60, env={"PATH": "/usr/bin:/bin", "KEPT": "mine"},
+    )  # fmt: skip
+    assert shown.stdout.split() == ["https://127.0.0.1:1", "http://127.0.0.1:2", "mine"]
+    missing = subprocess.run(
+        [sys.executable, "-m", "emulator", "exec", "--env-file", str(tmp_path / "none"), "--", "true"],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert missing.returncode == 2 and "start the local cloud first" in missing.stderr
