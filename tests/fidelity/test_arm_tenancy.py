@@ -94,3 +94,17 @@ def test_resource_listing_expands_times_and_provisioning_state(arm, admin):
 def _expanded(arm) -> list[dict]:
     params = {"api-version": "2022-09-01", "$expand": "createdTime,changedTime,provisioningState"}
     return arm(f"{RG}/resources", **params).json()["value"]
+
+
+def test_identity_endpoint_selects_a_user_assigned_identity_as_msal_asks(cloud):
+    """FACTS.md section 9, "`ManagedIdentityCredential` … uses `IDENTITY_ENDPOINT` + `IDENTITY_HEADER`": msal (what
+    `az login --identity` uses) sends `client_id`, `object_id` or `mi_res_id` with api-version 2019-08-01."""
+    admin = cloud.cloud.tokens.by_name("platform-admin").principal
+    for selector in ({"client_id": admin.client_id}, {"object_id": admin.object_id}):
+        answer = requests.get(
+            cloud.identity_endpoint,
+            params={"api-version": "2019-08-01", "resource": "https://management.core.windows.net/", **selector},
+            headers={"X-IDENTITY-HEADER": cloud.identity_header, "Metadata": "true"},
+            timeout=30,
+        ).json()
+        assert answer["client_id"] == admin.client_id and int(answer["expires_on"]) > 0
