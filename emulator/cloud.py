@@ -32,7 +32,12 @@ class Cloud:
     """The composition root: builds each service from the collaborators it needs, and routes requests to them."""
 
     def __init__(
-        self, tenant_id: str, lro_polls: int = 1, lro_retry_after: float = 0, cluster_provisioning_seconds: float = 0
+        self,
+        tenant_id: str,
+        lro_polls: int = 1,
+        lro_retry_after: float = 0,
+        cluster_provisioning_seconds: float = 0,
+        provider_registration_seconds: float = 0,
     ):
         self.tenant_id = tenant_id
         self.site = Site()
@@ -63,6 +68,7 @@ class Cloud:
             tenant_id=tenant_id,
             site=self.site,
             cluster_provisioning_seconds=cluster_provisioning_seconds,
+            provider_registration_seconds=provider_registration_seconds,
         )
         self.keyvault = KeyVaultService(store=self.arm, tokens=self.tokens, events=self.events, tenant_id=tenant_id)
         self.admin = AdminApi(

@@ -29,6 +29,7 @@ def build(spec: dict) -> tuple[Cloud, Identity]:
         lro_polls=int(spec.get("lro_polls", 1)),
         lro_retry_after=float(spec.get("lro_retry_after", 0)),
         cluster_provisioning_seconds=float(spec.get("cluster_provisioning_seconds", 0)),
+        provider_registration_seconds=float(spec.get("provider_registration_seconds", 0)),
     )
     throttling = spec.get("throttling") or {}
     cloud.throttle.enabled = bool(throttling.get("enabled", True))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import re
+import threading
 from dataclasses import dataclass
 
 from emulator.arm import managedclusters, tenancy
@@ -35,6 +36,7 @@ class ArmService:
     tenant_id: str
     site: Site
     cluster_provisioning_seconds: float = 0  # how long a managed cluster PUT stays Creating / Updating
+    provider_registration_seconds: float = 0  # how long a provider stays Registering (0: registered at once)
 
     # -- entry -----------------------------------------------------------------------------------------
     def handle(self, request: Request, identity: Identity) -> Response:
@@ -319,8 +321,18 @@ class ArmService:
             raise arm_error(404, "InvalidResourceType", f"The action '{path.action}' is not supported.")
         self._authorize(identity, f"{path.namespace}/{action}/action", f"/subscriptions/{path.subscription_id}")
         subscription = self.store.subscription(path.subscription_id)
-        # Registration completes at once here; in Azure it passes through 'Registering' for minutes.
-        subscription.set_provider(path.namespace, "Registered" if action == "register" else "Unregistered")
+        if action == "unregister":
+            subscription.set_provider(path.namespace, "Unregistered")
+        elif self.provider_registration_seconds <= 0:
+            subscription.set_provider(path.namespace, "Registered")
+        elif subscription.provider_state(path.namespace) != "Registered":
+            # as in Azure: the POST answers 'Registering'; the state turns 'Registered' later on its own
+            subscription.set_provider(path.namespace, "Registering")
+            done = threading.Timer(
+                self.provider_registration_seconds, subscription.set_provider, (path.namespace, "Registered")
+            )
+            done.daemon = True
+            done.start()
         return Response(200, self._provider_view(path.subscription_id, path.namespace))
 
     def _require_registered(self, subscription_id: str, namespace: str) -> None:

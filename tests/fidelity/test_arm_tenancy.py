@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 import requests
 
@@ -108,3 +110,25 @@ def test_identity_endpoint_selects_a_user_assigned_identity_as_msal_asks(cloud):
             timeout=30,
         ).json()
         assert answer["client_id"] == admin.client_id and int(answer["expires_on"]) > 0
+
+
+def test_provider_registration_passes_through_registering(make_cloud):
+    """FACTS.md section 6, "Check both providers' registration state before the PUT": a register answers
+    `Registering`, and the state turns `Registered` later (after `provider_registration_seconds`)."""
+    spec = {
+        "principals": [{"name": "app", "managed_identity": True, "grants": [{"scope": "/", "actions": ["*"]}]}],
+        "subscriptions": [{"id": SUB, "providers": {"Microsoft.KubernetesConfiguration": "NotRegistered"}}],
+        "provider_registration_seconds": 0.3,
+    }
+    cloud = make_cloud(spec)
+    provider = f"{cloud.arm_endpoint}/subscriptions/{SUB}/providers/Microsoft.KubernetesConfiguration"
+    session = requests.Session()
+    session.verify = str(cloud.ca_bundle)
+    session.headers["Authorization"] = f"Bearer {Admin(cloud).token('app')}"
+    registered = session.post(f"{provider}/register", params={"api-version": "2022-09-01"})
+    assert registered.json()["registrationState"] == "Registering"
+    assert session.get(provider, params={"api-version": "2022-09-01"}).json()["registrationState"] == "Registering"
+    deadline = time.monotonic() + 5
+    while session.get(provider, params={"api-version": "2022-09-01"}).json()["registrationState"] != "Registered":
+        assert time.monotonic() < deadline, "the provider never finished registering"
+        time.sleep(0.05)
