@@ -12,6 +12,7 @@ TENANT = "72f988bf-0000-4000-8000-000000000001"
 VAULT = "kv-bench"
 PASSWORD_URL = f"https://{VAULT}.vault.azure.net/secrets/sql-password"
 NAMESPACE = "app"
+ALLOWED_TARGETS = "sc-autopilot.io/allowed-targets"
 WORKLOADS_PER_TARGET = 2
 # two SQL databases (secret auth, password from Key Vault) and one Azure OpenAI account (workload identity)
 TARGETS_PER_GROUP = 3
@@ -61,7 +62,9 @@ def _rg_id(index: int) -> str:
 
 
 def _shared_group() -> dict:
-    return {"name": "rg-bench-shared", "key_vaults": [{"name": VAULT, "secrets": {"sql-password": "Bench-0nly-P@ss"}}]}
+    """The vault's owner lets every target of the subscription read the password (the sc-targets consent)."""
+    secret = {"value": "Bench-0nly-P@ss", "tags": {"sc-targets": f"/subscriptions/{SUBSCRIPTION}"}}
+    return {"name": "rg-bench-shared", "key_vaults": [{"name": VAULT, "secrets": {"sql-password": secret}}]}
 
 
 def _group(index: int) -> dict:
@@ -83,7 +86,8 @@ def _group(index: int) -> dict:
                 "workload_identity": True,
                 "tags": {"sc-group": group, "sc-identity": f"id-{group}"},
                 "kubernetes": {
-                    "namespaces": [NAMESPACE],
+                    # the namespace's owner lets the group's own targets in (consent)
+                    "namespaces": [{"name": NAMESPACE, "annotations": {ALLOWED_TARGETS: _rg_id(index)}}],
                     "workloads": [{"kind": "Deployment", "name": w, "namespace": NAMESPACE} for w in workloads],
                 },
             }
@@ -95,5 +99,5 @@ def _group(index: int) -> dict:
             }
         ],
         "openai_accounts": [{"name": f"oai-{group}", "kind": "OpenAI", "tags": tags(pairs[2])}],
-        "identities": [{"name": f"id-{group}"}],
+        "identities": [{"name": f"id-{group}", "tags": {"sc-namespaces": NAMESPACE}}],
     }

@@ -26,15 +26,21 @@ CLUSTER = ResourceRef(f"{RG}/providers/Microsoft.ContainerService/managedCluster
 DB = ResourceRef(f"{RG}/providers/Microsoft.Sql/servers/s/databases/orders")
 OPENAI = ResourceRef(f"{RG}/providers/Microsoft.CognitiveServices/accounts/oai")
 UAMI = ResourceRef(f"{RG}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/id-shop")
-IDENTITY = IdentityInfo(UAMI, "11111111-1111-1111-1111-111111111111", "22222222-2222-2222-2222-222222222222")
+WI_CONSENT = {"sc-namespaces": "shop"}  # the identities' owner lets them into namespace shop (same resource group)
+IDENTITY = IdentityInfo(
+    UAMI, "11111111-1111-1111-1111-111111111111", "22222222-2222-2222-2222-222222222222", WI_CONSENT
+)
 UAMI_B = ResourceRef(f"{RG}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/id-b")
-IDENTITY_B = IdentityInfo(UAMI_B, "33333333-3333-3333-3333-333333333333", "44444444-4444-4444-4444-444444444444")
+IDENTITY_B = IdentityInfo(
+    UAMI_B, "33333333-3333-3333-3333-333333333333", "44444444-4444-4444-4444-444444444444", WI_CONSENT
+)
 IDENTITIES = {UAMI: IDENTITY, UAMI_B: IDENTITY_B}
 SQL_TAGS = {"sc-group": "shop", "sc-namespace": "shop", "sc-workloads": "deploy/api,sts/worker",
             "sc-sql-user": "app", "sc-sql-password": "https://kv-shop.vault.azure.net/secrets/pw"}  # fmt: skip
 OPENAI_TAGS = {"sc-group": "shop", "sc-namespace": "shop", "sc-workloads": "deploy/api"}
-SETTINGS = PlannerSettings()
-MANAGED = frozenset({SUB})
+SETTINGS = PlannerSettings(managed_subscriptions=frozenset({SUB}))
+# namespace shop's owner lets the resource group's targets in (every consent a test does not withdraw is given)
+NAMESPACES = {"default": {}, "shop": {"sc-autopilot.io/allowed-targets": RG}}
 
 
 def workload(kind: str, name: str, namespace: str = "shop", **spec) -> WorkloadState:
@@ -47,7 +53,13 @@ def workload(kind: str, name: str, namespace: str = "shop", **spec) -> WorkloadS
 
 
 def state(
-    *workloads: WorkloadState, connections=(), secrets=None, accounts=None, provisioning="Succeeded", cluster_tags=None
+    *workloads: WorkloadState,
+    connections=(),
+    secrets=None,
+    accounts=None,
+    provisioning="Succeeded",
+    cluster_tags=None,
+    namespaces=None,
 ):
     return ClusterState(
         info=ClusterInfo(CLUSTER, cluster_tags or {"sc-group": "shop", "sc-identity": "id-shop"}, provisioning),
@@ -56,12 +68,13 @@ def state(
         secrets=secrets or {},
         service_accounts=accounts or {"shop": frozenset({"default"})},
         providers={"microsoft.servicelinker": "Registered", "microsoft.kubernetesconfiguration": "Registered"},
+        namespaces=NAMESPACES if namespaces is None else namespaces,
     )
 
 
 def plan(actual: ClusterState, targets: list[TargetInfo]):
-    desired = desired_state(actual.info, targets, IDENTITIES, SETTINGS)
-    return plan_cluster(desired, actual, SETTINGS, MANAGED)
+    desired = desired_state(actual, targets, IDENTITIES, SETTINGS)
+    return plan_cluster(desired, actual, SETTINGS)
 
 
 def simulate(actual: ClusterState, actions) -> ClusterState:

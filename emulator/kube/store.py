@@ -124,9 +124,14 @@ class ObjectStore:
     # -- scenario --------------------------------------------------------------------------------------
     def load(self, spec: dict) -> None:
         """`{namespaces: [...], workloads: [compact], objects: [manifests]}` (docs/emulator-kubernetes.md)."""
-        for name in spec.get("namespaces") or []:
-            if self.get("namespaces", None, name) is None:
-                self.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
+        for entry in spec.get("namespaces") or []:  # a name, or {name, annotations, labels}
+            meta = {"name": entry} if isinstance(entry, str) else {k: v for k, v in entry.items() if v}
+            current = self.get("namespaces", None, meta["name"])
+            if current is None:
+                self.create({"apiVersion": "v1", "kind": "Namespace", "metadata": meta})
+            elif meta.keys() - {"name"}:  # e.g. annotations on `default`, which always exists
+                current["metadata"] |= meta
+                self.update(current)
         for compact in spec.get("workloads") or []:
             self.create(expand_workload(compact))
         for manifest in spec.get("objects") or []:

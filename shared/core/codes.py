@@ -33,6 +33,7 @@ class Code(StrEnum):
     WI_IDENTITY_CONFLICT = auto()
     SA_CONFLICT = auto()
     SECRET_IN_USE = auto()
+    LINKER_NAME_TAKEN = auto()
     # -- the cluster and the run -------------------------------------------------------------------------
     CLUSTER_NOT_READY = auto()
     CLUSTER_GONE = auto()
@@ -95,6 +96,7 @@ CATALOGUE: dict[Code, tuple[Severity, str]] = {
     Code.WI_IDENTITY_CONFLICT: (_W, "two workload-identity connections with different identities on one workload"),
     Code.SA_CONFLICT: (_W, "the workload runs as a service account sc-autopilot does not own: not replaced"),
     Code.SECRET_IN_USE: (_W, "a removed connection's secret is still referenced: kept until it is not"),
+    Code.LINKER_NAME_TAKEN: (_E, "a linker not ours (another target or namespace) has our name: left alone"),
     Code.CLUSTER_NOT_READY: (_W, "the cluster is Creating/Updating: its work is deferred and retried"),
     Code.CLUSTER_GONE: (_I, "the cluster no longer exists"),
     Code.READ_FAILED: (_E, "a read failed: nothing was removed, un-wired or overwritten on that partial view"),

@@ -7,7 +7,7 @@ from enum import Enum, StrEnum
 
 from shared.core.ids import ResourceRef
 
-OWNED_PREFIX = "scap_"  # linkers whose names start with this are ours; nothing else is touched
+OWNED_PREFIX = "scap_"  # our linker names start with this (naming.is_ours checks the rest)
 LINKER_SETTLING_STATES = frozenset({"Accepted", "InProgress", "Creating", "Updating", "Deleting"})
 
 
@@ -85,6 +85,7 @@ class IdentityInfo:
     ref: ResourceRef
     client_id: str
     principal_id: str
+    tags: dict[str, str] = field(default_factory=dict, compare=False, hash=False)  # its owner's consents
 
 
 @dataclass(frozen=True)
@@ -118,10 +119,6 @@ class Connection:
     provisioning_state: str
     client_id: str | None = None
     secret_user: str | None = None
-
-    @property
-    def owned(self) -> bool:
-        return self.name.startswith(OWNED_PREFIX)
 
     @property
     def settling(self) -> bool:
@@ -181,3 +178,7 @@ class ClusterState:
     providers: dict[str, str]  # lower-case namespace -> registrationState
     # (kind, namespace, name) -> metadata of every Secret and ServiceAccount (metadata-only lists)
     metadata: dict[tuple[str, str, str], dict] = field(default_factory=dict)
+    # every namespace of the cluster -> its annotations (its owner's consents); a namespace absent here does not exist
+    namespaces: dict[str, dict[str, str]] = field(default_factory=dict)
+    # (kind, namespace, name) of an env source (Secret, ConfigMap) -> the keys it gives a container (never values)
+    env_keys: dict[tuple[str, str, str], frozenset[str]] = field(default_factory=dict)

@@ -6,23 +6,43 @@ import hashlib
 import re
 
 from shared.core.ids import ResourceRef
-from shared.core.model import OWNED_PREFIX
+from shared.core.model import OWNED_PREFIX, Connection
 
 LINKER_PATTERN = re.compile(r"^[A-Za-z0-9._]{1,60}$")
-_HASH_LENGTH = 10
+_HASH_LENGTH = 16  # 64 bits
+_LEGACY_HASH_LENGTH = 10  # the 40 bits of names given before; such linkers keep their name (see is_ours)
 _MAX_LINKER = 60
 
 
-def linker_name(target: ResourceRef, namespace: str) -> str:
+def linker_name(target: ResourceRef, namespace: str, hash_length: int = _HASH_LENGTH) -> str:
     """`scap_<hash of target+namespace>_<target name>`: unique per cluster, stable, valid for Service Connector.
 
     The hash sits at a fixed place with a fixed length, so the secret names Service Connector derives by
     dropping every non-alphanumeric character cannot collide either. All lower case, so that secret name is a
     valid Kubernetes name whether or not Service Connector lower-cases it (which nobody has observed).
     """
-    digest = hashlib.sha256(f"{target.id.lower()}|{namespace}".encode()).hexdigest()[:_HASH_LENGTH]
+    digest = hashlib.sha256(f"{target.id.lower()}|{namespace}".encode()).hexdigest()[:hash_length]
     readable = re.sub(r"[^a-z0-9]", "", target.name.lower())
     return f"{OWNED_PREFIX}{digest}_{readable}"[:_MAX_LINKER].rstrip("_")
+
+
+def legacy_linker_name(target: ResourceRef, namespace: str) -> str:
+    """The name linkers were given with a 40-bit hash. They are never renamed (a rename would delete the
+    secret running pods read and create another): an existing one stays the intent's linker."""
+    return linker_name(target, namespace, _LEGACY_HASH_LENGTH)
+
+
+def is_ours(connection: Connection) -> bool:
+    """A linker is ours only if its name is the one we derive from its own target and namespace: the `scap_`
+    prefix alone proves nothing (anyone may name a linker so), nor does a name whose target was edited."""
+    if not connection.name.startswith(OWNED_PREFIX):
+        return False
+    try:
+        target = ResourceRef.parse(connection.target_id)
+    except ValueError:
+        return False
+    names = (linker_name(target, connection.namespace), legacy_linker_name(target, connection.namespace))
+    return connection.name in names
 
 
 def secret_name(linker: str) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from shared.core import naming
+from shared.core import consent, naming
 from shared.core.codes import Code, Finding, ReadFailure
 from shared.core.ids import ResourceRef
 from shared.core.manifests import (
@@ -59,6 +59,7 @@ LINKER_SETTLING_RETRY_SECONDS = 30
 class PlannerSettings:
     protected_namespaces: tuple[str, ...] = DEFAULT_PROTECTED_NAMESPACES
     vault_suffixes: tuple[str, ...] = ("vault.azure.net",)
+    managed_subscriptions: frozenset[str] = frozenset()  # lower-case SC_SUBSCRIPTIONS
 
 
 @dataclass(frozen=True)
@@ -67,22 +68,25 @@ class Desired:
 
     cluster: ResourceRef
     intents: tuple[Intent, ...] = ()
-    held_targets: frozenset[ResourceRef] = frozenset()  # paused or mis-tagged: leave their wiring alone
+    held_targets: frozenset[ResourceRef] = frozenset()  # paused, mis-tagged or refused: leave their wiring alone
     hold_cluster: bool = False  # the cluster itself is paused or mis-tagged
     findings: tuple[Finding, ...] = ()
     # reads this desired state depends on that failed (a subscription's tag listing, an identity): the plan then
     # holds everything destructive, since what looks unwanted may only be unseen
     failed_reads: tuple[ReadFailure, ...] = ()
+    refused_targets: frozenset[ResourceRef] = frozenset()  # held for a missing consent (removed via the orphan rules)
 
 
 def desired_state(
-    cluster: ClusterInfo,
+    actual: ClusterState,
     targets: list[TargetInfo],
     identities: dict[ResourceRef, IdentityInfo | None],
     settings: PlannerSettings,
     failed_reads: tuple[ReadFailure, ...] = (),
 ) -> Desired:
-    """Both sides must opt in: a cluster and a target are connected only when they share an `sc-group`."""
+    """A cluster and a target sharing an `sc-group` are connected only when every owner reached consents (the
+    target to the cluster, the namespace to the target, the identity to the cluster and namespace)."""
+    cluster = actual.info
     cluster_tags, findings = parse_cluster_tags(cluster.ref, cluster.tags)
     if cluster_tags is None or cluster_tags.paused:
         if cluster_tags is not None:
@@ -98,6 +102,7 @@ def desired_state(
         return Desired(cluster.ref, hold_cluster=True, findings=tuple(findings), failed_reads=failed_reads)
     intents: list[Intent] = []
     held: set[ResourceRef] = set()
+    refused: set[ResourceRef] = set()
     for target in sorted({t.ref: t for t in targets}.values(), key=lambda t: t.ref):
         target_tags, target_findings = parse_target_tags(
             target.ref,
@@ -112,18 +117,31 @@ def desired_state(
             continue
         if not target_tags.groups & cluster_tags.groups:
             continue
-        identity = None
+        identity, refusals = None, []
         if target_tags.auth is AuthKind.WORKLOAD_IDENTITY:
-            identity = identities.get(cluster_tags.identity) if cluster_tags.identity else None
-            if identity is None:
-                unread = any(ResourceRef(f.resource_id) == cluster_tags.identity for f in failed_reads)
-                if not unread:  # a failed read is reported as READ_FAILED, not as a missing identity
-                    findings.append(_identity_missing(cluster, target, cluster_tags.identity))
-                held.add(target.ref)
-                continue
-            if target.kind is TargetKind.SQL_DATABASE:
-                findings.append(_sql_user_required(target, identity))
-        linker = naming.linker_name(target.ref, target_tags.namespace)
+            identity_ref = cluster_tags.identity
+            outside = identity_ref and consent.identity_in_scope(
+                identity_ref, cluster.ref, settings.managed_subscriptions
+            )
+            if outside:
+                refusals.append(outside)
+            else:
+                identity = identities.get(identity_ref) if identity_ref else None
+                if identity is None:
+                    unread = any(ResourceRef(f.resource_id) == identity_ref for f in failed_reads)
+                    if not unread:  # a failed read is reported as READ_FAILED, not as a missing identity
+                        findings.append(_identity_missing(cluster, target, identity_ref))
+                    held.add(target.ref)
+                    continue
+        refusals += _refusals(actual, target, target_tags.namespace, identity)
+        if refusals:
+            findings += refusals
+            held.add(target.ref)
+            refused.add(target.ref)
+            continue
+        if identity is not None and target.kind is TargetKind.SQL_DATABASE:
+            findings.append(_sql_user_required(target, identity))
+        linker = _linker_name(actual, target.ref, target_tags.namespace)
         intents.append(
             Intent(
                 cluster=cluster.ref,
@@ -141,12 +159,37 @@ def desired_state(
                 sql_password_url=target_tags.sql_password_url,
             )
         )
-    return Desired(cluster.ref, tuple(intents), frozenset(held), False, tuple(findings), failed_reads)
+    return Desired(
+        cluster.ref, tuple(intents), frozenset(held), False, tuple(findings), failed_reads, frozenset(refused)
+    )
+
+
+def _refusals(actual: ClusterState, target: TargetInfo, namespace: str, identity: IdentityInfo | None) -> list[Finding]:
+    """Every consent this connection lacks (all of them, so one run tells each owner what to grant)."""
+    cluster = actual.info.ref
+    checks = [
+        consent.target_to_cluster(target.ref, target.tags, cluster),
+        consent.namespace_admits(actual.namespaces, namespace, target.ref, cluster),
+    ]
+    if identity is not None:
+        checks.append(consent.identity_admits(identity.ref, identity.tags, cluster, namespace))
+    return [finding for finding in checks if finding is not None]
+
+
+def _linker_name(actual: ClusterState, target: ResourceRef, namespace: str) -> str:
+    """The 64-bit name, unless a linker of ours already exists under the 40-bit name given before: it keeps
+    its name, so its secret (which running pods read) is never deleted and re-created by a rename."""
+    legacy = naming.legacy_linker_name(target, namespace)
+    if any(c.name == legacy and naming.is_ours(c) for c in actual.connections):
+        return legacy
+    return naming.linker_name(target, namespace)
 
 
 def plan_cluster(
-    desired: Desired, actual: ClusterState, settings: PlannerSettings, managed_subscriptions: frozenset[str]
+    desired: Desired, actual: ClusterState, settings: PlannerSettings, release: frozenset[str] = frozenset()
 ) -> Plan:
+    """`release`: linkers held for a missing consent that the orphan rules (grace period, SC_CLEANUP_MODE=delete,
+    the per-run cap) now let go; they are removed like any unwanted linker. Nothing else held is ever removed."""
     findings = list(desired.findings)
     if desired.hold_cluster:
         return Plan(desired.cluster, (), tuple(findings))
@@ -172,7 +215,9 @@ def plan_cluster(
     ready: set[str] = set()
     for intent in desired.intents:
         connection = connections.get(intent.linker_name)
-        if connection is not None and connection.settling:  # a PUT now would race the running operation
+        if connection is not None and not naming.is_ours(connection):
+            findings.append(_name_taken(intent, connection))
+        elif connection is not None and connection.settling:  # a PUT now would race the running operation
             reason = f"linker {connection.name} is {connection.provisioning_state}"
             actions.append(Defer(desired.cluster, reason, LINKER_SETTLING_RETRY_SECONDS, connection.name))
         elif reason := _linker_drift(intent, connection, actual):
@@ -181,11 +226,13 @@ def plan_cluster(
             ready.add(intent.linker_name)
 
     intended = {i.linker_name for i in desired.intents}
-    unwanted = [c for c in actual.connections if c.owned and c.name not in intended]
-    held_linkers = {c.name for c in unwanted if _left_alone(c, desired, settings, managed_subscriptions)}
+    unwanted = [c for c in actual.connections if naming.is_ours(c) and c.name not in intended]
+    held_linkers = {c.name for c in unwanted if _left_alone(c, desired, settings, release)}
     removed = [c for c in unwanted if c.name not in held_linkers]
 
-    final_wirings, wiring_findings = _workload_wirings(desired, actual, ready, held_linkers, settings)
+    # wiring we recorded for a linker that is no longer ours (its target or scope was edited) stays as it is too
+    foreign = {c.name for c in actual.connections if not naming.is_ours(c)}
+    final_wirings, wiring_findings = _workload_wirings(desired, actual, ready, held_linkers | foreign, settings)
     findings += wiring_findings
     rewired: dict[WorkloadRef, dict] = {}
     for ref in sorted(final_wirings):
@@ -234,16 +281,16 @@ def hold_removals(plan: Plan, cap: int) -> Plan:
     return Plan(plan.cluster, kept, (*plan.findings, note))
 
 
-def _left_alone(
-    connection: Connection, desired: Desired, settings: PlannerSettings, managed_subscriptions: frozenset[str]
-) -> bool:
+def _left_alone(connection: Connection, desired: Desired, settings: PlannerSettings, release: frozenset[str]) -> bool:
     """An owned linker nobody asks for that must still stay exactly as it is, wiring included: its target is
-    held (paused or mis-tagged), outside the managed subscriptions, or unknown, or its namespace is protected."""
+    held (paused, mis-tagged, or refused for a consent not yet released), outside the managed subscriptions, or
+    unknown, or its namespace is protected."""
     target = _ref_or_none(connection.target_id)
+    released = connection.name in release and target in desired.refused_targets
     return (
         target is None
-        or target in desired.held_targets
-        or target.subscription_id.lower() not in managed_subscriptions
+        or (target in desired.held_targets and not released)
+        or target.subscription_id.lower() not in settings.managed_subscriptions
         or connection.namespace in settings.protected_namespaces
     )
 
@@ -418,6 +465,16 @@ def _cleanup(
         if account in actual.service_accounts.get(namespace, frozenset()) and not still_used and not in_pods:
             actions.append(DeleteObject(desired.cluster, ObjectKind.SERVICE_ACCOUNT, namespace, account))
     return actions
+
+
+def _name_taken(intent: Intent, connection: Connection) -> Finding:
+    return _finding(
+        Code.LINKER_NAME_TAKEN,
+        intent.cluster,
+        f"linker {connection.name} points at {connection.target_id or '?'} in namespace {connection.namespace}, "
+        f"not at {intent.target.id} in {intent.namespace}: it is not ours and is left alone",
+        "delete or rename that linker (whoever created it); sc-autopilot then creates its own",
+    )
 
 
 def _identity_missing(cluster: ClusterInfo, target: TargetInfo, identity: ResourceRef | None) -> Finding:

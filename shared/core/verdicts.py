@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import Enum
 
+from shared.core import naming
 from shared.core.codes import Code, Severity
 from shared.core.manifests import WI_LABEL, pod_spec, pod_template, service_account_of
 from shared.core.model import AuthKind, ClusterState, Connection, Intent, WorkloadRef
@@ -65,7 +66,7 @@ def judge(desired: Desired, actual: ClusterState, plan: Plan, evidence: Evidence
     verdicts = [_judge_intent(i, connections.get(i.linker_name), actual, plan, evidence) for i in desired.intents]
     intended = {i.linker_name for i in desired.intents}
     for connection in actual.connections:
-        if connection.owned and connection.name not in intended:
+        if naming.is_ours(connection) and connection.name not in intended:
             gone = connection.target_id.lower() in evidence.missing_targets
             reason = (
                 Reason(Code.TARGET_DELETED, "the target resource no longer exists", "nothing: the wiring is removed")

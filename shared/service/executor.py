@@ -20,7 +20,7 @@ from shared.adapters.kube.client import KubeClients
 from shared.adapters.kube.errors import KUBE_ERRORS, KubeFailureKind
 from shared.adapters.kube.errors import classify as classify_kube
 from shared.adapters.logs import get_logger, log_event
-from shared.core import naming
+from shared.core import consent, naming
 from shared.core.codes import Code, Finding
 from shared.core.manifests import rewire
 from shared.core.model import AuthKind, Intent, ObjectKind
@@ -110,60 +110,37 @@ class Executor:
     # -- Service Connector -----------------------------------------------------------------------------
     def _put_linker(self, action: PutLinker) -> Outcome:
         intent = action.intent
-        try:
-            body = self._linker_body(intent)
-        except SecretUrlError as error:
-            return Outcome(
-                action,
-                OutcomeStatus.FAILED,
-                str(error),
-                _finding(
-                    Code.TAG_INVALID,
+        password = None
+        if intent.auth is AuthKind.SECRET and intent.sql_password_url:
+            try:
+                secret = self.keyvault.read_secret(intent.sql_password_url)  # read now, used once, never kept
+            except SecretUrlError as error:
+                finding = _finding(Code.TAG_INVALID, intent.target.id, f"sc-sql-password: {error}",
+                                   "point it at a Key Vault secret", "sc-sql-password")  # fmt: skip
+                return Outcome(action, OutcomeStatus.FAILED, str(error), finding)
+            except HttpResponseError as error:  # the tag names a vault or secret the app cannot read
+                failure = classify(error)
+                if failure.kind not in (FailureKind.NOT_FOUND, FailureKind.FORBIDDEN):
+                    raise  # throttled or transient: handled like any other Azure error
+                finding = _finding(
+                    Code.KEYVAULT_SECRET_UNREADABLE,
                     intent.target.id,
-                    f"sc-sql-password: {error}",
-                    "point it at a Key Vault secret",
+                    f"sc-sql-password: the app cannot read {intent.sql_password_url} "
+                    f"({failure.code or failure.status})",
+                    "point sc-sql-password at an existing secret and grant the app "
+                    "'Key Vault Secrets User' on its vault",
                     "sc-sql-password",
-                ),
-            )
-        except HttpResponseError as error:  # the Key Vault read: the tag names a vault or secret the app cannot read
-            failure = classify(error)
-            if failure.kind not in (FailureKind.NOT_FOUND, FailureKind.FORBIDDEN):
-                raise  # throttled or transient: handled like any other Azure error
-            finding = _finding(
-                Code.KEYVAULT_SECRET_UNREADABLE,
-                intent.target.id,
-                f"sc-sql-password: the app cannot read {intent.sql_password_url} ({failure.code or failure.status})",
-                "point sc-sql-password at an existing secret and grant the app 'Key Vault Secrets User' on its vault",
-                "sc-sql-password",
-            )
-            return Outcome(action, OutcomeStatus.FAILED, failure.code or str(failure.status), finding)
-        linker = self.arm.put_linker(intent.cluster.id, intent.linker_name, body)
+                )
+                return Outcome(action, OutcomeStatus.FAILED, failure.code or str(failure.status), finding)
+            # The consent of exactly the version read, checked on the value about to be sent (whatever the URL's
+            # spelling: host case, port, trailing slash or an older version all lead to that version's own tags).
+            refusal = consent.vault_secret_admits(secret.vault_url, secret.name, secret.version, secret.tags,
+                                                  intent.target)  # fmt: skip
+            if refusal is not None:
+                return Outcome(action, OutcomeStatus.FAILED, str(Code.CONSENT_MISSING), refusal)
+            password = secret.value
+        linker = self.arm.put_linker(intent.cluster.id, intent.linker_name, _linker_body(intent, password))
         return Outcome(action, OutcomeStatus.APPLIED, linker.provisioning_state or "")
-
-    def _linker_body(self, intent: Intent) -> dict:
-        if intent.auth is AuthKind.WORKLOAD_IDENTITY:
-            auth = {
-                "authType": "userAssignedIdentity",
-                "clientId": intent.identity.client_id,
-                "subscriptionId": intent.identity.ref.subscription_id,
-            }
-        elif intent.sql_password_url:
-            password = self.keyvault.read_secret(intent.sql_password_url)  # read now, used once, never kept
-            auth = {
-                "authType": "secret",
-                "name": intent.sql_user,
-                "secretInfo": {"secretType": "rawValue", "value": password},
-            }
-        else:
-            auth = {"authType": "secret"}  # the service fetches the target's keys itself
-        return {
-            "properties": {
-                "targetService": {"type": "AzureResource", "id": intent.target.id},
-                "authInfo": auth,
-                "clientType": intent.client_type,
-                "scope": intent.namespace,
-            }
-        }
 
     # -- Kubernetes ------------------------------------------------------------------------------------
     def _rewire(self, action: RewireWorkload) -> Outcome:
@@ -279,6 +256,31 @@ HANDLERS: dict[type, Callable[[Executor, Any], Outcome]] = {
     DeleteObject: Executor._delete_object,
     AnnotateObject: Executor._annotate,
 }
+
+
+def _linker_body(intent: Intent, password: str | None) -> dict:
+    if intent.auth is AuthKind.WORKLOAD_IDENTITY:
+        auth = {
+            "authType": "userAssignedIdentity",
+            "clientId": intent.identity.client_id,
+            "subscriptionId": intent.identity.ref.subscription_id,
+        }
+    elif password is not None:
+        auth = {
+            "authType": "secret",
+            "name": intent.sql_user,
+            "secretInfo": {"secretType": "rawValue", "value": password},
+        }
+    else:
+        auth = {"authType": "secret"}  # the service fetches the target's keys itself
+    return {
+        "properties": {
+            "targetService": {"type": "AzureResource", "id": intent.target.id},
+            "authInfo": auth,
+            "clientType": intent.client_type,
+            "scope": intent.namespace,
+        }
+    }
 
 
 def _count(outcome: Outcome) -> None:

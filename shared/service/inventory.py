@@ -68,7 +68,7 @@ class Inventory:
         found = estate.remember(("identity", ref.id.lower()), lambda: self.arm.get_identity(ref.id))
         if found is None:
             return None
-        return IdentityInfo(ResourceRef.parse(found.id), found.client_id, found.principal_id)
+        return IdentityInfo(ResourceRef.parse(found.id), found.client_id, found.principal_id, dict(found.tags or {}))
 
     def provider_state(self, subscription_id: str, namespace: str, estate: Estate) -> str:
         return estate.remember(
@@ -88,6 +88,7 @@ class Inventory:
         reads |= {
             "Secret": lambda: api.list("Secret", metadata_only=True, cluster_id=cluster_id),
             "ServiceAccount": lambda: api.list("ServiceAccount", metadata_only=True, cluster_id=cluster_id),
+            "Namespace": lambda: api.list("Namespace", metadata_only=True, cluster_id=cluster_id),
             "linkers": lambda: self.arm.list_linkers(info.ref.id),
             **{n: (lambda n=n: self.provider_state(info.ref.subscription_id, n, estate)) for n in REQUIRED_PROVIDERS},
         }
@@ -124,6 +125,10 @@ class Inventory:
                 for item in items
             },
             providers={ns.lower(): results[ns] for ns in REQUIRED_PROVIDERS},
+            namespaces={
+                item["metadata"]["name"]: dict(item["metadata"].get("annotations") or {})
+                for item in results["Namespace"]
+            },
         )
 
 

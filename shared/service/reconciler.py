@@ -55,7 +55,9 @@ class Application:
         self.arm = arm
         self.inventory = Inventory(arm, kube, settings.subscriptions, settings.protected_namespaces)
         self.executor = Executor(arm, kube, KeyVault(clients), settings.protected_namespaces)
-        self.planner_settings = PlannerSettings(settings.protected_namespaces, settings.keyvault_dns_suffixes)
+        self.planner_settings = PlannerSettings(
+            settings.protected_namespaces, settings.keyvault_dns_suffixes, frozenset(settings.subscriptions)
+        )
         self.router = Router(arm, self.each_cluster)
 
     # -- entry points ----------------------------------------------------------------------------------
@@ -198,15 +200,16 @@ class Application:
         cluster_tags, _ = parse_cluster_tags(info.ref, info.tags)
         identities: dict[ResourceRef, IdentityInfo | None] = {}
         failed = list(estate.failures)
-        if cluster_tags and cluster_tags.identity:
-            try:
-                identities[cluster_tags.identity] = self.inventory.identity(cluster_tags.identity, estate)
+        identity = cluster_tags.identity if cluster_tags else None
+        if identity and identity.subscription_id.lower() in self.planner_settings.managed_subscriptions:
+            try:  # never read outside SC_SUBSCRIPTIONS
+                identities[identity] = self.inventory.identity(identity, estate)
             except ReadError as error:
-                identities[cluster_tags.identity] = None
+                identities[identity] = None
                 failed += error.failures
-        desired = desired_state(info, list(estate.targets), identities, self.planner_settings, tuple(failed))
         actual = self.inventory.cluster_state(info, estate)
-        plan = plan_cluster(desired, actual, self.planner_settings, frozenset(self.settings.subscriptions))
+        desired = desired_state(actual, list(estate.targets), identities, self.planner_settings, tuple(failed))
+        plan = plan_cluster(desired, actual, self.planner_settings)
         return Observation(desired, actual, plan)
 
 

@@ -12,6 +12,7 @@ from shared.adapters.azure.arm import API_VERSIONS
 from shared.adapters.errors import ReadError
 from shared.adapters.kube.api import KubeApi
 from shared.adapters.logs import get_logger, log_event
+from shared.core import naming
 from shared.core.codes import Code, Finding
 from shared.core.ids import ResourceRef
 from shared.core.model import AuthKind, Intent
@@ -173,7 +174,7 @@ class Sweeper:
         present = {t.ref.id.lower() for t in estate.targets}
         missing = frozenset(
             c.target_id.lower() for c in observed.actual.connections
-            if c.owned and c.target_id.lower() not in present and _type(c.target_id) in API_VERSIONS
+            if naming.is_ours(c) and c.target_id.lower() not in present and _type(c.target_id) in API_VERSIONS
             and estate.remember(("target-exists", c.target_id.lower()),
                                 lambda c=c: arm.get_resource(c.target_id, _type(c.target_id)) is not None,
                                 keep=lambda exists: True) is False

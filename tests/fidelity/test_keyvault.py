@@ -69,11 +69,12 @@ def test_scenario_secrets_may_carry_tags(make_cloud):
     spec = demo_spec()
     vault = spec["subscriptions"][0]["resource_groups"][0]["key_vaults"][0]
     vault["secrets"]["tagged"] = {"value": "s3cret", "tags": {"owner": "shop"}}
+    vault["secrets"]["plain"] = "not-tagged"
     cloud = make_cloud(spec)
     client = SecretClient(VAULT_URL, UserCredential(Admin(cloud), "platform-admin"))
     secret = client.get_secret("tagged")
     assert secret.value == "s3cret" and secret.properties.tags == {"owner": "shop"}
-    assert client.get_secret("sql-orders-password").properties.tags is None
+    assert client.get_secret("plain").properties.tags is None
 
 
 def test_a_new_version_raises_secret_new_version_created_in_both_schemas(secrets, admin):

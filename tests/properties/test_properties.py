@@ -141,7 +141,7 @@ def test_planning_what_apply_left_behind_yields_an_empty_plan(cluster, before, a
     start = converge(cluster, before, passes=4)
     final = converge(start, after, passes=4)
     assert plan(final, after).writes == ()
-    event(f"linkers after: {len([c for c in final.connections if c.owned])}")
+    event(f"linkers after: {len([c for c in final.connections if naming.is_ours(c)])}")
     event(f"wired workloads: {sum(1 for w in final.workloads.values() if read_wirings(w.manifest))}")
 
 

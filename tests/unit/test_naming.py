@@ -14,9 +14,19 @@ DB = ResourceRef(f"{RG}/providers/Microsoft.Sql/servers/s/databases/Orders-DB_1"
 DNS_1123_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
 
 
-def test_linker_name_is_prefix_hash_and_readable_target_name():
-    digest = hashlib.sha256(f"{DB.id.lower()}|shop".encode()).hexdigest()[:10]
-    assert naming.linker_name(DB, "shop") == f"scap_{digest}_ordersdb1"
+def test_linker_name_is_prefix_64_bit_hash_and_readable_target_name():
+    digest = hashlib.sha256(f"{DB.id.lower()}|shop".encode()).hexdigest()
+    assert naming.linker_name(DB, "shop") == f"scap_{digest[:16]}_ordersdb1"
+    assert naming.legacy_linker_name(DB, "shop") == f"scap_{digest[:10]}_ordersdb1"
+
+
+def test_a_linker_is_ours_only_when_its_name_is_derived_from_its_own_target_and_namespace():
+    for name in (naming.linker_name(DB, "shop"), naming.legacy_linker_name(DB, "shop")):
+        assert naming.is_ours(Connection(name, DB.id.upper(), "secret", "shop", "go", "x"))
+        assert not naming.is_ours(Connection(name, DB.id, "secret", "payments", "go", "x"))  # scope edited
+        assert not naming.is_ours(Connection(name, DB.id + "x", "secret", "shop", "go", "x"))  # target edited
+        assert not naming.is_ours(Connection(name, "not-an-id", "secret", "shop", "go", "x"))
+    assert not naming.is_ours(Connection("scap_0123456789_ordersdb1", DB.id, "secret", "shop", "go", "x"))
 
 
 def test_linker_name_ignores_the_spelling_of_the_id_but_not_the_namespace():
@@ -29,9 +39,11 @@ def test_long_and_unreadable_target_names_still_give_valid_names():
     long = ResourceRef(f"{RG}/providers/Microsoft.CognitiveServices/accounts/{'a' * 64}")
     assert len(naming.linker_name(long, "shop")) == 60
     unreadable = ResourceRef(f"{RG}/providers/Microsoft.CognitiveServices/accounts/---")
-    assert re.fullmatch(r"scap_[0-9a-f]{10}", naming.linker_name(unreadable, "shop"))
-    for name in (naming.linker_name(long, "shop"), naming.linker_name(unreadable, "shop")):
-        assert naming.LINKER_PATTERN.fullmatch(name) and Connection(name, DB.id, "secret", "shop", "go", "x").owned
+    assert re.fullmatch(r"scap_[0-9a-f]{16}", naming.linker_name(unreadable, "shop"))
+    for target in (long, unreadable):
+        name = naming.linker_name(target, "shop")
+        assert naming.LINKER_PATTERN.fullmatch(name)
+        assert naming.is_ours(Connection(name, target.id, "secret", "shop", "go", "x"))
 
 
 def test_secret_name_follows_service_connector_and_is_a_kubernetes_name():

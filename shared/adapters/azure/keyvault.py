@@ -2,20 +2,36 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 from shared.adapters.azure.clients import AzureClients
 from shared.adapters.azure.errors import with_retries
 from shared.adapters.logs import redact
 from shared.core.tags import split_secret_url
 
 
+@dataclass(frozen=True)
+class VaultSecret:
+    """One secret version as read: its value (used once, never kept) with that version's own tags (its owner's
+    consent), so the consent checked is the consent of exactly the value sent."""
+
+    vault_url: str
+    name: str
+    version: str
+    value: str = field(repr=False)
+    tags: dict[str, str] = field(default_factory=dict)
+
+
 class KeyVault:
     def __init__(self, clients: AzureClients):
         self.clients = clients
 
-    def read_secret(self, url: str) -> str:
+    def read_secret(self, url: str) -> VaultSecret:
         vault_url, name, version = split_secret_url(url, self.clients.settings.keyvault_dns_suffixes)
         secrets = self.clients.secrets(vault_url)
         retrying = with_retries(base_seconds=self.clients.settings.retry_base_seconds)  # the one policy, as for ARM
-        value = retrying(secrets.get_secret, name, version).value or ""
+        secret = retrying(secrets.get_secret, name, version)
+        value = secret.value or ""
         redact(value)
-        return value
+        properties = secret.properties
+        return VaultSecret(vault_url, name, properties.version or "", value, dict(properties.tags or {}))
