@@ -126,7 +126,8 @@ def identity_in_scope(
     return _refused(
         cluster.id,
         f"identity {identity.name} is in subscription {identity.subscription_id}, outside SC_SUBSCRIPTIONS",
-        "use an identity in a managed subscription, or add its subscription to SC_SUBSCRIPTIONS",
+        "tag the cluster sc-identity=<an identity in a managed subscription>, or add its subscription to "
+        "SC_SUBSCRIPTIONS",
         "sc-identity",
     )
 
@@ -139,7 +140,7 @@ def identity_admits(
     if not (covers(raw, cluster) if raw is not None else _same_group(identity, cluster)):
         default = "" if raw is not None else " (without the tag: only clusters in its own resource group)"
         return _refused(
-            cluster.id,
+            identity.id,
             f"identity {identity.name} does not allow cluster {cluster.name}{default}",
             f"the identity's owner runs: az tag update --operation merge --resource-id {identity.id} "
             f'--tags "{CLUSTERS_TAG}={_appended(raw, cluster.id)}"',
@@ -149,7 +150,7 @@ def identity_admits(
     if namespace in {n.strip().lower() for n in (listed or "").split(",")}:
         return None
     return _refused(
-        cluster.id,
+        identity.id,
         f"identity {identity.name} does not allow namespace {namespace}",
         f"the identity's owner runs: az tag update --operation merge --resource-id {identity.id} "
         f'--tags "{NAMESPACES_TAG}={_appended(listed, namespace)}"',

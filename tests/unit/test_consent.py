@@ -1,0 +1,125 @@
+"""The consent contract, pure: scopes on whole segments, each owner's grant, the defaults, and the planner holding
+what lacks consent (never removing it) while what is consented is planned as before."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from shared.core import consent, naming
+from shared.core.codes import Code
+from shared.core.ids import ResourceRef
+from shared.core.model import Connection, TargetInfo
+from shared.core.plan import DeleteLinker, DeleteObject, PutLinker, RewireWorkload
+from shared.core.planner import desired_state, plan_cluster
+from tests.planner_world import (
+    CLUSTER,
+    DB,
+    IDENTITIES,
+    IDENTITY,
+    OPENAI_TARGET,
+    RG,
+    SETTINGS,
+    SQL_TARGET,
+    SUB,
+    converge,
+    plan,
+    state,
+    workload,
+)
+
+OTHER_RG = f"/subscriptions/{SUB}/resourceGroups/rg-other"
+OTHER_CLUSTER = ResourceRef(f"{OTHER_RG}/providers/Microsoft.ContainerService/managedClusters/aks-other")
+
+
+def test_scopes_match_whole_segments_case_insensitively():
+    assert consent.covers(RG.upper(), DB) and consent.covers(f"/subscriptions/{SUB}/", DB)
+    assert consent.covers(f" x, {DB.id.lower()} ", DB)
+    assert not consent.covers(RG + "x", DB)  # rg-... never covers rg-...x
+    assert not consent.covers(RG[:-1], DB)
+    for nothing in ("", "*", "/", "/subscriptions", f"/subscriptions/{SUB}/resourceGroups", "rg", None, 7):
+        assert not consent.covers(nothing, DB), nothing
+
+
+def test_a_target_reaches_clusters_of_its_own_group_unless_its_tag_names_others():
+    assert consent.target_to_cluster(DB, {}, CLUSTER) is None
+    refused = consent.target_to_cluster(DB, {}, OTHER_CLUSTER)
+    assert refused.code is Code.CONSENT_MISSING and refused.resource_id == DB.id
+    assert f'"sc-clusters={OTHER_CLUSTER.id}"' in refused.fix
+    assert consent.target_to_cluster(DB, {"SC-Clusters": OTHER_RG}, OTHER_CLUSTER) is None
+    assert consent.target_to_cluster(DB, {"sc-clusters": OTHER_RG}, CLUSTER) is not None  # the tag replaces the default
+
+
+def test_a_namespace_must_exist_and_name_the_target():
+    missing = consent.namespace_admits({}, "shop", DB, CLUSTER)
+    assert "kubectl create namespace shop" in missing.fix
+    unannotated = consent.namespace_admits({"shop": {}}, "shop", DB, CLUSTER)
+    assert f"kubectl annotate namespace shop --overwrite {consent.ALLOWED_TARGETS}={RG}" in unannotated.fix
+    assert consent.namespace_admits({"shop": {consent.ALLOWED_TARGETS: DB.id}}, "shop", DB, CLUSTER) is None
+
+
+def test_an_identity_needs_its_clusters_and_namespaces_and_a_managed_subscription():
+    uami = IDENTITY.ref
+    assert consent.identity_admits(uami, {"sc-namespaces": "shop, web"}, CLUSTER, "shop") is None
+    assert consent.identity_admits(uami, {}, CLUSTER, "shop").resource_id == uami.id
+    assert consent.identity_admits(uami, {"sc-namespaces": "shop"}, OTHER_CLUSTER, "shop") is not None
+    assert (
+        consent.identity_admits(uami, {"sc-namespaces": "shop", "sc-clusters": OTHER_RG}, OTHER_CLUSTER, "shop") is None
+    )
+    assert consent.identity_in_scope(uami, CLUSTER, frozenset({SUB})) is None
+    assert consent.identity_in_scope(uami, CLUSTER, frozenset({"other"})).resource_id == CLUSTER.id
+
+
+def test_a_vault_secret_version_names_its_targets():
+    url = "https://kv.vault.azure.net"
+    assert consent.vault_secret_admits(url, "pw", "v1", {"sc-targets": DB.id}, DB) is None
+    refused = consent.vault_secret_admits(url, "pw", "v1", None, DB)
+    assert "--vault-name kv --name pw --version v1" in refused.fix and refused.tag == "sc-sql-password"
+
+
+def _codes(p):
+    return [f.code for f in p.findings]
+
+
+def test_no_namespace_consent_plans_nothing_and_says_what_grants_it():
+    refused = plan(state(workload("Deployment", "api"), namespaces={"shop": {}}), [SQL_TARGET])
+    assert refused.is_empty and Code.CONSENT_MISSING in _codes(refused)
+
+
+def test_a_missing_namespace_is_never_created():
+    assert plan(state(workload("Deployment", "api"), namespaces={}), [SQL_TARGET]).writes == ()
+
+
+def test_workload_identity_needs_the_identitys_namespace_consent():
+    bare = dataclasses.replace(IDENTITY, tags={})
+
+    desired = desired_state(state(workload("Deployment", "api")), [OPENAI_TARGET], {IDENTITY.ref: bare}, SETTINGS)
+    assert desired.intents == () and OPENAI_TARGET.ref in desired.refused_targets
+
+
+def test_existing_wiring_that_lost_its_consent_is_held_not_removed():
+    actual = converge(state(workload("Deployment", "api"), workload("StatefulSet", "worker")), [SQL_TARGET])
+    withdrawn = dataclasses.replace(actual, namespaces={"shop": {}})
+    held = plan(withdrawn, [SQL_TARGET])
+    assert held.writes == () and Code.CONSENT_MISSING in _codes(held)
+    linker = actual.connections[0].name
+
+    desired = desired_state(withdrawn, [SQL_TARGET], IDENTITIES, SETTINGS)
+    released = plan_cluster(desired, withdrawn, SETTINGS, release=frozenset({linker}))
+    assert {type(a) for a in released.actions} == {RewireWorkload, DeleteObject, DeleteLinker}
+
+
+def test_a_linker_with_our_name_but_another_target_is_not_ours():
+    name = naming.linker_name(DB, "shop")
+    squatter = Connection(name, DB.id.replace("orders", "other"), "secret", "shop", "python", "Succeeded")
+    result = plan(state(workload("Deployment", "api"), connections=[squatter]), [SQL_TARGET])
+    assert Code.LINKER_NAME_TAKEN in _codes(result)
+    assert not [a for a in result.actions if isinstance(a, PutLinker | DeleteLinker)]
+
+
+def test_a_linker_with_the_old_40_bit_name_keeps_it():
+    legacy = naming.legacy_linker_name(DB, "shop")
+    old = Connection(legacy, DB.id, "secret", "shop", "python", "Succeeded", secret_user="app")
+    actual = state(workload("Deployment", "api"), connections=[old], secrets={"shop": {naming.secret_name(legacy)}})
+    result = plan(actual, [TargetInfo(DB, SQL_TARGET.kind, {**SQL_TARGET.tags, "sc-workloads": "deploy/api"})])
+    assert not [a for a in result.actions if isinstance(a, PutLinker | DeleteLinker)]
+    assert [a.wirings[0][0] for a in result.actions if isinstance(a, RewireWorkload)] == [legacy]
