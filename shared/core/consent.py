@@ -78,16 +78,23 @@ def _refused(resource: str, message: str, fix: str, tag: str) -> Finding:
 
 def target_to_cluster(target: ResourceRef, tags: Mapping[str, str], cluster: ResourceRef) -> Finding | None:
     """The target's owner lets its credentials go to this cluster."""
+    return _clusters_consent("target", target, tags, cluster, CLUSTERS_TAG)
+
+
+def _clusters_consent(
+    noun: str, owner: ResourceRef, tags: Mapping[str, str], cluster: ResourceRef, finding_tag: str
+) -> Finding | None:
+    """An owner's `sc-clusters` tag names the cluster; without the tag, clusters of the owner's resource group."""
     raw = _tag(tags, CLUSTERS_TAG)
-    if covers(raw, cluster) if raw is not None else _same_group(target, cluster):
+    if covers(raw, cluster) if raw is not None else _same_group(owner, cluster):
         return None
     default = "" if raw is not None else " (without the tag: only clusters in its own resource group)"
     return _refused(
-        target.id,
-        f"target {target.name} does not allow cluster {cluster.name}{default}",
-        f"the target's owner runs: az tag update --operation merge --resource-id {target.id} "
+        owner.id,
+        f"{noun} {owner.name} does not allow cluster {cluster.name}{default}",
+        f"the {noun}'s owner runs: az tag update --operation merge --resource-id {owner.id} "
         f'--tags "{CLUSTERS_TAG}={_appended(raw, cluster.id)}"',
-        CLUSTERS_TAG,
+        finding_tag,
     )
 
 
@@ -136,16 +143,9 @@ def identity_admits(
     identity: ResourceRef, tags: Mapping[str, str], cluster: ResourceRef, namespace: str
 ) -> Finding | None:
     """The identity's owner lets it be federated to this cluster, into this namespace."""
-    raw = _tag(tags, CLUSTERS_TAG)
-    if not (covers(raw, cluster) if raw is not None else _same_group(identity, cluster)):
-        default = "" if raw is not None else " (without the tag: only clusters in its own resource group)"
-        return _refused(
-            identity.id,
-            f"identity {identity.name} does not allow cluster {cluster.name}{default}",
-            f"the identity's owner runs: az tag update --operation merge --resource-id {identity.id} "
-            f'--tags "{CLUSTERS_TAG}={_appended(raw, cluster.id)}"',
-            "sc-identity",
-        )
+    refused = _clusters_consent("identity", identity, tags, cluster, "sc-identity")
+    if refused is not None:
+        return refused
     listed = _tag(tags, NAMESPACES_TAG)
     if namespace in {n.strip().lower() for n in (listed or "").split(",")}:
         return None
