@@ -50,9 +50,15 @@ class Executor:
 
     def apply(self, actions: tuple[Action, ...], correlation_id: str | None = None) -> list[Outcome]:
         outcomes = []
-        rewire_failed = cleanup_failed = False
+        rewire_failed = cleanup_failed = provider_missing = False
         for action in actions:
-            if rewire_failed and isinstance(action, DeleteLinker | DeleteObject):
+            if provider_missing and isinstance(action, PutLinker):
+                # With Microsoft.KubernetesConfiguration unregistered Azure accepts the PUT and fails its operation
+                # ("Conflict", FACTS.md section 6), leaving a Failed linker behind: hold every PUT of the plan.
+                outcome = Outcome(
+                    action, OutcomeStatus.SKIPPED, "a resource provider it needs is not registered; retried next run"
+                )
+            elif rewire_failed and isinstance(action, DeleteLinker | DeleteObject):
                 # The plan deletes a secret or service account because its rewires take every reference away; one
                 # of them failed, so a workload may still use it. Delete nothing now: the next run redoes all of it.
                 outcome = Outcome(
@@ -67,6 +73,9 @@ class Executor:
             else:
                 outcome = self._apply_one(action)
             rewire_failed |= isinstance(action, RewireWorkload) and outcome.status is OutcomeStatus.FAILED
+            provider_missing |= isinstance(action, RegisterProvider) and (
+                outcome.status is OutcomeStatus.FAILED or outcome.detail != "Registered"
+            )
             cleanup_failed = not isinstance(action, DeleteLinker) and (
                 cleanup_failed or (isinstance(action, DeleteObject) and outcome.status is OutcomeStatus.FAILED)
             )

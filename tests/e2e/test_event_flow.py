@@ -22,7 +22,8 @@ def test_sql_secret_connection_end_to_end(estate, app):
     assert report.ok, report.summary()
     [linker] = estate.linkers()
     assert linker["name"].startswith("scap_") and linker["properties"]["scope"] == "shop"
-    assert linker["properties"]["authInfo"] == {"authType": "secret", "name": "orders_app"}
+    auth = {"authType": "secret", "name": "orders_app", "secretInfo": {"secretType": "rawValue"}}  # no value
+    assert linker["properties"]["authInfo"] == auth
     secret_name = f"sc-{linker['name'].replace('_', '').replace('.', '')}-secret".lower()
     assert secret_values(estate.secret(secret_name))["AZURE_SQL_PASSWORD"] == PASSWORD
     for kind, name in (("Deployment", "api"), ("StatefulSet", "worker")):
