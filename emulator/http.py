@@ -15,6 +15,7 @@ class Principal:
     object_id: str
     client_id: str
     tenant_id: str
+    kind: str = "User"  # ARM systemData's createdByType: User | Application (managed identities, apps)
 
 
 @dataclass

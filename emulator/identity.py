@@ -61,13 +61,14 @@ def _matches(action: str, patterns: tuple[str, ...]) -> bool:
     return any(fnmatch.fnmatchcase(lowered, pattern.lower()) for pattern in patterns)
 
 
-def principal_ids(name: str, tenant_id: str) -> Principal:
+def principal_ids(name: str, tenant_id: str, kind: str = "User") -> Principal:
     """Stable ids derived from a name, so scenario files need not spell out GUIDs."""
     return Principal(
         name=name,
         object_id=str(uuid.uuid5(uuid.NAMESPACE_URL, f"object:{name}")),
         client_id=str(uuid.uuid5(uuid.NAMESPACE_URL, f"client:{name}")),
         tenant_id=tenant_id,
+        kind=kind,
     )
 
 

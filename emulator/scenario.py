@@ -46,7 +46,11 @@ def build(spec: dict) -> tuple[Cloud, Identity]:
     default_identity = None
     for principal_spec in spec.get("principals") or []:
         identity = Identity(
-            principal_ids(principal_spec["name"], cloud.tenant_id),
+            principal_ids(
+                principal_spec["name"],
+                cloud.tenant_id,
+                "Application" if principal_spec.get("managed_identity") else principal_spec.get("type", "User"),
+            ),
             [
                 Grant(
                     scope=g.get("scope", "/"),

@@ -23,23 +23,29 @@ UNPOLLED_FINISH_SECONDS = 1.0
 class Outcome:
     status: str  # Succeeded | Failed | Canceled
     error: dict | None = None
-    result: dict | None = None  # body of the final Location GET (e.g. validateLinker's result)
+    properties: dict | None = None  # the final status document's `properties` (validateLinker: its result)
 
 
 @dataclass
 class _Operation:
     id: str
+    resource_id: str | None
+    running: str  # the status while running: ARM's InProgress, Service Connector's Accepted
     status_path: str
     result_path: str
     polls_left: int
     complete: Callable[[], Outcome]
     started: str
     not_before: float = 0.0  # time.monotonic() before which polls answer "still running"
+    ended: str = ""
     outcome: Outcome | None = None
     finishing: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
 
 class Operations:
+    """Operation status documents: `id`, `name`, `status`, `startTime`, then `endTime` and `properties` or `error`;
+    Service Connector's also carry `resourceId` and say `Accepted` while running (FACTS.md section 10)."""
+
     def __init__(self, polls_before_done: int = 1, retry_after: float = 0):
         self.polls_before_done = polls_before_done
         self.retry_after = retry_after  # seconds; what `Retry-After` tells pollers (0: their own interval)
@@ -53,6 +59,9 @@ class Operations:
         location: str,
         complete: Callable[[], Outcome],
         finish_after: float | None = None,
+        *,
+        resource_id: str | None = None,
+        running: str = "InProgress",
     ) -> _Operation:
         """An operation that completes after `polls_before_done` polls, or, given `finish_after`, once that many
         seconds have passed (polled or not)."""
@@ -60,6 +69,8 @@ class Operations:
         base = f"/subscriptions/{subscription_id}/providers/{namespace}/locations/{location}"
         op = _Operation(
             id=op_id,
+            resource_id=resource_id,
+            running=running,
             status_path=f"{base}/operationStatuses/{op_id}",
             result_path=f"{base}/operationResults/{op_id}",
             polls_left=self.polls_before_done if finish_after is None else 0,
@@ -79,7 +90,9 @@ class Operations:
     def _finish(self, op: _Operation) -> None:
         with op.finishing:  # once, whether a poll or the timer gets there first
             if op.outcome is None:
-                op.outcome = op.complete()
+                outcome = op.complete()
+                op.ended = _now()
+                op.outcome = outcome
 
     def _finish_unpolled(self, op: _Operation) -> None:
         try:
@@ -102,14 +115,7 @@ class Operations:
 
     def status(self, op_id: str) -> Response:
         op = self._advance(op_id)
-        body = {"id": op.status_path, "name": op.id, "status": "InProgress", "startTime": op.started}
-        if op.outcome is None:
-            return Response(200, body, self.retry_headers())
-        body["status"] = op.outcome.status
-        body["endTime"] = _now()
-        if op.outcome.error:
-            body["error"] = op.outcome.error
-        return Response(200, body)
+        return Response(200, self._document(op), self.retry_headers() if op.outcome is None else {})
 
     def result(self, op_id: str, base_url: str, api_version: str) -> Response:
         op = self._advance(op_id)
@@ -118,7 +124,21 @@ class Operations:
             return Response(202, None, location | self.retry_headers())
         if op.outcome.status != "Succeeded":
             return Response(400, {"error": op.outcome.error or {"code": "Failed", "message": "Operation failed."}})
-        return Response(200, op.outcome.result)
+        return Response(200, self._document(op))
+
+    def _document(self, op: _Operation) -> dict:
+        body = {"id": op.status_path, "name": op.id}
+        if op.resource_id is not None:
+            body["resourceId"] = op.resource_id
+        body |= {"status": op.running, "startTime": op.started}
+        if op.outcome is None:
+            return body
+        body |= {"status": op.outcome.status, "endTime": op.ended}
+        if op.outcome.error:
+            body["error"] = op.outcome.error
+        elif op.outcome.properties is not None:
+            body["properties"] = op.outcome.properties
+        return body
 
     def retry_headers(self) -> dict[str, str]:
         """`Retry-After` as ARM sends it with an operation still running (integral seconds print as such)."""

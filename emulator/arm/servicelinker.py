@@ -14,6 +14,15 @@ from datetime import UTC, datetime
 
 from emulator.arm import resources as rt
 from emulator.arm.errors import arm_error, bad_request, missing_registration, not_found
+from emulator.arm.linker_config import (
+    AccountKind,
+    AuthType,
+    ConfigItem,
+    Credentials,
+    account_configuration,
+    renamed,
+    sql_configuration,
+)
 from emulator.arm.notify import WRITE, ResourceEvents
 from emulator.arm.operations import Operations, Outcome
 from emulator.arm.paths import ArmPath
@@ -41,7 +50,6 @@ ALLOWED_AUTH = {
     rt.COGNITIVE_ACCOUNT: {"userAssignedIdentity", "secret", "servicePrincipalSecret"},
 }
 OPENAI_USER_ROLE = "5e0bd9bd-7b93-4f28-af87-19fc36ad61bd"  # Cognitive Services OpenAI User
-CREDENTIAL_KEYS = ("AZURE_SQL_PASSWORD", "AZURE_OPENAI_KEY", "AZURE_OPENAI_CLIENTSECRET")
 EXTENSION_NAME = "sc-extension"
 EXTENSION_NAMESPACE = "sc-system"
 
@@ -100,26 +108,40 @@ class ServiceLinker:
                 "and underscores ('_')",
                 "InvalidResourceName",
             )
-        subscription = self.store.subscription(path.subscription_id)
-        for namespace in ("Microsoft.ServiceLinker", "Microsoft.KubernetesConfiguration"):
-            if subscription.provider_state(namespace) != "Registered":
-                raise missing_registration(namespace)
+        # Only the linker's own namespace answers 409 at once; Microsoft.KubernetesConfiguration, which Service
+        # Connector uses internally, makes the operation fail instead (FACTS.md section 6).
+        if self.store.subscription(path.subscription_id).provider_state("Microsoft.ServiceLinker") != "Registered":
+            raise missing_registration("Microsoft.ServiceLinker")
         body = request.json() or {}
+        existing = self.store.get(path.id)
         if request.method == "PATCH":
-            existing = self.store.get(path.id)
             if existing is None:
                 raise not_found("Microsoft.ServiceLinker/linkers", path.name, path.resource_group)
             body = {"properties": {**existing["properties"], **(body.get("properties") or {})}}
         props = body.get("properties") or {}
         target = self._validate(props)
         auth = dict(props["authInfo"])
-        # GET never returns a secret: keep it aside for the provisioning step only.
-        secret_value = (auth.pop("secretInfo", None) or {}).get("value") or auth.pop("secret", None)
+        # GET never returns a secret: keep it aside for the provisioning step only; `secretInfo` stays without value.
+        secret_info = dict(auth.get("secretInfo") or {})
+        secret_value = secret_info.pop("value", None) or auth.pop("secret", None)
+        if "secretInfo" in auth:
+            auth["secretInfo"] = secret_info
+        now = _now()
+        created = (existing or {}).get("systemData") or {
+            "createdBy": _who(identity),
+            "createdByType": identity.principal.kind,
+            "createdAt": now,
+        }
         linker = {
             "id": path.id,
             "name": path.name,
             "type": "microsoft.servicelinker/linkers",
-            "systemData": {"createdBy": identity.principal.client_id, "createdAt": _now()},
+            "systemData": {
+                **{k: created[k] for k in ("createdBy", "createdByType", "createdAt")},
+                "lastModifiedBy": _who(identity),
+                "lastModifiedByType": identity.principal.kind,
+                "lastModifiedAt": now,
+            },
             "properties": {
                 "targetService": {"type": "AzureResource", "id": props["targetService"]["id"]},
                 "authInfo": auth,
@@ -131,7 +153,6 @@ class ServiceLinker:
                 "provisioningState": "Accepted",
             },
         }
-        existed = self.store.get(path.id) is not None
         self.store.put(linker)
         if secret_value is not None:
             self._secret_values[path.id.lower()] = secret_value
@@ -140,10 +161,12 @@ class ServiceLinker:
             "Microsoft.ServiceLinker",
             cluster["location"],
             lambda: self._provision(path.id, cluster["id"], target, identity),
+            resource_id=path.id,
+            running="Accepted",
         )
         self.events.emit_as(WRITE, path.id, "Microsoft.ServiceLinker/linkers/write", identity)
-        headers = {"Azure-AsyncOperation": self._op_url(op.status_path)}
-        return Response(200 if existed else 201, linker, headers)
+        # 201 for a new linker and for a PUT on an existing one alike (both azure-cli recordings, FACTS.md section 10).
+        return Response(201, linker, {"Azure-AsyncOperation": self._op_url(op.status_path)})
 
     def _delete(self, path: ArmPath, identity: Identity) -> Response:
         linker = self.store.get(path.id)
@@ -155,10 +178,10 @@ class ServiceLinker:
             self._secret_values.pop(path.id.lower(), None)
             return Outcome("Succeeded")
 
-        op = self.operations.start(path.subscription_id, "Microsoft.ServiceLinker", "global", complete)
-        return Response(
-            202, None, {"Azure-AsyncOperation": self._op_url(op.status_path), "Location": self._op_url(op.result_path)}
+        op = self.operations.start(
+            path.subscription_id, "Microsoft.ServiceLinker", "global", complete, resource_id=path.id, running="Accepted"
         )
+        return Response(202, None, self._lro_headers(op))
 
     # -- actions ---------------------------------------------------------------------------------------
     def action(self, request: Request, path: ArmPath, identity: Identity) -> Response:
@@ -167,47 +190,64 @@ class ServiceLinker:
             raise not_found("Microsoft.ServiceLinker/linkers", path.name, path.resource_group)
         action = path.action.lower()
         if action == "listconfigurations":
+            # Credential values are "" for an AKS source (FACTS.md section 1); items carry description "" (section 10).
             configs = [
-                {"name": k, "value": "" if k in CREDENTIAL_KEYS else v, "configType": "Default"}
-                for k, v in self._configuration(linker).items()
-            ]
+                {"name": item.name, "value": "" if item.credential else item.value, "configType": "Default",
+                 "description": ""}
+                for item in self._configuration(linker)
+            ]  # fmt: skip
             return Response(200, {"configurations": configs})
         if action == "validatelinker":
             op = self.operations.start(
                 path.subscription_id,
                 "Microsoft.ServiceLinker",
                 "global",
-                lambda: Outcome("Succeeded", result=self._validation(linker)),
+                lambda: Outcome("Succeeded", properties=self._validation(linker)),
+                resource_id=path.id,
+                running="Accepted",
             )
-            return Response(202, None, {"Location": self._op_url(op.result_path)})
+            # 202 with both headers (FACTS.md section 10); the result is the operation's status document.
+            return Response(202, None, self._lro_headers(op))
         raise arm_error(404, "InvalidResourceType", f"The action '{path.action}' is not supported on linkers.")
 
     def _validation(self, linker: dict) -> dict:
-        """What the real service answers for an AKS source: success, unless the target is gone."""
+        """What the real service answers for an AKS source: success, unless the target is gone. Detail names are
+        sentences, `description` null, `sourceId`/`targetId` null (FACTS.md section 10)."""
         props = linker["properties"]
         target_id = props["targetService"]["id"]
         exists = self.store.get(target_id) is not None
         start = _now()
+        auth_type = props["authInfo"]["authType"]
+        checks = ["Target resource existence validated.", "Target service firewall validated."]
+        if auth_type == AuthType.USER_ASSIGNED_IDENTITY:
+            checks += [
+                "Managed Identity existence validated.",
+                "Managed Identity permissions validated.",
+                "Workload identity federated credential validated.",
+            ]
+        else:
+            checks.append(
+                "Username and password validated." if auth_type == AuthType.SECRET else "Auth info validated."
+            )
         detail = [
-            {"name": "TargetExistence", "description": "The target existence is validated",
-             "result": "success" if exists else "failure",
-             **({} if exists else {"errorMessage": f"The target resource '{target_id}' does not exist.",
-                                   "errorCode": "TargetNotFound"})},
-            {"name": "AuthenticationInfo", "description": "The configured values are validated", "result": "success"},
-        ]  # fmt: skip
+            {"name": name, "description": None, "result": "success", "errorMessage": None, "errorCode": None}
+            for name in checks
+        ]
+        if not exists:
+            detail[0].update(
+                result="failure",
+                errorMessage=f"The target resource '{target_id}' does not exist.",
+                errorCode="TargetNotFound",
+            )
         return {
-            "id": linker["id"],
-            "status": "Succeeded",
-            "properties": {
-                "isConnectionAvailable": exists,
-                "linkerName": linker["name"],
-                "sourceId": linker["id"].rsplit("/providers/", 1)[0],
-                "targetId": target_id,
-                "authType": props["authInfo"]["authType"],
-                "reportStartTimeUtc": start,
-                "reportEndTimeUtc": _now(),
-                "validationDetail": detail,
-            },
+            "isConnectionAvailable": exists,
+            "linkerName": linker["name"],
+            "sourceId": None,
+            "targetId": None,
+            "authType": auth_type,
+            "reportStartTimeUtc": start,
+            "reportEndTimeUtc": _now(),
+            "validationDetail": detail,
         }
 
     # -- validation of the request body ----------------------------------------------------------------
@@ -278,7 +318,9 @@ class ServiceLinker:
         cluster = self.store.get(cluster_id)
         if linker is None or cluster is None:
             return Outcome("Failed", {"code": "ResourceNotFound", "message": "The linker or its cluster was deleted."})
-        if cluster["properties"].get("provisioningState") != "Succeeded":
+        subscription = self.store.subscription(cluster_id.split("/")[2])
+        kubernetes_configuration = subscription.provider_state("Microsoft.KubernetesConfiguration") == "Registered"
+        if cluster["properties"].get("provisioningState") != "Succeeded" or not kubernetes_configuration:
             linker["properties"]["provisioningState"] = "Failed"
             return Outcome(
                 "Failed",
@@ -301,7 +343,7 @@ class ServiceLinker:
             self._wire_workload_identity(cluster, target, auth, namespace, kube, identity)
         if target["type"].lower() == rt.SQL_DATABASE:
             self._open_sql_firewall(cluster, target)
-        data = self._configuration(linker, include_secrets=True)
+        data = {item.name: item.value for item in self._configuration(linker, include_secrets=True)}
         kube.apply(
             {
                 "apiVersion": "v1",
@@ -312,7 +354,7 @@ class ServiceLinker:
             }
         )
         props["provisioningState"] = "Succeeded"
-        return Outcome("Succeeded")
+        return Outcome("Succeeded", properties={"Message": None})
 
     def _ensure_extension(self, cluster: dict, kube, identity: Identity) -> None:
         extension_id = f"{cluster['id']}/providers/Microsoft.KubernetesConfiguration/extensions/{EXTENSION_NAME}"
@@ -383,48 +425,49 @@ class ServiceLinker:
         body = {"properties": {"startIpAddress": ip, "endIpAddress": ip}}
         self.store.put(rt.new_resource(rule_id, rt.SQL_FIREWALL_RULE, body, None, self.tenant_id))
 
-    # -- configuration (python client keys, FACTS.md section 2) ----------------------------------------
-    def _configuration(self, linker: dict, include_secrets: bool = False) -> dict[str, str]:
+    # -- configuration (key names per target kind and client type: linker_config.py) -------------------
+    def _configuration(self, linker: dict, include_secrets: bool = False) -> list[ConfigItem]:
         props = linker["properties"]
-        target = self.store.get(props["targetService"]["id"]) or {}
-        auth = props["authInfo"]
-        values: dict[str, str] = {}
         target_id = props["targetService"]["id"]
+        target = self.store.get(target_id) or {"id": target_id, "name": target_id.rsplit("/", 1)[-1]}
+        auth = props["authInfo"]
+        auth_type = AuthType(auth["authType"])
+        secret = self._secret_values.get(linker["id"].lower(), "") if include_secrets else ""
+        identity = (
+            self._identity_by_client_id(auth["subscriptionId"], auth["clientId"])
+            if auth_type is AuthType.USER_ASSIGNED_IDENTITY
+            else None
+        )
+        creds = Credentials(
+            user=auth.get("name") or "",
+            password=secret,
+            client_id=auth.get("clientId") or "",
+            principal_id=(identity or {}).get("properties", {}).get("principalId", ""),
+            tenant_id=self.tenant_id,
+            account_key=rt.stable_uuid("key1", target_id).replace("-", "") if include_secrets else "",
+        )
         if "/databases/" in target_id.lower():
-            server = target_id.split("/")[8]
-            values = {
-                "AZURE_SQL_SERVER": f"{server}.database.windows.net",
-                "AZURE_SQL_PORT": "1433",
-                "AZURE_SQL_DATABASE": target_id.rsplit("/", 1)[-1],
-            }
-            if auth["authType"] == "secret":
-                values["AZURE_SQL_USER"] = auth.get("name", "")
-                values["AZURE_SQL_PASSWORD"] = (
-                    self._secret_values.get(linker["id"].lower(), "") if include_secrets else ""
-                )
-            else:
-                values["AZURE_SQL_AUTHENTICATION"] = "ActiveDirectoryDefault"
+            items = sql_configuration(
+                props["clientType"], auth_type, target_id.split("/")[8], target_id.rsplit("/", 1)[-1], creds
+            )
         else:
-            endpoint = (target.get("properties") or {}).get(
-                "endpoint"
-            ) or f"https://{target_id.rsplit('/', 1)[-1]}.openai.azure.com/"
-            values = {"AZURE_OPENAI_BASE": endpoint}
-            if auth["authType"] == "userAssignedIdentity":
-                values["AZURE_OPENAI_CLIENTID"] = auth["clientId"]
-            elif auth["authType"] == "secret":
-                values["AZURE_OPENAI_KEY"] = (
-                    rt.stable_uuid("key1", target_id).replace("-", "") if include_secrets else ""
-                )
-            else:
-                values["AZURE_OPENAI_CLIENTID"] = auth.get("clientId", "")
-                values["AZURE_OPENAI_CLIENTSECRET"] = (
-                    self._secret_values.get(linker["id"].lower(), "") if include_secrets else ""
-                )
-        renames = ((props.get("configurationInfo") or {}).get("customizedKeys")) or {}
-        return {renames.get(k, k): v for k, v in values.items()}
+            kind = AccountKind(target.get("kind") or AccountKind.OPENAI)
+            items = account_configuration(kind, auth_type, {"location": "westeurope", **target}, creds)
+        return renamed(items, (props.get("configurationInfo") or {}).get("customizedKeys"))
 
     def _op_url(self, path: str) -> str:
         return f"{self.site.arm_endpoint}{path}?api-version=2024-04-01"
+
+    def _lro_headers(self, op) -> dict[str, str]:
+        return {
+            "Azure-AsyncOperation": self._op_url(op.status_path),
+            "Location": self._op_url(op.result_path),
+        }
+
+
+def _who(identity: Identity) -> str:
+    """systemData's createdBy: an application's client id, a person's name."""
+    return identity.principal.client_id if identity.principal.kind == "Application" else identity.principal.name
 
 
 def _now() -> str:

@@ -158,11 +158,13 @@ def test_key_vault_secret_through_the_real_host_name(cloud):
         client.get_secret("missing")
 
 
-def test_linker_requires_kubernetes_configuration_registration(linker_client, resources):
+def test_linker_without_kubernetes_configuration_registered_fails_its_operation(linker_client, resources):
+    """FACTS.md section 6: only Microsoft.KubernetesConfiguration unregistered -> the PUT is accepted and the LRO
+    fails with GeneralUserError "...invalid status code 'Conflict'", not a synchronous 409."""
     with pytest.raises(HttpResponseError) as raised:
         linker_client.linker.begin_create_or_update(CLUSTER, "orders_sql", sql_secret_linker()).result()
-    assert raised.value.error.code == "MissingSubscriptionRegistration"
-    assert "Microsoft.KubernetesConfiguration" in raised.value.message
+    assert "GeneralUserError" in str(raised.value) and "'Conflict'" in str(raised.value)
+    assert linker_client.linker.get(CLUSTER, "orders_sql").provisioning_state == "Failed"
     register_kubernetes_configuration(resources)
     assert resources.providers.get("Microsoft.KubernetesConfiguration").registration_state == "Registered"
 
@@ -171,7 +173,9 @@ def test_secret_linker_lifecycle_writes_the_secret_and_leaves_it_on_delete(crede
     register_kubernetes_configuration(resources)
     linker = linker_client.linker.begin_create_or_update(CLUSTER, "orders_sql", sql_secret_linker()).result()
     assert linker.provisioning_state == "Succeeded" and linker.scope == "shop"
-    assert linker.auth_info.auth_type == "secret" and linker.auth_info.secret_info is None  # never returned
+    assert linker.auth_info.auth_type == "secret"
+    assert linker.auth_info.secret_info.secret_type == "rawValue"
+    assert linker.auth_info.secret_info.value is None  # never returned
     assert [item.name for item in linker_client.linker.list(CLUSTER)] == ["orders_sql"]
 
     core = k8s.CoreV1Api(kube_client(credential, admin))
@@ -267,7 +271,8 @@ def test_validate_reports_failure_once_the_target_is_gone(linker_client, resourc
     user_resources.resources.begin_delete_by_id(DATABASE, api_version="2023-08-01").result()
     result = linker_client.linker.begin_validate(CLUSTER, "orders_sql").result()
     assert result.is_connection_available is False
-    assert [d.result for d in result.validation_detail if d.name == "TargetExistence"] == ["failure"]
+    existence = [d for d in result.validation_detail if d.name == "Target resource existence validated."]
+    assert [d.result for d in existence] == ["failure"]
 
 
 def test_throttling_answers_429_with_retry_after_and_remaining_headers(make_cloud):
