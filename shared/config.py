@@ -64,10 +64,16 @@ class Settings:
                 f"SC_SWEEP_SCHEDULE {schedule!r} is not an NCRONTAB expression: six fields, seconds first "
                 "(e.g. '0 0 * * * *' hourly)."
             )
+        arm_endpoint = env.get("SC_ARM_ENDPOINT", cls.arm_endpoint).strip().rstrip("/")
+        if not arm_endpoint.lower().startswith("https://") or len(arm_endpoint) <= len("https://"):
+            raise ConfigError(
+                f"SC_ARM_ENDPOINT {arm_endpoint!r} is not an https:// URL (e.g. https://management.azure.com): "
+                "tokens are only ever sent over TLS."
+            )
         protected = _csv(env.get("SC_PROTECTED_NAMESPACES", ",".join(DEFAULT_PROTECTED_NAMESPACES)))
         return cls(
             subscriptions=tuple(s.lower() for s in subscriptions),
-            arm_endpoint=env.get("SC_ARM_ENDPOINT", cls.arm_endpoint).rstrip("/"),
+            arm_endpoint=arm_endpoint,
             arm_audience=env.get("SC_ARM_AUDIENCE") or None,
             protected_namespaces=tuple(protected),
             dry_run=_bool(env, "SC_DRY_RUN", False),

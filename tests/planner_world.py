@@ -98,7 +98,7 @@ def simulate(actual: ClusterState, actions) -> ClusterState:
                 accounts.setdefault(i.namespace, set()).add(i.service_account)
         elif isinstance(action, DeleteLinker):
             connections.pop(action.name)
-        elif isinstance(action, RewireWorkload):
+        elif isinstance(action, RewireWorkload) and not action.after_linkers:  # the next pass applies those
             current = workloads[action.workload]
             workloads[action.workload] = dataclasses.replace(
                 current, manifest=rewire(current.manifest, dict(action.wirings))

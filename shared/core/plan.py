@@ -43,7 +43,11 @@ class DeleteLinker:
 
 @dataclass(frozen=True)
 class RewireWorkload:
-    """Make our wirings on a workload exactly `wirings` (added, changed and removed in one update)."""
+    """Make our wirings on a workload exactly `wirings` (added, changed and removed in one update).
+
+    With `after_linkers`, the patch follows linkers this plan still has to put: it is shown so the plan lists every
+    write, and applied by the next pass of the same run, re-planned once those linkers' secrets exist (a workload is
+    never wired to a secret that is not there); never at all if one of those linkers failed."""
 
     cluster: ResourceRef
     workload: WorkloadRef
@@ -52,10 +56,12 @@ class RewireWorkload:
     # The manifest the plan was made from: the first attempt patches from it (guarded by its resourceVersion)
     # instead of reading the workload again.
     basis: dict | None = field(default=None, compare=False, repr=False)
+    after_linkers: tuple[str, ...] = ()  # sorted names of the linkers still to be put that this patch waits for
 
     def describe(self) -> str:
         linkers = ", ".join(name for name, _ in self.wirings) or "none"
-        return f"rewire {self.workload} on {self.cluster.name}: our connections = {linkers}"
+        after = f" (after linker {', '.join(self.after_linkers)} is put)" if self.after_linkers else ""
+        return f"rewire {self.workload} on {self.cluster.name}: our connections = {linkers}{after}"
 
 
 @dataclass(frozen=True)
@@ -120,7 +126,13 @@ class Plan:
 
     @property
     def writes(self) -> tuple[Action, ...]:
+        """Every write `apply` would make, those that wait for a linker of this plan included."""
         return tuple(a for a in self.actions if not isinstance(a, Defer))
+
+    @property
+    def immediate(self) -> tuple[Action, ...]:
+        """What one pass applies: all but the patches that wait for a linker still to be put."""
+        return tuple(a for a in self.actions if not (isinstance(a, RewireWorkload) and a.after_linkers))
 
     @property
     def deferred(self) -> tuple[Defer, ...]:
@@ -136,6 +148,35 @@ class Plan:
     def to_dict(self) -> dict:
         return {
             "cluster": self.cluster.id,
-            "actions": [{"type": type(a).__name__, "description": a.describe()} for a in self.actions],
+            "actions": [_action_dict(a) for a in self.actions],
             "findings": [f.to_dict() for f in self.findings],
         }
+
+
+def _action_dict(action: Action) -> dict:
+    entry = {"type": type(action).__name__, "description": action.describe()}
+    if isinstance(action, RewireWorkload) and action.after_linkers:
+        entry["dependsOn"] = list(action.after_linkers)
+    return entry
+
+
+def moved(saved: dict[str, tuple[str, ...]], fresh: dict[str, tuple[str, ...]]) -> list[str]:
+    """What differs between a saved plan and a fresh one, per cluster id (lower-case keys): empty when the estate
+    still matches. Lines read `<cluster>: + <action now planned>` / `- <action no longer planned>`."""
+    lines = []
+    for cluster in sorted(saved.keys() | fresh.keys()):
+        name = cluster.rsplit("/", 1)[-1]
+        if cluster not in fresh:
+            lines.append(f"{name}: no longer in scope")
+        elif cluster not in saved:
+            lines.append(f"{name}: new in scope")
+        lines += [f"{name}: {change}" for change in changed_actions(saved.get(cluster, ()), fresh.get(cluster, ()))]
+    return lines
+
+
+def changed_actions(before: tuple[str, ...], now: tuple[str, ...]) -> list[str]:
+    """One cluster's actions: `- ` no longer planned, `+ ` newly planned; empty when they are the same."""
+    changes = [f"- {a}" for a in before if a not in now] + [f"+ {a}" for a in now if a not in before]
+    if not changes and before != now:
+        changes.append("the same actions in another order")
+    return changes

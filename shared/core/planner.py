@@ -230,20 +230,29 @@ def plan_cluster(
     held_linkers = {c.name for c in unwanted if _left_alone(c, desired, settings, release)}
     removed = [c for c in unwanted if c.name not in held_linkers]
 
-    # wiring we recorded for a linker that is no longer ours (its target or scope was edited) stays as it is too
+    # wiring we recorded for a linker that is no longer ours (its target or scope was edited) stays as it is too;
+    # the wirings one pass applies (linkers whose secret exists), and those the run's next pass applies once the
+    # linkers put now have their secrets: both are planned, so the plan shows every write `apply` makes.
     foreign = {c.name for c in actual.connections if not naming.is_ours(c)}
-    final_wirings, wiring_findings = _workload_wirings(desired, actual, ready, held_linkers | foreign, settings)
+    put = {a.intent.linker_name for a in actions if isinstance(a, PutLinker)}
+    final_wirings, _ = _workload_wirings(desired, actual, ready, held_linkers | foreign, settings)
+    later_wirings, wiring_findings = _workload_wirings(desired, actual, ready | put, held_linkers | foreign, settings)
     findings += wiring_findings
     rewired: dict[WorkloadRef, dict] = {}
-    for ref in sorted(final_wirings):
+    for ref in sorted(final_wirings.keys() | later_wirings.keys()):
         state = actual.workloads[ref]
-        after = rewire(state.manifest, final_wirings[ref])
-        if after != state.manifest:
+        after = state.manifest
+        if ref in final_wirings and (after := rewire(state.manifest, final_wirings[ref])) != state.manifest:
             rewired[ref] = after
             wirings = tuple(sorted(final_wirings[ref].items()))
             before = read_wirings(state.manifest)
             removes = any(final_wirings[ref].get(name) != wiring for name, wiring in before.items())
             actions.append(RewireWorkload(desired.cluster, ref, wirings, removes, basis=state.manifest))
+        waits = tuple(sorted(put & later_wirings.get(ref, {}).keys()))
+        if waits and rewire(after, later_wirings[ref]) != after:
+            wirings = tuple(sorted(later_wirings[ref].items()))
+            removes = any(later_wirings[ref].get(name) != wiring for name, wiring in read_wirings(after).items())
+            actions.append(RewireWorkload(desired.cluster, ref, wirings, removes, after_linkers=waits))
 
     for connection in sorted(removed, key=lambda c: c.name):
         # Its secret and service account before the linker: once the linker is gone nothing would plan their

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 
 from shared.core import naming
-from shared.core.codes import Code, Severity
+from shared.core.codes import Code
 from shared.core.manifests import WI_LABEL, pod_spec, pod_template, service_account_of
 from shared.core.model import AuthKind, ClusterState, Connection, Intent, WorkloadRef
 from shared.core.plan import Plan, PutLinker
@@ -20,6 +20,37 @@ class Status(Enum):
     PENDING = "Pending"
     ORPHANED = "Orphaned"
     ERROR = "Error"
+
+
+WORST_FIRST = (Status.ERROR, Status.DRIFTED, Status.PENDING, Status.ORPHANED, Status.COMPLIANT)
+
+# Each reason code has exactly one verdict, wherever it is found; a connection's verdict is its worst reason's.
+VERDICT_OF: dict[Code, Status] = {
+    Code.CLUSTER_NOT_READY: Status.PENDING,
+    Code.LINKER_PROVISIONING: Status.PENDING,
+    Code.LINKER_MISSING: Status.DRIFTED,
+    Code.LINKER_DRIFTED: Status.DRIFTED,
+    Code.LINKER_FAILED: Status.DRIFTED,
+    Code.SECRET_MISSING: Status.DRIFTED,
+    Code.SECRET_KEYS_MISSING: Status.DRIFTED,
+    Code.SERVICE_ACCOUNT_MISSING: Status.DRIFTED,
+    Code.SERVICE_ACCOUNT_WRONG_CLIENT: Status.DRIFTED,
+    Code.FEDERATED_CREDENTIAL_MISSING: Status.DRIFTED,
+    Code.CLUSTER_WI_DISABLED: Status.DRIFTED,
+    Code.WORKLOAD_NOT_WIRED: Status.DRIFTED,
+    Code.NOT_WANTED: Status.ORPHANED,
+    Code.TARGET_DELETED: Status.ORPHANED,
+    Code.EXTENSION_NOT_READY: Status.ERROR,
+    Code.VALIDATE_FAILED: Status.ERROR,
+    Code.WORKLOAD_NOT_FOUND: Status.ERROR,
+    Code.READ_FAILED: Status.ERROR,
+}
+
+
+def verdict_of(reasons: tuple[Reason, ...] | list[Reason]) -> Status:
+    """The worst verdict among the reasons' (Compliant when there are none)."""
+    found = {VERDICT_OF[r.code] for r in reasons}
+    return next(s for s in WORST_FIRST if s in found or s is Status.COMPLIANT)
 
 
 @dataclass(frozen=True)
@@ -75,7 +106,7 @@ def judge(desired: Desired, actual: ClusterState, plan: Plan, evidence: Evidence
                             "nothing: the wiring is removed unless the target is paused")
             )  # fmt: skip
             verdicts.append(
-                Verdict(actual.info.ref.id, connection.name, connection.target_id, Status.ORPHANED, (reason,))
+                Verdict(actual.info.ref.id, connection.name, connection.target_id, verdict_of([reason]), (reason,))
             )
     return verdicts
 
@@ -83,20 +114,21 @@ def judge(desired: Desired, actual: ClusterState, plan: Plan, evidence: Evidence
 def _judge_intent(
     intent: Intent, connection: Connection | None, actual: ClusterState, plan: Plan, evidence: Evidence
 ) -> Verdict:
-    reasons: list[Reason] = []
     waiting = next((d for d in plan.deferred if d.linker is None), None)  # the cluster, not one linker, is busy
     if waiting is not None:
-        return _verdict(intent, Status.PENDING, [Reason(Code.CLUSTER_NOT_READY, waiting.reason,
-                                                        "wait: retried when the cluster settles")])  # fmt: skip
+        return _verdict(intent, [Reason(Code.CLUSTER_NOT_READY, waiting.reason,
+                                        "wait: retried when the cluster settles")])  # fmt: skip
+    absent = [r for r in _workload_reasons(intent, actual) if r.code is Code.WORKLOAD_NOT_FOUND]
+    if connection is None:  # a workload that does not exist is an Error from the first sweep on
+        return _verdict(intent, [Reason(Code.LINKER_MISSING, "the connection does not exist",
+                                        "sc-autopilot creates it"), *absent])  # fmt: skip
+    if connection.settling:
+        return _verdict(intent, [Reason(Code.LINKER_PROVISIONING, connection.provisioning_state,
+                                        "wait for Service Connector"), *absent])  # fmt: skip
+    reasons: list[Reason] = []
     put = next(
         (a for a in plan.actions if isinstance(a, PutLinker) and a.intent.linker_name == intent.linker_name), None
     )
-    if connection is None:
-        return _verdict(intent, Status.DRIFTED, [Reason(Code.LINKER_MISSING, "the connection does not exist",
-                                                        "sc-autopilot creates it")])  # fmt: skip
-    if connection.settling:
-        return _verdict(intent, Status.PENDING, [Reason(Code.LINKER_PROVISIONING, connection.provisioning_state,
-                                                        "wait for Service Connector")])  # fmt: skip
     if put is not None:
         code = Code.LINKER_FAILED if connection.provisioning_state == "Failed" else Code.LINKER_DRIFTED
         reasons.append(Reason(code, put.reason, "sc-autopilot puts the connection again"))
@@ -113,26 +145,27 @@ def _judge_intent(
                               "sc-autopilot puts the connection again, which rewrites it"))  # fmt: skip
     if intent.auth is AuthKind.WORKLOAD_IDENTITY:
         reasons += _workload_identity_reasons(intent, actual, evidence)
+    reasons += _workload_reasons(intent, actual)
+    available, failures = evidence.validation.get(intent.linker_name, (True, ()))
+    if not available:
+        reasons.append(Reason(Code.VALIDATE_FAILED, "; ".join(failures) or "Service Connector validation failed",
+                              "see the validation details in the portal"))  # fmt: skip
+    return _verdict(intent, reasons)
+
+
+def _workload_reasons(intent: Intent, actual: ClusterState) -> list[Reason]:
+    reasons = []
     for spec in intent.workloads:
         state = actual.workloads.get(WorkloadRef(spec.kind, intent.namespace, spec.name))
         if state is None:
             reasons.append(
                 Reason(Code.WORKLOAD_NOT_FOUND, f"{spec.kind}/{spec.name} does not exist", "fix sc-workloads")
             )
-            continue
-        missing = _wiring_gaps(intent, spec.container, state.manifest)
-        if missing:
+        elif missing := _wiring_gaps(intent, spec.container, state.manifest):
             reasons.append(
                 Reason(Code.WORKLOAD_NOT_WIRED, f"{spec.kind}/{spec.name}: {missing}", "sc-autopilot rewires it")
             )
-    available, failures = evidence.validation.get(intent.linker_name, (True, ()))
-    if not available:
-        reasons.append(Reason(Code.VALIDATE_FAILED, "; ".join(failures) or "Service Connector validation failed",
-                              "see the validation details in the portal"))  # fmt: skip
-    status = Status.COMPLIANT
-    if reasons:
-        status = Status.ERROR if all(r.code.severity is Severity.ERROR for r in reasons) else Status.DRIFTED
-    return _verdict(intent, status, reasons)
+    return reasons
 
 
 def _workload_identity_reasons(intent: Intent, actual: ClusterState, evidence: Evidence) -> list[Reason]:
@@ -176,5 +209,5 @@ def _wiring_gaps(intent: Intent, container: str | None, manifest: dict) -> str:
     return "; ".join(gaps)
 
 
-def _verdict(intent: Intent, status: Status, reasons: list[Reason]) -> Verdict:
-    return Verdict(intent.cluster.id, intent.linker_name, intent.target.id, status, tuple(reasons))
+def _verdict(intent: Intent, reasons: list[Reason]) -> Verdict:
+    return Verdict(intent.cluster.id, intent.linker_name, intent.target.id, verdict_of(reasons), tuple(reasons))

@@ -61,7 +61,7 @@ def merge(fragments: list[dict], started: datetime, dry_run: bool) -> dict:
     }
 
 
-def to_html(report: dict) -> str:
+def to_html(report: dict, previous: list[dict] | None = None) -> str:
     """One self-contained page: counts first, then what needs a person, with the fix next to it."""
     esc = html.escape
     counts = report["summary"]["verdicts"]

@@ -51,8 +51,11 @@ class Executor:
     def apply(self, actions: tuple[Action, ...], correlation_id: str | None = None) -> list[Outcome]:
         outcomes = []
         rewire_failed = cleanup_failed = provider_missing = False
+        put: set[str] = set()  # the linkers put in this batch
         for action in actions:
-            if provider_missing and isinstance(action, PutLinker):
+            if isinstance(action, RewireWorkload) and action.after_linkers:
+                outcome = _waiting(action, put)
+            elif provider_missing and isinstance(action, PutLinker):
                 # With Microsoft.KubernetesConfiguration unregistered Azure accepts the PUT and fails its operation
                 # ("Conflict", FACTS.md section 6), leaving a Failed linker behind: hold every PUT of the plan.
                 outcome = Outcome(
@@ -72,6 +75,8 @@ class Executor:
                 )
             else:
                 outcome = self._apply_one(action)
+            if isinstance(action, PutLinker) and outcome.status is OutcomeStatus.APPLIED:
+                put.add(action.intent.linker_name)
             rewire_failed |= isinstance(action, RewireWorkload) and outcome.status is OutcomeStatus.FAILED
             provider_missing |= isinstance(action, RegisterProvider) and (
                 outcome.status is OutcomeStatus.FAILED or outcome.detail != "Registered"
@@ -290,6 +295,15 @@ def _linker_body(intent: Intent, password: str | None) -> dict:
             "scope": intent.namespace,
         }
     }
+
+
+def _waiting(action: RewireWorkload, put: set[str]) -> Outcome:
+    """A patch that follows linkers of this plan is the next pass's, re-planned from what those linkers left; a
+    linker that was not put leaves its patch undone."""
+    missing = [name for name in action.after_linkers if name not in put]
+    if missing:
+        return Outcome(action, OutcomeStatus.SKIPPED, f"linker {', '.join(missing)} was not put: not wired")
+    return Outcome(action, OutcomeStatus.SKIPPED, "wired by the next pass, once the linker's secret exists")
 
 
 def _count(outcome: Outcome) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TypeVar
@@ -24,8 +24,9 @@ from shared.core.codes import Code, Finding
 from shared.core.eventgrid import EventHint, Ignored, decode, parse_event
 from shared.core.ids import ResourceRef
 from shared.core.model import ClusterState, IdentityInfo
-from shared.core.plan import DeleteLinker, Plan, PutLinker, RegisterProvider, is_removal
+from shared.core.plan import DeleteLinker, Plan, PutLinker, RegisterProvider, changed_actions, is_removal
 from shared.core.planner import Desired, PlannerSettings, desired_state, hold_removals, plan_cluster
+from shared.core.scope import EVERYWHERE, ClusterScope
 from shared.core.tags import parse_cluster_tags
 from shared.service.estate import Estate
 from shared.service.executor import Executor
@@ -91,16 +92,29 @@ class Application:
         report.runs += self.reconcile_all(sorted(clusters.items()), estate, self.settings.dry_run)
         return report
 
-    def apply(self, dry_run: bool | None = None) -> RunReport:
-        """Reconcile every cluster that carries `sc-group` in the managed subscriptions."""
+    def apply(
+        self,
+        dry_run: bool | None = None,
+        scope: ClusterScope = EVERYWHERE,
+        progress: Progress | None = None,
+        expected: Mapping[str, tuple[str, ...]] | None = None,
+    ) -> RunReport:
+        """Reconcile every cluster that carries `sc-group` in the managed subscriptions (within `scope`).
+
+        With `expected` (a saved plan's action lines by lower-case cluster id), a cluster whose first plan is no
+        longer exactly that is left untouched and reported as moved."""
         estate = self.inventory.estate(all_clusters=True)
-        clusters = sorted(ResourceRef.parse(c.id) for c in estate.clusters)
+        clusters = self.clusters_in(estate, scope)
         dry_run = self.settings.dry_run if dry_run is None else dry_run
-        runs = self.reconcile_all([(c, None) for c in clusters], estate, dry_run)
+        runs = self.reconcile_all([(c, None) for c in clusters], estate, dry_run, progress, expected)
         return RunReport(runs, failures=[f.finding() for f in estate.failures])
 
-    def plan(self) -> RunReport:
-        return self.apply(dry_run=True)
+    def plan(self, scope: ClusterScope = EVERYWHERE, progress: Progress | None = None) -> RunReport:
+        return self.apply(dry_run=True, scope=scope, progress=progress)
+
+    @staticmethod
+    def clusters_in(estate: Estate, scope: ClusterScope) -> list[ResourceRef]:
+        return sorted(ref for c in estate.clusters if scope.matches(ref := ResourceRef.parse(c.id)))
 
     def each_cluster(self, items: Iterable[T], work: Callable[[T], R]) -> list[R]:
         """`work` over clusters, at most SC_CONCURRENCY at once, results in input order. Clusters are
@@ -112,20 +126,34 @@ class Application:
             return list(pool.map(work, items))
 
     # -- the reconcile loop ----------------------------------------------------------------------------
-    def observe_all(self, clusters: list[ResourceRef], estate: Estate) -> tuple[list[Sight], RemovalBudget]:
+    def observe_all(
+        self, clusters: list[ResourceRef], estate: Estate, progress: Progress | None = None
+    ) -> tuple[list[Sight], RemovalBudget]:
         """Every cluster's first look, and the run's removal budget: a run whose plans together would remove more
         than SC_MAX_REMOVALS_PER_RUN holds all its removals (the breaker trips before anything is applied)."""
-        sights = self.each_cluster(clusters, lambda cluster: self.sight(cluster, estate))
+        done = ProgressCounter("reading", clusters, progress)
+        sights = self.each_cluster(clusters, lambda cluster: done(self.sight(cluster, estate)))
         budget = RemovalBudget(self.settings.max_removals_per_run)
         budget.expect(sum(s.removals for s in sights))
         return sights, budget
 
     def reconcile_all(
-        self, clusters: list[tuple[ResourceRef, str | None]], estate: Estate, dry_run: bool
+        self,
+        clusters: list[tuple[ResourceRef, str | None]],
+        estate: Estate,
+        dry_run: bool,
+        progress: Progress | None = None,
+        expected: Mapping[str, tuple[str, ...]] | None = None,
     ) -> list[ClusterRun]:
-        sights, budget = self.observe_all([c for c, _ in clusters], estate)
+        sights, budget = self.observe_all([c for c, _ in clusters], estate, progress)
         work = [(sight, correlation) for sight, (_, correlation) in zip(sights, clusters, strict=True)]
-        return self.each_cluster(work, lambda item: self.reconcile(item[0], estate, dry_run, budget, item[1]))
+        done = ProgressCounter("planning" if dry_run else "reconciling", [c for c, _ in clusters], progress)
+
+        def reconcile(item: tuple[Sight, str | None]) -> ClusterRun:
+            guard = None if expected is None else expected.get(item[0].cluster.id.lower(), ())
+            return done(self.reconcile(item[0], estate, dry_run, budget, item[1], guard))
+
+        return self.each_cluster(work, reconcile)
 
     def sight(self, cluster: ResourceRef, estate: Estate) -> Sight:
         """One cluster observed, or why it could not be (never raises: one cluster's failure is its own)."""
@@ -138,14 +166,20 @@ class Application:
             return Sight(cluster, None, (unexpected_failure(cluster, error),))
 
     def reconcile(
-        self, sight: Sight, estate: Estate, dry_run: bool, budget: RemovalBudget, correlation_id: str | None = None
+        self,
+        sight: Sight,
+        estate: Estate,
+        dry_run: bool,
+        budget: RemovalBudget,
+        correlation_id: str | None = None,
+        expected: tuple[str, ...] | None = None,
     ) -> ClusterRun:
         cluster = sight.cluster
         run = ClusterRun(cluster.id)
         attributes = {"sc.cluster": cluster.id, "sc.dry_run": dry_run, "sc.correlation_id": correlation_id or ""}
         with telemetry.tracer.start_as_current_span("reconcile_cluster", attributes=attributes):
             try:
-                self._reconcile(run, sight, estate, dry_run, budget, correlation_id)
+                self._reconcile(run, sight, estate, dry_run, budget, correlation_id, expected)
             except ReadError as error:
                 run.findings += [f.finding() for f in error.failures]
             except Exception as error:  # isolation, as in sight()
@@ -163,14 +197,14 @@ class Application:
 
     def _reconcile(
         self, run: ClusterRun, sight: Sight, estate: Estate, dry_run: bool, budget: RemovalBudget,
-        correlation_id: str | None,
+        correlation_id: str | None, expected: tuple[str, ...] | None,
     ) -> None:  # fmt: skip
         cluster = sight.cluster
         if sight.failures:
             run.findings += list(sight.failures)
             return
         observed = sight.observation
-        for _ in range(MAX_PASSES):
+        for attempt in range(MAX_PASSES):
             if observed is None:
                 run.findings.append(
                     Finding(Code.CLUSTER_GONE, cluster.id, "the cluster no longer exists", "nothing to do")
@@ -181,6 +215,9 @@ class Application:
             run.findings = list(plan.findings) + run.outcome_findings()
             log_event(log, logging.INFO, "plan", resource=cluster.id, actions=plan.lines(), dry_run=dry_run,
                       correlation_id=correlation_id)  # fmt: skip
+            if attempt == 0 and expected is not None and (moved := changed_actions(expected, tuple(plan.lines()))):
+                run.moved = moved  # the saved plan no longer holds: nothing is applied on this cluster
+                break
             if dry_run or plan.is_empty:
                 break
             outcomes = self.executor.apply(plan.actions, correlation_id)
@@ -259,6 +296,26 @@ class RemovalBudget:
                 return plan
             self.tripped = True
         return hold_removals(plan, self.cap)
+
+
+Progress = Callable[[str, int, int], None]  # (phase, clusters done, clusters in the run)
+
+
+class ProgressCounter:
+    """Counts finished clusters for a progress callback (clusters finish concurrently, in any order)."""
+
+    def __init__(self, phase: str, clusters: list[ResourceRef], progress: Progress | None):
+        self.phase, self.total, self.done, self.progress = phase, len(clusters), 0, progress
+        self.lock = threading.Lock()
+        if progress:
+            progress(phase, 0, self.total)
+
+    def __call__(self, result: R) -> R:
+        if self.progress:
+            with self.lock:
+                self.done += 1
+                self.progress(self.phase, self.done, self.total)
+        return result
 
 
 def unexpected_failure(cluster: ResourceRef, error: Exception) -> Finding:

@@ -43,10 +43,16 @@ class ClusterRun:
     plans: list[Plan] = field(default_factory=list)
     outcomes: list[Outcome] = field(default_factory=list)
     findings: list[Finding] = field(default_factory=list)
+    moved: list[str] = field(default_factory=list)  # how the estate moved since a saved plan: nothing was applied
 
     @property
     def applied(self) -> list[str]:
         return [o.action.describe() for o in self.outcomes if o.status == "applied"]
+
+    @property
+    def planned(self) -> list[str]:
+        """The writes of the first plan: what `plan` shows and what `apply` would make."""
+        return [a.describe() for a in self.plans[0].writes] if self.plans else []
 
     @property
     def settled(self) -> list[Outcome]:
@@ -67,7 +73,7 @@ class ClusterRun:
     @property
     def ok(self) -> bool:
         """Every read and every write of this cluster succeeded (deferred work is not a failure)."""
-        return not self.failed and not any(f.code in FAILURE_CODES for f in self.findings)
+        return not self.failed and not self.moved and not any(f.code in FAILURE_CODES for f in self.findings)
 
     @property
     def requeue_after(self) -> float | None:
@@ -106,6 +112,10 @@ class RunReport:
         return [line for run in self.runs for line in run.applied]
 
     @property
+    def planned(self) -> list[str]:
+        return [line for run in self.runs for line in run.planned]
+
+    @property
     def deferred(self) -> list[str]:
         return [line for run in self.runs for line in run.deferred]
 
@@ -136,11 +146,12 @@ class RunReport:
                     "outcomes": [
                         {"action": o.action.describe(), "status": o.status, "detail": o.detail} for o in run.outcomes
                     ],
+                    "moved": run.moved,
                 }
                 for run in self.runs
             ],
             "findings": [f.to_dict() for f in self.findings],
-            "ignored_events": [{"id": i.event_id, "reason": i.reason} for i in self.ignored],
+            "ignoredEvents": [{"id": i.event_id, "reason": i.reason} for i in self.ignored],
         }
 
 

@@ -18,9 +18,18 @@ from shared.core.ids import ResourceRef
 from shared.core.model import AuthKind, Intent
 from shared.core.orphans import CleanupPolicy, plan_orphans
 from shared.core.plan import DeleteObject, PutLinker
-from shared.core.verdicts import Evidence, Reason, Status, Verdict, judge
+from shared.core.scope import EVERYWHERE, ClusterScope
+from shared.core.verdicts import Evidence, Reason, Status, Verdict, judge, verdict_of
 from shared.service.estate import Estate
-from shared.service.reconciler import Application, Observation, RemovalBudget, Sight, unexpected_failure
+from shared.service.reconciler import (
+    Application,
+    Observation,
+    Progress,
+    ProgressCounter,
+    RemovalBudget,
+    Sight,
+    unexpected_failure,
+)
 from shared.service.results import ClusterSweep, SweepResult
 
 log = get_logger("sweep")
@@ -39,19 +48,24 @@ class Sweeper:
         self._deletions_left = settings.max_deletions_per_run
         self._budget_lock = threading.Lock()  # clusters are swept concurrently; the run's budgets are shared
 
-    def run(self, dry_run: bool | None = None, now: datetime | None = None, progress=None) -> SweepResult:
+    def run(
+        self,
+        dry_run: bool | None = None,
+        now: datetime | None = None,
+        progress: Progress | None = None,
+        scope: ClusterScope = EVERYWHERE,
+    ) -> SweepResult:
+        """Every tagged cluster in `scope`; `progress(phase, done, total)` as clusters are read, then swept."""
         dry_run = self.app.settings.dry_run if dry_run is None else dry_run
         now = now or datetime.now(UTC)
         self.started = now
         estate = self.app.inventory.estate(all_clusters=True)
-        clusters = sorted(ResourceRef.parse(c.id) for c in estate.clusters)
-        sights, budget = self.app.observe_all(clusters, estate)
+        clusters = self.app.clusters_in(estate, scope)
+        sights, budget = self.app.observe_all(clusters, estate, progress)
+        done = ProgressCounter("sweeping", clusters, progress)
 
         def sweep(sight: Sight) -> ClusterSweep:
-            swept = self.sweep_cluster(sight, estate, dry_run, now, budget)
-            if progress:
-                progress(sight.cluster)
-            return swept
+            return done(self.sweep_cluster(sight, estate, dry_run, now, budget))
 
         failures = [f.finding() for f in estate.failures]
         return SweepResult(now, dry_run, self.app.each_cluster(sights, sweep), failures)
@@ -188,7 +202,7 @@ class Sweeper:
 
 def _unknown(intent: Intent, failures: list[Finding]) -> Verdict:
     reasons = tuple(Reason(Code.READ_FAILED, f.message, f.fix) for f in failures)
-    return Verdict(intent.cluster.id, intent.linker_name, intent.target.id, Status.ERROR, reasons)
+    return Verdict(intent.cluster.id, intent.linker_name, intent.target.id, verdict_of(reasons), reasons)
 
 
 def validation_order(observed: Observation, now: datetime) -> list[Intent]:

@@ -148,7 +148,7 @@ def test_handle_event_from_a_broken_file_reports_the_ignore(admin, tmp_path, cap
         assert main(["--output", "json", "handle-event", str(path)]) == EXIT_OK, payload.id
         output = json.loads(capsys.readouterr().out)
         assert output["clusters"] == [], payload.id
-        assert output["ignored_events"][0]["reason"].startswith("undecodable payload"), payload.id
+        assert output["ignoredEvents"][0]["reason"].startswith("undecodable payload"), payload.id
         assert admin.requests_since(mark) == [], payload.id
 
 

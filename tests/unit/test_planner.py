@@ -17,6 +17,7 @@ from tests.planner_world import (
     SQL_TARGET,
     converge,
     plan,
+    simulate,
     state,
     workload,
 )
@@ -24,8 +25,23 @@ from tests.planner_world import (
 
 def test_first_pass_creates_the_linker_and_defers_wiring_until_the_secret_exists():
     first = plan(state(workload("Deployment", "api"), workload("StatefulSet", "worker")), [SQL_TARGET])
-    assert [type(a) for a in first.actions] == [PutLinker]
+    assert [type(a) for a in first.immediate] == [PutLinker]
     assert first.actions[0].intent.linker_name.startswith("scap_")
+
+
+def test_the_plan_shows_the_patches_that_follow_a_linker_still_to_be_put():
+    """Every write apply makes is in the first plan: the patches that wait for the new linker are marked so, and are
+    exactly the ones the next pass applies once the secret exists."""
+    actual = state(workload("Deployment", "api"), workload("StatefulSet", "worker"))
+    first = plan(actual, [SQL_TARGET])
+    put, *patches = first.writes
+    linker = put.intent.linker_name
+    assert {p.workload.name for p in patches} == {"api", "worker"}
+    assert all(p.after_linkers == (linker,) and f"(after linker {linker} is put)" in p.describe() for p in patches)
+    assert first.immediate == (put,)
+    second = plan(simulate(actual, first.immediate), [SQL_TARGET])
+    assert [(p.workload, p.wirings) for p in second.writes] == [(p.workload, p.wirings) for p in patches]
+    assert all(not p.after_linkers for p in second.writes)
 
 
 def test_apply_then_replan_is_empty_and_workloads_carry_the_secret():
