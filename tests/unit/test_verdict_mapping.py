@@ -8,7 +8,7 @@ from pathlib import Path
 from shared.core.codes import Code
 from shared.core.planner import desired_state, plan_cluster
 from shared.core.verdicts import VERDICT_OF, WORST_FIRST, Evidence, Reason, Status, judge, verdict_of
-from tests.planner_world import IDENTITIES, MANAGED, SETTINGS, SQL_TARGET, state, workload
+from tests.planner_world import IDENTITIES, SETTINGS, SQL_TARGET, state, workload
 
 ROOT = Path(__file__).resolve().parents[2]
 README = ROOT / "README.md"
@@ -24,8 +24,8 @@ def test_the_worst_reason_decides():
 
 def test_a_missing_workload_is_an_error_from_the_first_sweep_on():
     actual = state(workload("Deployment", "api"))  # sts/worker does not exist, no linker yet
-    desired = desired_state(actual.info, [SQL_TARGET], IDENTITIES, SETTINGS)
-    plan = plan_cluster(desired, actual, SETTINGS, MANAGED)
+    desired = desired_state(actual, [SQL_TARGET], IDENTITIES, SETTINGS)
+    plan = plan_cluster(desired, actual, SETTINGS)
     (verdict,) = judge(desired, actual, plan, Evidence())
     assert verdict.status is Status.ERROR
     assert [r.code for r in verdict.reasons] == [Code.LINKER_MISSING, Code.WORKLOAD_NOT_FOUND]
