@@ -153,8 +153,8 @@ class Executor:
             if refusal is not None:
                 return Outcome(action, OutcomeStatus.FAILED, str(Code.CONSENT_MISSING), refusal)
             password = secret.value
-        linker = self.arm.put_linker(intent.cluster.id, intent.linker_name, _linker_body(intent, password))
-        return Outcome(action, OutcomeStatus.APPLIED, linker.provisioning_state or "")
+        state = self.arm.put_linker(intent.cluster.id, intent.linker_name, _linker_body(intent, password))
+        return Outcome(action, OutcomeStatus.APPLIED, state)
 
     # -- Kubernetes ------------------------------------------------------------------------------------
     def _rewire(self, action: RewireWorkload) -> Outcome:

@@ -16,7 +16,6 @@ from shared.core.model import (
     WORKLOAD_KINDS,
     ClusterInfo,
     ClusterState,
-    Connection,
     IdentityInfo,
     TaggedResource,
     TargetInfo,
@@ -53,7 +52,7 @@ class Inventory:
         clusters = tuple(r for r in resources if r.type == CLUSTER_TYPE)
         targets = tuple(t for t in (_target(r) for r in resources) if t is not None)
         tagged = {c.id.lower() for c in clusters}
-        infos = (_cluster_info(found) for listing, _ in details for found in listing)
+        infos = (info for listing, _ in details for info in listing)
         cluster_infos = {i.ref.id.lower(): i for i in infos if i.ref.id.lower() in tagged}
         return Estate(clusters, targets, cluster_infos, failures=failures)
 
@@ -61,14 +60,10 @@ class Inventory:
         listed = estate.cluster_infos.get(cluster.id.lower()) if estate else None
         if listed is not None:
             return listed
-        found = self.arm.get_cluster(cluster.id)
-        return None if found is None else _cluster_info(found)
+        return self.arm.get_cluster(cluster.id)
 
     def identity(self, ref: ResourceRef, estate: Estate) -> IdentityInfo | None:
-        found = estate.remember(("identity", ref.id.lower()), lambda: self.arm.get_identity(ref.id))
-        if found is None:
-            return None
-        return IdentityInfo(ResourceRef.parse(found.id), found.client_id, found.principal_id, dict(found.tags or {}))
+        return estate.remember(("identity", ref.id.lower()), lambda: self.arm.get_identity(ref.id))
 
     def provider_state(self, subscription_id: str, namespace: str, estate: Estate) -> str:
         return estate.remember(
@@ -115,7 +110,7 @@ class Inventory:
         secrets, accounts = results["Secret"], results["ServiceAccount"]
         return ClusterState(
             info=info,
-            connections=tuple(_connection(linker) for linker in results["linkers"]),
+            connections=tuple(results["linkers"]),
             workloads=workloads,
             secrets=_names_by_namespace(secrets),
             service_accounts=_names_by_namespace(accounts),
@@ -145,18 +140,6 @@ def _attempt(read: Callable[[str], list]) -> Callable[[str], tuple[list, tuple[R
     return attempt
 
 
-def _cluster_info(found) -> ClusterInfo:
-    oidc = found.oidc_issuer_profile
-    security = found.security_profile
-    return ClusterInfo(
-        ref=ResourceRef.parse(found.id),
-        tags=dict(found.tags or {}),
-        provisioning_state=found.provisioning_state or "Unknown",
-        oidc_issuer_url=(oidc.issuer_url if oidc and oidc.enabled else None),
-        workload_identity_enabled=bool(security and security.workload_identity and security.workload_identity.enabled),
-    )
-
-
 def _target(resource: TaggedResource) -> TargetInfo | None:
     try:
         ref = ResourceRef.parse(resource.id)
@@ -167,20 +150,6 @@ def _target(resource: TaggedResource) -> TargetInfo | None:
     if resource.type == "microsoft.cognitiveservices/accounts" and resource.kind.lower() in OPENAI_ACCOUNT_KINDS:
         return TargetInfo(ref, TargetKind.OPENAI, resource.tags)
     return None
-
-
-def _connection(linker) -> Connection:
-    auth = linker.auth_info
-    return Connection(
-        name=linker.name,
-        target_id=(linker.target_service.id if linker.target_service else "") or "",
-        auth_type=(auth.auth_type if auth else "") or "",
-        namespace=linker.scope or "default",
-        client_type=linker.client_type or "none",
-        provisioning_state=linker.provisioning_state or "Unknown",
-        client_id=getattr(auth, "client_id", None),
-        secret_user=getattr(auth, "name", None),
-    )
 
 
 def _names_by_namespace(items: list[dict]) -> dict[str, frozenset[str]]:

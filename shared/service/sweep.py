@@ -160,7 +160,7 @@ class Sweeper:
     def _evidence(self, observed: Observation, estate: Estate) -> Evidence:
         arm, info = self.app.arm, observed.actual.info
         api = KubeApi(self.app.inventory.kube.for_cluster(info.ref))
-        extension = arm.extension(info.ref.id)
+        extension_state = arm.extension_state(info.ref.id)
         secret_keys, expected, validation, subjects = {}, {}, {}, {}
         existing = {c.name: c for c in observed.actual.connections}
         for intent in validation_order(observed, self.started):
@@ -174,27 +174,21 @@ class Sweeper:
                 shape, lambda i=intent: frozenset(arm.linker_configuration_names(info.ref.id, i.linker_name))
             )
             if self._take_validation():  # validate is a POST too: spent within the per-run budget
-                result = arm.validate_linker(info.ref.id, intent.linker_name)
-                failures = tuple(
-                    d.error_message or d.name for d in result.validation_detail or [] if d.result == "failure"
-                )
-                validation[intent.linker_name] = (bool(result.is_connection_available), failures)
+                validation[intent.linker_name] = arm.validate_linker(info.ref.id, intent.linker_name)
             if intent.auth is AuthKind.WORKLOAD_IDENTITY and intent.identity:
                 key = intent.identity.client_id.lower()
                 if key not in subjects:
-                    subjects[key] = frozenset(
-                        (f.issuer, f.subject) for f in arm.federated_credentials(intent.identity.ref.id)
-                    )
+                    subjects[key] = arm.federated_subjects(intent.identity.ref.id)
         present = {t.ref.id.lower() for t in estate.targets}
         missing = frozenset(
             c.target_id.lower() for c in observed.actual.connections
             if naming.is_ours(c) and c.target_id.lower() not in present and _type(c.target_id) in API_VERSIONS
             and estate.remember(("target-exists", c.target_id.lower()),
-                                lambda c=c: arm.get_resource(c.target_id, _type(c.target_id)) is not None,
+                                lambda c=c: arm.target_exists(c.target_id, _type(c.target_id)),
                                 keep=lambda exists: True) is False
         )  # fmt: skip
         return Evidence(
-            extension_state=extension.provisioning_state if extension else None,
+            extension_state=extension_state,
             secret_keys=secret_keys, expected_keys=expected, federated_subjects=subjects, validation=validation,
             missing_targets=missing,
         )  # fmt: skip

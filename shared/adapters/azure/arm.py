@@ -7,14 +7,16 @@ import functools
 from collections.abc import Callable, Iterable
 from typing import TypeVar
 
+from azure.mgmt.containerservice.models import ManagedCluster
 from azure.mgmt.resource.resources.models import GenericResourceExpanded
+from azure.mgmt.servicelinker.models import LinkerResource
 
 from shared.adapters.azure.clients import AzureClients
 from shared.adapters.azure.errors import AZURE_ERRORS, is_absent, read_failed, with_retries
 from shared.adapters.errors import ReadError
 from shared.core.codes import ReadFailure
 from shared.core.ids import ResourceRef
-from shared.core.model import TaggedResource
+from shared.core.model import ClusterInfo, Connection, IdentityInfo, TaggedResource
 
 GROUP_TAG = "sc-group"
 T = TypeVar("T")
@@ -58,41 +60,51 @@ class Arm:
                                 lambda: resources.list(filter=f"tagName eq '{GROUP_TAG}'"))  # fmt: skip
         return [_tagged(r) for r in listing]
 
-    def list_clusters(self, subscription_id: str) -> list:
-        """Every AKS cluster of a subscription, full objects: one paged call instead of a GET per cluster."""
+    def list_clusters(self, subscription_id: str) -> list[ClusterInfo]:
+        """Every AKS cluster of a subscription: one paged call instead of a GET per cluster."""
         clusters = self.clients.containers(subscription_id).managed_clusters
-        return self._listing("cluster listing", f"/subscriptions/{subscription_id}", clusters.list)
+        return [_cluster_info(c) for c in self._listing("cluster listing", f"/subscriptions/{subscription_id}",
+                                                        clusters.list)]  # fmt: skip
 
-    def get_cluster(self, cluster_id: str):
+    def get_cluster(self, cluster_id: str) -> ClusterInfo | None:
         ref = ResourceRef.parse(cluster_id)
         clusters = self.clients.containers(ref.subscription_id).managed_clusters
-        return self._read("cluster", cluster_id, lambda: clusters.get(ref.resource_group, ref.name), absent=None)
+        found = self._read("cluster", cluster_id, lambda: clusters.get(ref.resource_group, ref.name), absent=None)
+        return None if found is None else _cluster_info(found)
 
-    def get_resource(self, resource_id: str, resource_type: str):
+    def target_exists(self, resource_id: str, resource_type: str) -> bool:
         resources = self.clients.resources(ResourceRef.parse(resource_id).subscription_id).resources
         api_version = API_VERSIONS[resource_type.lower()]
-        return self._read("target", resource_id, lambda: resources.get_by_id(resource_id, api_version=api_version),
-                          absent=None)  # fmt: skip
+        found = self._read("target", resource_id, lambda: resources.get_by_id(resource_id, api_version=api_version),
+                           absent=None)  # fmt: skip
+        return found is not None
 
-    def get_identity(self, identity_id: str):
+    def get_identity(self, identity_id: str) -> IdentityInfo | None:
         ref = ResourceRef.parse(identity_id)
         identities = self.clients.identities(ref.subscription_id).user_assigned_identities
-        return self._read("identity", identity_id, lambda: identities.get(ref.resource_group, ref.name), absent=None)
+        found = self._read("identity", identity_id, lambda: identities.get(ref.resource_group, ref.name), absent=None)
+        if found is None:
+            return None
+        return IdentityInfo(ResourceRef.parse(found.id), found.client_id, found.principal_id, dict(found.tags or {}))
 
-    def federated_credentials(self, identity_id: str) -> list:
+    def federated_subjects(self, identity_id: str) -> frozenset[tuple[str, str]]:
+        """(issuer, subject) of every federated credential on the identity."""
         ref = ResourceRef.parse(identity_id)
         credentials = self.clients.identities(ref.subscription_id).federated_identity_credentials
-        return self._listing("federated credentials", identity_id,
-                             lambda: credentials.list(ref.resource_group, ref.name))  # fmt: skip
+        listing = self._listing("federated credentials", identity_id,
+                                lambda: credentials.list(ref.resource_group, ref.name))  # fmt: skip
+        return frozenset((c.issuer, c.subject) for c in listing)
 
-    def extension(self, cluster_id: str, name: str = "sc-extension"):
+    def extension_state(self, cluster_id: str, name: str = "sc-extension") -> str | None:
+        """The cluster extension's provisioning state; None when it is not installed."""
         ref = ResourceRef.parse(cluster_id)
         operations = self.clients.extensions(ref.subscription_id).extensions
-        return self._read(
+        found = self._read(
             f"extension {name}", cluster_id,
             lambda: operations.get(ref.resource_group, "Microsoft.ContainerService", "managedClusters", ref.name, name),
             absent=None,
         )  # fmt: skip
+        return None if found is None else (found.provisioning_state or "Unknown")
 
     def provider_state(self, subscription_id: str, namespace: str) -> str:
         providers = self.clients.resources(subscription_id).providers
@@ -107,33 +119,32 @@ class Arm:
         return provider.registration_state or "Registering"
 
     # -- Service Connector -----------------------------------------------------------------------------
-    def list_linkers(self, cluster_id: str) -> list:
+    def list_linkers(self, cluster_id: str) -> list[Connection]:
         linkers = self.clients.linkers().linker
-        return self._listing("linker listing", cluster_id, lambda: linkers.list(cluster_id))
+        return [_connection(lk) for lk in self._listing("linker listing", cluster_id, lambda: linkers.list(cluster_id))]
 
     def has_linker_to(self, cluster_id: str, target_id: str) -> bool:
         """Whether any linker on the cluster points at the target (ours or not: the planner decides)."""
-        target = target_id.lower()
-        return any(
-            (linker.target_service and (linker.target_service.id or "").lower() == target)
-            for linker in self.list_linkers(cluster_id)
-        )
+        return any(c.target_id.lower() == target_id.lower() for c in self.list_linkers(cluster_id))
 
-    def put_linker(self, cluster_id: str, name: str, body: dict):
-        """Create or replace a linker and wait for its LRO (Accepted -> Succeeded | Failed)."""
+    def put_linker(self, cluster_id: str, name: str, body: dict) -> str:
+        """Create or replace a linker and wait for its LRO (Accepted -> Succeeded | Failed); its final state."""
         linkers = self.clients.linkers().linker
         # A fresh copy per attempt: the SDK consumes parts of a dict body, so a retry would send it incomplete.
-        return self._retry()(lambda: linkers.begin_create_or_update(cluster_id, name, copy.deepcopy(body)).result())
+        put = self._retry()(lambda: linkers.begin_create_or_update(cluster_id, name, copy.deepcopy(body)).result())
+        return put.provisioning_state or ""
 
     def delete_linker(self, cluster_id: str, name: str) -> None:
         linkers = self.clients.linkers().linker
         self._retry()(lambda: linkers.begin_delete(cluster_id, name).result())
 
-    def validate_linker(self, cluster_id: str, name: str):
-        """Service Connector's own validation (an LRO POST): read like any other evidence."""
+    def validate_linker(self, cluster_id: str, name: str) -> tuple[bool, tuple[str, ...]]:
+        """Service Connector's own validation (an LRO POST), read like any other evidence: (available, failures)."""
         linkers = self.clients.linkers().linker
-        return self._read("validateLinker", f"{cluster_id}/providers/Microsoft.ServiceLinker/linkers/{name}",
-                          lambda: linkers.begin_validate(cluster_id, name).result(), absent=_NO_ABSENT)  # fmt: skip
+        result = self._read("validateLinker", f"{cluster_id}/providers/Microsoft.ServiceLinker/linkers/{name}",
+                            lambda: linkers.begin_validate(cluster_id, name).result(), absent=_NO_ABSENT)  # fmt: skip
+        failures = tuple(d.error_message or d.name for d in result.validation_detail or [] if d.result == "failure")
+        return bool(result.is_connection_available), failures
 
     def linker_configuration_names(self, cluster_id: str, name: str) -> list[str]:
         linkers = self.clients.linkers().linker
@@ -145,4 +156,30 @@ class Arm:
 def _tagged(resource: GenericResourceExpanded) -> TaggedResource:
     return TaggedResource(
         id=resource.id, type=(resource.type or "").lower(), kind=resource.kind or "", tags=dict(resource.tags or {})
+    )
+
+
+def _cluster_info(found: ManagedCluster) -> ClusterInfo:
+    oidc = found.oidc_issuer_profile
+    security = found.security_profile
+    return ClusterInfo(
+        ref=ResourceRef.parse(found.id),
+        tags=dict(found.tags or {}),
+        provisioning_state=found.provisioning_state or "Unknown",
+        oidc_issuer_url=(oidc.issuer_url if oidc and oidc.enabled else None),
+        workload_identity_enabled=bool(security and security.workload_identity and security.workload_identity.enabled),
+    )
+
+
+def _connection(linker: LinkerResource) -> Connection:
+    auth = linker.auth_info
+    return Connection(
+        name=linker.name,
+        target_id=(linker.target_service.id if linker.target_service else "") or "",
+        auth_type=(auth.auth_type if auth else "") or "",
+        namespace=linker.scope or "default",
+        client_type=linker.client_type or "none",
+        provisioning_state=linker.provisioning_state or "Unknown",
+        client_id=getattr(auth, "client_id", None),
+        secret_user=getattr(auth, "name", None),
     )
