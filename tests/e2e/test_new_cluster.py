@@ -8,11 +8,13 @@ import time
 import requests
 
 from shared.config import Settings
+from shared.core.consent import ALLOWED_TARGETS
 from shared.service.reconciler import Application
 from tests.conftest import DATABASE, RG, Admin, demo_spec
 from tests.e2e.conftest import SQL_TAGS, Estate
 
 NEW_CLUSTER = f"{RG}/providers/Microsoft.ContainerService/managedClusters/aks-new"
+AKS_SERVER_APP = "6dae42f8-4368-4678-94ff-3960e28e3630"  # the token audience of an Entra-integrated AKS API
 
 
 def test_a_cluster_tagged_at_creation_is_deferred_while_creating_and_wired_on_redelivery(make_cloud):
@@ -40,10 +42,30 @@ def test_a_cluster_tagged_at_creation_is_deferred_while_creating_and_wired_on_re
     assert any(f.code == "CLUSTER_NOT_READY" for f in deferred.findings)
 
     _wait_until_succeeded(admin, NEW_CLUSTER)
+    # A new cluster has no application namespace: its owner creates it and consents to the database (sc-autopilot
+    # never creates one); until then the connection is refused with CONSENT_MISSING.
+    refused = app.handle_events(events)
+    assert any(f.code == "CONSENT_MISSING" for f in refused.findings) and not _linkers_on(admin, NEW_CLUSTER)
+    _create_namespace(cloud, admin, NEW_CLUSTER, "shop", {ALLOWED_TARGETS: RG})
     wired = app.handle_events(events)  # Event Grid redelivers the deferred event
     assert wired.ok and not wired.deferred, wired.summary()
     [linker] = _linkers_on(admin, NEW_CLUSTER)
     assert linker["properties"]["targetService"]["id"] == DATABASE and linker["properties"]["scope"] == "shop"
+
+
+def _create_namespace(cloud, admin: Admin, cluster_id: str, name: str, annotations: dict[str, str]) -> None:
+    """As the cluster's owner would (kubectl create namespace; kubectl annotate), through its Kubernetes API."""
+    key = admin.state()["clusters"][next(c for c in admin.state()["clusters"] if c.lower() == cluster_id.lower())][
+        "key"
+    ]
+    created = requests.post(
+        f"{cloud.arm_endpoint}/clusters/{key}/api/v1/namespaces",
+        json={"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name, "annotations": annotations}},
+        headers={"Authorization": f"Bearer {admin.token('platform-admin', AKS_SERVER_APP)}"},
+        verify=str(cloud.ca_bundle),
+        timeout=30,
+    )
+    assert created.status_code == 201, created.text
 
 
 def _linkers_on(admin: Admin, cluster_id: str) -> list[dict]:
