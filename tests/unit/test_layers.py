@@ -78,3 +78,11 @@ def test_rendering_a_report_loads_no_sdk():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
     assert out.stdout.strip() == "[]", out.stdout
+
+
+def test_every_cited_fact_file_is_in_the_repository():
+    """Code and docs cite FACTS.md (the verified field facts): it is docs/FACTS.md, not the handout outside the repo."""
+    handout = "/".join(("shared", "reference"))  # spelled apart so this test does not cite it
+    texts = [p.read_text() for p in [*modules("shared"), *modules("emulator"), *modules("tests")]]
+    assert not [t for t in texts if handout in t]
+    assert any("FACTS.md" in t for t in texts) and (ROOT / "docs" / "FACTS.md").read_text().count("## ") >= 10
