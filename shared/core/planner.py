@@ -7,7 +7,7 @@ protected namespaces are never touched; workloads are wired only once their secr
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from shared.core import consent, naming
 from shared.core.codes import Code, Finding, ReadFailure
@@ -369,6 +369,9 @@ def _workload_wirings(
                     final.setdefault(ref, {})[intent.linker_name] = records[intent.linker_name]
                 continue
             wiring = _wiring_for(intent, spec.container, state, final.get(ref, {}), records, findings)
+            earlier = final.get(ref, {}).get(intent.linker_name)
+            if wiring is not None and earlier is not None:  # named twice (`deploy/web,deploy/web:nginx`): both
+                wiring = replace(wiring, containers=tuple(dict.fromkeys(earlier.containers + wiring.containers)))
             if wiring is not None:
                 final.setdefault(ref, {})[intent.linker_name] = wiring
     return final, findings
