@@ -12,7 +12,7 @@ from azure.functions.timer import TimerRequest
 from azure.storage.queue import QueueClient, TextBase64DecodePolicy
 
 from shared import container as app_module
-from shared.adapters.storage import CONTAINER, POISON_QUEUE, SWEEP_QUEUE, SweepStore
+from shared.adapters.storage import SWEEP_QUEUE, SweepStore
 from shared.config import StorageSettings
 from tests.conftest import CLUSTER, DATABASE, indexed_functions
 from tests.e2e.conftest import SQL_TAGS
@@ -62,15 +62,15 @@ def test_timer_fans_out_and_the_last_cluster_writes_the_report(storage, estate, 
 
 def test_a_poison_message_is_reported_never_silently_dropped(storage):
     store = SweepStore.from_settings(StorageSettings.from_env())
-    run = store.start(["/subscriptions/x/resourceGroups/r/providers/Microsoft.ContainerService/managedClusters/gone"],
-                      dry_run=True)  # fmt: skip
+    gone = "/subscriptions/x/resourceGroups/r/providers/Microsoft.ContainerService/managedClusters/gone"
+    run = store.start([gone], dry_run=True)
     [message] = drain(storage, SWEEP_QUEUE)
     poisoned = QueueMessage(id=message.id, body=message.get_body(), dequeue_count=5)
     functions()["sweep_poison"].get_user_function()(poisoned)
     reports = [b.name for b in store.container.list_blobs(name_starts_with="reports/") if run in b.name]
     document = store.report(next(r for r in reports if r.endswith(".json")))
-    assert [f["code"] for f in document["findings"]] == ["SWEEP_FAILED"]
-    assert CONTAINER and POISON_QUEUE.endswith("-poison")
+    assert [(f["code"], f["resource"]) for f in document["findings"]] == [("SWEEP_FAILED", gone)]
+    assert document["summary"]["clusters"] == 1
 
 
 def test_run_now_over_http_answers_202_with_the_run(storage):
