@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: demo test bench lint format emulator clean
+.PHONY: demo test bench mutation lint format emulator clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -46,6 +46,20 @@ test: deps .venv-az/.installed
 bench: $(VENV)/.installed
 	$(PY) -m bench $(BENCH_ARGS)
 
+$(VENV)/.mutmut: $(VENV)/.installed requirements-mutation.txt
+	$(PY) -m pip install -q -r requirements-mutation.txt
+	touch $@
+
+# Not part of `make test`: mutmut over shared/core against the fast suite (tests/unit + tests/properties, no
+# emulator); an hour or more on 2 cores. A whole run starts afresh; MUTANTS="shared.core.orphans*" re-runs one
+# module and keeps the other results. The properties run SC_PROPERTY_EXAMPLES examples each (fewer than in
+# `make test`, so the score is a lower bound).
+MUTANTS ?=
+mutation: $(VENV)/.mutmut
+	$(if $(MUTANTS),,rm -rf mutants)
+	SC_PROPERTY_EXAMPLES=40 $(VENV)/bin/mutmut run --max-children 2 $(MUTANTS) > mutants.log 2>&1 || (tail -c 3000 mutants.log; false)
+	$(PY) -m tests.mutation_score
+
 lint: $(VENV)/.installed
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
@@ -58,4 +72,4 @@ emulator: $(VENV)/.installed
 	$(PY) -m emulator serve --scenario emulator/scenarios/demo.yaml --env-file .local-cloud.env
 
 clean:
-	rm -rf $(VENV) .venv-checkov .venv-az node_modules .pytest_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) .venv-checkov .venv-az node_modules .pytest_cache .ruff_cache .hypothesis mutants mutants.log
