@@ -51,12 +51,12 @@ $(VENV)/.mutmut: $(VENV)/.installed requirements-mutation.txt
 	touch $@
 
 # Not part of `make test`: mutmut over shared/core against the fast suite (tests/unit + tests/properties, no
-# emulator); an hour or more on 2 cores. A whole run starts afresh; MUTANTS="shared.core.orphans*" re-runs one
-# module and keeps the other results. The properties run SC_PROPERTY_EXAMPLES examples each (fewer than in
-# `make test`, so the score is a lower bound).
+# emulator): an hour or more on 2 cores. Always afresh (mutmut would keep which tests cover what from an earlier
+# run and never run a new test on an old mutant); MUTANTS="shared.core.orphans*" runs one module. The properties
+# run SC_PROPERTY_EXAMPLES examples each, fewer than in `make test`: the score is a lower bound.
 MUTANTS ?=
 mutation: $(VENV)/.mutmut
-	$(if $(MUTANTS),,rm -rf mutants)
+	rm -rf mutants
 	SC_PROPERTY_EXAMPLES=40 $(VENV)/bin/mutmut run --max-children 2 $(MUTANTS) > mutants.log 2>&1 || (tail -c 3000 mutants.log; false)
 	$(PY) -m tests.mutation_score
 

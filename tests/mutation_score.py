@@ -33,6 +33,8 @@ def main() -> int:
     by_module: dict[str, Counter] = defaultdict(Counter)
     survivors: list[str] = []
     for mutant, status in sorted(results().items()):
+        if status == "not checked":  # outside MUTANTS
+            continue
         by_module[module_of(mutant)][status] += 1
         if status not in DETECTED:
             survivors.append(mutant)

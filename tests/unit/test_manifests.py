@@ -173,3 +173,38 @@ def test_a_wiring_record_round_trips_with_defaults():
     }
     assert read_wirings(body) == {"a": Wiring("s", ()), "b": IDENTITY}
     assert read_wirings(copy.deepcopy(body)) == read_wirings(body)
+
+
+def test_rewire_serialises_its_record_compactly_and_sorted_so_an_unchanged_wiring_is_no_change():
+    wired = rewire(manifest(), {"b": IDENTITY, "a": SECRET})
+    assert wired["metadata"]["annotations"][WIRING_ANNOTATION] == (
+        '{"a":{"containers":["api"],"label":false,"previousServiceAccount":null,"secret":"sc-a-secret",'
+        '"serviceAccount":null},"b":{"containers":["api"],"label":true,"previousServiceAccount":null,'
+        '"secret":"sc-b-secret","serviceAccount":"sc-account-1"}}'
+    )
+
+
+def test_rewire_with_nothing_to_do_changes_nothing():
+    assert rewire(manifest(), {}) == manifest()
+
+
+def test_rewire_takes_back_every_changed_record_not_only_the_first():
+    wired = rewire(manifest(), {"a": SECRET, "b": IDENTITY, "c": Wiring("sc-c-secret", ("api",))})
+    assert secret_references(rewire(wired, {"a": SECRET})) == {"sc-a-secret"}
+
+
+def test_rewire_takes_back_a_wiring_whose_envfrom_was_removed_by_hand():
+    wired = rewire(manifest(), {"a": SECRET})
+    pod_spec(wired)["containers"][0].pop("envFrom")
+    after = rewire(wired, {})
+    assert "envFrom" not in pod_spec(after)["containers"][0] and read_wirings(after) == {}
+
+
+def test_rewire_builds_the_template_and_metadata_it_needs():
+    bare = {"kind": "CronJob", "spec": {}}
+    wired = rewire(bare, {"a": Wiring("s", (), "sc-account-1", None, label=True)})
+    assert pod_spec(wired)["serviceAccountName"] == "sc-account-1" and read_wirings(wired) == {
+        "a": Wiring("s", (), "sc-account-1", None, label=True)
+    }
+    assert rewire(wired, {}) == {"kind": "CronJob", "spec": {"jobTemplate": {"spec": {"template": {
+        "spec": {}, "metadata": {"labels": {}}}}}}, "metadata": {}}  # fmt: skip

@@ -127,6 +127,15 @@ def test_a_referenced_orphan_secret_is_never_deleted_however_it_is_referenced(ho
     actions, orphans, findings = run(cluster(user, objects=[("Secret", "shop", "sc-x-secret")]))
     assert actions == [] and states(orphans) == {("Secret", "shop", "sc-x-secret"): "in-use"}
     assert [f.code for f in findings] == ["ORPHAN_IN_USE"] and f"{kind.lower()}/shop/api" in findings[0].message
+    assert findings[0].resource_id == CLUSTER.id and "never deleted while referenced" in findings[0].fix
+
+
+def test_the_finding_names_every_user():
+    users = [workload(kind, name, **REFERENCES["volume"]) for kind, name in (("Deployment", "api"), ("Job", "etl"))]
+    _, _, (finding,) = run(cluster(*users, objects=[("Secret", "shop", "sc-x-secret")]))
+    assert (
+        finding.message == "Secret shop/sc-x-secret has no connection but is used by deployment/shop/api, job/shop/etl"
+    )
 
 
 def test_a_reference_from_another_namespace_does_not_keep_an_orphan():
@@ -153,10 +162,12 @@ def test_a_secret_is_not_in_use_because_a_pod_runs_as_an_account_of_that_name():
     assert actions == [DeleteObject(CLUSTER, "Secret", "shop", "sc-x-secret")]
 
 
-def test_protected_namespaces_are_never_looked_at():
+def test_protected_namespaces_are_never_looked_at_and_the_others_still_are():
     policy = dataclasses.replace(DELETE, protected_namespaces=("kube-system",))
     objects = [("Secret", "kube-system", "sc-x-secret"), ("ServiceAccount", "kube-system", "sc-account-x")]
     assert run(cluster(objects=objects), policy) == ([], [], [])
+    after = [("Secret", "kube-system", "sc-x-secret"), ("Secret", "shop", "sc-x-secret")]  # sorted: protected first
+    assert run(cluster(objects=after), policy)[0] == [DeleteObject(CLUSTER, "Secret", "shop", "sc-x-secret")]
 
 
 @pytest.mark.parametrize(("left", "deleted"), [(0, 0), (1, 1), (2, 2), (3, 3), (5, 3)])
@@ -166,7 +177,9 @@ def test_the_per_run_cap_stops_deletions_and_says_so(left, deleted):
     assert actions == [DeleteObject(CLUSTER, "Secret", "shop", f"sc-{n}-secret") for n in "abc"[:deleted]]
     assert [o.state for o in orphans] == ["deleting"] * deleted + ["capped"] * (3 - deleted)
     assert [f.code for f in findings] == ["DELETION_CAP_REACHED"] * (3 - deleted)
-    assert all("cap" in f.message and f.resource_id == CLUSTER.id for f in findings)
+    assert all(
+        "cap" in f.message and f.resource_id == CLUSTER.id and "SC_MAX_DELETIONS_PER_RUN" in f.fix for f in findings
+    )
 
 
 def test_the_cap_counts_only_deletions_not_marks_or_objects_in_use():
