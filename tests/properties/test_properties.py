@@ -229,7 +229,8 @@ def namespace_of(target: TargetInfo) -> str:
 
 
 def expectation(target: TargetInfo, cluster_tags: dict[str, str]) -> str:
-    """`connected`, `held` (paused or mis-tagged: left exactly as it is) or `unrelated` (not in the cluster's group)."""
+    """`connected`, `held` (paused, mis-tagged or refused: left exactly as it is) or `unrelated` (not in the
+    cluster's group)."""
     tags = target.tags
     sql_secret = target.kind is TargetKind.SQL_DATABASE and auth_of(target) == "secret"
     checked = [t for t in BROKEN if sql_secret or t not in ("sc-sql-user", "sc-sql-password")]
@@ -239,6 +240,8 @@ def expectation(target: TargetInfo, cluster_tags: dict[str, str]) -> str:
         return "held"
     if "shop" not in {g.strip().lower() for g in tags["sc-group"].split(",")}:
         return "unrelated"
+    if namespace_of(target) != "shop":  # the only namespace whose owner lets these targets in (planner_world)
+        return "held"
     if auth_of(target) == "workload-identity" and cluster_tags["sc-identity"] == "missing":
         return "held"
     return "connected"

@@ -19,7 +19,6 @@ from tests.planner_world import (
     DB,
     IDENTITIES,
     IDENTITY,
-    MANAGED,
     OPENAI,
     OPENAI_TARGET,
     SETTINGS,
@@ -56,8 +55,8 @@ GOOD = Evidence(
 
 def verdicts(actual=None, evidence=GOOD, plan=None, targets=(SQL_TARGET, OPENAI_TARGET)):
     actual = actual or compliant_world()
-    desired = desired_state(actual.info, list(targets), IDENTITIES, SETTINGS)
-    plan = plan if plan is not None else plan_cluster(desired, actual, SETTINGS, MANAGED)
+    desired = desired_state(actual, list(targets), IDENTITIES, SETTINGS)
+    plan = plan if plan is not None else plan_cluster(desired, actual, SETTINGS)
     return {v.connection: v for v in judge(desired, actual, plan, evidence)}
 
 
