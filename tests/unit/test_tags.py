@@ -6,7 +6,7 @@ import pytest
 
 from shared.core.ids import ResourceRef
 from shared.core.model import AuthKind, TargetKind, WorkloadSpec
-from shared.core.tags import parse_cluster_tags, parse_target_tags
+from shared.core.tags import ClusterTags, parse_cluster_tags, parse_target_tags
 
 RG = "/subscriptions/c0ffee00-0000-4000-8000-00000000d370/resourceGroups/rg"
 DB = ResourceRef(f"{RG}/providers/Microsoft.Sql/servers/s/databases/d")
@@ -131,3 +131,14 @@ def test_groups_match_case_insensitively_and_pause_is_case_insensitive():
     assert tags.groups == {"shop", "billing"} and tags.paused
     tags, _ = parse_cluster_tags(CLUSTER, {"sc-group": "shop", "sc-pause": "yes"})
     assert not tags.paused
+
+
+def test_a_value_that_is_not_a_string_reads_as_an_empty_tag_and_garbage_as_no_tags():
+    garbage = {**SQL, "sc-workloads": 5, "sc-pause": True, "sc-namespace": None, 7: "x"}
+    clean = {**SQL, "sc-workloads": "", "sc-pause": "", "sc-namespace": ""}
+    assert parse_target_tags(DB, TargetKind.SQL_DATABASE, garbage) == parse_target_tags(
+        DB, TargetKind.SQL_DATABASE, clean
+    )
+    assert parse_target_tags(DB, TargetKind.SQL_DATABASE, clean)[0] is not None
+    for not_tags in (None, 3, ["sc-group"], "sc-group=shop"):
+        assert parse_cluster_tags(CLUSTER, not_tags) == (ClusterTags(frozenset(), False, None), [])
