@@ -220,9 +220,9 @@ def test_a_failed_validation_is_an_error_with_its_details():
     assert ok[SQL].status is Status.COMPLIANT
 
 
-def test_errors_and_drift_together_are_drift():
+def test_the_worst_reason_makes_the_verdict():
     result = verdicts(evidence=dataclasses.replace(GOOD, extension_state="Failed", secret_keys={}))
-    assert reasons(result[SQL]) == ["EXTENSION_NOT_READY", "SECRET_MISSING"] and result[SQL].status is Status.DRIFTED
+    assert reasons(result[SQL]) == ["EXTENSION_NOT_READY", "SECRET_MISSING"] and result[SQL].status is Status.ERROR
 
 
 def test_our_connections_no_longer_wanted_are_orphaned_and_foreign_ones_ignored():
