@@ -49,7 +49,7 @@ class Cloud:
         self.requests = RequestLog()
         self.clusters = Clusters(self.tokens, self.site)
         self.operations = operations = Operations(lro_polls, lro_retry_after)
-        resource_events = ResourceEvents(self.events, tenant_id)
+        resource_events = ResourceEvents(self.events, self.tokens)
         linkers = ServiceLinker(
             store=self.arm,
             operations=operations,
@@ -136,8 +136,9 @@ class Cloud:
         verified = self.tokens.verify(request.header("authorization"))
         if verified is None:
             return self._unauthenticated(service)
-        identity, audience = verified
-        request.principal, request.audience = identity.principal, audience
+        identity, claims = verified
+        audience = claims["aud"]
+        request.principal, request.audience, request.claims = identity.principal, audience, claims
         entry["principal"] = identity.principal.name
         self._check_audience(service, audience)
         if service != "arm":

@@ -27,6 +27,7 @@ class Request:
     body: bytes = b""
     principal: Principal | None = None
     audience: str | None = None  # the audience of the bearer token, once authenticated
+    claims: dict | None = None  # the bearer token's claims, once authenticated
 
     def header(self, name: str, default: str | None = None) -> str | None:
         return self.headers.get(name.lower(), default)

@@ -89,21 +89,30 @@ class TokenService:
                 return identity
         raise KeyError(f"no principal named {name!r} in the scenario")
 
-    def issue(self, principal: Principal, audience: str) -> tuple[str, int]:
-        expires_on = int(time.time()) + TOKEN_LIFETIME_SECONDS
-        claims = {
+    def claims(self, principal: Principal, audience: str) -> dict:
+        """The claims of an Entra access token (v1), as ARM copies them into Event Grid's `data.claims`."""
+        now = int(time.time())
+        return {
             "aud": audience,
             "iss": f"https://sts.windows.net/{self.tenant_id}/",
-            "tid": self.tenant_id,
-            "oid": principal.object_id,
+            "iat": now,
+            "nbf": now - 300,
+            "exp": now + TOKEN_LIFETIME_SECONDS,
             "appid": principal.client_id,
+            "appidacr": "2" if principal.kind == "Application" else "0",
+            "oid": principal.object_id,
+            "tid": self.tenant_id,
             "name": principal.name,
-            "exp": expires_on,
+            "uti": secrets.token_urlsafe(16),
+            "ver": "1.0",
         }
+
+    def issue(self, principal: Principal, audience: str) -> tuple[str, int]:
+        claims = self.claims(principal, audience)
         header = _b64(json.dumps({"alg": "HS256", "typ": "JWT"}).encode())
         body = _b64(json.dumps(claims).encode())
         signature = _b64(hmac.new(self._key, f"{header}.{body}".encode(), hashlib.sha256).digest())
-        return f"{header}.{body}.{signature}", expires_on
+        return f"{header}.{body}.{signature}", claims["exp"]
 
     def managed_identity_token(self, query: dict[str, str], default: Identity) -> tuple[int, dict]:
         """The App Service / Functions managed identity protocol: (status, body) for the sidecar to send."""
@@ -129,8 +138,8 @@ class TokenService:
             "client_id": identity.principal.client_id,
         }
 
-    def verify(self, authorization: str | None) -> tuple[Identity, str] | None:
-        """(identity, audience) for a valid `Bearer` header, else None."""
+    def verify(self, authorization: str | None) -> tuple[Identity, dict] | None:
+        """(identity, the token's claims) for a valid `Bearer` header, else None."""
         if not authorization or not authorization.lower().startswith("bearer "):
             return None
         token = authorization[7:].strip()
@@ -145,7 +154,7 @@ class TokenService:
         identity = self.identities.get(claims.get("oid"))
         if identity is None or claims.get("exp", 0) < time.time():
             return None
-        return identity, claims["aud"]
+        return identity, claims
 
 
 def audience_of(resource: str) -> str:

@@ -194,7 +194,7 @@ class ArmService:
             if resource["type"].lower() == rt.CLUSTER:
                 self.clusters.drop(resource["id"])
                 self.store.delete(managedclusters.node_resource_group_id(resource))  # AKS removes its MC_ group
-        self.events.emit(DELETE, path.id, f"{path.type}/delete", None, identity, updated=True, method="DELETE")
+        self.events.emit(DELETE, path.id, f"{path.type}/delete", request, identity, updated=True)
         if path.type.lower() == rt.CLUSTER:  # AKS deletes asynchronously: 202 and an operation to poll
             op = self.operations.start(
                 path.subscription_id,

@@ -23,7 +23,7 @@ from emulator.arm.linker_config import (
     renamed,
     sql_configuration,
 )
-from emulator.arm.notify import WRITE, ResourceEvents
+from emulator.arm.notify import DELETE, WRITE, ResourceEvents
 from emulator.arm.operations import Operations, Outcome
 from emulator.arm.paths import ArmPath
 from emulator.arm.store import ArmStore
@@ -51,6 +51,7 @@ ALLOWED_AUTH = {
 }
 OPENAI_USER_ROLE = "5e0bd9bd-7b93-4f28-af87-19fc36ad61bd"  # Cognitive Services OpenAI User
 EXTENSION_NAME = "sc-extension"
+AKS_API_VERSION = "2025-07-01"  # what Service Connector's own cluster update is recorded with (INFERRED)
 EXTENSION_NAMESPACE = "sc-system"
 
 
@@ -85,7 +86,7 @@ class ServiceLinker:
                 raise not_found("Microsoft.ServiceLinker/linkers", path.name, path.resource_group)
             return Response(200, linker)
         if request.method == "DELETE":
-            return self._delete(path, identity)
+            return self._delete(request, path, identity)
         if request.method in ("PUT", "PATCH"):
             return self._put(request, path, source_id, identity)
         raise arm_error(405, "MethodNotAllowed", f"The method '{request.method}' is not allowed.")
@@ -164,11 +165,13 @@ class ServiceLinker:
             resource_id=path.id,
             running="Accepted",
         )
-        self.events.emit_as(WRITE, path.id, "Microsoft.ServiceLinker/linkers/write", identity)
+        self.events.emit(
+            WRITE, path.id, "Microsoft.ServiceLinker/linkers/write", request, identity, updated=existing is not None
+        )
         # 201 for a new linker and for a PUT on an existing one alike (both azure-cli recordings, FACTS.md section 10).
         return Response(201, linker, {"Azure-AsyncOperation": self._op_url(op.status_path)})
 
-    def _delete(self, path: ArmPath, identity: Identity) -> Response:
+    def _delete(self, request: Request, path: ArmPath, identity: Identity) -> Response:
         linker = self.store.get(path.id)
         if linker is None:
             return Response(204)
@@ -176,6 +179,8 @@ class ServiceLinker:
         def complete() -> Outcome:
             self.store.delete(path.id)
             self._secret_values.pop(path.id.lower(), None)
+            # Every successful delete raises ResourceDeleteSuccess, a linker's too (FACTS.md section 10).
+            self.events.emit(DELETE, path.id, "Microsoft.ServiceLinker/linkers/delete", request, identity, updated=True)
             return Outcome("Succeeded")
 
         op = self.operations.start(
@@ -379,7 +384,9 @@ class ServiceLinker:
             props["oidcIssuerProfile"]["enabled"] = True
             props["securityProfile"]["workloadIdentity"]["enabled"] = True
             self.store.put(rt.new_resource(cluster["id"], rt.CLUSTER, cluster, cluster, self.tenant_id))
-            self.events.emit_as(WRITE, cluster["id"], "Microsoft.ContainerService/managedClusters/write", identity)
+            self.events.emit_as(
+                WRITE, cluster["id"], "Microsoft.ContainerService/managedClusters/write", identity, AKS_API_VERSION
+            )
         cluster = self.store.get(cluster["id"])
         issuer = cluster["properties"]["oidcIssuerProfile"]["issuerURL"]
         uami = self._identity_by_client_id(auth["subscriptionId"], auth["clientId"])
