@@ -7,7 +7,6 @@ from collections.abc import Callable
 from typing import Any
 
 import jsonpatch
-from azure.core.exceptions import HttpResponseError
 from kubernetes.client.exceptions import ApiException
 
 from shared.adapters import telemetry
@@ -132,20 +131,20 @@ class Executor:
                 finding = _finding(Code.TAG_INVALID, intent.target.id, f"sc-sql-password: {error}",
                                    "point it at a Key Vault secret", "sc-sql-password")  # fmt: skip
                 return Outcome(action, OutcomeStatus.FAILED, str(error), finding)
-            except HttpResponseError as error:  # the tag names a vault or secret the app cannot read
-                failure = classify(error)
-                if failure.kind not in (FailureKind.NOT_FOUND, FailureKind.FORBIDDEN):
-                    raise  # throttled or transient: handled like any other Azure error
+            except ReadError as error:  # the tag may name a vault or secret the app cannot read
+                [failure] = error.failures
+                if failure.status not in (403, 404):
+                    raise  # throttled, transient, no answer: READ_FAILED, retried next run
                 finding = _finding(
                     Code.KEYVAULT_SECRET_UNREADABLE,
                     intent.target.id,
                     f"sc-sql-password: the app cannot read {intent.sql_password_url} "
-                    f"({failure.code or failure.status})",
+                    f"({failure.error or failure.status})",
                     "point sc-sql-password at an existing secret and grant the app "
                     "'Key Vault Secrets User' on its vault",
                     "sc-sql-password",
                 )
-                return Outcome(action, OutcomeStatus.FAILED, failure.code or str(failure.status), finding)
+                return Outcome(action, OutcomeStatus.FAILED, failure.error or str(failure.status), finding)
             # The consent of exactly the version read, checked on the value about to be sent (whatever the URL's
             # spelling: host case, port, trailing slash or an older version all lead to that version's own tags).
             refusal = consent.vault_secret_admits(secret.vault_url, secret.name, secret.version, secret.tags,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from shared.adapters.azure.clients import AzureClients
-from shared.adapters.azure.errors import with_retries
+from shared.adapters.azure.errors import AZURE_ERRORS, read_failed, with_retries
 from shared.adapters.logs import redact
 from shared.core.tags import split_secret_url
 
@@ -30,7 +30,10 @@ class KeyVault:
         vault_url, name, version = split_secret_url(url, self.clients.settings.keyvault_dns_suffixes)
         secrets = self.clients.secrets(vault_url)
         retrying = with_retries(base_seconds=self.clients.settings.retry_base_seconds)  # the one policy, as for ARM
-        secret = retrying(secrets.get_secret, name, version)
+        try:
+            secret = retrying(secrets.get_secret, name, version)
+        except AZURE_ERRORS as error:  # all or ReadError, like every adapter read
+            raise read_failed("Key Vault secret", f"{vault_url}/secrets/{name}", error) from error
         value = secret.value or ""
         redact(value)
         properties = secret.properties
