@@ -1,0 +1,343 @@
+"""Fail closed (issue 10), on the real clients against the local cloud: for every read the app makes, a fault that
+outlasts every retry (503, 429 with Retry-After, 403, a dropped connection, a timeout) removes nothing anywhere,
+is reported as READ_FAILED naming the read, makes the run not ok, and does not stop the other clusters.
+
+The estate is the demo's, wired, plus a second cluster in the same subscription (`aks-two`, for the reads of one
+cluster) and a second subscription with its own cluster, targets, identity and vault (`aks-ledger`, for the reads of
+a whole subscription: a failed tag listing of the first must not stop the second). Each faulted run is one that
+would have removed live wiring under the old bug (a failed read taken for an empty one): the tags of `aks-shop` are
+replayed while it is fully wired, so "nothing is tagged" / "no linkers" / "no secrets" would un-wire, delete or put
+again. Meanwhile the other clusters have work of their own (one more workload to wire per fault kind), which they do.
+
+Reads covered, from shared/adapters (`READS` below): the tag listing, the cluster GET, the identity GET, the provider
+registration GET, listClusterUserCredential, the linker listing, the five workload lists, the secret and
+service-account metadata lists; the sweep's sc-extension GET, validateLinker, listConfigurations, the federated
+credentials list, the secret GET for key names and the target GET; the Key Vault secret GET at apply time.
+Excluded, and why:
+- the cluster *listing* (`apply`/`sweep`): a failed listing only costs a GET per cluster (Inventory.estate), so
+  nothing is unread; test_a_failed_cluster_listing_falls_back_to_a_get_per_cluster checks that.
+- the workload / secret / service-account GETs the executor makes right before a write (a rewire's re-read on a
+  conflict, a delete's precondition read): a failed one fails that write, which is retried next run; they only ever
+  run on a plan made from a complete view.
+- the linker listing of the router (`has_linker_to`, a target's event): a failed one includes the cluster, whose
+  own reconcile then reads (and fails on) its linkers: covered by "linker listing".
+- Blob reads (the fan-out's estate snapshot) are outside this emulator-backed matrix.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import pytest
+
+from shared.core.codes import Code
+from shared.core.manifests import pod_template, read_wirings
+from shared.service.sweep import Sweeper
+from tests.conftest import CLUSTER, DATABASE, OPENAI, ROOT, SUB, Admin, demo_spec
+from tests.e2e.conftest import CLUSTER_TAGS, OPENAI_TAGS, SQL_TAGS, Estate, env_from_secrets
+from tests.faults.conftest import assert_wired, clear_faults, fault, inject, new_app
+
+NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
+SUB_B = "c0ffee00-0000-4000-8000-0000000000b2"
+RG_A = f"/subscriptions/{SUB}/resourceGroups/rg-shop"
+RG_B = f"/subscriptions/{SUB_B}/resourceGroups/rg-ledger"
+TWO = f"{RG_A}/providers/Microsoft.ContainerService/managedClusters/aks-two"
+OAI_TWO = f"{RG_A}/providers/Microsoft.CognitiveServices/accounts/oai-two"
+LEDGER = f"{RG_B}/providers/Microsoft.ContainerService/managedClusters/aks-ledger"
+SQL_LEDGER = f"{RG_B}/providers/Microsoft.Sql/servers/sql-ledger/databases/ledger"
+OAI_LEDGER = f"{RG_B}/providers/Microsoft.CognitiveServices/accounts/oai-ledger"
+APPS = [f"app{i}" for i in range(6)]  # app0 is wired at set-up; each fault kind gives the others one more to wire
+# (cluster, namespace, the target whose sc-workloads grows, its other tags)
+OTHERS = {
+    TWO: ("two", OAI_TWO, {"sc-group": "two", "sc-namespace": "two", "sc-auth": "secret"}),
+    LEDGER: ("ledger", SQL_LEDGER, {
+        "sc-group": "ledger", "sc-namespace": "ledger", "sc-sql-user": "ledger_app", "sc-client-type": "java",
+        "sc-sql-password": "https://kv-ledger.vault.azure.net/secrets/ledger-password"}),
+}  # fmt: skip
+OAI_LEDGER_TAGS = {
+    "sc-group": "ledger",
+    "sc-namespace": "ledger",
+    "sc-workloads": "deploy/app0",
+    "sc-client-type": "java",
+}  # fmt: skip  (a shape of its own: listConfigurations is per shape)
+
+# The fault kinds, each persistent (until cleared). 429 and 503 carry Retry-After: 0 so that a matrix of 20 reads stays
+# fast; that a Retry-After of 1 s is waited out is test_arm_faults.test_retry_after_is_honoured.
+TIMEOUT_SECONDS = 0.5
+KINDS = {
+    "503": {"kind": "status", "status": 503, "retry_after": 0},
+    "429": {"kind": "throttle", "retry_after": 0},
+    "403": {"kind": "status", "status": 403},
+    "reset": {"kind": "reset"},
+    "timeout": {"kind": "delay", "delay_ms": 2000},  # answered after the client (SC_HTTP_TIMEOUT_SECONDS) gave up
+}
+ATTEMPTS = {"arm": 5, "keyvault": 5, "kube": 4}  # errors.with_retries, kube/api.ATTEMPTS
+
+
+@dataclass(frozen=True)
+class Read:
+    """One read the app makes, where it is made, and the fault that hits exactly it."""
+
+    read: str  # as the adapter names it in ReadFailure.read (the READ_FAILED finding says it)
+    entry: str  # events | apply | sweep: an entry point that makes this read
+    service: str
+    method: str
+    path: str  # regex; {key} is aks-shop's Kubernetes API key
+    subscription_wide: bool = False  # a read of all of SUB: only the other subscription's cluster can go on
+
+
+KUBE = "^/clusters/{key}"
+SHOP = r"/managedClusters/aks-shop"
+LINKER = SHOP + r"/providers/Microsoft\.ServiceLinker/linkers"
+EXTENSION = SHOP + r"/providers/Microsoft\.KubernetesConfiguration/extensions/sc-extension$"
+PROVIDER = rf"^/subscriptions/{SUB}/providers/Microsoft\.ServiceLinker$"
+READS = [
+    # Old bug: "nothing is tagged" -> un-wire web/api/worker/report, delete both secrets, the service account and
+    # both linkers, exit 0 (the issue's case).
+    Read("tag listing", "events", "arm", "GET", rf"^/subscriptions/{SUB}/resources$", subscription_wide=True),
+    Read("cluster", "events", "arm", "GET", SHOP + "$"),  # apply and sweep list the clusters instead
+    # Old bug: no identity -> the OpenAI target held; its wiring kept, but reported as IDENTITY_MISSING.
+    Read("identity", "events", "arm", "GET", r"/userAssignedIdentities/id-shop-workloads$"),
+    # Old bug: "NotRegistered" -> register again (a write on a read failure).
+    Read("provider registration", "apply", "arm", "GET", PROVIDER, subscription_wide=True),
+    Read("cluster credentials (listClusterUserCredential)", "apply", "arm", "POST", SHOP + "/listClusterUser"),
+    # Old bug: "no linkers" -> both linkers put again over the existing ones.
+    Read("linker listing", "apply", "arm", "GET", LINKER + "$"),
+    # Old bug: "no workloads" -> every wired workload unknown; its wiring records lost to the plan.
+    Read("Deployment list", "events", "kube", "GET", KUBE + "/apis/apps/v1/deployments$"),
+    Read("StatefulSet list", "apply", "kube", "GET", KUBE + "/apis/apps/v1/statefulsets$"),
+    Read("DaemonSet list", "events", "kube", "GET", KUBE + "/apis/apps/v1/daemonsets$"),
+    Read("Job list", "apply", "kube", "GET", KUBE + "/apis/batch/v1/jobs$"),
+    Read("CronJob list", "events", "kube", "GET", KUBE + "/apis/batch/v1/cronjobs$"),
+    # Old bug: "no secrets" / "no service accounts" -> both linkers put again ("its secret is missing").
+    Read("Secret list", "apply", "kube", "GET", KUBE + "/api/v1/secrets$"),
+    Read("ServiceAccount list", "events", "kube", "GET", KUBE + "/api/v1/serviceaccounts$"),
+    # The sweep's evidence. Old bug: a missing extension / failed validation / no keys / no federated credential
+    # judged Drifted -> "repaired" by putting the linkers again.
+    Read("extension sc-extension", "sweep", "arm", "GET", EXTENSION),
+    Read("validateLinker", "sweep", "arm", "POST", LINKER + r"/scap_[^/]+/validateLinker$"),
+    Read("listConfigurations", "sweep", "arm", "POST", LINKER + r"/scap_[^/]+/listConfigurations$"),
+    Read("federated credentials", "sweep", "arm", "GET", r"/id-shop-workloads/federatedIdentityCredentials$"),
+    Read("Secret shop/", "sweep", "kube", "GET", KUBE + r"/api/v1/namespaces/shop/secrets/sc-[a-z0-9]+-secret$"),
+    # A legitimate removal is pending (oai-shop lost its sc-group): the sweep asks whether the target still exists.
+    # Old bug: "absent" -> TARGET_DELETED; here the removal is held until the read succeeds, then applied.
+    Read("target", "sweep", "arm", "GET", r"/accounts/oai-shop$"),
+    # The SQL password, read right before the linker PUT (sc-sql-user changes each fault kind, so a PUT is due).
+    Read("Key Vault secret", "apply", "keyvault", "GET", r"^/secrets/sql-orders-password"),
+]
+
+
+# -- the estate ------------------------------------------------------------------------------------------------
+def scenario() -> dict:
+    spec = demo_spec()
+    for principal in spec["principals"]:
+        principal["grants"] += [dict(g, scope=f"/subscriptions/{SUB_B}") for g in principal["grants"]]
+    [sub_a] = spec["subscriptions"]
+    [rg] = sub_a["resource_groups"]
+    workloads = lambda ns: [{"kind": "Deployment", "name": a, "namespace": ns, "containers": [a]} for a in APPS]  # noqa: E731
+    rg["clusters"].append({"name": "aks-two", "kubernetes": {"namespaces": ["two"], "workloads": workloads("two")}})
+    rg["openai_accounts"].append({"name": "oai-two", "kind": "OpenAI"})
+    sub_b = copy.deepcopy(sub_a)
+    sub_b.update(id=SUB_B, name="contoso-ledger")
+    sub_b["providers"] = {"Microsoft.ServiceLinker": "Registered", "Microsoft.KubernetesConfiguration": "Registered"}
+    sub_b["resource_groups"] = [{
+        "name": "rg-ledger", "location": "westeurope",
+        "clusters": [{"name": "aks-ledger",
+                      "kubernetes": {"namespaces": ["ledger"], "workloads": workloads("ledger")}}],
+        "sql_servers": [{"name": "sql-ledger", "databases": [{"name": "ledger"}]}],
+        "openai_accounts": [{"name": "oai-ledger", "kind": "OpenAI"}],
+        "identities": [{"name": "id-ledger"}],
+        "key_vaults": [{"name": "kv-ledger", "secrets": {"ledger-password": "Ledger-Demo-P@ss-19"}}],
+    }]  # fmt: skip
+    spec["subscriptions"].append(sub_b)
+    return spec
+
+
+@pytest.fixture
+def world(make_cloud, monkeypatch):
+    """The whole estate wired once, with fast retries; aks-shop's tag events kept for replaying."""
+    cloud = make_cloud(scenario())
+    assert set(cloud.environment()["SC_SUBSCRIPTIONS"].split(",")) == {SUB, SUB_B}
+    monkeypatch.setenv("SC_RETRY_BASE_SECONDS", "0")
+    admin = Admin(cloud)
+    estate = Estate(admin)
+    estate.tag(CLUSTER, CLUSTER_TAGS)
+    replay = estate.new_events()
+    estate.tag(OPENAI, OPENAI_TAGS)
+    estate.tag(DATABASE, SQL_TAGS)
+    estate.tag(TWO, {"sc-group": "two"})
+    estate.tag(LEDGER, {"sc-group": "ledger", "sc-identity": "id-ledger"})
+    estate.tag(OAI_LEDGER, OAI_LEDGER_TAGS)
+    for _, target, tags in OTHERS.values():
+        estate.tag(target, {**tags, "sc-workloads": "deploy/app0"})
+    estate.new_events()
+    report = new_app().apply()
+    assert report.ok, report.summary()
+    assert_wired(estate)
+    state = admin.state()
+    assert all(wired(state, cluster) == {"app0"} for cluster in OTHERS)
+    return World(admin, estate, replay, monkeypatch)
+
+
+@dataclass
+class World:
+    admin: Admin
+    estate: Estate
+    replay: list[dict]  # aks-shop's own tag events
+    monkeypatch: pytest.MonkeyPatch
+
+    def key(self) -> str:
+        clusters = {k.lower(): v for k, v in self.admin.state()["clusters"].items()}
+        return clusters[CLUSTER.lower()]["key"]
+
+    def give_the_others_work(self, step: int) -> None:
+        """One more workload for each other cluster to wire (additive work, which a partial view does not hold)."""
+        for _, target, tags in OTHERS.values():
+            self.estate.tag(target, {**tags, "sc-workloads": ",".join(f"deploy/{a}" for a in APPS[: step + 1])})
+
+    def run(self, entry: str):
+        app = new_app()
+        if entry == "events":
+            return app.handle_events(self.replay + self.estate.new_events())
+        self.estate.new_events()
+        return app.apply() if entry == "apply" else Sweeper(app).run(now=NOW)
+
+
+def objects(state: dict, cluster: str) -> list[dict]:
+    from tests.e2e.conftest import _iter_objects
+
+    clusters = {k.lower(): v for k, v in state["clusters"].items()}
+    return list(_iter_objects(clusters[cluster.lower()]["objects"]))
+
+
+def wiring_snapshot(state: dict) -> dict[tuple, str]:
+    """Every workload that carries our wiring, anywhere: its pod template as it is now."""
+    snapshot = {}
+    for cluster in (CLUSTER, TWO, LEDGER):
+        for item in objects(state, cluster):
+            if item["kind"] in ("Deployment", "StatefulSet", "DaemonSet", "Job", "CronJob") and read_wirings(item):
+                meta = item["metadata"]
+                key = (cluster, item["kind"], meta["namespace"], meta["name"])
+                snapshot[key] = json.dumps(pod_template(item), sort_keys=True)
+    return snapshot
+
+
+def wired(state: dict, cluster: str) -> set[str]:
+    """The workloads of an other cluster that carry a Service Connector secret."""
+    namespace = OTHERS[cluster][0]
+    return {
+        o["metadata"]["name"]
+        for o in objects(state, cluster)
+        if o["kind"] == "Deployment" and o["metadata"]["namespace"] == namespace and env_from_secrets(o)
+    }
+
+
+def linker_ids(state: dict) -> set[str]:
+    return {r["id"].lower() for r in state["resources"] if r["type"].lower() == "microsoft.servicelinker/linkers"}
+
+
+def findings_of(result) -> list:
+    if hasattr(result, "runs"):
+        return result.findings
+    return result.failures + [f for c in result.clusters for f in c.findings]
+
+
+def assert_nothing_removed(admin: Admin, since: int, before: dict, after: dict) -> None:
+    """No DELETE by the app, no linker put over an existing one, and every wired workload exactly as it was
+    (`before` and `after`: the local cloud's state)."""
+    linkers = linker_ids(before)
+    log = [r for r in admin.requests_since(since) if r.get("principal") != "platform-admin"]
+    deletes = [f"{r['service']} {r['path']}" for r in log if r["method"] == "DELETE"]
+    assert deletes == [], f"deleted on a partial view: {deletes}"
+    overwrites = [r["path"] for r in log if r["method"] == "PUT" and r["path"].lower() in linkers]
+    assert overwrites == [], f"linker put over an existing one on a partial view: {overwrites}"
+    wired_before, wired_after = wiring_snapshot(before), wiring_snapshot(after)
+    changed = [key for key, template in wired_before.items() if wired_after.get(key) != template]
+    assert changed == [], f"wired workloads changed on a partial view: {changed}"
+
+
+@pytest.mark.parametrize("read", READS, ids=[r.read.split(" (")[0].rstrip("/ ") for r in READS])
+def test_a_read_that_fails_beyond_every_retry_removes_nothing(read: Read, world: World, record_property):
+    admin, estate = world.admin, world.estate
+    path = read.path.format(key=world.key())
+    others = [c for c in OTHERS if not (read.subscription_wide and c.startswith(f"/subscriptions/{SUB}/"))]
+    if read.read == "target":
+        estate.untag(OPENAI, "sc-group")  # its linker and wiring are due for removal
+    attempts: dict[str, int] = {}
+    for step, (name, kind) in enumerate(KINDS.items(), start=1):
+        if read.read == "Key Vault secret":
+            estate.tag(DATABASE, {"sc-sql-user": f"orders_app{step}"})  # the SQL linker must be put again
+        world.give_the_others_work(step)
+        if name == "timeout":
+            world.monkeypatch.setenv("SC_HTTP_TIMEOUT_SECONDS", str(TIMEOUT_SECONDS))
+        before, mark = admin.state(), admin.mark()
+        inject(admin, fault(service=read.service, method=read.method, path=path, **{**kind, "times": None}))
+        result = world.run(read.entry)
+        [hits] = [f["hits"] for f in admin.get("faults")["faults"]]
+        clear_faults(admin)
+        world.monkeypatch.delenv("SC_HTTP_TIMEOUT_SECONDS", raising=False)
+        attempts[name] = hits
+        context = f"{read.read} under {name}"
+        assert hits >= 1, f"{context}: the read was never made"
+        assert hits <= 2 * ATTEMPTS[read.service], f"{context}: {hits} attempts"
+        assert not result.ok, f"{context}: the run says ok"
+        # A Key Vault 403 is the more precise KEYVAULT_SECRET_UNREADABLE (which right to grant on which vault).
+        precise = Code.KEYVAULT_SECRET_UNREADABLE if read.service == "keyvault" else Code.READ_FAILED
+        found = findings_of(result)
+        failed = [f for f in found if (f.code is Code.READ_FAILED and read.read in f.message) or f.code is precise]
+        assert failed, f"{context}: no READ_FAILED naming it: {[f.message for f in found]}"
+        after = admin.state()
+        assert_nothing_removed(admin, mark, before, after)
+        for cluster in others:
+            assert wired(after, cluster) == set(APPS[: step + 1]), f"{context}: {cluster} did not converge"
+    record_property("attempts", attempts)
+    # The fault cleared: the estate converges, the pending removal included.
+    report = new_app().apply()
+    assert report.ok, report.summary()
+    if read.read == "target":
+        assert [lk for lk in estate.linkers() if "oai-shop" in lk["properties"]["targetService"]["id"]] == []
+        assert env_from_secrets(estate.workload("Deployment", "web"), "web") == []
+    else:
+        assert_wired(estate)
+    state = admin.state()
+    assert all(wired(state, cluster) == set(APPS) for cluster in OTHERS)
+
+
+def test_a_failed_cluster_listing_falls_back_to_a_get_per_cluster(world: World):
+    """Excluded from the matrix because nothing is unread: apply converges with the cluster listing failing."""
+    admin = world.admin
+    inject(admin, fault("status", "arm", "GET", r"/providers/Microsoft\.ContainerService/managedClusters$",
+                        status=503, retry_after=0, times=None))  # fmt: skip
+    world.give_the_others_work(1)
+    report = new_app().apply()
+    assert report.ok, report.summary()
+    assert any(f["hits"] for f in admin.get("faults")["faults"])
+    state = admin.state()
+    assert all(wired(state, cluster) == {"app0", "app1"} for cluster in OTHERS)
+
+
+# -- the real CLI process: exit 1 (one representative case per entry point) ------------------------------------
+def cli(*args: str) -> int:
+    env = {**os.environ, "SC_RETRY_BASE_SECONDS": "0"}
+    return subprocess.run([sys.executable, "-m", "shared.cli", *args], env=env, cwd=ROOT, capture_output=True,
+                          timeout=300).returncode  # fmt: skip
+
+
+@pytest.mark.parametrize(("command", "path"), [
+    ("apply", rf"^/subscriptions/{SUB}/resources$"),  # the issue's "exit 0 on a 503 tag listing"
+    ("sweep", EXTENSION),
+])  # fmt: skip
+def test_the_cli_exits_1_when_a_read_failed(command, path, world: World):
+    admin = world.admin
+    before, mark = admin.state(), admin.mark()
+    inject(admin, fault("status", "arm", "GET", path, status=503, retry_after=0, times=None))
+    assert cli(command) == 1
+    assert_nothing_removed(admin, mark, before, admin.state())
+    clear_faults(admin)
+    assert cli(command) == 0
