@@ -230,3 +230,11 @@ def estate(admin: Admin) -> Estate:
 @pytest.fixture
 def app(cloud) -> Application:
     return new_app()
+
+
+@pytest.fixture
+def world(make_cloud, monkeypatch):
+    """tests/faults/world.py's two-subscription estate, wired."""
+    from tests.faults.world import scenario, wire
+
+    return wire(make_cloud(scenario()), monkeypatch)
