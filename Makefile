@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: demo test bench mutation lint format emulator clean
+.PHONY: demo test bench mutation lint format emulator clean chromium screenshots
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -37,7 +37,11 @@ deps: $(VENV)/.installed node_modules/.installed .venv-checkov/.installed
 demo: deps
 	$(PY) -m demo
 
-test: deps .venv-az/.installed
+# The report's browser test (tests/browser) drives Debian's chromium over the DevTools protocol; installed if missing.
+chromium:
+	@command -v chromium >/dev/null 2>&1 || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium)
+
+test: deps .venv-az/.installed chromium
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 	$(PY) -m pytest -q -n 2
@@ -59,6 +63,10 @@ mutation: $(VENV)/.mutmut
 	rm -rf mutants
 	SC_PROPERTY_EXAMPLES=40 $(VENV)/bin/mutmut run --max-children 2 $(MUTANTS) > mutants.log 2>&1 || (tail -c 3000 mutants.log; false)
 	$(PY) -m tests.mutation_score
+
+# The README's report screenshots (docs/img), from the 300-cluster report of the browser test.
+screenshots: $(VENV)/.installed chromium
+	SC_SCREENSHOTS=docs/img $(PY) -m pytest -q tests/browser
 
 lint: $(VENV)/.installed
 	$(PY) -m ruff check .

@@ -3,8 +3,8 @@ everything runs on the embedded local cloud, through the same code the Functions
 
 from __future__ import annotations
 
-import json
 import os
+import shutil
 import sys
 import tempfile
 from collections import Counter
@@ -18,9 +18,11 @@ from rich.console import Console
 from demo.localcloud import LocalCloudProcess
 from emulator.client import AdminClient, PersonCredential
 from shared import report
+from shared.cli.output import VERDICT_STYLES
 from shared.config import Settings
 from shared.core.eventgrid import HANDLED_EVENT_TYPES, HANDLED_OPERATIONS
 from shared.core.manifests import pod_spec, pod_template
+from shared.core.verdicts import Status
 from shared.service.reconciler import Application
 from shared.service.results import SweepResult
 from shared.service.sweep import Sweeper
@@ -29,11 +31,14 @@ SCENARIO = Path(__file__).resolve().parent.parent / "emulator" / "scenarios" / "
 WRITES = {"PUT", "PATCH", "DELETE"}
 PASSWORD_URL = "https://kv-shop.vault.azure.net/secrets/sql-orders-password"  # noqa: S105 - a URL, not a password
 console = Console(width=110)
+ENV_FROM = "/spec/template/spec/containers/0/envFrom"
+REPORT_DIR = Path(tempfile.gettempdir()) / "sc-autopilot-demo-report"  # one place, overwritten by each run
 
 
 class Demo:
     def __init__(self, cloud: LocalCloudProcess):
         self.admin = AdminClient(cloud.info["arm_endpoint"], cloud.info["ca_bundle"])
+        self.arm_endpoint = cloud.info["arm_endpoint"]
         self.sub = cloud.info["subscriptions"][0]
         rg = f"/subscriptions/{self.sub}/resourceGroups/rg-shop/providers"
         self.cluster = f"{rg}/Microsoft.ContainerService/managedClusters/aks-shop"
@@ -83,6 +88,30 @@ class Demo:
         linkers.linker.begin_create_or_update(self.cluster, "byhand_orders", body).result()
         linkers.linker.begin_delete(self.cluster, "byhand_orders").result()
 
+    def trouble(self) -> None:
+        """An Error and a drift for the last sweep to find: an OpenAI account tagged for a Deployment that does not
+        exist (a person must fix the tag), the worker's envFrom removed by hand (the sweep repairs it)."""
+        billing = self.openai.rsplit("/", 1)[0] + "/oai-billing"
+        self.engineer.resources.begin_create_or_update_by_id(
+            billing, api_version="2024-10-01", parameters={"location": "westeurope", "kind": "OpenAI",
+                                                           "sku": {"name": "S0"}},
+        ).result()  # fmt: skip
+        self.tag(billing, {"sc-group": "shop", "sc-namespace": "shop", "sc-auth": "secret",
+                           "sc-workloads": "deploy/billing"})  # fmt: skip
+        self.app.apply()  # the connection is made; the workload it names is nowhere
+        self.kube_patch("statefulsets", "worker", [{"op": "remove", "path": ENV_FROM}])
+        console.print(f"   drifted: {self.describe('StatefulSet', 'worker')}")
+
+    def kube_patch(self, plural: str, name: str, patch: list[dict]) -> None:
+        """A person's kubectl edit, straight to the cluster's API server."""
+        token = self.admin.token("platform-admin", "6dae42f8-4368-4678-94ff-3960e28e3630")
+        key = {k.lower(): v for k, v in self.admin.state()["clusters"].items()}[self.cluster.lower()]["key"]
+        self.admin.session.patch(
+            f"{self.arm_endpoint}/clusters/{key}/apis/apps/v1/namespaces/shop/{plural}/{name}",
+            json=patch,
+            headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json-patch+json"},
+        ).raise_for_status()
+
     def workload(self, kind: str, name: str) -> dict:
         for item in self.admin.cluster_objects(self.cluster).get(kind.lower() + "s", []):
             if item["metadata"]["name"] == name and item["metadata"]["namespace"] == "shop":
@@ -114,7 +143,15 @@ def step(number: int, title: str, detail: str = "") -> None:
 
 
 def main() -> int:
+    """The local cloud lives in a temporary directory removed at the end; only the report stays (one place)."""
     workdir = Path(tempfile.mkdtemp(prefix="sc-autopilot-demo-"))
+    try:
+        return run(workdir)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def run(workdir: Path) -> int:
     with LocalCloudProcess(SCENARIO, workdir) as cloud:
         cloud.apply_environment()
         demo = Demo(cloud)
@@ -149,13 +186,7 @@ def main() -> int:
         console.print(f"   writes to ARM and Kubernetes during that pass: {len(writes)}")
 
         step(5, "Someone hand-edits the api Deployment and drops its envFrom; the next pass repairs it")
-        token = demo.admin.token("platform-admin", "6dae42f8-4368-4678-94ff-3960e28e3630")
-        key = {k.lower(): v for k, v in demo.admin.state()["clusters"].items()}[demo.cluster.lower()]["key"]
-        demo.admin.session.patch(
-            f"{cloud.info['arm_endpoint']}/clusters/{key}/apis/apps/v1/namespaces/shop/deployments/api",
-            json=[{"op": "remove", "path": "/spec/template/spec/containers/0/envFrom"}],
-            headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json-patch+json"},
-        ).raise_for_status()
+        demo.kube_patch("deployments", "api", [{"op": "remove", "path": ENV_FROM}])
         console.print(f"   drifted: {demo.describe('Deployment', 'api')}")
         demo.show(demo.app.apply())
         console.print(f"   repaired: {demo.describe('Deployment', 'api')}")
@@ -176,12 +207,22 @@ def main() -> int:
         now = datetime.now(UTC)
         first = Sweeper(sweeper_app).run(now=now)
         console.print(f"   first sweep: {_summary(first)}")
+
+        step(9, "Meanwhile a team tags an OpenAI account for a Deployment not deployed yet; someone edits the worker",
+             "the next sweep says what needs a person (Error) and repairs the drift (Drifted, repaired)")  # fmt: skip
+        demo.trouble()
         later = Sweeper(sweeper_app).run(now=now + timedelta(hours=25))
         console.print(f"   25 hours later: {_summary(later)}")
+        for verdict in (v for c in later.clusters for v in c.verdicts if v.status is not Status.COMPLIANT):
+            style = VERDICT_STYLES[verdict.status.value]
+            for reason in verdict.reasons:
+                repaired = " (repaired)" if verdict.repaired else ""
+                console.print(f"   [{style}]{verdict.status.value}{repaired}[/] {verdict.connection}: {reason.code}: "
+                              f"{reason.message}\n     fix: {reason.fix}")  # fmt: skip
         document = report.to_json(later)
-        page = workdir / "compliance-report.html"
-        page.write_text(report.to_html(document))
-        (workdir / "compliance-report.json").write_text(json.dumps(document, indent=2))
+        page = REPORT_DIR / "compliance-report.html"
+        REPORT_DIR.mkdir(exist_ok=True)
+        page.write_text(report.to_html(document, previous=[report.to_json(first)]))
         console.print(f"\n[bold]Done.[/] The compliance report: [link=file://{page}]{page}[/link]")
         console.print("Try it yourself: `make emulator`, then the `sc-autopilot` CLI (README).")
     return 0

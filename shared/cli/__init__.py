@@ -134,9 +134,10 @@ def run_sweep(app: Application, args: argparse.Namespace, scope: ClusterScope) -
 
 
 def render_saved_report(source: Path, target: Path, previous: list[Path]) -> int:
-    documents = [_load_report(path) for path in [*previous, source]]
+    document = _load_report(source)
+    earlier = [_load_earlier(path) for path in previous]
     _check_writable(target)
-    target.write_text(report_module.to_html(documents[-1], previous=documents[:-1]))
+    target.write_text(report_module.to_html(document, previous=earlier))
     print(target)
     return EXIT_OK
 
@@ -183,6 +184,18 @@ def _load_report(path: Path) -> dict:
         jsonschema.validate(document, report_module.schema())
     except (OSError, ValueError, jsonschema.ValidationError) as error:
         raise UsageError(f"{path} is not a sweep report: {str(error).splitlines()[0]}") from None
+    return document
+
+
+def _load_earlier(path: Path) -> dict:
+    """An earlier report, of any schema version: the trend reads only its time and verdict counts."""
+    try:
+        document = json.loads(path.read_text())
+        counts = document["summary"]["verdicts"]
+        if not isinstance(document["generatedAt"], str) or not all(isinstance(n, int) for n in counts.values()):
+            raise ValueError("no verdict counts")
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as error:
+        raise UsageError(f"{path} is not a sweep report: {error}") from None
     return document
 
 

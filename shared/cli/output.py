@@ -108,7 +108,7 @@ def sweep_table(document: dict, report_path: str | None, out: Console) -> None:
     findings_table(document["findings"], out)
     out.print(
         f"{summary['connections']} connection(s) on {summary['clusters']} cluster(s); {summary['repaired']} repaired, "
-        f"{summary['orphans']} orphan(s), {summary['changes']} change(s)"
+        f"{summary['orphanedObjects']} orphaned object(s), {summary['changes']} change(s)"
         + (f"\nreport: {report_path}" if report_path else ""),
         markup=False,
     )

@@ -154,7 +154,7 @@ def test_sweep_exit_codes_drift_and_reports(estate, app, tmp_path, capsys):
     out = capsys.readouterr().out
     assert "Compliant 1" in out and "<h1>sc-autopilot compliance report</h1>" in page.read_text()
     code, report = run_json(capsys, "sweep", "--dry-run", "-o", "json")
-    assert code == EXIT_OK and camel_keys(report) == []
+    assert code == EXIT_OK and camel_keys(report) == [] and report["schemaVersion"] == 2
     assert yaml.safe_load((cli("sweep", "--dry-run", "-o", "yaml")).stdout)["summary"]["verdicts"]["Compliant"] == 1
 
 
@@ -191,8 +191,21 @@ def test_report_renders_a_saved_json_report_offline(estate, app, tmp_path, capsy
     app.handle_events(estate.new_events())
     document, page = tmp_path / "r.json", tmp_path / "r.html"
     assert main(["sweep", "--dry-run", "--report", str(document)]) == EXIT_OK
-    assert main(["report", str(document), str(page), "--previous", str(document)]) == EXIT_OK
-    assert "compliance report" in page.read_text()
+    version_1 = tmp_path / "v1.json"  # an earlier report of the first schema still gives its trend
+    version_1.write_text(
+        json.dumps(
+            {
+                "schemaVersion": 1,
+                "generatedAt": "2026-11-30T12:00:00Z",
+                "summary": {
+                    "verdicts": {"Compliant": 0, "Drifted": 1, "Pending": 0, "Orphaned": 0, "Error": 0},
+                    "orphans": 0,
+                },
+            }
+        )
+    )
+    assert main(["report", str(document), str(page), "--previous", str(version_1)]) == EXIT_OK
+    assert "Trend over 2 reports" in page.read_text() and "-1 since last" in page.read_text()
     (tmp_path / "bad.json").write_text('{"not": "a report"}')
     assert main(["report", str(tmp_path / "bad.json"), str(page)]) == EXIT_USAGE
 

@@ -110,7 +110,8 @@ def test_report_json_matches_its_schema_and_html_renders(estate, app, tmp_path):
     jsonschema.validate(document, report.schema())
     assert document["summary"]["verdicts"]["Compliant"] == 2
     page = report.to_html(document)
-    assert page.startswith("<!doctype html>") and "oai-shop" in page and "<script" not in page
+    assert page.startswith("<!doctype html>") and "oai-shop" in page
+    assert "<script src" not in page and "<link" not in page and "default-src 'none'" in page  # self-contained
 
 
 def test_protected_namespaces_are_never_swept(make_cloud, monkeypatch):
