@@ -78,6 +78,8 @@ def test_the_plan_shows_every_write_apply_makes(estate, admin, capsys):
         "deployment/shop/api", "statefulset/shop/worker", "deployment/shop/web", "cronjob/shop/report"
     }  # fmt: skip
     assert camel_keys(planned) == []
+    code, dry = run_json(capsys, "apply", "--dry-run", "-o", "json")
+    assert code == EXIT_OK and [c["plans"] for c in dry["clusters"]] == [c["plans"] for c in planned["clusters"]]
     mark = admin.mark()
     code, applied = run_json(capsys, "apply", "-o", "json")
     assert code == EXIT_OK
