@@ -184,6 +184,11 @@ def run(workdir: Path) -> int:
         demo.show(demo.app.apply())
         writes = [r for r in demo.admin.requests_since(mark) if r["method"] in WRITES]
         console.print(f"   writes to ARM and Kubernetes during that pass: {len(writes)}")
+        console.print("   Consent: database reporting is tagged into namespace payments, whose owner never let it in")
+        demo.tag(f"{demo.database.rsplit('/', 1)[0]}/reporting", {
+            "sc-group": "shop", "sc-namespace": "payments", "sc-sql-user": "reporting", "sc-sql-password": PASSWORD_URL,
+        })  # fmt: skip
+        demo.deliver_events()
 
         step(5, "Someone hand-edits the api Deployment and drops its envFrom; the next pass repairs it")
         demo.kube_patch("deployments", "api", [{"op": "remove", "path": ENV_FROM}])

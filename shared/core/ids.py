@@ -68,3 +68,11 @@ class ResourceRef:
 
     def __str__(self) -> str:
         return self.id
+
+
+def type_of(resource_id: str) -> str:
+    """The lower-case resource type of an id, or "" when it is not one (a linker someone else edited)."""
+    try:
+        return ResourceRef.parse(resource_id).type
+    except ValueError:
+        return ""

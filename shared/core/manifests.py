@@ -58,6 +58,23 @@ def secret_references(manifest: dict) -> set[str]:
     return names
 
 
+def env_names(container: dict) -> set[str]:
+    """The variables a container sets itself (`env`): they win over any envFrom source."""
+    return {str(v["name"]) for v in container.get("env") or [] if isinstance(v, dict) and v.get("name")}
+
+
+def env_from_secrets(manifest: dict, containers: tuple[str, ...] | None = None) -> dict[str, str]:
+    """Secret name -> prefix of every envFrom secretRef of the (named) containers."""
+    found: dict[str, str] = {}
+    for container in pod_spec(manifest).get("containers") or []:
+        if containers is None or container.get("name") in containers:
+            for source in container.get("envFrom") or []:
+                name = (source.get("secretRef") or {}).get("name")
+                if name:
+                    found[name] = str(source.get("prefix") or "")
+    return found
+
+
 def service_account_of(manifest: dict) -> str:
     spec = pod_spec(manifest)
     return spec.get("serviceAccountName") or spec.get("serviceAccount") or "default"

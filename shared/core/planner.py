@@ -14,6 +14,8 @@ from shared.core.codes import Code, Finding, ReadFailure
 from shared.core.ids import ResourceRef
 from shared.core.manifests import (
     WI_LABEL,
+    env_from_secrets,
+    env_names,
     pod_spec,
     pod_template,
     read_wirings,
@@ -74,7 +76,6 @@ class Desired:
     # reads this desired state depends on that failed (a subscription's tag listing, an identity): the plan then
     # holds everything destructive, since what looks unwanted may only be unseen
     failed_reads: tuple[ReadFailure, ...] = ()
-    refused_targets: frozenset[ResourceRef] = frozenset()  # held for a missing consent (removed via the orphan rules)
 
 
 def desired_state(
@@ -102,7 +103,6 @@ def desired_state(
         return Desired(cluster.ref, hold_cluster=True, findings=tuple(findings), failed_reads=failed_reads)
     intents: list[Intent] = []
     held: set[ResourceRef] = set()
-    refused: set[ResourceRef] = set()
     for target in sorted({t.ref: t for t in targets}.values(), key=lambda t: t.ref):
         target_tags, target_findings = parse_target_tags(
             target.ref,
@@ -136,8 +136,7 @@ def desired_state(
         refusals += _refusals(actual, target, target_tags.namespace, identity)
         if refusals:
             findings += refusals
-            held.add(target.ref)
-            refused.add(target.ref)
+            held.add(target.ref)  # what exists stays exactly as it is; every run reports the missing consent
             continue
         if identity is not None and target.kind is TargetKind.SQL_DATABASE:
             findings.append(_sql_user_required(target, identity))
@@ -159,9 +158,7 @@ def desired_state(
                 sql_password_url=target_tags.sql_password_url,
             )
         )
-    return Desired(
-        cluster.ref, tuple(intents), frozenset(held), False, tuple(findings), failed_reads, frozenset(refused)
-    )
+    return Desired(cluster.ref, tuple(intents), frozenset(held), False, tuple(findings), failed_reads)
 
 
 def _refusals(actual: ClusterState, target: TargetInfo, namespace: str, identity: IdentityInfo | None) -> list[Finding]:
@@ -185,11 +182,7 @@ def _linker_name(actual: ClusterState, target: ResourceRef, namespace: str) -> s
     return naming.linker_name(target, namespace)
 
 
-def plan_cluster(
-    desired: Desired, actual: ClusterState, settings: PlannerSettings, release: frozenset[str] = frozenset()
-) -> Plan:
-    """`release`: linkers held for a missing consent that the orphan rules (grace period, SC_CLEANUP_MODE=delete,
-    the per-run cap) now let go; they are removed like any unwanted linker. Nothing else held is ever removed."""
+def plan_cluster(desired: Desired, actual: ClusterState, settings: PlannerSettings) -> Plan:
     findings = list(desired.findings)
     if desired.hold_cluster:
         return Plan(desired.cluster, (), tuple(findings))
@@ -227,7 +220,7 @@ def plan_cluster(
 
     intended = {i.linker_name for i in desired.intents}
     unwanted = [c for c in actual.connections if naming.is_ours(c) and c.name not in intended]
-    held_linkers = {c.name for c in unwanted if _left_alone(c, desired, settings, release)}
+    held_linkers = {c.name for c in unwanted if _left_alone(c, desired, settings)}
     removed = [c for c in unwanted if c.name not in held_linkers]
 
     # wiring we recorded for a linker that is no longer ours (its target or scope was edited) stays as it is too;
@@ -290,15 +283,14 @@ def hold_removals(plan: Plan, cap: int) -> Plan:
     return Plan(plan.cluster, kept, (*plan.findings, note))
 
 
-def _left_alone(connection: Connection, desired: Desired, settings: PlannerSettings, release: frozenset[str]) -> bool:
+def _left_alone(connection: Connection, desired: Desired, settings: PlannerSettings) -> bool:
     """An owned linker nobody asks for that must still stay exactly as it is, wiring included: its target is
-    held (paused, mis-tagged, or refused for a consent not yet released), outside the managed subscriptions, or
-    unknown, or its namespace is protected."""
+    held (paused, mis-tagged, or refused for a missing consent), outside the managed subscriptions, or unknown,
+    or its namespace is protected."""
     target = _ref_or_none(connection.target_id)
-    released = connection.name in release and target in desired.refused_targets
     return (
         target is None
-        or (target in desired.held_targets and not released)
+        or target in desired.held_targets
         or target.subscription_id.lower() not in settings.managed_subscriptions
         or connection.namespace in settings.protected_namespaces
     )
@@ -368,7 +360,7 @@ def _workload_wirings(
                 if intent.linker_name in records:
                     final.setdefault(ref, {})[intent.linker_name] = records[intent.linker_name]
                 continue
-            wiring = _wiring_for(intent, spec.container, state, final.get(ref, {}), records, findings)
+            wiring = _wiring_for(intent, spec.container, state, final.get(ref, {}), records, findings, actual.env_keys)
             earlier = final.get(ref, {}).get(intent.linker_name)
             if wiring is not None and earlier is not None:  # named twice (`deploy/web,deploy/web:nginx`): both
                 wiring = replace(wiring, containers=tuple(dict.fromkeys(earlier.containers + wiring.containers)))
@@ -384,6 +376,7 @@ def _wiring_for(
     already: dict[str, Wiring],
     records: dict[str, Wiring],
     findings: list[Finding],
+    env_keys: dict[tuple[str, str, str], frozenset[str]],
 ) -> Wiring | None:
     """This intent's wiring on one workload, or None (with a finding) when it must not be wired.
 
@@ -402,6 +395,11 @@ def _wiring_for(
         )
         return None
     containers = (container,) if container else names
+    shadowed = _shadowed_keys(intent, containers, state.manifest, already, env_keys)
+    if shadowed:
+        kept = records.get(intent.linker_name)  # wired before: held as it is, never taken back silently
+        findings.append(_env_key_conflict(intent, state, shadowed, held=kept is not None))
+        return kept
     if intent.service_account is None:
         return Wiring(intent.secret_name, containers)
     current = service_account_of(state.manifest)
@@ -438,6 +436,42 @@ def _wiring_for(
     # the label is ours to take back only if we added it (or keep it while one of our wirings needs it)
     label_ours = not label_set or any(w.label for w in records.values())
     return Wiring(intent.secret_name, containers, intent.service_account, before, label=label_ours)
+
+
+def _shadowed_keys(
+    intent: Intent,
+    containers: tuple[str, ...],
+    manifest: dict,
+    already: dict[str, Wiring],
+    env_keys: dict[tuple[str, str, str], frozenset[str]],
+) -> frozenset[str]:
+    """The connection's keys the containers already get: from their own `env` (which would silently win), or
+    from another connection's secret in their envFrom, now or as this plan wires it (envFrom's last source wins,
+    so ours would shadow it)."""
+    ours = env_keys.get(("Secret", intent.namespace, intent.secret_name), frozenset())
+    taken: set[str] = set()
+    for c in pod_spec(manifest).get("containers") or []:
+        if c.get("name") in containers:
+            taken |= env_names(c)
+    others = env_from_secrets(manifest, containers)
+    others |= {w.secret: "" for w in already.values() if set(w.containers) & set(containers)}
+    for name, prefix in others.items():
+        if name != intent.secret_name:
+            taken |= {prefix + key for key in env_keys.get(("Secret", intent.namespace, name), frozenset())}
+    return ours & frozenset(taken)
+
+
+def _env_key_conflict(intent: Intent, state: WorkloadState, keys: frozenset[str], held: bool) -> Finding:
+    shown = ", ".join(sorted(keys)[:5])
+    outcome = "its existing wiring is held as it is" if held else "it is not wired"
+    return _finding(
+        Code.ENV_KEY_CONFLICT,
+        intent.target,
+        f"{state.ref} already gets {shown} from its own env or another connection; {intent.linker_name} would "
+        f"shadow them: {outcome}",
+        "give the keys one source: remove the workload from one target's sc-workloads, or the variable from its env",
+        "sc-workloads",
+    )
 
 
 def _cleanup(

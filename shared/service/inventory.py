@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -10,13 +10,17 @@ from shared.adapters.azure.arm import Arm
 from shared.adapters.errors import ReadError
 from shared.adapters.kube.api import KubeApi
 from shared.adapters.kube.client import KubeClients
+from shared.core import naming
 from shared.core.codes import ReadFailure
-from shared.core.ids import CLUSTER_TYPE, ResourceRef
+from shared.core.ids import CLUSTER_TYPE, ResourceRef, type_of
+from shared.core.manifests import env_from_secrets
 from shared.core.model import (
     WORKLOAD_KINDS,
     ClusterInfo,
     ClusterState,
+    Connection,
     IdentityInfo,
+    Intent,
     TaggedResource,
     TargetInfo,
     TargetKind,
@@ -125,6 +129,31 @@ class Inventory:
                 for item in results["Namespace"]
             },
         )
+
+    def configuration_names(self, cluster: ResourceRef, connection: Connection, estate: Estate) -> frozenset[str]:
+        """The keys Service Connector writes into a connection's secret (listConfigurations). They depend on the
+        linker's shape only: one call (a POST that reads) per shape per run."""
+        shape = ("configuration-names", type_of(connection.target_id), connection.auth_type, connection.client_type)
+        return estate.remember(
+            shape, lambda: frozenset(self.arm.linker_configuration_names(cluster.id, connection.name))
+        )
+
+    def env_keys(self, actual: ClusterState, intents: Iterable[Intent], estate: Estate) -> dict[tuple, frozenset]:
+        """The keys of every connection secret the intents' workloads get or would get through envFrom: the
+        intents' own and any other connection's (ours or not) already in those workloads (values never read)."""
+        by_secret = {(c.namespace, naming.secret_name(c.name)): c for c in actual.connections}
+        wanted: set[tuple[str, str]] = set()
+        for intent in intents:
+            if intent.workloads and (intent.namespace, intent.secret_name) in by_secret:
+                wanted.add((intent.namespace, intent.secret_name))
+                for spec in intent.workloads:
+                    state = actual.workloads.get(WorkloadRef(spec.kind, intent.namespace, spec.name))
+                    if state is not None:
+                        wanted |= {(intent.namespace, name) for name in env_from_secrets(state.manifest)}
+        return {
+            ("Secret", *key): self.configuration_names(actual.info.ref, by_secret[key], estate)
+            for key in sorted(wanted & by_secret.keys())
+        }
 
 
 def _attempt(read: Callable[[str], list]) -> Callable[[str], tuple[list, tuple[ReadFailure, ...]]]:

@@ -3,6 +3,7 @@ level-triggered reconcile of each affected cluster, a report out."""
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 from collections.abc import Callable, Iterable, Mapping
@@ -246,6 +247,7 @@ class Application:
                 failed += error.failures
         actual = self.inventory.cluster_state(info, estate)
         desired = desired_state(actual, list(estate.targets), identities, self.planner_settings, tuple(failed))
+        actual = dataclasses.replace(actual, env_keys=self.inventory.env_keys(actual, desired.intents, estate))
         plan = plan_cluster(desired, actual, self.planner_settings)
         return Observation(desired, actual, plan)
 

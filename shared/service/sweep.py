@@ -14,7 +14,7 @@ from shared.adapters.kube.api import KubeApi
 from shared.adapters.logs import get_logger, log_event
 from shared.core import naming
 from shared.core.codes import Code, Finding
-from shared.core.ids import ResourceRef
+from shared.core.ids import ResourceRef, type_of
 from shared.core.model import AuthKind, Intent
 from shared.core.orphans import CleanupPolicy, plan_orphans
 from shared.core.plan import DeleteObject, PutLinker
@@ -168,11 +168,7 @@ class Sweeper:
             if linker is None:
                 continue
             secret_keys[intent.linker_name] = api.secret_keys(intent.namespace, intent.secret_name)
-            # The key names depend on the linker's shape only: one listConfigurations (a POST) per shape per run.
-            shape = ("configuration-names", _type(linker.target_id), linker.auth_type, linker.client_type)
-            expected[intent.linker_name] = estate.remember(
-                shape, lambda i=intent: frozenset(arm.linker_configuration_names(info.ref.id, i.linker_name))
-            )
+            expected[intent.linker_name] = self.app.inventory.configuration_names(info.ref, linker, estate)
             if self._take_validation():  # validate is a POST too: spent within the per-run budget
                 validation[intent.linker_name] = arm.validate_linker(info.ref.id, intent.linker_name)
             if intent.auth is AuthKind.WORKLOAD_IDENTITY and intent.identity:
@@ -182,9 +178,9 @@ class Sweeper:
         present = {t.ref.id.lower() for t in estate.targets}
         missing = frozenset(
             c.target_id.lower() for c in observed.actual.connections
-            if naming.is_ours(c) and c.target_id.lower() not in present and _type(c.target_id) in API_VERSIONS
+            if naming.is_ours(c) and c.target_id.lower() not in present and type_of(c.target_id) in API_VERSIONS
             and estate.remember(("target-exists", c.target_id.lower()),
-                                lambda c=c: arm.target_exists(c.target_id, _type(c.target_id)),
+                                lambda c=c: arm.target_exists(c.target_id, type_of(c.target_id)),
                                 keep=lambda exists: True) is False
         )  # fmt: skip
         return Evidence(
@@ -211,11 +207,3 @@ def validation_order(observed: Observation, now: datetime) -> list[Intent]:
         offset = int(now.timestamp() // 3600) % len(rest)
         rest = rest[offset:] + rest[:offset]
     return [i for i in observed.desired.intents if i.linker_name in urgent] + rest
-
-
-def _type(resource_id: str) -> str:
-    """The lower-case resource type of an id, or "" when it is not one (a linker someone else edited)."""
-    try:
-        return ResourceRef.parse(resource_id).type.lower()
-    except ValueError:
-        return ""

@@ -14,8 +14,10 @@ from tests.conftest import demo_spec, indexed_functions
 from tests.e2e.conftest import Estate, app, estate  # noqa: F401 - the end-to-end fixtures, used as they are
 
 WRITE_METHODS = {"PUT", "PATCH", "POST", "DELETE"}
-# POSTs that only read: the cluster's kubeconfig (the app fetches it to reach the Kubernetes API).
-READ_ONLY_POSTS = re.compile(r"/managedClusters/[^/]+/listClusterUserCredential$", re.IGNORECASE)
+# POSTs that only read: the cluster's kubeconfig (the app fetches it to reach the Kubernetes API) and a linker's
+# configuration names (the keys its secret holds, checked against the workload's own before wiring).
+READ_ONLY_POSTS = re.compile(r"/managedClusters/[^/]+/listClusterUserCredential$|/linkers/[^/]+/listConfigurations$",
+                             re.IGNORECASE)  # fmt: skip
 PROTECTED = DEFAULT_PROTECTED_NAMESPACES  # the app runs with the default setting
 BYSTANDERS = (("Deployment", "kube-system", "coredns"), ("Deployment", "payments", "ledger"))
 

@@ -49,7 +49,12 @@ def hostile_tenant_spec() -> dict:
         {"name": "payments", "annotations": {ALLOWED_TARGETS: f"{ROOT}/rg-payments"}},
         {"name": "mallory", "annotations": {ALLOWED_TARGETS: ATTACKER_RG}},  # her own namespace on the shop cluster
     ]
-    shop["workloads"].append({"kind": "Deployment", "name": "payments-api", "namespace": "payments"})
+    shop["workloads"] += [
+        {"kind": "Deployment", "name": "payments-api", "namespace": "payments"},
+        # the shop's own configuration, set by the workload's owner: no connection may shadow it
+        {"kind": "Deployment", "name": "legacy", "namespace": "shop",
+         "containers": [{"name": "legacy", "env": [{"name": "AZURE_OPENAI_BASE", "value": "https://own.example"}]}]},
+    ]  # fmt: skip
     groups += [
         {"name": "rg-payments", "sql_servers": [{"name": "sql-payments", "databases": [{"name": "payments"}]}]},
         {

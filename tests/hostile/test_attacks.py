@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from shared.cli import main
+from shared.core.codes import Code
 from shared.core.manifests import pod_spec
 from shared.service.sweep import Sweeper
 from tests.conftest import CLUSTER, DATABASE, OPENAI, Admin
@@ -184,3 +185,14 @@ def test_the_cli_refuses_them_and_says_how_to_grant(estate, admin, attacker, cap
     assert ("CONSENT_MISSING", EVIL_OPENAI.lower()) in codes and ("CONSENT_MISSING", LOOT_DB.lower()) in codes
     assert any("kubectl annotate namespace shop" in f["fix"] for f in findings)
     assert_contained(admin, estate)
+
+
+def test_a_connection_never_shadows_keys_the_workload_sets_itself(estate, admin, app):
+    legitimate_flow(estate)
+    app.handle_events(estate.new_events())
+    estate.tag(OPENAI, {"sc-workloads": "deploy/web:web,cronjob/report,deploy/legacy"})
+    report = app.handle_events(estate.new_events())
+    conflicts = [f for f in report.findings if f.code is Code.ENV_KEY_CONFLICT]
+    assert conflicts and "AZURE_OPENAI_BASE" in conflicts[0].message and conflicts[0].resource_id == OPENAI
+    assert env_from_secrets(estate.workload("Deployment", "legacy")) == []
+    assert_shop_still_works(estate)

@@ -10,7 +10,7 @@ from shared.core.codes import Code
 from shared.core.ids import ResourceRef
 from shared.core.model import Connection, TargetInfo
 from shared.core.plan import DeleteLinker, DeleteObject, PutLinker, RewireWorkload
-from shared.core.planner import desired_state, plan_cluster
+from shared.core.planner import desired_state
 from tests.planner_world import (
     CLUSTER,
     DB,
@@ -23,6 +23,7 @@ from tests.planner_world import (
     SUB,
     converge,
     plan,
+    simulate,
     state,
     workload,
 )
@@ -93,7 +94,7 @@ def test_workload_identity_needs_the_identitys_namespace_consent():
     bare = dataclasses.replace(IDENTITY, tags={})
 
     desired = desired_state(state(workload("Deployment", "api")), [OPENAI_TARGET], {IDENTITY.ref: bare}, SETTINGS)
-    assert desired.intents == () and OPENAI_TARGET.ref in desired.refused_targets
+    assert desired.intents == () and OPENAI_TARGET.ref in desired.held_targets
 
 
 def test_existing_wiring_that_lost_its_consent_is_held_not_removed():
@@ -101,11 +102,9 @@ def test_existing_wiring_that_lost_its_consent_is_held_not_removed():
     withdrawn = dataclasses.replace(actual, namespaces={"shop": {}})
     held = plan(withdrawn, [SQL_TARGET])
     assert held.writes == () and Code.CONSENT_MISSING in _codes(held)
-    linker = actual.connections[0].name
-
     desired = desired_state(withdrawn, [SQL_TARGET], IDENTITIES, SETTINGS)
-    released = plan_cluster(desired, withdrawn, SETTINGS, release=frozenset({linker}))
-    assert {type(a) for a in released.actions} == {RewireWorkload, DeleteObject, DeleteLinker}
+    assert desired.held_targets == {SQL_TARGET.ref} and desired.intents == ()
+    assert {type(a) for a in plan(actual, []).actions} >= {DeleteObject, DeleteLinker}  # unwanted, not refused
 
 
 def test_a_linker_with_our_name_but_another_target_is_not_ours():
@@ -123,3 +122,36 @@ def test_a_linker_with_the_old_40_bit_name_keeps_it():
     result = plan(actual, [TargetInfo(DB, SQL_TARGET.kind, {**SQL_TARGET.tags, "sc-workloads": "deploy/api"})])
     assert not [a for a in result.actions if isinstance(a, PutLinker | DeleteLinker)]
     assert [a.wirings[0][0] for a in result.actions if isinstance(a, RewireWorkload)] == [legacy]
+
+
+SQL_KEYS = frozenset(
+    {"AZURE_SQL_SERVER", "AZURE_SQL_PORT", "AZURE_SQL_DATABASE", "AZURE_SQL_USER", "AZURE_SQL_PASSWORD"}
+)
+DB2 = ResourceRef(f"{RG}/providers/Microsoft.Sql/servers/s/databases/billing")
+
+
+def _with_keys(actual):
+    """The state after the linkers were put, with the keys listConfigurations gives each connection's secret."""
+    keys = {("Secret", c.namespace, naming.secret_name(c.name)): SQL_KEYS for c in actual.connections}
+    return dataclasses.replace(actual, env_keys=keys)
+
+
+def test_a_connection_never_shadows_the_workloads_own_env():
+    own = workload("Deployment", "api", containers=[{"name": "api", "image": "x", "env": [
+        {"name": "AZURE_SQL_SERVER", "value": "prod.database.windows.net"}]}])  # fmt: skip
+    target = TargetInfo(DB, SQL_TARGET.kind, {**SQL_TARGET.tags, "sc-workloads": "deploy/api"})
+    first = state(own)
+    created = _with_keys(simulate(first, plan(first, [target]).actions))
+    refused = plan(created, [target])
+    assert not [a for a in refused.actions if isinstance(a, RewireWorkload)]
+    assert [f for f in refused.findings if f.code is Code.ENV_KEY_CONFLICT and "AZURE_SQL_SERVER" in f.message]
+
+
+def test_a_second_connection_with_the_same_keys_is_refused_and_existing_wiring_is_held():
+    one = TargetInfo(DB, SQL_TARGET.kind, {**SQL_TARGET.tags, "sc-workloads": "deploy/api"})
+    two = TargetInfo(DB2, SQL_TARGET.kind, {**SQL_TARGET.tags, "sc-workloads": "deploy/api"})
+    wired = converge(state(workload("Deployment", "api")), [one])
+    created = _with_keys(simulate(wired, plan(wired, [one, two]).actions))
+    result = plan(created, [one, two])
+    assert [f for f in result.findings if f.code is Code.ENV_KEY_CONFLICT]
+    assert not [a for a in result.actions if isinstance(a, RewireWorkload)]  # the first stays, the second is not added
