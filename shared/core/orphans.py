@@ -14,7 +14,7 @@ from shared.core import naming
 from shared.core.codes import Code, Finding
 from shared.core.ids import ResourceRef
 from shared.core.manifests import secret_references, service_account_of
-from shared.core.model import ClusterState, ObjectKind
+from shared.core.model import ClusterState, Connection, ObjectKind
 from shared.core.plan import Action, AnnotateObject, DeleteObject
 
 ORPHANED_SINCE = "sc-autopilot.io/orphaned-since"
@@ -74,24 +74,71 @@ def plan_orphans(
                                     f"{kind} {namespace}/{name} has no connection but is used by {', '.join(users)}",
                                     "recreate the connection (tags) or remove the reference; it is never deleted "
                                     "while referenced"))  # fmt: skip
-        elif since is None:
-            state = OrphanState.FIRST_SEEN
-            actions.append(AnnotateObject(cluster, kind, namespace, name, ((ORPHANED_SINCE, _iso(now)),)))
-        elif policy.mode != "delete":
-            state = OrphanState.REPORT_ONLY
-        elif now - _parse(since, now) < policy.grace:
-            state = OrphanState.WAITING
-        elif deletions_left <= 0:
-            state = OrphanState.CAPPED
-            findings.append(Finding(Code.DELETION_CAP_REACHED, cluster.id,
-                                    f"{kind} {namespace}/{name} is due for deletion but the per-run cap is reached",
-                                    "raise SC_MAX_DELETIONS_PER_RUN if this many orphans are expected"))  # fmt: skip
         else:
-            state = OrphanState.DELETING
-            deletions_left -= 1
-            actions.append(DeleteObject(cluster, kind, namespace, name))
+            state = _lifecycle(cluster, kind, namespace, name, since, policy, now, deletions_left, actions, findings)
+            if state is OrphanState.DELETING:
+                deletions_left -= 1
+                actions.append(DeleteObject(cluster, kind, namespace, name))
         orphans.append(Orphan(kind, namespace, name, since, state))
     return actions, orphans, findings
+
+
+def plan_releases(
+    cluster: ResourceRef,
+    actual: ClusterState,
+    held: list[Connection],
+    policy: CleanupPolicy,
+    now: datetime,
+    deletions_left: int,
+) -> tuple[list[Action], frozenset[str], list[Orphan], list[Finding]]:
+    """Connections held for a missing consent go through the orphan rules, never torn down silently: their secret
+    is marked on first sight; once due (SC_CLEANUP_MODE=delete, the grace period, the per-run cap) the connection is
+    released, and the planner unwires and removes it like any unwanted one."""
+    actions: list[Action] = []
+    released: set[str] = set()
+    orphans: list[Orphan] = []
+    findings: list[Finding] = []
+    for connection in sorted(held, key=lambda c: c.name):
+        namespace, secret = connection.namespace, naming.secret_name(connection.name)
+        metadata = actual.metadata.get((ObjectKind.SECRET, namespace, secret))
+        if metadata is None or namespace in policy.protected_namespaces:
+            continue  # nothing to mark: held and reported
+        since = (metadata.get("annotations") or {}).get(ORPHANED_SINCE)
+        kind = ObjectKind.SECRET
+        state = _lifecycle(cluster, kind, namespace, secret, since, policy, now, deletions_left, actions, findings)
+        if state is OrphanState.DELETING:
+            deletions_left -= 1
+            released.add(connection.name)
+        orphans.append(Orphan(kind, namespace, secret, since, state))
+    return actions, frozenset(released), orphans, findings
+
+
+def _lifecycle(
+    cluster: ResourceRef,
+    kind: ObjectKind,
+    namespace: str,
+    name: str,
+    since: str | None,
+    policy: CleanupPolicy,
+    now: datetime,
+    deletions_left: int,
+    actions: list[Action],
+    findings: list[Finding],
+) -> OrphanState:
+    """Where an unreferenced object stands: marked on first sight, then reported, waiting, capped or due."""
+    if since is None:
+        actions.append(AnnotateObject(cluster, kind, namespace, name, ((ORPHANED_SINCE, _iso(now)),)))
+        return OrphanState.FIRST_SEEN
+    if policy.mode != "delete":
+        return OrphanState.REPORT_ONLY
+    if now - _parse(since, now) < policy.grace:
+        return OrphanState.WAITING
+    if deletions_left <= 0:
+        findings.append(Finding(Code.DELETION_CAP_REACHED, cluster.id,
+                                f"{kind} {namespace}/{name} is due for deletion but the per-run cap is reached",
+                                "raise SC_MAX_DELETIONS_PER_RUN if this many orphans are expected"))  # fmt: skip
+        return OrphanState.CAPPED
+    return OrphanState.DELETING
 
 
 def _users(actual: ClusterState, kind: str, namespace: str, name: str) -> list[str]:

@@ -76,6 +76,7 @@ class Desired:
     # reads this desired state depends on that failed (a subscription's tag listing, an identity): the plan then
     # holds everything destructive, since what looks unwanted may only be unseen
     failed_reads: tuple[ReadFailure, ...] = ()
+    refused_targets: frozenset[ResourceRef] = frozenset()  # held for a missing consent (released by the orphan rules)
 
 
 def desired_state(
@@ -103,6 +104,7 @@ def desired_state(
         return Desired(cluster.ref, hold_cluster=True, findings=tuple(findings), failed_reads=failed_reads)
     intents: list[Intent] = []
     held: set[ResourceRef] = set()
+    refused: set[ResourceRef] = set()
     for target in sorted({t.ref: t for t in targets}.values(), key=lambda t: t.ref):
         target_tags, target_findings = parse_target_tags(
             target.ref,
@@ -137,6 +139,7 @@ def desired_state(
         if refusals:
             findings += refusals
             held.add(target.ref)  # what exists stays exactly as it is; every run reports the missing consent
+            refused.add(target.ref)
             continue
         if identity is not None and target.kind is TargetKind.SQL_DATABASE:
             findings.append(_sql_user_required(target, identity))
@@ -158,7 +161,9 @@ def desired_state(
                 sql_password_url=target_tags.sql_password_url,
             )
         )
-    return Desired(cluster.ref, tuple(intents), frozenset(held), False, tuple(findings), failed_reads)
+    return Desired(
+        cluster.ref, tuple(intents), frozenset(held), False, tuple(findings), failed_reads, frozenset(refused)
+    )
 
 
 def _refusals(actual: ClusterState, target: TargetInfo, namespace: str, identity: IdentityInfo | None) -> list[Finding]:
@@ -182,7 +187,11 @@ def _linker_name(actual: ClusterState, target: ResourceRef, namespace: str) -> s
     return naming.linker_name(target, namespace)
 
 
-def plan_cluster(desired: Desired, actual: ClusterState, settings: PlannerSettings) -> Plan:
+def plan_cluster(
+    desired: Desired, actual: ClusterState, settings: PlannerSettings, release: frozenset[str] = frozenset()
+) -> Plan:
+    """`release`: linkers held for a missing consent that the orphan rules (grace period, SC_CLEANUP_MODE=delete,
+    the per-run cap) now let go; they are removed like any unwanted linker. Nothing else held is ever removed."""
     findings = list(desired.findings)
     if desired.hold_cluster:
         return Plan(desired.cluster, (), tuple(findings))
@@ -220,7 +229,7 @@ def plan_cluster(desired: Desired, actual: ClusterState, settings: PlannerSettin
 
     intended = {i.linker_name for i in desired.intents}
     unwanted = [c for c in actual.connections if naming.is_ours(c) and c.name not in intended]
-    held_linkers = {c.name for c in unwanted if _left_alone(c, desired, settings)}
+    held_linkers = {c.name for c in unwanted if _left_alone(c, desired, settings, release)}
     removed = [c for c in unwanted if c.name not in held_linkers]
 
     # wiring we recorded for a linker that is no longer ours (its target or scope was edited) stays as it is too;
@@ -283,14 +292,15 @@ def hold_removals(plan: Plan, cap: int) -> Plan:
     return Plan(plan.cluster, kept, (*plan.findings, note))
 
 
-def _left_alone(connection: Connection, desired: Desired, settings: PlannerSettings) -> bool:
+def _left_alone(connection: Connection, desired: Desired, settings: PlannerSettings, release: frozenset[str]) -> bool:
     """An owned linker nobody asks for that must still stay exactly as it is, wiring included: its target is
-    held (paused, mis-tagged, or refused for a missing consent), outside the managed subscriptions, or unknown,
-    or its namespace is protected."""
+    held (paused, mis-tagged, or refused for a consent and not released), outside the managed subscriptions, or
+    unknown, or its namespace is protected."""
     target = _ref_or_none(connection.target_id)
+    released = connection.name in release and target in desired.refused_targets
     return (
         target is None
-        or target in desired.held_targets
+        or (target in desired.held_targets and not released)
         or target.subscription_id.lower() not in settings.managed_subscriptions
         or connection.namespace in settings.protected_namespaces
     )

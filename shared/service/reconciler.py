@@ -174,13 +174,15 @@ class Application:
         budget: RemovalBudget,
         correlation_id: str | None = None,
         expected: tuple[str, ...] | None = None,
+        release: frozenset[str] = frozenset(),
     ) -> ClusterRun:
+        """`release`: see plan_cluster (the sweep's orphan rules let go of connections held for consent)."""
         cluster = sight.cluster
         run = ClusterRun(cluster.id)
         attributes = {"sc.cluster": cluster.id, "sc.dry_run": dry_run, "sc.correlation_id": correlation_id or ""}
         with telemetry.tracer.start_as_current_span("reconcile_cluster", attributes=attributes):
             try:
-                self._reconcile(run, sight, estate, dry_run, budget, correlation_id, expected)
+                self._reconcile(run, sight, estate, dry_run, budget, correlation_id, expected, release)
             except ReadError as error:
                 run.findings += [f.finding() for f in error.failures]
             except Exception as error:  # isolation, as in sight()
@@ -198,7 +200,7 @@ class Application:
 
     def _reconcile(
         self, run: ClusterRun, sight: Sight, estate: Estate, dry_run: bool, budget: RemovalBudget,
-        correlation_id: str | None, expected: tuple[str, ...] | None,
+        correlation_id: str | None, expected: tuple[str, ...] | None, release: frozenset[str],
     ) -> None:  # fmt: skip
         cluster = sight.cluster
         if sight.failures:
@@ -226,9 +228,11 @@ class Application:
             run.findings = list(plan.findings) + run.outcome_findings()
             if not any(o.status == "applied" and isinstance(o.action, FOLLOW_UP_ACTIONS) for o in outcomes):
                 break
-            observed = self.observe(cluster, estate)
+            observed = self.observe(cluster, estate, release)
 
-    def observe(self, cluster: ResourceRef, estate: Estate) -> Observation | None:
+    def observe(
+        self, cluster: ResourceRef, estate: Estate, release: frozenset[str] = frozenset()
+    ) -> Observation | None:
         """Desired state, actual state and the plan between them, for one cluster (reads only). Raises
         ReadError when the cluster or its state cannot be read; a failed read elsewhere (a subscription's tag
         listing, the identity) makes a plan that holds everything destructive."""
@@ -248,7 +252,7 @@ class Application:
         actual = self.inventory.cluster_state(info, estate)
         desired = desired_state(actual, list(estate.targets), identities, self.planner_settings, tuple(failed))
         actual = dataclasses.replace(actual, env_keys=self.inventory.env_keys(actual, desired.intents, estate))
-        plan = plan_cluster(desired, actual, self.planner_settings)
+        plan = plan_cluster(desired, actual, self.planner_settings, release)
         return Observation(desired, actual, plan)
 
 

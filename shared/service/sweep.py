@@ -16,7 +16,7 @@ from shared.core import naming
 from shared.core.codes import Code, Finding
 from shared.core.ids import ResourceRef, type_of
 from shared.core.model import AuthKind, Intent
-from shared.core.orphans import CleanupPolicy, plan_orphans
+from shared.core.orphans import CleanupPolicy, plan_orphans, plan_releases
 from shared.core.plan import DeleteObject, PutLinker
 from shared.core.scope import EVERYWHERE, ClusterScope
 from shared.core.verdicts import Evidence, Reason, Status, Verdict, judge, verdict_of
@@ -136,7 +136,7 @@ class Sweeper:
         if observed.desired.failed_reads:  # orphan clean-up only on a complete view
             outcome.findings += [f for f in observed.plan.findings if f not in outcome.findings]
         else:
-            self._orphans(outcome, observed, dry_run, now)
+            self._orphans(outcome, observed, estate, dry_run, now, budget)
         for verdict in verdicts:
             telemetry.verdicts.add(1, {"verdict": verdict.status.value, "repaired": verdict.repaired})
         for orphan in outcome.orphans:
@@ -146,16 +146,33 @@ class Sweeper:
                   orphans=len(outcome.orphans), changes=len(outcome.changes))  # fmt: skip
         return outcome
 
-    def _orphans(self, outcome: ClusterSweep, observed: Observation, dry_run: bool, now: datetime) -> None:
-        cluster = observed.actual.info.ref
+    def _orphans(
+        self, outcome: ClusterSweep, observed: Observation, estate: Estate, dry_run: bool, now: datetime,
+        budget: RemovalBudget,
+    ) -> None:  # fmt: skip
+        cluster, actual, desired = observed.actual.info.ref, observed.actual, observed.desired
+        intended = {i.linker_name for i in desired.intents}
+        held = [c for c in actual.connections if naming.is_ours(c) and c.name not in intended
+                and ResourceRef(c.target_id) in desired.refused_targets]  # fmt: skip
         with self._budget_lock:
-            actions, orphans, findings = plan_orphans(cluster, observed.actual, self.policy, now, self._deletions_left)
+            actions, orphans, findings = plan_orphans(cluster, actual, self.policy, now, self._deletions_left)
             self._deletions_left -= sum(1 for a in actions if isinstance(a, DeleteObject))  # reserved, then spent
-        outcome.orphans, outcome.findings = orphans, outcome.findings + findings
-        if not dry_run and actions:
-            applied = self.app.executor.apply(tuple(actions))
+            marks, release, held_orphans, held_findings = plan_releases(
+                cluster, actual, held, self.policy, now, self._deletions_left
+            )
+            self._deletions_left -= len(release)
+        outcome.orphans, outcome.findings = orphans + held_orphans, outcome.findings + findings + held_findings
+        if dry_run:
+            return
+        if actions or marks:
+            applied = self.app.executor.apply(tuple(actions + marks))
             outcome.changes += [o.action.describe() for o in applied if o.status == "applied"]
             outcome.failed_changes += [o.action.describe() for o in applied if o.status == "failed"]
+        if release:  # due: unwired and removed like any unwanted connection
+            sight = Sight(cluster, self.app.observe(cluster, estate, release))
+            run = self.app.reconcile(sight, estate, dry_run=False, budget=budget, release=release)
+            outcome.changes += run.applied
+            outcome.failed_changes += [o.action.describe() for o in run.failed]
 
     def _evidence(self, observed: Observation, estate: Estate) -> Evidence:
         arm, info = self.app.arm, observed.actual.info

@@ -12,8 +12,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from shared.cli import main
+from shared.config import Settings
 from shared.core.codes import Code
 from shared.core.manifests import pod_spec
+from shared.service.reconciler import Application
 from shared.service.sweep import Sweeper
 from tests.conftest import CLUSTER, DATABASE, OPENAI, Admin
 from tests.e2e.conftest import CLUSTER_TAGS, OPENAI_TAGS, SQL_TAGS, Estate, env_from_secrets
@@ -196,3 +198,41 @@ def test_a_connection_never_shadows_keys_the_workload_sets_itself(estate, admin,
     assert conflicts and "AZURE_OPENAI_BASE" in conflicts[0].message and conflicts[0].resource_id == OPENAI
     assert env_from_secrets(estate.workload("Deployment", "legacy")) == []
     assert_shop_still_works(estate)
+
+
+def annotate_namespace(admin: Admin, namespace: str, annotations: dict[str, str | None]) -> None:
+    """The namespace's owner changes its annotations (a merge patch through the cluster's API, as kubectl does)."""
+    token = admin.token("platform-admin", "6dae42f8-4368-4678-94ff-3960e28e3630")
+    key = {k.lower(): v for k, v in admin.state()["clusters"].items()}[CLUSTER.lower()]["key"]
+    admin.session.patch(
+        f"{admin.cloud.arm_endpoint}/clusters/{key}/api/v1/namespaces/{namespace}",
+        json={"metadata": {"annotations": annotations}},
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/merge-patch+json"},
+    ).raise_for_status()
+
+
+def test_wiring_whose_consent_is_withdrawn_is_held_then_released_only_by_the_orphan_rules(
+    estate, admin, app, monkeypatch
+):
+    legitimate_flow(estate)
+    app.handle_events(estate.new_events())
+    wired = env_from_secrets(estate.workload("Deployment", "api"))
+    assert wired and len(estate.linkers()) == 2
+    annotate_namespace(admin, "shop", {"sc-autopilot.io/allowed-targets": None})  # the owner withdraws it
+    report = app.apply()
+    assert consent_findings(report.findings, DATABASE) and consent_findings(report.findings, OPENAI)
+    assert env_from_secrets(estate.workload("Deployment", "api")) == wired and len(estate.linkers()) == 2  # held
+    now = datetime.now(UTC)
+    Sweeper(app).run(now=now)  # report mode: marked, nothing removed
+    Sweeper(app).run(now=now + timedelta(hours=25))
+    assert env_from_secrets(estate.workload("Deployment", "api")) == wired and len(estate.linkers()) == 2
+    monkeypatch.setenv("SC_CLEANUP_MODE", "delete")
+    monkeypatch.setenv("SC_MAX_DELETIONS_PER_RUN", "1")
+    deleting = Application(Settings.from_env())
+    Sweeper(deleting).run(now=now + timedelta(hours=1))  # within the grace period
+    assert len(estate.linkers()) == 2
+    Sweeper(deleting).run(now=now + timedelta(hours=25))  # due, one per run (the cap)
+    assert len(estate.linkers()) == 1
+    Sweeper(deleting).run(now=now + timedelta(hours=26))
+    assert estate.linkers() == [] and env_from_secrets(estate.workload("Deployment", "api")) == []
+    assert estate.secret(wired[0]) is None

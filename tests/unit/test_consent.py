@@ -4,13 +4,15 @@ what lacks consent (never removing it) while what is consented is planned as bef
 from __future__ import annotations
 
 import dataclasses
+from datetime import UTC, datetime, timedelta
 
 from shared.core import consent, naming
 from shared.core.codes import Code
 from shared.core.ids import ResourceRef
 from shared.core.model import Connection, TargetInfo
-from shared.core.plan import DeleteLinker, DeleteObject, PutLinker, RewireWorkload
-from shared.core.planner import desired_state
+from shared.core.orphans import ORPHANED_SINCE, CleanupPolicy, plan_releases
+from shared.core.plan import AnnotateObject, DeleteLinker, DeleteObject, PutLinker, RewireWorkload
+from shared.core.planner import desired_state, plan_cluster
 from tests.planner_world import (
     CLUSTER,
     DB,
@@ -97,14 +99,38 @@ def test_workload_identity_needs_the_identitys_namespace_consent():
     assert desired.intents == () and OPENAI_TARGET.ref in desired.held_targets
 
 
-def test_existing_wiring_that_lost_its_consent_is_held_not_removed():
+def test_existing_wiring_that_lost_its_consent_is_held_until_the_orphan_rules_release_it():
     actual = converge(state(workload("Deployment", "api"), workload("StatefulSet", "worker")), [SQL_TARGET])
     withdrawn = dataclasses.replace(actual, namespaces={"shop": {}})
     held = plan(withdrawn, [SQL_TARGET])
     assert held.writes == () and Code.CONSENT_MISSING in _codes(held)
     desired = desired_state(withdrawn, [SQL_TARGET], IDENTITIES, SETTINGS)
-    assert desired.held_targets == {SQL_TARGET.ref} and desired.intents == ()
-    assert {type(a) for a in plan(actual, []).actions} >= {DeleteObject, DeleteLinker}  # unwanted, not refused
+    assert desired.refused_targets == {SQL_TARGET.ref} and desired.intents == ()
+    linker = actual.connections[0]
+    released = plan_cluster(desired, withdrawn, SETTINGS, release=frozenset({linker.name}))
+    assert {type(a) for a in released.actions} == {RewireWorkload, DeleteObject, DeleteLinker}
+    paused = TargetInfo(DB, SQL_TARGET.kind, {**SQL_TARGET.tags, "sc-pause": "true"})
+    desired = desired_state(actual, [paused], IDENTITIES, SETTINGS)  # held, but not for consent: never released
+    assert plan_cluster(desired, actual, SETTINGS, release=frozenset({linker.name})).writes == ()
+
+
+def test_the_orphan_rules_mark_then_release_a_connection_held_for_consent():
+    secret = naming.secret_name(naming.linker_name(DB, "shop"))
+    linker = Connection(naming.linker_name(DB, "shop"), DB.id, "secret", "shop", "python", "Succeeded")
+    now = datetime(2026, 12, 1, tzinfo=UTC)
+
+    def releases(annotations, mode="delete", left=5):
+        actual = state(connections=[linker], secrets={"shop": {secret}})
+        actual = dataclasses.replace(actual, metadata={("Secret", "shop", secret): {"annotations": annotations}})
+        policy = CleanupPolicy(mode, timedelta(hours=24), 5)
+        return plan_releases(CLUSTER, actual, [linker], policy, now, left)
+
+    marks, released, _, _ = releases({})
+    assert [type(a) for a in marks] == [AnnotateObject] and released == frozenset()
+    assert releases({ORPHANED_SINCE: "2026-11-30T12:00:00Z"})[1] == frozenset()  # within the grace period
+    assert releases({ORPHANED_SINCE: "2026-11-29T00:00:00Z"}, mode="report")[1] == frozenset()
+    assert releases({ORPHANED_SINCE: "2026-11-29T00:00:00Z"}, left=0)[3][0].code is Code.DELETION_CAP_REACHED
+    assert releases({ORPHANED_SINCE: "2026-11-29T00:00:00Z"})[1] == {linker.name}
 
 
 def test_a_linker_with_our_name_but_another_target_is_not_ours():
