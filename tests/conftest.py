@@ -33,6 +33,20 @@ class Admin(AdminClient):
 
 
 UserCredential = PersonCredential
+AKS_AUDIENCE = "6dae42f8-4368-4678-94ff-3960e28e3630"
+
+
+def kube_call(admin: Admin, cluster_id: str, method: str, path: str, body: object, content_type: str) -> dict:
+    """A person (platform-admin) calling a cluster's Kubernetes API, as kubectl would: e.g. a namespace owner
+    creating or annotating a namespace."""
+    token = admin.token("platform-admin", AKS_AUDIENCE)
+    key = {k.lower(): v for k, v in admin.state()["clusters"].items()}[cluster_id.lower()]["key"]
+    response = admin.session.request(
+        method, f"{admin.cloud.arm_endpoint}/clusters/{key}{path}", json=body,
+        headers={"Authorization": f"Bearer {token}", "Content-Type": content_type},
+    )  # fmt: skip
+    response.raise_for_status()
+    return response.json()
 
 
 @functools.cache  # the worker indexes once; a second get_functions() reports every function as a duplicate

@@ -17,7 +17,7 @@ from shared.core.codes import Code
 from shared.core.manifests import pod_spec
 from shared.service.reconciler import Application
 from shared.service.sweep import Sweeper
-from tests.conftest import CLUSTER, DATABASE, OPENAI, Admin
+from tests.conftest import CLUSTER, DATABASE, OPENAI, Admin, kube_call
 from tests.e2e.conftest import CLUSTER_TAGS, OPENAI_TAGS, SQL_TAGS, Estate, env_from_secrets
 from tests.hostile.conftest import (
     CENTRAL_VAULT,
@@ -201,14 +201,9 @@ def test_a_connection_never_shadows_keys_the_workload_sets_itself(estate, admin,
 
 
 def annotate_namespace(admin: Admin, namespace: str, annotations: dict[str, str | None]) -> None:
-    """The namespace's owner changes its annotations (a merge patch through the cluster's API, as kubectl does)."""
-    token = admin.token("platform-admin", "6dae42f8-4368-4678-94ff-3960e28e3630")
-    key = {k.lower(): v for k, v in admin.state()["clusters"].items()}[CLUSTER.lower()]["key"]
-    admin.session.patch(
-        f"{admin.cloud.arm_endpoint}/clusters/{key}/api/v1/namespaces/{namespace}",
-        json={"metadata": {"annotations": annotations}},
-        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/merge-patch+json"},
-    ).raise_for_status()
+    """The namespace's owner changes its annotations (a merge patch, as kubectl annotate sends)."""
+    kube_call(admin, CLUSTER, "PATCH", f"/api/v1/namespaces/{namespace}", {"metadata": {"annotations": annotations}},
+              "application/merge-patch+json")  # fmt: skip
 
 
 def test_wiring_whose_consent_is_withdrawn_is_held_then_released_only_by_the_orphan_rules(
