@@ -165,6 +165,9 @@ def _attempt(read: Callable[[str], list]) -> Callable[[str], tuple[list, tuple[R
             return read(subscription_id), ()
         except ReadError as error:
             return [], error.failures
+        except Exception as error:  # an SDK that broke on the answer: the listing is unseen, never empty
+            scope = f"/subscriptions/{subscription_id}"
+            return [], (ReadFailure(f"listing ({read.__name__})", scope, None, type(error).__name__, str(error)),)
 
     return attempt
 

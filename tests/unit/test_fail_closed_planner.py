@@ -98,3 +98,15 @@ def test_only_the_connection_whose_linker_is_settling_is_pending():
     assert [r.code for r in verdicts[sql.name].reasons] == [Code.LINKER_PROVISIONING]
     others = [v for name, v in verdicts.items() if name != sql.name]
     assert others and all(v.status is not Status.PENDING for v in others), others
+
+
+def test_a_listing_that_breaks_in_the_sdk_is_unseen_not_empty():
+    from shared.service.inventory import _attempt
+
+    def broken(subscription_id: str) -> list:
+        raise AttributeError("'dict' object has no attribute 'workload_identity'")
+
+    listed, failures = _attempt(broken)("s")
+    assert listed == [] and [(f.read, f.resource_id, f.error) for f in failures] == [
+        ("listing (broken)", "/subscriptions/s", "AttributeError")
+    ]
