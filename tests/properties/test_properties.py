@@ -327,6 +327,7 @@ def test_no_plan_deletes_or_overwrites_what_is_not_ours_or_what_a_held_target_ow
     for _ in range(3):
         result = plan(current, after)
         _assert_only_ours(current, result.actions, after)
+        assert all(isinstance(f.message, str) and f.message and f.fix for f in result.findings)
         for action in result.writes:
             event(f"a plan with {type(action).__name__}")
         current = simulate(current, result.actions)

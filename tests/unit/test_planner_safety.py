@@ -402,3 +402,30 @@ def test_a_workload_named_whole_and_by_container_gets_every_container_wired():
     secret = [{"secretRef": {"name": naming.secret_name(linker_of(target))}}]
     assert [c.get("envFrom") for c in pod_spec(after.workloads[web.ref].manifest)["containers"]] == [secret, secret]
     assert plan(after, [target]).is_empty
+
+
+def test_a_linker_named_ours_whose_target_was_edited_is_not_ours_and_says_where_it_points():
+    actual = converge(world(), [SQL_TARGET])
+    (linker,) = actual.connections
+    edited = dataclasses.replace(actual, connections=(dataclasses.replace(linker, target_id=OPENAI.id),))
+    result = plan(edited, [SQL_TARGET])
+    assert result.writes == () and codes(result) == ["LINKER_NAME_TAKEN"]
+    (finding,) = result.findings
+    assert OPENAI.id in finding.message and DB.id in finding.message and "namespace shop" in finding.message
+    assert "delete or rename" in finding.fix
+
+
+def test_every_planner_finding_says_what_and_how_to_fix():
+    identity = state(workload("Deployment", "api"), cluster_tags={"sc-group": "shop"})
+    (finding,) = plan(identity, [OPENAI_TARGET]).findings
+    assert finding.fix.startswith("tag the cluster sc-identity=") and finding.tag == "sc-identity"
+    target = tagged(SQL_TARGET, **{"sc-auth": "workload-identity"})
+    (finding,) = plan(world(), [target]).findings
+    assert finding.tag == "sc-auth" and "does not create the contained database user" in finding.message
+    actual = converge(world(), [SQL_TARGET])
+    secret = naming.secret_name(linker_of(SQL_TARGET))
+    users = [workload("Job", name, imagePullSecrets=[{"name": secret}]) for name in ("migrate", "backup")]
+    with_users = dataclasses.replace(actual, workloads={**actual.workloads, **{u.ref: u for u in users}})
+    (finding,) = plan(with_users, []).findings
+    assert finding.message.endswith("is still referenced by backup, migrate")
+    assert finding.fix == "remove the reference; it is deleted on the next run"
