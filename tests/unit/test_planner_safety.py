@@ -429,3 +429,53 @@ def test_every_planner_finding_says_what_and_how_to_fix():
     (finding,) = plan(with_users, []).findings
     assert finding.message.endswith("is still referenced by backup, migrate")
     assert finding.fix == "remove the reference; it is deleted on the next run"
+
+
+def test_an_account_is_deleted_when_only_a_secret_auth_connection_remains_in_its_namespace():
+    both = converge(world(), [SQL_TARGET, OPENAI_TARGET])
+    result = plan(both, [SQL_TARGET])
+    assert [(a.kind, a.name) for a in of_type(result, DeleteObject)] == [
+        ("Secret", naming.secret_name(linker_of(OPENAI_TARGET))),
+        ("ServiceAccount", ACCOUNT),
+    ]
+
+
+@pytest.mark.parametrize("emptied", ["secrets", "service_accounts"])
+def test_a_namespace_with_no_objects_listed_at_all_means_the_linkers_objects_are_missing(emptied):
+    actual = converge(world(), [OPENAI_TARGET])
+    reasons = [
+        a.reason for a in of_type(plan(dataclasses.replace(actual, **{emptied: {}}), [OPENAI_TARGET]), PutLinker)
+    ]
+    assert reasons == [
+        "its secret is missing from the cluster"
+        if emptied == "secrets"
+        else "its service account is missing from the cluster"
+    ]
+
+
+def test_a_workload_named_by_two_containers_gets_both_wired():
+    web = workload("Deployment", "web")
+    pod_spec(web.manifest)["containers"].append({"name": "nginx", "image": "x"})
+    target = tagged(SQL_TARGET, **{"sc-workloads": "deploy/web:nginx,deploy/web:web"})
+    after = converge(state(web), [target])
+    assert all(c.get("envFrom") for c in pod_spec(after.workloads[web.ref].manifest)["containers"])
+
+
+def test_the_plan_says_which_cluster_what_each_put_replaces_and_what_each_rewire_removes():
+    fresh = plan(world(), [SQL_TARGET])
+    assert fresh.cluster == CLUSTER and [a.replaces for a in of_type(fresh, PutLinker)] == [False]
+    actual = converge(world(), [SQL_TARGET])
+    (linker,) = actual.connections
+    drifted = dataclasses.replace(actual, connections=(dataclasses.replace(linker, client_type="java"),))
+    assert [a.replaces for a in of_type(plan(drifted, [SQL_TARGET]), PutLinker)] == [True]
+    removal = plan(actual, [])
+    assert removal.cluster == CLUSTER and all(a.cluster == CLUSTER for a in removal.actions)
+    assert {(a.workload, a.removes) for a in of_type(removal, RewireWorkload)} == {(API, True), (WORKER, True)}
+    assert all(a.basis == actual.workloads[a.workload].manifest for a in of_type(removal, RewireWorkload))
+    wiring = plan(simulate(world(), of_type(fresh, PutLinker)), [SQL_TARGET])
+    assert {a.removes for a in of_type(wiring, RewireWorkload)} == {False}
+    busy = dataclasses.replace(actual, connections=(dataclasses.replace(linker, provisioning_state="Updating"),))
+    assert [(d.cluster, d.linker) for d in of_type(plan(busy, [SQL_TARGET]), Defer)] == [(CLUSTER, linker.name)]
+    assert plan(state(provisioning="Creating"), [SQL_TARGET]).cluster == CLUSTER
+    paused = dataclasses.replace(world(), info=dataclasses.replace(world().info, tags={"sc-pause": "true"}))
+    assert plan(paused, []).cluster == CLUSTER
