@@ -12,7 +12,7 @@ from shared.service.sweep import Sweeper
 from tests.conftest import CLUSTER, DATABASE, OPENAI, RG, SUB, Admin, demo_spec
 from tests.e2e.conftest import CLUSTER_TAGS, OPENAI_TAGS, SQL_TAGS, Estate
 from tests.infra.bicep import Template
-from tests.unit.test_infra import role_permissions
+from tests.infra.test_infra_template import role_permissions
 
 # Data actions of the built-in roles the infrastructure assigns per vault (MicrosoftDocs
 # role-based-access-control/built-in-roles, "Key Vault Secrets User").

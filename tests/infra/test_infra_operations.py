@@ -13,7 +13,7 @@ import yaml
 from shared.adapters import storage
 from shared.core.verdicts import Status
 from tests.infra.bicep import Template
-from tests.unit.test_infra import role_permissions
+from tests.infra.test_infra_template import role_permissions
 
 ROOT = Path(__file__).resolve().parents[2]
 OPERATIONS = (ROOT / "docs" / "operations.md").read_text()

@@ -9,7 +9,7 @@ import re
 import pytest
 
 from tests.infra.bicep import Template, condition_sets
-from tests.unit.test_infra import role_permissions
+from tests.infra.test_infra_template import role_permissions
 
 WRITE = "Microsoft.Authorization/roleAssignments/write"
 DELETE = "Microsoft.Authorization/roleAssignments/delete"
