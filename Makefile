@@ -57,11 +57,13 @@ $(VENV)/.mutmut: $(VENV)/.installed requirements-mutation.txt
 # Not part of `make test`: mutmut over shared/core against the fast suite (tests/unit + tests/properties, no
 # emulator): an hour or more on 2 cores. Always afresh (mutmut would keep which tests cover what from an earlier
 # run and never run a new test on an old mutant); MUTANTS="shared.core.orphans*" runs one module. The properties
-# run SC_PROPERTY_EXAMPLES examples each, fewer than in `make test`: the score is a lower bound.
+# run SC_PROPERTY_EXAMPLES examples each, fewer than in `make test`: the score is a lower bound. Survivors are
+# killed by a test or justified in tests/mutation_equivalents/ (README, Contributing).
 MUTANTS ?=
+MUTMUT_CHILDREN ?= 2
 mutation: $(VENV)/.mutmut
 	rm -rf mutants
-	SC_PROPERTY_EXAMPLES=40 $(VENV)/bin/mutmut run --max-children 2 $(MUTANTS) > mutants.log 2>&1 || (tail -c 3000 mutants.log; false)
+	SC_PROPERTY_EXAMPLES=40 $(VENV)/bin/mutmut run --max-children $(MUTMUT_CHILDREN) $(MUTANTS) > mutants.log 2>&1 || (tail -c 3000 mutants.log; false)
 	$(PY) -m tests.mutation_score
 
 # The README's report screenshots (docs/img), from the 300-cluster report of the browser test.
