@@ -128,7 +128,7 @@ def desired_state(
             if outside:
                 refusals.append(outside)
             else:
-                identity = identities.get(identity_ref) if identity_ref else None
+                identity = identities.get(identity_ref)  # None without the tag too
                 if identity is None:
                     unread = any(ResourceRef(f.resource_id) == identity_ref for f in failed_reads)
                     if not unread:  # a failed read is reported as READ_FAILED, not as a missing identity
@@ -162,7 +162,12 @@ def desired_state(
             )
         )
     return Desired(
-        cluster.ref, tuple(intents), frozenset(held), False, tuple(findings), failed_reads, frozenset(refused)
+        cluster.ref,
+        tuple(intents),
+        frozenset(held),
+        findings=tuple(findings),
+        failed_reads=failed_reads,
+        refused_targets=frozenset(refused),
     )
 
 
