@@ -7,9 +7,9 @@ import dataclasses
 from datetime import UTC, datetime, timedelta
 
 from shared.core import consent, naming
-from shared.core.codes import Code
+from shared.core.codes import Code, Finding
 from shared.core.ids import ResourceRef
-from shared.core.model import Connection, TargetInfo
+from shared.core.model import Connection, IdentityInfo, TargetInfo
 from shared.core.orphans import ORPHANED_SINCE, CleanupPolicy, plan_releases
 from shared.core.plan import AnnotateObject, DeleteLinker, DeleteObject, PutLinker, RewireWorkload
 from shared.core.planner import desired_state, plan_cluster
@@ -18,11 +18,13 @@ from tests.planner_world import (
     DB,
     IDENTITIES,
     IDENTITY,
+    OPENAI,
     OPENAI_TARGET,
     RG,
     SETTINGS,
     SQL_TARGET,
     SUB,
+    UAMI,
     converge,
     plan,
     simulate,
@@ -181,3 +183,139 @@ def test_a_second_connection_with_the_same_keys_is_refused_and_existing_wiring_i
     result = plan(created, [one, two])
     assert [f for f in result.findings if f.code is Code.ENV_KEY_CONFLICT]
     assert not [a for a in result.actions if isinstance(a, RewireWorkload)]  # the first stays, the second is not added
+
+
+# -- the exact refusals: the fix is the command the owner runs, so its text is the contract ------------------------
+
+OTHER_SUB_CLUSTER = ResourceRef(
+    "/subscriptions/0ther/resourceGroups/rg-x/providers/Microsoft.ContainerService/managedClusters/aks-x"
+)
+VAULT = "https://kv-shop.vault.azure.net"
+NO_DEFAULT = " (without the tag: only clusters in its own resource group)"
+
+
+def _refusal(resource: ResourceRef, message: str, fix: str, tag: str) -> Finding:
+    return Finding(Code.CONSENT_MISSING, resource.id, message, fix, tag)
+
+
+def _merge(owner: ResourceRef, tag: str) -> str:
+    return f'az tag update --operation merge --resource-id {owner.id} --tags "{tag}"'
+
+
+def test_scopes_are_subscriptions_groups_or_resource_ids_as_lower_case_segments():
+    raw = f" /Subscriptions/{SUB}/ ,/subscriptions/{SUB}/resourceGroups/RG, {DB.id} "
+    assert consent.scopes(raw) == (
+        ("subscriptions", SUB),
+        ("subscriptions", SUB, "resourcegroups", "rg"),
+        tuple(DB.id.lower().split("/")[1:]),
+    )
+    for nothing in (
+        f"subscriptions/{SUB}",  # not a path
+        f"/subscriptions//resourceGroups/{SUB}",  # an empty segment
+        f"/subscriptions/{SUB}/resourceGroups/rg/extra",  # neither a group nor a resource id
+        f"/subscriptions/{SUB}/groups/rg",
+        f"/tenants/{SUB}/resourceGroups/rg",
+        f"/tenants/{SUB}",
+        f"/subscriptions/{SUB}/x",
+        b"/subscriptions/x",
+    ):
+        assert consent.scopes(nothing) == (), nothing
+
+
+def test_a_target_refuses_a_cluster_outside_its_group_with_the_command_that_allows_it():
+    assert consent.target_to_cluster(DB, {}, OTHER_CLUSTER) == _refusal(
+        DB,
+        f"target orders does not allow cluster aks-other{NO_DEFAULT}",
+        f"the target's owner runs: {_merge(DB, f'sc-clusters={OTHER_CLUSTER.id}')}",
+        "sc-clusters",
+    )
+    # the tag (any case, any padding) replaces the default; the command keeps what it lists and appends the cluster
+    tags = {7: RG, " SC-Clusters ": f" {OTHER_RG}, "}
+    assert consent.target_to_cluster(DB, tags, CLUSTER) == _refusal(
+        DB,
+        "target orders does not allow cluster aks",
+        f"the target's owner runs: {_merge(DB, f'sc-clusters={OTHER_RG},{CLUSTER.id}')}",
+        "sc-clusters",
+    )
+    assert consent.target_to_cluster(DB, {"sc-clusters": None}, CLUSTER).fix.endswith(f'"sc-clusters={CLUSTER.id}"')
+    assert consent.target_to_cluster(DB, {"sc-clusters": "  "}, CLUSTER).fix.endswith(f'"sc-clusters={CLUSTER.id}"')
+    same_group = ResourceRef(CLUSTER.id.replace("/resourceGroups/rg/", "/resourceGroups/RG/"))
+    assert consent.target_to_cluster(DB, {}, same_group) is None  # group names ignore case
+
+
+def test_a_namespace_refuses_with_the_kubectl_command_that_admits_the_target():
+    assert consent.namespace_admits({"web": {}}, "shop", DB, CLUSTER) == _refusal(
+        DB,
+        "namespace shop does not exist on cluster aks; sc-autopilot never creates one",
+        f"the cluster's owner runs: kubectl create namespace shop && kubectl annotate namespace shop "
+        f"{consent.ALLOWED_TARGETS}={RG}",
+        "sc-namespace",
+    )
+    assert consent.namespace_admits({"shop": None}, "shop", DB, CLUSTER) == _refusal(
+        DB,
+        "namespace shop on cluster aks does not allow target orders",
+        f"the namespace's owner runs: kubectl annotate namespace shop --overwrite {consent.ALLOWED_TARGETS}={RG}",
+        "sc-namespace",
+    )
+    listed = {"shop": {consent.ALLOWED_TARGETS: OTHER_RG}}
+    assert consent.namespace_admits(listed, "shop", DB, CLUSTER).fix.endswith(f"={OTHER_RG},{RG}")
+
+
+def test_an_identity_refuses_a_cluster_or_a_namespace_with_the_command_that_allows_it():
+    uami = IDENTITY.ref
+    assert consent.identity_admits(uami, {"sc-namespaces": "shop"}, OTHER_CLUSTER, "shop") == _refusal(
+        uami,
+        f"identity id-shop does not allow cluster aks-other{NO_DEFAULT}",
+        f"the identity's owner runs: {_merge(uami, f'sc-clusters={OTHER_CLUSTER.id}')}",
+        "sc-identity",
+    )
+    assert consent.identity_admits(uami, {"sc-namespaces": " web"}, CLUSTER, "shop") == _refusal(
+        uami,
+        "identity id-shop does not allow namespace shop",
+        f"the identity's owner runs: {_merge(uami, 'sc-namespaces=web,shop')}",
+        "sc-identity",
+    )
+    assert consent.identity_admits(uami, {}, CLUSTER, "shop").fix.endswith('"sc-namespaces=shop"')
+    assert consent.identity_admits(uami, {"SC-Namespaces": "web , SHOP "}, CLUSTER, "shop") is None
+
+
+def test_an_identity_outside_the_managed_subscriptions_is_refused_on_the_cluster():
+    foreign = ResourceRef(UAMI.id.replace(SUB, "0ther"))
+    assert consent.identity_in_scope(foreign, CLUSTER, frozenset({SUB})) == _refusal(
+        CLUSTER,
+        "identity id-shop is in subscription 0ther, outside SC_SUBSCRIPTIONS",
+        "tag the cluster sc-identity=<an identity in a managed subscription>, or add its subscription to "
+        "SC_SUBSCRIPTIONS",
+        "sc-identity",
+    )
+    assert consent.identity_in_scope(ResourceRef(UAMI.id.replace(SUB, SUB.upper())), CLUSTER, frozenset({SUB})) is None
+
+
+def test_a_vault_secret_refuses_a_target_with_the_command_that_allows_it():
+    assert consent.vault_secret_admits(VAULT, "pw", "v1", {"sc-targets": OTHER_RG}, DB) == _refusal(
+        DB,
+        "Key Vault secret kv-shop/pw (version v1) does not allow target orders",
+        "the vault's owner runs: az keyvault secret set-attributes --vault-name kv-shop --name pw --version v1 "
+        f'--tags "sc-targets={OTHER_RG},{DB.id}"',
+        "sc-sql-password",
+    )
+    assert consent.vault_secret_admits(VAULT, "pw", "v1", {"SC-Targets": f"/subscriptions/{SUB}"}, DB) is None
+
+
+def test_an_identity_outside_the_managed_subscriptions_is_never_used_even_if_it_consents():
+    foreign = IdentityInfo(ResourceRef(UAMI.id.replace(SUB, "0ther")), "c", "p", {"sc-clusters": CLUSTER.id,
+                           "sc-namespaces": "shop"})  # fmt: skip
+    actual = state(workload("Deployment", "api"), cluster_tags={"sc-group": "shop", "sc-identity": foreign.ref.id})
+    desired = desired_state(actual, [OPENAI_TARGET], {foreign.ref: foreign}, SETTINGS)
+    assert desired.intents == () and desired.refused_targets == {OPENAI_TARGET.ref}
+    assert desired.findings == (consent.identity_in_scope(foreign.ref, CLUSTER, SETTINGS.managed_subscriptions),)
+
+
+def test_a_refusal_never_hides_the_findings_of_earlier_targets():
+    bad = TargetInfo(OPENAI, OPENAI_TARGET.kind, {**OPENAI_TARGET.tags, "sc-auth": "bogus"})  # sorted before DB
+    desired = desired_state(state(workload("Deployment", "api"), namespaces={"shop": {}}), [SQL_TARGET, bad],
+                            IDENTITIES, SETTINGS)  # fmt: skip
+    assert [(f.code, f.resource_id) for f in desired.findings] == [
+        (Code.TAG_INVALID, OPENAI.id),
+        (Code.CONSENT_MISSING, DB.id),
+    ]
