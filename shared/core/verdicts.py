@@ -180,7 +180,7 @@ def _workload_identity_reasons(intent: Intent, actual: ClusterState, evidence: E
         reasons.append(
             Reason(Code.SERVICE_ACCOUNT_MISSING, f"{intent.service_account} is missing", "sc-autopilot repairs it")
         )
-    elif intent.identity and (client_id or "").lower() != intent.identity.client_id.lower():
+    elif intent.identity and (not client_id or client_id.lower() != intent.identity.client_id.lower()):
         reasons.append(Reason(Code.SERVICE_ACCOUNT_WRONG_CLIENT, f"client-id annotation is {client_id!r}",
                               "sc-autopilot puts the connection again"))  # fmt: skip
     subject = f"system:serviceaccount:{intent.namespace}:{intent.service_account}"

@@ -11,6 +11,8 @@ import pytest
 from shared.core.manifests import (
     WI_LABEL,
     WIRING_ANNOTATION,
+    env_from_secrets,
+    env_names,
     pod_spec,
     pod_template,
     read_wirings,
@@ -208,3 +210,29 @@ def test_rewire_builds_the_template_and_metadata_it_needs():
     }
     assert rewire(wired, {}) == {"kind": "CronJob", "spec": {"jobTemplate": {"spec": {"template": {
         "spec": {}, "metadata": {"labels": {}}}}}}, "metadata": {}}  # fmt: skip
+
+
+def test_envfrom_secrets_of_all_or_only_the_named_containers_with_their_prefix():
+    body = manifest(
+        initContainers=[{"name": "init", "envFrom": [{"secretRef": {"name": "init-env"}}]}],
+        containers=[
+            {"name": "a", "envFrom": [{"secretRef": {"name": "s1"}, "prefix": "P_"}, {"configMapRef": {"name": "cm"}},
+                                      {"secretRef": {}}, {"secretRef": {"name": ""}}]},
+            {"name": "b", "envFrom": [{"secretRef": {"name": "s2"}}]},
+            {"name": "c"},
+        ],
+    )  # fmt: skip
+    assert env_from_secrets(body) == {"s1": "P_", "s2": ""}
+    assert env_from_secrets(body, ("b", "c")) == {"s2": ""}
+    assert env_from_secrets(body, ()) == {} and env_from_secrets({"kind": "Job"}) == {}
+
+
+def test_env_names_are_the_named_variables_a_container_sets():
+    container = {"env": [{"name": "A", "value": "1"}, {"name": "B", "valueFrom": {}}, {"value": "no name"},
+                         {"name": ""}, "junk"]}  # fmt: skip
+    assert env_names(container) == {"A", "B"} and env_names({"name": "a"}) == set()
+
+
+def test_rewire_wires_the_containers_named_after_a_missing_one():
+    wired = rewire(manifest(), {"a": Wiring("sc-a-secret", ("ghost", "api"))})
+    assert pod_spec(wired)["containers"][0]["envFrom"] == [{"secretRef": {"name": "sc-a-secret"}}]

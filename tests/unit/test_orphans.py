@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from shared.core import naming
-from shared.core.orphans import ORPHANED_SINCE, CleanupPolicy, plan_orphans
+from shared.core.orphans import ORPHANED_SINCE, CleanupPolicy, Orphan, OrphanState, plan_orphans, plan_releases
 from shared.core.plan import AnnotateObject, DeleteObject
 from tests.planner_world import CLUSTER, DB, OPENAI, state, workload
 
@@ -195,3 +195,39 @@ def test_other_clusters_targets_do_not_matter_only_this_clusters_linkers():
     objects = [("Secret", "shop", naming.secret_name(other.name))]
     _, orphans, _ = run(cluster(objects=objects, connections=[other]))
     assert orphans == []
+
+
+def test_the_cap_finding_says_which_object_and_which_setting_to_raise():
+    _, _, (finding,) = run(cluster(objects=[("Secret", "shop", "sc-x-secret")]), left=0)
+    assert (finding.message, finding.fix) == (
+        "Secret shop/sc-x-secret is due for deletion but the per-run cap is reached",
+        "raise SC_MAX_DELETIONS_PER_RUN if this many orphans are expected",
+    )
+
+
+def test_held_connections_are_released_in_name_order_through_the_orphan_rules():
+    """Held for a missing consent: a connection without its secret or in a protected namespace is only reported,
+    one seen first is marked, due ones are released in name order until the cap, the rest are capped."""
+    held = [linker(n) for n in ("scap_p", "scap_d", "scap_c", "scap_b", "scap_a", "scap_0")]  # not in name order
+    held[0] = linker("scap_p", namespace="kube-system")
+    due = {("Secret", "shop", naming.secret_name(n)): DAY_AGO for n in ("scap_a", "scap_b", "scap_c")}
+    marks = {("Secret", "shop", naming.secret_name("scap_d")): None,
+             ("Secret", "kube-system", naming.secret_name("scap_p")): DAY_AGO}  # fmt: skip
+    marked = {**due, **marks}.items()
+    metadata = {key: {"annotations": {ORPHANED_SINCE: since} if since else {}} for key, since in marked}
+    actual = dataclasses.replace(state(connections=held), metadata=metadata)
+    policy = dataclasses.replace(DELETE, protected_namespaces=("kube-system",))
+    actions, released, orphans, findings = plan_releases(CLUSTER, actual, held, policy, NOW, 2)
+    assert released == frozenset({"scap_a", "scap_b"})
+    assert actions == [
+        AnnotateObject(CLUSTER, "Secret", "shop", "sc-scapd-secret", ((ORPHANED_SINCE, "2026-12-01T12:00:00Z"),))
+    ]
+    assert orphans == [
+        Orphan("Secret", "shop", "sc-scapa-secret", DAY_AGO, OrphanState.DELETING),
+        Orphan("Secret", "shop", "sc-scapb-secret", DAY_AGO, OrphanState.DELETING),
+        Orphan("Secret", "shop", "sc-scapc-secret", DAY_AGO, OrphanState.CAPPED),
+        Orphan("Secret", "shop", "sc-scapd-secret", None, OrphanState.FIRST_SEEN),
+    ]
+    assert [(f.code, f.message) for f in findings] == [
+        ("DELETION_CAP_REACHED", "Secret shop/sc-scapc-secret is due for deletion but the per-run cap is reached")
+    ]

@@ -24,6 +24,7 @@ from tests.planner_world import (
     SETTINGS,
     SQL_TARGET,
     converge,
+    simulate,
     state,
     workload,
 )
@@ -235,3 +236,106 @@ def test_our_connections_no_longer_wanted_are_orphaned_and_foreign_ones_ignored(
     assert (result[SQL].cluster, result[SQL].target) == (CLUSTER.id, DB.id)
     gone = verdicts(actual, evidence=dataclasses.replace(GOOD, missing_targets=frozenset({DB.id.lower()})), targets=[])
     assert reasons(gone[SQL]) == ["TARGET_DELETED"] and reasons(gone[OAI]) == ["NOT_WANTED"]
+
+
+def without_linker(actual, name):
+    return dataclasses.replace(actual, connections=tuple(c for c in actual.connections if c.name != name))
+
+
+def no_worker(actual):
+    return dataclasses.replace(actual, workloads={API: actual.workloads[API]})
+
+
+def no_identity_on_cluster(actual):
+    return dataclasses.replace(actual, info=dataclasses.replace(actual.info, workload_identity_enabled=False))
+
+
+SECRET = naming.secret_name(SQL)
+SUBJECT = f"system:serviceaccount:shop:{ACCOUNT}"
+PUT_AGAIN = "sc-autopilot puts the connection again, which rewrites it"
+# (what is wrong, the connection, every reason it gets: code, message and fix exactly, as the report shows them)
+SAID = {
+    "cluster busy": (dict(plan=Plan(CLUSTER, (Defer(CLUSTER, "cluster is Updating"),))), SQL,
+                     [("CLUSTER_NOT_READY", "cluster is Updating", "wait: retried when the cluster settles")]),
+    "no linker": (dict(actual=without_linker(no_worker(compliant_world()), SQL)), SQL,
+                  [("LINKER_MISSING", "the connection does not exist", "sc-autopilot creates it"),
+                   ("WORKLOAD_NOT_FOUND", "StatefulSet/worker does not exist", "fix sc-workloads")]),
+    "provisioning": (dict(actual=with_linker(no_worker(compliant_world()), SQL, provisioning_state="Creating"),
+                          plan=Plan(CLUSTER)), SQL,
+                     [("LINKER_PROVISIONING", "Creating", "wait for Service Connector"),
+                      ("WORKLOAD_NOT_FOUND", "StatefulSet/worker does not exist", "fix sc-workloads")]),
+    "failed linker": (dict(actual=with_linker(compliant_world(), SQL, provisioning_state="Failed")), SQL,
+                      [("LINKER_FAILED", "provisioning state is Failed", "sc-autopilot puts the connection again")]),
+    "extension": (dict(evidence=dataclasses.replace(GOOD, extension_state="Failed")), SQL,
+                  [("EXTENSION_NOT_READY", "sc-extension is Failed",
+                    "check the extension in the portal; see docs/operations.md (Helm errors)")]),
+    "no secret": (dict(evidence=dataclasses.replace(GOOD, secret_keys={})), SQL,
+                  [("SECRET_MISSING", f"secret shop/{SECRET} is missing", PUT_AGAIN)]),
+    "keys": (dict(evidence=dataclasses.replace(GOOD, secret_keys={SQL: frozenset({"AZURE_SQL_HOST"})})), SQL,
+             [("SECRET_KEYS_MISSING", "secret lacks AZURE_SQL_USER", PUT_AGAIN)]),
+    "validation": (dict(evidence=dataclasses.replace(GOOD, validation={SQL: (False, ())})), SQL,
+                   [("VALIDATE_FAILED", "Service Connector validation failed",
+                     "see the validation details in the portal")]),
+    "unwired": (dict(actual=unwired(lambda m: pod_spec(m)["containers"][0].pop("envFrom"))), SQL,
+                [("WORKLOAD_NOT_WIRED", f"Deployment/api: container api lacks envFrom {SECRET}",
+                  "sc-autopilot rewires it")]),
+    "account and label": (dict(actual=unwired(lambda m: (pod_spec(m).pop("serviceAccountName"),
+                                                         pod_template(m)["metadata"]["labels"].pop(WI_LABEL)))), OAI,
+                          [("WORKLOAD_NOT_WIRED", f"Deployment/api: serviceAccountName is not {ACCOUNT}; "
+                                                  f"pod template lacks {WI_LABEL}=true", "sc-autopilot rewires it")]),
+    "wi off": (dict(actual=no_identity_on_cluster(compliant_world())), OAI,
+               [("CLUSTER_WI_DISABLED", "the cluster's OIDC issuer or workload identity is off",
+                 "sc-autopilot puts the connection again, which enables them")]),
+    "no account": (dict(actual=dataclasses.replace(compliant_world(), metadata={})), OAI,
+                   [("SERVICE_ACCOUNT_MISSING", f"{ACCOUNT} is missing", "sc-autopilot repairs it")]),
+    "wrong client": (dict(actual=dataclasses.replace(compliant_world(), metadata={("ServiceAccount", "shop", ACCOUNT): {
+                         "annotations": {"azure.workload.identity/client-id": "x"}}})), OAI,
+                     [("SERVICE_ACCOUNT_WRONG_CLIENT", "client-id annotation is 'x'",
+                       "sc-autopilot puts the connection again")]),
+    "no credential": (dict(evidence=dataclasses.replace(GOOD, federated_subjects={})), OAI,
+                      [("FEDERATED_CREDENTIAL_MISSING", f"id-shop trusts no token from {SUBJECT} on this cluster",
+                        "sc-autopilot puts the connection again, which creates it")]),
+    "not wanted": (dict(targets=[OPENAI_TARGET]), SQL,
+                   [("NOT_WANTED", "no longer asked for by tags (group, pause or tag removed)",
+                     "nothing: the wiring is removed unless the target is paused")]),
+    "target gone": (dict(targets=[OPENAI_TARGET],
+                         evidence=dataclasses.replace(GOOD, missing_targets=frozenset({DB.id.lower()}))), SQL,
+                    [("TARGET_DELETED", "the target resource no longer exists", "nothing: the wiring is removed")]),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("case", sorted(SAID))
+def test_every_reason_says_what_is_wrong_and_what_fixes_it(case):
+    given, connection, expected = SAID[case]
+    verdict = verdicts(**given)[connection]
+    assert [(r.code, r.message, r.fix) for r in verdict.reasons] == expected
+
+
+def test_only_the_named_container_is_checked_wherever_it_stands():
+    def unwired_behind_a_side_container(m):
+        containers = pod_spec(m)["containers"]
+        containers[0].pop("envFrom")
+        containers.insert(0, {"name": "side", "envFrom": [{"secretRef": {"name": naming.secret_name(SQL)}}]})
+
+    target = dataclasses.replace(SQL_TARGET, tags={**SQL_TARGET.tags, "sc-workloads": "deploy/api:api"})
+    result = verdicts(unwired(unwired_behind_a_side_container), targets=[target])
+    assert [r.message for r in result[SQL].reasons] == [f"Deployment/api: container api lacks envFrom {SECRET}"]
+
+
+def test_client_ids_compare_without_case_on_the_account_and_the_credentials():
+    """Azure gives client ids in lower case; an annotation written in upper case still names the same identity."""
+    identity = dataclasses.replace(IDENTITY, client_id="abcdef00-1111-4222-8333-444444444444")
+    identities = {**IDENTITIES, IDENTITY.ref: identity}
+    actual = state(workload("Deployment", "api"), workload("StatefulSet", "worker"))
+    for _ in range(3):
+        desired = desired_state(actual, [SQL_TARGET, OPENAI_TARGET], identities, SETTINGS)
+        actual = simulate(actual, plan_cluster(desired, actual, SETTINGS).actions)
+    info = dataclasses.replace(actual.info, oidc_issuer_url=ISSUER, workload_identity_enabled=True)
+    account = naming.service_account_name(identity.client_id)
+    annotation = {"annotations": {"azure.workload.identity/client-id": identity.client_id.upper()}}
+    actual = dataclasses.replace(actual, info=info, metadata={("ServiceAccount", "shop", account): annotation})
+    evidence = dataclasses.replace(GOOD, federated_subjects={
+        identity.client_id: frozenset({(ISSUER, f"system:serviceaccount:shop:{account}")})})  # fmt: skip
+    desired = desired_state(actual, [SQL_TARGET, OPENAI_TARGET], identities, SETTINGS)
+    result = {v.connection: v for v in judge(desired, actual, plan_cluster(desired, actual, SETTINGS), evidence)}
+    assert result[OAI].status is Status.COMPLIANT and result[OAI].reasons == ()
