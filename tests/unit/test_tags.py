@@ -4,9 +4,18 @@ from __future__ import annotations
 
 import pytest
 
+from shared.core.codes import Code, Finding
 from shared.core.ids import ResourceRef
 from shared.core.model import AuthKind, TargetKind, WorkloadSpec
-from shared.core.tags import ClusterTags, parse_cluster_tags, parse_target_tags
+from shared.core.tags import (
+    ClusterTags,
+    SecretUrlError,
+    TargetTags,
+    declared_groups,
+    parse_cluster_tags,
+    parse_target_tags,
+    split_secret_url,
+)
 
 RG = "/subscriptions/c0ffee00-0000-4000-8000-00000000d370/resourceGroups/rg"
 DB = ResourceRef(f"{RG}/providers/Microsoft.Sql/servers/s/databases/d")
@@ -142,3 +151,204 @@ def test_a_value_that_is_not_a_string_reads_as_an_empty_tag_and_garbage_as_no_ta
     assert parse_target_tags(DB, TargetKind.SQL_DATABASE, clean)[0] is not None
     for not_tags in (None, 3, ["sc-group"], "sc-group=shop"):
         assert parse_cluster_tags(CLUSTER, not_tags) == (ClusterTags(frozenset(), False, None), [])
+
+
+# -- The exact findings: the message names the bad value, the fix is the operator's instruction ------------------
+def _finding(ref: ResourceRef, tag: str, message: str, fix: str) -> Finding:
+    return Finding(Code.TAG_INVALID, ref.id, f"tag {tag}: {message}", fix, tag=tag)
+
+
+WORKLOAD_SYNTAX = (
+    "use deployment|deploy, statefulset|sts, daemonset|ds, job or cronjob, e.g. deployment/api:app"
+)  # fmt: skip
+K8S_NAMES = "Kubernetes names are lower-case letters, digits, '-' and '.'"
+VAULT_FIX = (
+    "set it to https://<vault>.vault.azure.net/secrets/<name> and grant the app 'Key Vault Secrets User' on that vault"
+)
+LONG = "deploy/!" + "a" * 73  # 81 characters: shown as its first 80 and an ellipsis
+
+
+@pytest.mark.parametrize(
+    ("tag", "value", "message", "fix"),
+    [
+        ("sc-group", "ok, a b, c d", "group name 'a b' is not valid",
+         "use letters, digits, '-', '_' or '.', at most 63 characters, comma separated"),
+        ("sc-namespace", " Shop ", "'Shop' is not a Kubernetes namespace name",
+         "use lower-case letters, digits and '-', at most 63 characters"),
+        ("sc-namespace", "kube-system", "namespace kube-system is protected: sc-autopilot never patches or deletes "
+         "there", "deploy the workloads to an application namespace, or change SC_PROTECTED_NAMESPACES"),
+        ("sc-workloads", "pod/api", "'pod/api' is not kind/name[:container]", WORKLOAD_SYNTAX),
+        ("sc-workloads", "deployment", "'deployment' is not kind/name[:container]", WORKLOAD_SYNTAX),
+        ("sc-workloads", "deployment/", "'deployment/' is not kind/name[:container]", WORKLOAD_SYNTAX),
+        ("sc-workloads", "deployment/api:", "'deployment/api:' is not kind/name[:container]", WORKLOAD_SYNTAX),
+        ("sc-workloads", "deploy/API", "'deploy/API' has an invalid workload or container name", K8S_NAMES),
+        ("sc-workloads", "deploy/api:App", "'deploy/api:App' has an invalid workload or container name", K8S_NAMES),
+        ("sc-workloads", "deploy/" + "a" * 254, repr("deploy/" + "a" * 73 + "…") + " has an invalid workload or "
+         "container name", K8S_NAMES),
+        ("sc-workloads", "deploy/api\x07:app", "'deploy/api?:app' has an invalid workload or container name",
+         K8S_NAMES),
+        ("sc-workloads", LONG, repr(LONG[:80] + "…") + " has an invalid workload or container name", K8S_NAMES),
+        ("sc-workloads", LONG[:80], repr(LONG[:80]) + " has an invalid workload or container name", K8S_NAMES),
+        ("sc-workloads", ",".join(f"deploy/w{i}" for i in range(21)), "names 21 workloads; at most 20",
+         "split the target or the group"),
+        ("sc-auth", " Password ", "'password' is not an auth type", "use workload-identity or secret"),
+        ("sc-client-type", "cobol", "'cobol' is not a Service Connector client type",
+         "use one of none, dotnet, java, python, go, php, ruby, django, nodejs, springBoot"),
+        ("sc-sql-user", "", "missing or not a SQL user name",
+         "set sc-sql-user to the database user the app logs in as"),
+        ("sc-sql-user", "1app", "missing or not a SQL user name",
+         "set sc-sql-user to the database user the app logs in as"),
+        ("sc-sql-password", "hunter2", "must be a Key Vault secret URL, never a password", VAULT_FIX),
+    ],
+)  # fmt: skip
+def test_each_bad_tag_gives_exactly_its_finding(tag, value, message, fix):
+    tags, findings = parse_target_tags(DB, TargetKind.SQL_DATABASE, {**SQL, tag: value},
+                                       protected_namespaces=("kube-system",))  # fmt: skip
+    assert tags is None
+    assert findings == [_finding(DB, tag, message, fix)]
+
+
+def test_the_vault_fix_names_the_clouds_first_vault_suffix():
+    _, findings = parse_target_tags(DB, TargetKind.SQL_DATABASE, {**SQL, "sc-sql-password": "x"},
+                                    vault_suffixes=("vault.azure.cn", "vault.azure.net"))  # fmt: skip
+    assert [f.fix for f in findings] == [
+        "set it to https://<vault>.vault.azure.cn/secrets/<name> and grant the app 'Key Vault Secrets User' on that "
+        "vault"
+    ]
+
+
+@pytest.mark.parametrize("value", ["a/b/c", "/subscriptions/x", "rg/ab", "bad rg!/id-a", "-bad", "rg./id-a"])
+def test_a_bad_identity_gives_exactly_its_finding(value):
+    tags, findings = parse_cluster_tags(CLUSTER, {"sc-group": "shop", "sc-identity": value})
+    assert tags is None
+    assert findings == [
+        _finding(CLUSTER, "sc-identity", f"{value!r} is not a user-assigned managed identity",
+                 "give its full resource id, <resource-group>/<name>, or <name> in the cluster's resource group")
+    ]  # fmt: skip
+
+
+def test_an_identity_id_keeps_the_spelling_the_cluster_api_expects():
+    tags, _ = parse_cluster_tags(CLUSTER, {"sc-identity": " other-rg/id-a "})
+    assert tags.identity.id == (
+        "/subscriptions/c0ffee00-0000-4000-8000-00000000d370/resourceGroups/other-rg"
+        "/providers/Microsoft.ManagedIdentity/userAssignedIdentities/id-a"
+    )
+
+
+# -- What valid tags ask for, whole ---------------------------------------------------------------------------
+def test_valid_target_tags_parse_whole():
+    tags, findings = parse_target_tags(
+        DB,
+        TargetKind.SQL_DATABASE,
+        {" SC-Group ": "Shop", "sc-namespace": " shop ", "sc-workloads": "DEPLOY /api:0, deploy/api, deployment/api",
+         "sc-auth": " Secret ", "sc-client-type": " JAVA ", "sc-sql-user": " app ", "sc-sql-password": f" {URL} "},
+    )  # fmt: skip
+    assert findings == []
+    assert tags == TargetTags(
+        groups=frozenset({"shop"}),
+        paused=False,
+        namespace="shop",
+        workloads=(WorkloadSpec("Deployment", "api"), WorkloadSpec("Deployment", "api", "0")),
+        auth=AuthKind.SECRET,
+        client_type="java",
+        sql_user="app",
+        sql_password_url=URL,
+    )
+
+
+def test_an_openai_account_with_secret_auth_needs_no_sql_credentials():
+    tags, findings = parse_target_tags(OPENAI, TargetKind.OPENAI, {"sc-group": "shop", "sc-auth": "secret"})
+    assert findings == []
+    assert tags == TargetTags(frozenset({"shop"}), False, "default", (), AuthKind.SECRET, "python", None, None)
+
+
+def test_twenty_workloads_are_allowed_and_names_up_to_253_characters():
+    names = ",".join(f"deploy/w{i}" for i in range(19)) + ",sts/" + "a" * 253
+    tags, findings = parse_target_tags(OPENAI, TargetKind.OPENAI, {"sc-workloads": names})
+    assert findings == [] and len(tags.workloads) == 20
+    assert WorkloadSpec("StatefulSet", "a" * 253) in tags.workloads
+
+
+def test_a_target_without_tags_asks_for_nothing_but_still_parses():
+    tags, findings = parse_target_tags(OPENAI, TargetKind.OPENAI, {})
+    assert findings == []
+    assert tags == TargetTags(frozenset(), False, "default", (), AuthKind.WORKLOAD_IDENTITY, "python", None, None)
+
+
+def test_a_paused_target_keeps_what_is_valid_and_falls_back_for_the_rest():
+    tags, findings = parse_target_tags(
+        DB, TargetKind.SQL_DATABASE,
+        {"sc-pause": " true ", "sc-group": "shop", "sc-workloads": ",".join(f"deploy/w{i}" for i in range(21)),
+         "sc-client-type": "cobol", "sc-auth": "x", "sc-sql-user": "app", "sc-sql-password": URL},
+    )  # fmt: skip
+    assert [f.tag for f in findings] == ["sc-workloads", "sc-auth", "sc-client-type"]
+    assert tags == TargetTags(frozenset({"shop"}), True, "default", (), AuthKind.SECRET, "python", "app", URL)
+
+
+def test_a_paused_cluster_with_a_bad_identity_is_kept_paused_without_one():
+    tags, findings = parse_cluster_tags(CLUSTER, {"sc-group": "shop", "sc-pause": "true", "sc-identity": "a/b/c"})
+    assert tags == ClusterTags(frozenset({"shop"}), True, None) and [f.tag for f in findings] == ["sc-identity"]
+
+
+def test_a_cluster_without_tags_has_no_groups_and_no_identity():
+    assert parse_cluster_tags(CLUSTER, {"sc-pause": "false"}) == (ClusterTags(frozenset(), False, None), [])
+
+
+def test_declared_groups_are_the_valid_names_even_when_other_groups_are_not():
+    assert declared_groups({" SC-GROUP ": " Shop ,BILLING,bad name,, x!"}) == {"shop", "billing"}
+    assert declared_groups({"sc-namespace": "shop"}) == frozenset()
+    assert declared_groups(None) == frozenset()
+
+
+# -- Key Vault secret URLs: what is accepted, and what the refusal says (it reaches the operator's finding) -------
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("https://kv-shop.vault.azure.net/secrets/pw", ("https://kv-shop.vault.azure.net", "pw", None)),
+        ("https://KV-Shop.Vault.Azure.Net:443/secrets/pw/", ("https://kv-shop.vault.azure.net", "pw", None)),
+        ("https://kvx.vault.azure.cn/secrets/pw/0123456789abcdef0123456789ABCDEF",
+         ("https://kvx.vault.azure.cn", "pw", "0123456789abcdef0123456789ABCDEF")),
+        (f"https://{'k' * 24}.vault.azure.net/secrets/{'p' * 127}",
+         (f"https://{'k' * 24}.vault.azure.net", "p" * 127, None)),
+    ],
+)  # fmt: skip
+def test_secret_urls_split_into_vault_name_and_version(url, expected):
+    assert split_secret_url(url, ("vault.azure.net", "VAULT.AZURE.CN")) == expected
+
+
+ANY_VAULT = "expected https://<vault>.vault.azure.net/secrets/<name>[/<version>]"
+BAD_PATH = "the path must be /secrets/<name>[/<version>]"
+SPACE = "a URL has no whitespace or control characters"
+
+
+@pytest.mark.parametrize(
+    ("url", "error"),
+    [
+        ("https://kv.vault.azure.net/secrets/a b", SPACE),
+        ("https://kv.vault.azure.net/secrets/a\x00", SPACE),
+        ("https://kv.vault.azure.net/secrets/a\u00a0", SPACE),
+        ("https://kv.vault.azure.net:x/secrets/a", "not a URL"),
+        ("https://[kv.vault.azure.net/secrets/a", "not a URL"),
+        ("http://kv-shop.vault.azure.net/secrets/pw", ANY_VAULT),
+        ("https://kv-shop.vault.azure.net:8443/secrets/pw", ANY_VAULT),
+        ("https://kv-shop.vault.azure.net/secrets/pw?api-version=7.4", ANY_VAULT),
+        ("https://kv-shop.vault.azure.net/secrets/pw#x", ANY_VAULT),
+        ("https://u@kv-shop.vault.azure.net/secrets/pw", ANY_VAULT),
+        ("https:///secrets/pw", "host '' is not a vault in vault.azure.net"),
+        ("https://kv-shop.example.com/secrets/pw", "host 'kv-shop.example.com' is not a vault in vault.azure.net"),
+        ("https://vault.azure.net/secrets/pw", "host 'vault.azure.net' is not a vault in vault.azure.net"),
+        ("https://kv.vault.azure.net/secrets/pw", "host 'kv.vault.azure.net' is not a vault in vault.azure.net"),
+        (f"https://{'k' * 25}.vault.azure.net/secrets/pw",
+         f"host '{'k' * 25}.vault.azure.net' is not a vault in vault.azure.net"),
+        ("https://k_v.vault.azure.net/secrets/pw", "host 'k_v.vault.azure.net' is not a vault in vault.azure.net"),
+        (f"https://{'a.' * 60}com/secrets/pw", f"host '{('a.' * 60)[:100]}' is not a vault in vault.azure.net"),
+        ("https://kv-shop.vault.azure.net/keys/pw", BAD_PATH),
+        ("https://kv-shop.vault.azure.net/secrets/", BAD_PATH),
+        ("https://kv-shop.vault.azure.net/secrets/pw/0123", BAD_PATH),
+        (f"https://kv-shop.vault.azure.net/secrets/{'p' * 128}", BAD_PATH),
+    ],
+)  # fmt: skip
+def test_a_bad_secret_url_is_refused_with_its_reason(url, error):
+    with pytest.raises(SecretUrlError) as refused:
+        split_secret_url(url, ("vault.azure.net",))
+    assert str(refused.value) == error
