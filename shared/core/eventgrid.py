@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from shared.core.ids import CLUSTER_TYPE
+from shared.core.ids import CLUSTER_TYPE, COGNITIVE_ACCOUNT_TYPE, SQL_DATABASE_TYPE
 
 WRITE = "Microsoft.Resources.ResourceWriteSuccess"
 DELETE = "Microsoft.Resources.ResourceDeleteSuccess"
@@ -19,8 +19,6 @@ TAGS_OPERATION = "microsoft.resources/tags/write"
 MAX_EVENT_BYTES = 1_048_576
 
 # Resource types we act on, by lower-case type; the operations Event Grid names for them.
-SQL_DATABASE_TYPE = "microsoft.sql/servers/databases"
-COGNITIVE_ACCOUNT_TYPE = "microsoft.cognitiveservices/accounts"
 HANDLED_TYPES = (CLUSTER_TYPE, SQL_DATABASE_TYPE, COGNITIVE_ACCOUNT_TYPE)
 HANDLED_OPERATIONS = tuple(
     sorted(
