@@ -149,7 +149,7 @@ def parse_target_tags(
         parser.bad(NAMESPACE, f"namespace {namespace} is protected: sc-autopilot never patches or deletes there",
                    "deploy the workloads to an application namespace, or change SC_PROTECTED_NAMESPACES")  # fmt: skip
     workloads = _workloads(parser)
-    auth = _auth(parser, kind) or DEFAULT_AUTH[kind]
+    auth = _auth(parser) or DEFAULT_AUTH[kind]
     client_type = _client_type(parser)
     sql_user = sql_password_url = None
     if kind is TargetKind.SQL_DATABASE and auth is AuthKind.SECRET:
@@ -195,7 +195,7 @@ def _workloads(parser: _Parser) -> tuple[WorkloadSpec, ...]:
     return tuple(sorted(set(specs), key=lambda s: (s.kind, s.name, s.container or "")))
 
 
-def _auth(parser: _Parser, kind: TargetKind) -> AuthKind | None:
+def _auth(parser: _Parser) -> AuthKind | None:
     raw = parser.tags.get(AUTH, "").strip().lower()
     if not raw:
         return None

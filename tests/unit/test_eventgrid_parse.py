@@ -108,7 +108,7 @@ def test_an_event_id_that_is_not_text_is_empty():
     assert parse_event(event) == hint(DB, SQL_T, "microsoft.sql/servers/databases/write", event_id="")
 
 
-LONG_TYPE = f"{RG}/providers/Microsoft.Foo/" + "/".join(["kinds", "n"] * 25)  # a type of more than 200 characters
+LONG_TYPE = f"{RG}/providers/Microsoft.Foo/" + "/".join(["kinds", "n"] * 40)  # a type of more than 200 characters
 
 
 @pytest.mark.parametrize(
@@ -145,7 +145,7 @@ LONG_TYPE = f"{RG}/providers/Microsoft.Foo/" + "/".join(["kinds", "n"] * 25)  # 
         (eventgrid(f"{CLUSTER}/providers/Microsoft.ServiceLinker/linkers/x", "Microsoft.ServiceLinker/linkers/write"),
          "resource type 'microsoft.containerservice/managedclusters/providers/linkers' is not handled"),
         (eventgrid(LONG_TYPE, "Microsoft.Foo/kinds/write"),
-         f"resource type {('microsoft.foo/' + '/'.join(['kinds'] * 25))[:200]!r} is not handled"),
+         f"resource type {('microsoft.foo/' + '/'.join(['kinds'] * 40))[:200]!r} is not handled"),
         (eventgrid(DB, "Microsoft.ContainerService/managedClusters/write"),
          "operation 'microsoft.containerservice/managedclusters/write' does not match the subject's type"),
         (eventgrid(DB, "Microsoft.Sql/servers/databases/" + "w" * 120),

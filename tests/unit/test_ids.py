@@ -21,6 +21,7 @@ def test_the_parts_of_an_id():
 
 def test_a_trailing_slash_is_not_part_of_the_id():
     assert ResourceRef.parse(DB + "/").id == DB
+    assert ResourceRef.parse(f"/subscriptions/{SUB}/resourceGroups/rg/providers/Microsoft.Web/sites/X").name == "X"
 
 
 def test_a_name_is_the_whole_last_segment():

@@ -182,6 +182,7 @@ LONG = "deploy/!" + "a" * 73  # 81 characters: shown as its first 80 and an elli
         ("sc-workloads", "deployment/", "'deployment/' is not kind/name[:container]", WORKLOAD_SYNTAX),
         ("sc-workloads", "deployment/api:", "'deployment/api:' is not kind/name[:container]", WORKLOAD_SYNTAX),
         ("sc-workloads", "deploy/API", "'deploy/API' has an invalid workload or container name", K8S_NAMES),
+        ("sc-workloads", "deploy/a/b", "'deploy/a/b' has an invalid workload or container name", K8S_NAMES),
         ("sc-workloads", "deploy/api:App", "'deploy/api:App' has an invalid workload or container name", K8S_NAMES),
         ("sc-workloads", "deploy/" + "a" * 254, repr("deploy/" + "a" * 73 + "…") + " has an invalid workload or "
          "container name", K8S_NAMES),
@@ -285,6 +286,12 @@ def test_a_paused_target_keeps_what_is_valid_and_falls_back_for_the_rest():
     assert tags == TargetTags(frozenset({"shop"}), True, "default", (), AuthKind.SECRET, "python", "app", URL)
 
 
+def test_a_paused_sql_target_without_credentials_keeps_them_empty():
+    tags, findings = parse_target_tags(DB, TargetKind.SQL_DATABASE, {"sc-pause": "true"})
+    assert [f.tag for f in findings] == ["sc-sql-user", "sc-sql-password"]
+    assert (tags.paused, tags.sql_user, tags.sql_password_url) == (True, "", "")
+
+
 def test_a_paused_cluster_with_a_bad_identity_is_kept_paused_without_one():
     tags, findings = parse_cluster_tags(CLUSTER, {"sc-group": "shop", "sc-pause": "true", "sc-identity": "a/b/c"})
     assert tags == ClusterTags(frozenset({"shop"}), True, None) and [f.tag for f in findings] == ["sc-identity"]
@@ -314,6 +321,12 @@ def test_declared_groups_are_the_valid_names_even_when_other_groups_are_not():
 )  # fmt: skip
 def test_secret_urls_split_into_vault_name_and_version(url, expected):
     assert split_secret_url(url, ("vault.azure.net", "VAULT.AZURE.CN")) == expected
+
+
+def test_a_host_outside_every_allowed_vault_domain_names_them_all():
+    with pytest.raises(SecretUrlError) as refused:
+        split_secret_url("https://kv-shop.example.com/secrets/pw", ("vault.azure.net", "vault.azure.cn"))
+    assert str(refused.value) == "host 'kv-shop.example.com' is not a vault in vault.azure.net, vault.azure.cn"
 
 
 ANY_VAULT = "expected https://<vault>.vault.azure.net/secrets/<name>[/<version>]"
