@@ -203,14 +203,15 @@ def _merge(owner: ResourceRef, tag: str) -> str:
 
 
 def test_scopes_are_subscriptions_groups_or_resource_ids_as_lower_case_segments():
-    raw = f" /Subscriptions/{SUB}/ ,/subscriptions/{SUB}/resourceGroups/RG, {DB.id} "
+    raw = f" /Subscriptions/{SUB}/ ,/subscriptions/{SUB}/resourceGroups/RG-X, {DB.id} "
     assert consent.scopes(raw) == (
         ("subscriptions", SUB),
-        ("subscriptions", SUB, "resourcegroups", "rg"),
+        ("subscriptions", SUB, "resourcegroups", "rg-x"),
         tuple(DB.id.lower().split("/")[1:]),
     )
     for nothing in (
         f"subscriptions/{SUB}",  # not a path
+        f"a/subscriptions/{SUB}",
         f"/subscriptions//resourceGroups/{SUB}",  # an empty segment
         f"/subscriptions/{SUB}/resourceGroups/rg/extra",  # neither a group nor a resource id
         f"/subscriptions/{SUB}/groups/rg",
@@ -237,6 +238,9 @@ def test_a_target_refuses_a_cluster_outside_its_group_with_the_command_that_allo
         f"the target's owner runs: {_merge(DB, f'sc-clusters={OTHER_RG},{CLUSTER.id}')}",
         "sc-clusters",
     )
+    assert consent.target_to_cluster(
+        DB, {"sc-clusters": "/subscriptions/x/resourceGroups/rg-X,"}, CLUSTER
+    ).fix.endswith(f'"sc-clusters=/subscriptions/x/resourceGroups/rg-X,{CLUSTER.id}"')
     assert consent.target_to_cluster(DB, {"sc-clusters": None}, CLUSTER).fix.endswith(f'"sc-clusters={CLUSTER.id}"')
     assert consent.target_to_cluster(DB, {"sc-clusters": "  "}, CLUSTER).fix.endswith(f'"sc-clusters={CLUSTER.id}"')
     same_group = ResourceRef(CLUSTER.id.replace("/resourceGroups/rg/", "/resourceGroups/RG/"))
@@ -276,6 +280,7 @@ def test_an_identity_refuses_a_cluster_or_a_namespace_with_the_command_that_allo
         "sc-identity",
     )
     assert consent.identity_admits(uami, {}, CLUSTER, "shop").fix.endswith('"sc-namespaces=shop"')
+    assert consent.identity_admits(uami, {}, CLUSTER, "xxxx") is not None  # no tag admits no namespace at all
     assert consent.identity_admits(uami, {"SC-Namespaces": "web , SHOP "}, CLUSTER, "shop") is None
 
 
