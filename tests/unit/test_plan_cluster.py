@@ -291,3 +291,45 @@ def test_two_connections_with_the_same_keys_on_different_containers_are_both_wir
     assert result.findings == ()
     (rewired,) = of_type(result, RewireWorkload)
     assert {name for name, _ in rewired.wirings} == {linker_of(DB), linker_of(DB2)}
+
+
+# -- what each rewire says about itself: whether it takes something back, which linkers it waits for ----------
+def test_a_busy_cluster_finding_says_nothing_is_to_be_done():
+    result = plan(state(provisioning="Updating"), [SQL_TARGET])
+    assert result.findings == (
+        Finding(
+            Code.CLUSTER_NOT_READY,
+            CLUSTER.id,
+            "the cluster is Updating; Service Connector fails on a busy cluster",
+            "nothing to do: sc-autopilot retries once the cluster is Succeeded",
+        ),
+    )
+
+
+def test_adding_a_second_connection_to_a_wired_workload_removes_nothing():
+    one, two = _sql(DB, "deploy/api"), _sql(DB2, "deploy/api")
+    wired = converge(state(workload("Deployment", "api")), [one])
+    later = plan(wired, [one, two])
+    assert [(a.after_linkers, a.removes) for a in of_type(later, RewireWorkload)] == [((linker_of(DB2),), False)]
+    created = simulate(wired, later.immediate)
+    assert [(a.after_linkers, a.removes) for a in of_type(plan(created, [one, two]), RewireWorkload)] == [((), False)]
+
+
+def test_a_rewire_waiting_for_a_linker_put_again_says_it_takes_back_the_old_wiring():
+    api = _two_containers()
+    whole = _sql(DB, "deploy/api")
+    wired = converge(state(api), [whole])
+    narrowed = dataclasses.replace(_sql(DB, "deploy/api:api"), tags={**_sql(DB, "deploy/api:api").tags,
+                                                                     "sc-client-type": "java"})  # fmt: skip
+    result = plan(wired, [narrowed])
+    assert [a.reason for a in of_type(result, PutLinker)] == ["drifted: client type"]
+    assert [(a.after_linkers, a.removes) for a in of_type(result, RewireWorkload)] == [((linker_of(DB),), True)]
+
+
+def test_a_rewire_waits_only_for_the_linkers_it_wires():
+    targets = [_sql(DB, "deploy/api"), _sql(DB2, "sts/worker")]
+    result = plan(state(workload("Deployment", "api"), workload("StatefulSet", "worker")), targets)
+    assert {(a.workload.name, a.after_linkers) for a in of_type(result, RewireWorkload)} == {
+        ("api", (linker_of(DB),)),
+        ("worker", (linker_of(DB2),)),
+    }
