@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 
+from shared.core import naming
 from shared.core.ids import ResourceRef
 from shared.core.manifests import rewire
 from shared.core.model import (
@@ -72,8 +73,8 @@ def state(
     )
 
 
-def plan(actual: ClusterState, targets: list[TargetInfo]):
-    desired = desired_state(actual, targets, IDENTITIES, SETTINGS)
+def plan(actual: ClusterState, targets: list[TargetInfo], identities: dict = IDENTITIES):
+    desired = desired_state(actual, targets, identities, SETTINGS)
     return plan_cluster(desired, actual, SETTINGS)
 
 
@@ -115,10 +116,18 @@ def simulate(actual: ClusterState, actions) -> ClusterState:
     )
 
 
-def converge(actual: ClusterState, targets: list[TargetInfo], passes: int = 3) -> ClusterState:
+def converge(
+    actual: ClusterState, targets: list[TargetInfo], passes: int = 3, identities: dict = IDENTITIES
+) -> ClusterState:
     for _ in range(passes):
-        actual = simulate(actual, plan(actual, targets).actions)
+        actual = simulate(actual, plan(actual, targets, identities).actions)
     return actual
+
+
+def with_keys(actual: ClusterState, keys: frozenset[str]) -> ClusterState:
+    """The state with the keys listConfigurations gives each connection's secret."""
+    secrets = {("Secret", c.namespace, naming.secret_name(c.name)): keys for c in actual.connections}
+    return dataclasses.replace(actual, env_keys=secrets)
 
 
 SQL_TARGET = TargetInfo(DB, TargetKind.SQL_DATABASE, SQL_TAGS)

@@ -29,6 +29,7 @@ from tests.planner_world import (
     plan,
     simulate,
     state,
+    with_keys,
     workload,
 )
 
@@ -160,8 +161,7 @@ DB2 = ResourceRef(f"{RG}/providers/Microsoft.Sql/servers/s/databases/billing")
 
 def _with_keys(actual):
     """The state after the linkers were put, with the keys listConfigurations gives each connection's secret."""
-    keys = {("Secret", c.namespace, naming.secret_name(c.name)): SQL_KEYS for c in actual.connections}
-    return dataclasses.replace(actual, env_keys=keys)
+    return with_keys(actual, SQL_KEYS)
 
 
 def test_a_connection_never_shadows_the_workloads_own_env():

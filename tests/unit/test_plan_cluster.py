@@ -15,7 +15,7 @@ from shared.core.ids import ResourceRef
 from shared.core.manifests import pod_spec, read_wirings, rewire
 from shared.core.model import Connection, IdentityInfo, TargetInfo, TargetKind, Wiring, WorkloadRef
 from shared.core.plan import DeleteLinker, DeleteObject, PutLinker, RewireWorkload
-from shared.core.planner import desired_state, plan_cluster
+from tests import planner_world as world
 from tests.planner_world import (
     CLUSTER,
     DB,
@@ -23,12 +23,12 @@ from tests.planner_world import (
     OPENAI,
     OPENAI_TAGS,
     RG,
-    SETTINGS,
     SQL_TAGS,
     SQL_TARGET,
     WI_CONSENT,
     simulate,
     state,
+    with_keys,
     workload,
 )
 
@@ -37,20 +37,18 @@ UAMI_HEX = ResourceRef(f"{RG}/providers/Microsoft.ManagedIdentity/userAssignedId
 HEX = IdentityInfo(UAMI_HEX, "abcdef00-aaaa-4bbb-8ccc-ddddeeeeffff", "fedcba00-aaaa-4bbb-8ccc-ddddeeeeffff", WI_CONSENT)
 HEX_TAGS = {"sc-group": "shop", "sc-identity": "id-hex"}
 HEX_ACCOUNT = naming.service_account_name(HEX.client_id)
+WITH_HEX = {**IDENTITIES, UAMI_HEX: HEX}
 OPENAI_TARGET = TargetInfo(OPENAI, TargetKind.OPENAI, OPENAI_TAGS)
 OPENAI2 = ResourceRef(f"{RG}/providers/Microsoft.CognitiveServices/accounts/oai-two")
 API = WorkloadRef("Deployment", "shop", "api")
 
 
-def plan(actual, targets, identities=None, release=frozenset()):
-    desired = desired_state(actual, targets, {**IDENTITIES, UAMI_HEX: HEX, **(identities or {})}, SETTINGS)
-    return plan_cluster(desired, actual, SETTINGS, release)
+def plan(actual, targets, identities=None):
+    return world.plan(actual, targets, {**WITH_HEX, **(identities or {})})
 
 
-def converge(actual, targets, passes=3):
-    for _ in range(passes):
-        actual = simulate(actual, plan(actual, targets).actions)
-    return actual
+def converge(actual, targets, identities=None):
+    return world.converge(actual, targets, identities={**WITH_HEX, **(identities or {})})
 
 
 def hex_world(*workloads):
@@ -113,10 +111,8 @@ def test_a_missing_container_finding_names_the_containers_there_are_and_the_tag_
 SIX_KEYS = frozenset(f"AZURE_SQL_K{n}" for n in range(6))
 
 
-def _with_keys(actual, keys=SIX_KEYS):
-    """The state with the keys listConfigurations gives each connection's secret."""
-    secrets = {("Secret", c.namespace, naming.secret_name(c.name)): keys for c in actual.connections}
-    return dataclasses.replace(actual, env_keys=secrets)
+def _with_keys(actual):
+    return with_keys(actual, SIX_KEYS)
 
 
 def _env_conflict(linker: str, outcome: str) -> Finding:
@@ -175,10 +171,8 @@ def test_an_intent_for_the_same_identity_in_another_namespace_does_not_keep_the_
     namespaces = {"shop": {"sc-autopilot.io/allowed-targets": RG}, "billing": {"sc-autopilot.io/allowed-targets": RG}}
     both_ns = dataclasses.replace(HEX, tags={"sc-namespaces": "shop,billing"})
     identities = {UAMI_HEX: both_ns}
-    world = state(workload("Deployment", "api"), cluster_tags=HEX_TAGS, namespaces=namespaces)
-    actual = world
-    for _ in range(3):
-        actual = simulate(actual, plan(actual, [OPENAI_TARGET], identities).actions)
+    world_before = state(workload("Deployment", "api"), cluster_tags=HEX_TAGS, namespaces=namespaces)
+    actual = converge(world_before, [OPENAI_TARGET], identities)
     moved = TargetInfo(OPENAI, TargetKind.OPENAI, {"sc-group": "shop", "sc-namespace": "billing"})
     result = plan(actual, [moved], identities)
     assert ("ServiceAccount", "shop", HEX_ACCOUNT) in [
