@@ -112,11 +112,11 @@ def summarise(mutants: list[Mutant], change_of: Callable[[Mutant], str], justifi
         entry = by_key.get(key)
         if entry is None:
             summary.unexplained.append((mutant, change))
-        elif entry.kind is Kind.EQUIVALENT:
-            used.add(key)
+            continue
+        used.add(key)
+        if entry.kind is Kind.EQUIVALENT:
             tally["equivalent"] += 1
         else:
-            used.add(key)
             summary.wording.append((mutant, entry))
     summary.stale = [
         j for j in justified if (j.module, j.function) in checked and (j.module, j.function, j.change) not in used
