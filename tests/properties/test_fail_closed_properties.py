@@ -1,29 +1,43 @@
 """Fail closed, as a property (issue 10): for a random estate history (the targets' tags over time) and a random
-fault schedule (which reads fail at which step), the removals a faulted run makes are a subset of the removals the
-fault-free run of the same history makes, counting what the fault-free estate's sweep would clean up as orphans.
-(The planner deletes a connection's service account when its linker goes; a change of auth or identity leaves the
-old account to the sweep's orphan clean-up. A fault that merges two steps into one can therefore remove such an
-account a sweep early, never one that anything still uses.) Pure: the planner and planner_world's simulate stand in
-for the app and the cloud, and a failed read is what the inventory hands the planner
-(tests/faults/test_fail_closed.py drives the real clients against the local cloud, one read at a time, and its
-emulator-backed twin is below)."""
+fault schedule (which reads fail at which step), every plan made on a partial view removes only what a plan made on
+the full view of the same estate removes. Each plan is judged against the estate the faulted run has reached, not
+against the fault-free run's: objects are shared (one service account per identity and namespace), so a step a
+fault skips can make a later, truthful removal differ from the fault-free history's without any read being
+misjudged (the two CI-found histories below). Pure: the planner and planner_world's simulate stand in for the app
+and the cloud, and a failed read is what the inventory hands the planner (tests/faults/test_fail_closed.py drives
+the real clients against the local cloud, one read at a time)."""
 
 from __future__ import annotations
 
 import dataclasses
-from datetime import UTC, datetime, timedelta
 from enum import Enum
 
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
+from shared.core import naming
 from shared.core.codes import ReadFailure
+from shared.core.ids import ResourceRef
 from shared.core.manifests import read_wirings
-from shared.core.model import ClusterState, ObjectKind, TargetInfo
-from shared.core.orphans import ORPHANED_SINCE, CleanupPolicy, plan_orphans
+from shared.core.model import ClusterState, ObjectKind, TargetInfo, TargetKind
 from shared.core.plan import DeleteLinker, DeleteObject, RewireWorkload
 from shared.core.planner import desired_state, plan_cluster
-from tests.planner_world import IDENTITIES, SETTINGS, SUB, UAMI, simulate
+from tests.planner_world import (
+    DB,
+    IDENTITIES,
+    IDENTITY,
+    OPENAI,
+    OPENAI_TARGET,
+    RG,
+    SETTINGS,
+    SQL_TAGS,
+    SQL_TARGET,
+    SUB,
+    UAMI,
+    simulate,
+    state,
+    workload,
+)
 from tests.properties.test_properties import clusters, targets
 
 PASSES = 3  # the reconciler's MAX_PASSES: plan, apply, re-read
@@ -57,11 +71,24 @@ def removals(actual: ClusterState, actions) -> set[tuple]:
     return taken
 
 
+@dataclasses.dataclass(frozen=True)
+class Run:
+    """What a run of a history did: each removal, the removals a full view of the same estates would have made
+    (for a run without faults, the same), and the estate it left."""
+
+    removed: frozenset[tuple]
+    full_view_removes: frozenset[tuple]
+    estate: ClusterState
+
+    @property
+    def only_under_faults(self) -> frozenset[tuple]:
+        return self.removed - self.full_view_removes
+
+
 def run(start: ClusterState, history: list[list[TargetInfo]], schedule: list[frozenset[Fault]], *,
-        honest: bool = True) -> tuple[set[tuple], ClusterState]:  # fmt: skip
-    """Every removal a run of the history makes, and the estate it leaves. `honest=False` is the old bug: a failed
-    read taken for an empty one, without saying it failed."""
-    actual, taken = start, set()
+        honest: bool = True) -> Run:  # fmt: skip
+    """`honest=False` is the old bug: a failed read taken for an empty one, without saying it failed."""
+    actual, removed, full_view_removes = start, set(), set()
     for tags, faults in zip(history, schedule, strict=True):
         if Fault.CLUSTER_STATE in faults:
             continue  # Application.sight: the cluster is not observed, nothing is planned
@@ -72,23 +99,11 @@ def run(start: ClusterState, history: list[list[TargetInfo]], schedule: list[fro
             plan = plan_cluster(desired_state(actual, seen, identities, SETTINGS, failed), actual, SETTINGS)
             if not plan.actions:
                 break
-            taken |= removals(actual, plan.actions)
+            full_view = plan_cluster(desired_state(actual, tags, IDENTITIES, SETTINGS), actual, SETTINGS)
+            removed |= removals(actual, plan.actions)
+            full_view_removes |= removals(actual, full_view.actions)
             actual = simulate(actual, plan.actions)
-    return taken, actual
-
-
-def swept(actual: ClusterState) -> set[tuple]:
-    """What the sweep's orphan clean-up (shared.core.orphans, mode delete, grace long past, no cap) would delete
-    from this estate: Service Connector objects that no linker accounts for and nothing uses."""
-    long_ago = {"annotations": {ORPHANED_SINCE: "2000-01-01T00:00:00Z"}}
-    objects = [(ObjectKind.SECRET, ns, name) for ns, names in actual.secrets.items() for name in names]
-    objects += [
-        (ObjectKind.SERVICE_ACCOUNT, ns, name) for ns, names in actual.service_accounts.items() for name in names
-    ]
-    estate = dataclasses.replace(actual, metadata={key: long_ago for key in objects})
-    policy = CleanupPolicy(mode="delete", grace=timedelta(hours=24), max_deletions=len(objects))
-    actions, _, _ = plan_orphans(actual.info.ref, estate, policy, datetime.now(UTC), len(objects))
-    return {(a.kind, a.namespace, a.name) for a in actions}
+    return Run(frozenset(removed), frozenset(full_view_removes), actual)
 
 
 # Half the steps fault, in any combination (a step with no fault must still be possible between faulted ones).
@@ -104,30 +119,65 @@ def histories(draw):
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(clusters(), targets(), histories())
-def test_a_faulted_run_removes_only_what_the_fault_free_run_removes(cluster, before, history):
+def test_a_partial_view_removes_only_what_the_full_view_removes(cluster, before, history):
     tags, schedule = history
     start = _converged(cluster, before)  # a wired estate: there is something to lose
-    clean, left = run(start, tags, [frozenset()] * len(tags))
-    faulted, _ = run(start, tags, schedule)
-    early = (faulted - clean) & swept(left)  # the fault-free estate's sweep removes these too
-    assert faulted - early <= clean, f"removed only under faults: {sorted(faulted - clean - early)}"
-    event(f"removed a sweep early: {bool(early)}")
+    faulted = run(start, tags, schedule)
+    assert not faulted.only_under_faults, f"removed only under faults: {sorted(faulted.only_under_faults)}"
+    clean = run(start, tags, [frozenset()] * len(tags))
     event(f"faulted steps: {sum(bool(f) for f in schedule)} of {len(schedule)}")
-    event(f"removals held by the faults: {min(len(clean - faulted), 3)}")
+    event(f"removals held by the faults: {min(len(clean.removed - faulted.removed), 3)}")
+    event(f"removals the fault-free history never makes: {bool(faulted.removed - clean.removed)}")
 
 
 def test_the_property_can_fail():
     """The old bug (a failed tag listing taken for "nothing is tagged") breaks the property on the simplest wired
     estate: the check is not vacuous."""
-    from tests.planner_world import OPENAI_TARGET, SQL_TARGET, state, workload
-
     start = _converged(state(workload("Deployment", "api"), workload("StatefulSet", "worker")),
                        [SQL_TARGET, OPENAI_TARGET])  # fmt: skip
     history, schedule = [[SQL_TARGET, OPENAI_TARGET]], [frozenset({Fault.TAG_LISTING})]
-    clean, left = run(start, history, [frozenset()])
-    assert clean == set() and swept(left) == set()
-    assert run(start, history, schedule)[0] == set()  # held
-    assert run(start, history, schedule, honest=False)[0] - clean  # removed
+    assert run(start, history, schedule).removed == set()  # held
+    assert run(start, history, schedule, honest=False).only_under_faults  # removed
+
+
+TAGS = {**SQL_TAGS, "sc-workloads": "deploy/api"}
+ORDERS = TargetInfo(DB, TargetKind.SQL_DATABASE, TAGS)
+BILLING = TargetInfo(ResourceRef(f"{RG}/providers/Microsoft.Sql/servers/s/databases/billing"),
+                     TargetKind.SQL_DATABASE, TAGS)  # fmt: skip
+ACCOUNT = (ObjectKind.SERVICE_ACCOUNT, "shop", naming.service_account_name(IDENTITY.client_id))
+
+
+def test_a_skipped_auth_change_lets_the_deleted_linker_take_its_account():
+    """Found by CI: orders moves from workload identity to a secret, then goes, then OpenAI reuses the identity.
+    Without faults the auth change leaves the account to the orphan sweep and OpenAI reuses it; when a failed tag
+    listing skips the auth change, deleting the orders linker takes its account along (as a full view would) and
+    OpenAI creates it again. A history-wide comparison called that removal a fault's doing."""
+    start = _converged(state(workload("Deployment", "api")), [_workload_identity(ORDERS), BILLING])
+    history = [[ORDERS], [BILLING], [OPENAI_TARGET]]
+    faulted = run(start, history, [frozenset({Fault.TAG_LISTING}), frozenset(), frozenset()])
+    assert ACCOUNT in faulted.removed - run(start, history, [frozenset()] * 3).removed
+    assert ACCOUNT[2] in faulted.estate.service_accounts["shop"]
+    assert faulted.only_under_faults == set()
+
+
+def test_a_skipped_step_lets_the_last_linker_of_an_identity_take_its_account():
+    """Found by CI: two OpenAI accounts share the identity's service account. Without faults the new account's
+    linker keeps the account when the old one goes, and stays (held) when its own tags ask for a namespace that
+    does not consent; when a failed tag listing skips the step that created it, the old account's linker is the
+    last user of the account and takes it along, as a full view of that estate would."""
+    other = TargetInfo(ResourceRef(f"{RG}/providers/Microsoft.CognitiveServices/accounts/oai-two"), TargetKind.OPENAI,
+                       TAGS)  # fmt: skip
+    openai = TargetInfo(OPENAI, TargetKind.OPENAI, TAGS)
+    elsewhere = dataclasses.replace(openai, tags={**TAGS, "sc-namespace": "billing"})
+    start = _converged(state(workload("Deployment", "api")), [ORDERS, other])
+    history = [[ORDERS, BILLING, openai], [elsewhere]]
+    faulted = run(start, history, [frozenset({Fault.TAG_LISTING}), frozenset()])
+    assert ACCOUNT in faulted.removed - run(start, history, [frozenset()] * 2).removed
+    assert faulted.only_under_faults == set()
+
+
+def _workload_identity(target: TargetInfo) -> TargetInfo:
+    return dataclasses.replace(target, tags={**target.tags, "sc-auth": "workload-identity"})
 
 
 def _converged(actual: ClusterState, tags: list[TargetInfo]) -> ClusterState:
