@@ -201,15 +201,39 @@ def _throttled(service: str, retry_after: int) -> Response:
     return Response(429, body, {"Retry-After": str(retry_after)})
 
 
+# An injected status answers with the code the service itself gives for it, so the app classifies it as it would a
+# real one: a 400 is a refusal (never retried), a 503 a transient failure.
+_ARM_CODES = {
+    400: "BadRequest",
+    403: "AuthorizationFailed",
+    404: "ResourceNotFound",
+    409: "Conflict",
+    500: "InternalServerError",
+    502: "BadGateway",
+    503: "ServiceUnavailable",
+    504: "GatewayTimeout",
+}
+_VAULT_CODES = {400: "BadParameter", 401: "Unauthorized", 403: "Forbidden", 404: "SecretNotFound"}
+_KUBE_REASONS = {
+    400: "BadRequest",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "NotFound",
+    409: "Conflict",
+    422: "Invalid",
+    500: "InternalError",
+    503: "ServiceUnavailable",
+    504: "Timeout",
+}
+
+
 def _fault_status(service: str, status: int, retry_after: int) -> Response:
     if service == "kube":
-        body = status_body(status, "InternalError" if status == 500 else "ServiceUnavailable", "injected fault")
+        body = status_body(status, _KUBE_REASONS.get(status, "InternalError" if status >= 500 else "BadRequest"),
+                           "injected fault")  # fmt: skip
     else:
-        body = {
-            "error": {
-                "code": "InternalServerError" if status == 500 else "ServiceUnavailable",
-                "message": "Injected fault.",
-            }
-        }
+        code = (_VAULT_CODES if service == "keyvault" else {}).get(status) or _ARM_CODES.get(status)
+        code = code or ("InternalServerError" if status >= 500 else "BadRequest")
+        body = {"error": {"code": code, "message": "Injected fault."}}
     headers = {"Retry-After": str(retry_after)} if status in (429, 503) else {}
     return Response(status, body, headers)

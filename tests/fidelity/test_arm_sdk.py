@@ -18,6 +18,7 @@ from azure.mgmt.resource.resources import ResourceManagementClient
 from azure.mgmt.servicelinker import ServiceLinkerManagementClient
 from kubernetes import client as k8s
 
+from shared.adapters.azure.errors import FailureKind, classify
 from tests.conftest import CLUSTER, DATABASE, OPENAI, RG, SUB, Admin, UserCredential, demo_spec
 
 ARM_SCOPE = "https://management.azure.com/.default"
@@ -309,6 +310,23 @@ def test_sdk_retries_through_injected_transient_faults(credential, admin):
     assert containers.managed_clusters.get("rg-shop", "aks-shop").name == "aks-shop"
     faults = {f["kind"]: f["hits"] for f in admin.get("faults")["faults"]}
     assert faults == {"status": 1, "reset": 1}
+
+
+@pytest.mark.parametrize(
+    ("status", "code", "kind"),
+    [(400, "BadRequest", FailureKind.INVALID), (403, "AuthorizationFailed", FailureKind.FORBIDDEN),
+     (409, "Conflict", FailureKind.CONFLICT), (503, "ServiceUnavailable", FailureKind.TRANSIENT)],
+)  # fmt: skip
+def test_an_injected_status_carries_the_code_arm_gives_it(credential, admin, status, code, kind):
+    """An injected fault is classified as the real answer would be: a 400 is a refusal, never retried (it once
+    said ServiceUnavailable, so a "refused" PUT was retried for 30 s as a transient failure)."""
+    admin.post("faults", {"kind": "status", "status": status, "service": "arm", "method": "GET",
+                          "path": "managedClusters/aks-shop$", "times": 1, "retry_after": 0})  # fmt: skip
+    containers = ContainerServiceClient(credential, SUB, retry_total=0, **arm_kwargs())
+    with pytest.raises(HttpResponseError) as raised:
+        containers.managed_clusters.get("rg-shop", "aks-shop")
+    assert (raised.value.status_code, raised.value.error.code) == (status, code)
+    assert classify(raised.value).kind is kind
 
 
 def test_request_log_classifies_operations(credential, user_resources, admin):
