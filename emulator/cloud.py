@@ -202,38 +202,49 @@ def _throttled(service: str, retry_after: int) -> Response:
 
 
 # An injected status answers with the code the service itself gives for it, so the app classifies it as it would a
-# real one: a 400 is a refusal (never retried), a 503 a transient failure.
+# real one: a 400 is a refusal (never retried), a 503 a transient failure. A status not listed takes the service's
+# 400 or 500 code.
 _ARM_CODES = {
     400: "BadRequest",
     403: "AuthorizationFailed",
     404: "ResourceNotFound",
     409: "Conflict",
+    429: "TooManyRequests",
     500: "InternalServerError",
     502: "BadGateway",
     503: "ServiceUnavailable",
     504: "GatewayTimeout",
 }
-_VAULT_CODES = {400: "BadParameter", 401: "Unauthorized", 403: "Forbidden", 404: "SecretNotFound"}
-_KUBE_REASONS = {
-    400: "BadRequest",
-    401: "Unauthorized",
-    403: "Forbidden",
-    404: "NotFound",
-    409: "Conflict",
-    422: "Invalid",
-    500: "InternalError",
-    503: "ServiceUnavailable",
-    504: "Timeout",
+_FAULT_CODES = {
+    "arm": _ARM_CODES,
+    "keyvault": {
+        **_ARM_CODES,
+        400: "BadParameter",
+        401: "Unauthorized",
+        403: "Forbidden",
+        404: "SecretNotFound",
+    },
+    "kube": {  # Kubernetes Status reasons
+        400: "BadRequest",
+        401: "Unauthorized",
+        403: "Forbidden",
+        404: "NotFound",
+        409: "Conflict",
+        422: "Invalid",
+        429: "TooManyRequests",
+        500: "InternalError",
+        503: "ServiceUnavailable",
+        504: "Timeout",
+    },
 }
 
 
 def _fault_status(service: str, status: int, retry_after: int) -> Response:
+    codes = _FAULT_CODES[service]
+    code = codes.get(status) or codes[500 if status >= 500 else 400]
     if service == "kube":
-        body = status_body(status, _KUBE_REASONS.get(status, "InternalError" if status >= 500 else "BadRequest"),
-                           "injected fault")  # fmt: skip
+        body = status_body(status, code, "injected fault")
     else:
-        code = (_VAULT_CODES if service == "keyvault" else {}).get(status) or _ARM_CODES.get(status)
-        code = code or ("InternalServerError" if status >= 500 else "BadRequest")
         body = {"error": {"code": code, "message": "Injected fault."}}
     headers = {"Retry-After": str(retry_after)} if status in (429, 503) else {}
     return Response(status, body, headers)
