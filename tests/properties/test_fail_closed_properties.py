@@ -99,7 +99,9 @@ def run(start: ClusterState, history: list[list[TargetInfo]], schedule: list[fro
             plan = plan_cluster(desired_state(actual, seen, identities, SETTINGS, failed), actual, SETTINGS)
             if not plan.actions:
                 break
-            full_view = plan_cluster(desired_state(actual, tags, IDENTITIES, SETTINGS), actual, SETTINGS)
+            full_view = (
+                plan_cluster(desired_state(actual, tags, IDENTITIES, SETTINGS), actual, SETTINGS) if faults else plan
+            )
             removed |= removals(actual, plan.actions)
             full_view_removes |= removals(actual, full_view.actions)
             actual = simulate(actual, plan.actions)
