@@ -62,6 +62,7 @@ class TaggedResource:
     type: str  # lower-case
     kind: str
     tags: dict[str, str]
+    provisioning_state: str | None = None  # the listing's $expand=provisioningState (None: not listed)
 
 
 @dataclass(frozen=True)

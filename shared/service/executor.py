@@ -19,6 +19,7 @@ from shared.adapters.kube.client import KubeClients
 from shared.adapters.kube.errors import KUBE_ERRORS, KubeFailureKind
 from shared.adapters.kube.errors import classify as classify_kube
 from shared.adapters.logs import get_logger, log_event
+from shared.adapters.storage import LinkerIndex
 from shared.core import consent, naming
 from shared.core.codes import Code, Finding
 from shared.core.manifests import rewire
@@ -41,11 +42,15 @@ CONFLICT_ATTEMPTS = 4
 
 
 class Executor:
-    def __init__(self, arm: Arm, kube: KubeClients, keyvault: KeyVault, protected_namespaces: tuple[str, ...]):
+    def __init__(
+        self, arm: Arm, kube: KubeClients, keyvault: KeyVault, protected_namespaces: tuple[str, ...],
+        index: LinkerIndex | None = None,
+    ):  # fmt: skip
         self.arm = arm
         self.kube = kube
         self.keyvault = keyvault
         self.protected = protected_namespaces
+        self.index = index  # reverse routing: which clusters hold a linker of ours to which target
 
     def apply(self, actions: tuple[Action, ...], correlation_id: str | None = None) -> list[Outcome]:
         outcomes = []
@@ -118,6 +123,8 @@ class Executor:
 
     def _delete_linker(self, action: DeleteLinker) -> Outcome:
         self.arm.delete_linker(action.cluster.id, action.name)
+        if self.index is not None:
+            self.index.released(action.cluster.id, action.name)
         return Outcome(action, OutcomeStatus.APPLIED)
 
     # -- Service Connector -----------------------------------------------------------------------------
@@ -153,6 +160,8 @@ class Executor:
                 return Outcome(action, OutcomeStatus.FAILED, str(Code.CONSENT_MISSING), refusal)
             password = secret.value
         state = self.arm.put_linker(intent.cluster.id, intent.linker_name, _linker_body(intent, password))
+        if self.index is not None:  # even a Failed linker is held (and later deleted) on the cluster
+            self.index.held(intent.cluster.id, intent.target.id, intent.linker_name)
         return Outcome(action, OutcomeStatus.APPLIED, state)
 
     # -- Kubernetes ------------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ from shared.adapters.azure.arm import Arm
 from shared.adapters.errors import ReadError
 from shared.adapters.kube.api import KubeApi
 from shared.adapters.kube.client import KubeClients
+from shared.adapters.storage import SharedFacts
 from shared.core import naming
 from shared.core.codes import ReadFailure
 from shared.core.ids import CLUSTER_TYPE, ResourceRef, type_of
@@ -36,12 +37,25 @@ TARGET_KINDS = {"microsoft.sql/servers/databases": TargetKind.SQL_DATABASE}
 OPENAI_ACCOUNT_KINDS = {"openai", "aiservices"}
 
 
+KEY_TABLE_FACT = "key-table"
+
+
 class Inventory:
-    def __init__(self, arm: Arm, kube: KubeClients, subscriptions: tuple[str, ...], protected: tuple[str, ...]):
+    """Reads. What does not change per event is not read per event: a provider's registration is kept once
+    Registered until an answer says otherwise (`forget_providers`), and the configuration key names of each
+    connection shape for the process (and, with `facts`, for every instance, in the app's storage)."""
+
+    def __init__(
+        self, arm: Arm, kube: KubeClients, subscriptions: tuple[str, ...], protected: tuple[str, ...],
+        facts: SharedFacts | None = None,
+    ):  # fmt: skip
         self.arm = arm
         self.kube = kube
         self.subscriptions = subscriptions
         self.protected = protected
+        self.facts = facts
+        self._registered: set[tuple[str, str]] = set()  # (subscription, namespace), lower-case
+        self._key_tables: dict[str, frozenset[str]] = {}
 
     def estate(self, *, all_clusters: bool = False) -> Estate:
         """The run's listing. `all_clusters`: the run covers every cluster, so list their details per
@@ -49,8 +63,11 @@ class Inventory:
         in `failures` (its resources are unseen, not absent); a failed detail listing only costs a GET per
         cluster later."""
         with ThreadPoolExecutor(max_workers=4) as pool:
-            listings = list(pool.map(_attempt(self.arm.tagged_resources), self.subscriptions))
-            details = list(pool.map(_attempt(self.arm.list_clusters), self.subscriptions)) if all_clusters else []
+            listings = pool.map(_attempt(self.arm.tagged_resources), self.subscriptions)
+            details = pool.map(_attempt(self.arm.list_clusters), self.subscriptions) if all_clusters else []
+            identities = pool.map(_attempt(self.arm.list_identities), self.subscriptions) if all_clusters else []
+            extensions = pool.submit(self._extension_states) if all_clusters else None
+            listings, details, identities = list(listings), list(details), list(identities)
         resources = [r for listing, _ in listings for r in listing]
         failures = tuple(f for _, failed in listings for f in failed)
         clusters = tuple(r for r in resources if r.type == CLUSTER_TYPE)
@@ -58,23 +75,64 @@ class Inventory:
         tagged = {c.id.lower() for c in clusters}
         infos = (info for listing, _ in details for info in listing)
         cluster_infos = {i.ref.id.lower(): i for i in infos if i.ref.id.lower() in tagged}
-        return Estate(clusters, targets, cluster_infos, failures=failures)
+        listed_identities = None  # a subscription whose identity listing failed: each identity is read by a GET
+        if all_clusters and not any(failed for _, failed in identities):
+            listed_identities = {i.ref.id.lower(): i for listing, _ in identities for i in listing}
+        extension_states = extensions.result() if extensions else None
+        return Estate(clusters, targets, cluster_infos, failures=failures, complete_infos=all_clusters,
+                      identities=listed_identities, extension_states=extension_states)  # fmt: skip
+
+    def _extension_states(self) -> dict[str, str] | None:
+        try:
+            return self.arm.extension_states(self.subscriptions)
+        except ReadError:  # throttled or down: each cluster's extension is read by a GET instead
+            return None
+
+    def extension_state(self, cluster: ResourceRef, estate: Estate) -> str | None:
+        """sc-extension's state. From the run's Resource Graph query when it says Succeeded or nothing (for the
+        verdicts both mean "no extension problem", so a lag cannot mislead them); anything else is confirmed by a
+        GET, since Resource Graph may not have seen the extension recover yet."""
+        if estate.extension_states is not None:
+            state = estate.extension_states.get(cluster.id.lower())
+            if state in (None, "Succeeded"):
+                return state
+        return self.arm.extension_state(cluster.id)
 
     def cluster_info(self, cluster: ResourceRef, estate: Estate | None = None) -> ClusterInfo | None:
+        """From the run's cluster listing; else, for a run that plans only (an event), from the tag listing (tags
+        and provisioning state are all a plan needs; the identity profile, which only the sweep's verdicts read, is
+        left unknown); else a GET."""
         listed = estate.cluster_infos.get(cluster.id.lower()) if estate else None
         if listed is not None:
             return listed
+        tagged = estate.tagged_cluster(cluster) if estate and not estate.complete_infos else None
+        if tagged is not None and tagged.provisioning_state:
+            return ClusterInfo(cluster, dict(tagged.tags), tagged.provisioning_state)
         return self.arm.get_cluster(cluster.id)
 
     def identity(self, ref: ResourceRef, estate: Estate) -> IdentityInfo | None:
+        """From the run's identity listing (a full run), else one GET per identity per run."""
+        listed = estate.identities.get(ref.id.lower()) if estate.identities is not None else None
+        if listed is not None:
+            return listed
         return estate.remember(("identity", ref.id.lower()), lambda: self.arm.get_identity(ref.id))
 
     def provider_state(self, subscription_id: str, namespace: str, estate: Estate) -> str:
-        return estate.remember(
-            ("provider", subscription_id.lower(), namespace.lower()),
-            lambda: self.arm.provider_state(subscription_id, namespace),
+        """Registration changes about once in a subscription's life: Registered is kept for the process."""
+        key = (subscription_id.lower(), namespace.lower())
+        if key in self._registered:
+            return "Registered"
+        state = estate.remember(
+            ("provider", *key), lambda: self.arm.provider_state(subscription_id, namespace),
             keep=lambda state: state == "Registered",
-        )
+        )  # fmt: skip
+        if state == "Registered":
+            self._registered.add(key)
+        return state
+
+    def forget_providers(self, subscription_id: str) -> None:
+        """An answer said a provider may not be registered after all (a linker PUT failed): read it again."""
+        self._registered = {k for k in self._registered if k[0] != subscription_id.lower()}
 
     def cluster_state(self, info: ClusterInfo, estate: Estate) -> ClusterState:
         """The cluster's linkers, workloads, secret and service-account names: independent reads, made at once
@@ -91,15 +149,20 @@ class Inventory:
             "linkers": lambda: self.arm.list_linkers(info.ref.id),
             **{n: (lambda n=n: self.provider_state(info.ref.subscription_id, n, estate)) for n in REQUIRED_PROVIDERS},
         }
+        kube_reads = {*WORKLOAD_KINDS, "Secret", "ServiceAccount", "Namespace"}
         futures = {name: _READS.submit(read) for name, read in reads.items()}
         results: dict[str, Any] = {}
         failures: list[ReadFailure] = []
+        unanswered = False  # the API server gave no answer at all
         for name, future in futures.items():
             try:
                 results[name] = future.result()
             except ReadError as error:  # every read is awaited, so all failures are reported at once
                 failures += error.failures
+                unanswered |= name in kube_reads and any(f.status is None for f in error.failures)
         if failures:
+            if unanswered:  # a stale endpoint (a cluster re-created under its id) is asked for again next time
+                self.kube.forget(info.ref)
             raise ReadError(tuple(failures))
         workloads: dict[WorkloadRef, WorkloadState] = {}
         for kind in WORKLOAD_KINDS:
@@ -132,11 +195,24 @@ class Inventory:
 
     def configuration_names(self, cluster: ResourceRef, connection: Connection, estate: Estate) -> frozenset[str]:
         """The keys Service Connector writes into a connection's secret (listConfigurations). They depend on the
-        linker's shape only: one call (a POST that reads) per shape per run."""
-        shape = ("configuration-names", type_of(connection.target_id), connection.auth_type, connection.client_type)
-        return estate.remember(
-            shape, lambda: frozenset(self.arm.linker_configuration_names(cluster.id, connection.name))
-        )
+        linker's shape (target type, auth type, client type) only: one call (a POST that reads, in ARM's write
+        bucket) per shape for the process, and with shared facts once for the whole app."""
+        shape = "|".join((type_of(connection.target_id), connection.auth_type, connection.client_type)).lower()
+        known = self._key_tables.get(shape)
+        if known is not None:
+            return known
+        shared = self.facts.get(KEY_TABLE_FACT, shape) if self.facts is not None else None
+        if shared is not None and isinstance(shared.get("names"), list):
+            names = frozenset(shared["names"])
+        else:
+            names = estate.remember(
+                ("configuration-names", shape),
+                lambda: frozenset(self.arm.linker_configuration_names(cluster.id, connection.name)),
+            )
+            if self.facts is not None:
+                self.facts.put(KEY_TABLE_FACT, shape, {"shape": shape, "names": sorted(names)})
+        self._key_tables[shape] = names
+        return names
 
     def env_keys(self, actual: ClusterState, intents: Iterable[Intent], estate: Estate) -> dict[tuple, frozenset]:
         """The keys of every connection secret the intents' workloads get or would get through envFrom: the

@@ -20,6 +20,7 @@ from shared.adapters.azure.keyvault import KeyVault
 from shared.adapters.errors import ReadError
 from shared.adapters.kube.client import KubeClients
 from shared.adapters.logs import get_logger, log_event
+from shared.adapters.storage import LinkerIndex, SharedFacts
 from shared.config import Settings
 from shared.core.codes import Code, Finding
 from shared.core.eventgrid import EventHint, Ignored, decode, parse_event
@@ -32,7 +33,7 @@ from shared.core.tags import parse_cluster_tags
 from shared.service.estate import Estate
 from shared.service.executor import Executor
 from shared.service.inventory import Inventory
-from shared.service.results import ClusterRun, RunReport
+from shared.service.results import ClusterRun, OutcomeStatus, RunReport
 from shared.service.routing import Router
 
 log = get_logger("app")
@@ -49,18 +50,27 @@ class Application:
     cluster) -> plan (pure) -> apply, until nothing follows; a result with `requeue_after` when work waits.
     Each cluster is isolated: whatever it raises becomes its findings, and the others go on."""
 
-    def __init__(self, settings: Settings, credential: TokenCredential | None = None):
+    def __init__(
+        self,
+        settings: Settings,
+        credential: TokenCredential | None = None,
+        index: LinkerIndex | None = None,
+        facts: SharedFacts | None = None,
+    ):
+        """`index` and `facts`: the app's storage (Functions always has one); without them (the CLI on a laptop)
+        routing scans small estates' linkers and what does not change per event is kept for the process only."""
         self.settings = settings
         clients = AzureClients(settings, credential)
         arm = Arm(clients)
-        kube = KubeClients(clients)
+        kube = KubeClients(clients, facts)
         self.arm = arm
-        self.inventory = Inventory(arm, kube, settings.subscriptions, settings.protected_namespaces)
-        self.executor = Executor(arm, kube, KeyVault(clients), settings.protected_namespaces)
+        self.index = index
+        self.inventory = Inventory(arm, kube, settings.subscriptions, settings.protected_namespaces, facts)
+        self.executor = Executor(arm, kube, KeyVault(clients), settings.protected_namespaces, index)
         self.planner_settings = PlannerSettings(
             settings.protected_namespaces, settings.keyvault_dns_suffixes, frozenset(settings.subscriptions)
         )
-        self.router = Router(arm, self.each_cluster)
+        self.router = Router(arm, self.each_cluster, index)
 
     # -- entry points ----------------------------------------------------------------------------------
     def handle_events(self, events: list | bytes | str) -> RunReport:
@@ -225,6 +235,8 @@ class Application:
                 break
             outcomes = self.executor.apply(plan.actions, correlation_id)
             run.outcomes += outcomes
+            if any(o.status is OutcomeStatus.FAILED and isinstance(o.action, PutLinker) for o in outcomes):
+                self.inventory.forget_providers(cluster.subscription_id)  # a kept Registered may be stale
             run.findings = list(plan.findings) + run.outcome_findings()
             if not any(o.status == "applied" and isinstance(o.action, FOLLOW_UP_ACTIONS) for o in outcomes):
                 break

@@ -68,14 +68,17 @@ class Sweeper:
             return done(self.sweep_cluster(sight, estate, dry_run, now, budget))
 
         failures = [f.finding() for f in estate.failures]
-        return SweepResult(now, dry_run, self.app.each_cluster(sights, sweep), failures)
+        result = SweepResult(now, dry_run, self.app.each_cluster(sights, sweep), failures)
+        if self.app.index is not None and scope is EVERYWHERE and not estate.failures:
+            self.app.index.mark_built()  # every cluster's holdings are recorded: events may route by the index
+        return result
 
     def run_one(
         self, cluster: ResourceRef, dry_run: bool, now: datetime | None = None, estate: Estate | None = None
     ) -> SweepResult:
         """One cluster, as a queue-triggered invocation sweeps it (with the run's estate snapshot if given)."""
         now = now or datetime.now(UTC)
-        estate = estate or self.app.inventory.estate()
+        estate = estate or self.app.inventory.estate(all_clusters=True)
         sights, budget = self.app.observe_all([cluster], estate)
         result = SweepResult(now, dry_run, failures=[f.finding() for f in estate.failures])
         result.clusters.append(self.sweep_cluster(sights[0], estate, dry_run, now, budget))
@@ -109,6 +112,9 @@ class Sweeper:
         observed = sight.observation
         if observed is None:
             return outcome
+        if self.app.index is not None:  # re-sync the reverse-routing index from the cluster's own listing
+            self.app.index.sync(cluster.id, {c.name: c.target_id for c in observed.actual.connections
+                                             if naming.is_ours(c)})  # fmt: skip
         try:
             evidence = self._evidence(observed, estate)
         except ReadError as error:  # verdicts would be guesses: each connection is marked, nothing is repaired
@@ -177,7 +183,7 @@ class Sweeper:
     def _evidence(self, observed: Observation, estate: Estate) -> Evidence:
         arm, info = self.app.arm, observed.actual.info
         api = KubeApi(self.app.inventory.kube.for_cluster(info.ref))
-        extension_state = arm.extension_state(info.ref.id)
+        extension_state = self.app.inventory.extension_state(info.ref, estate)
         secret_keys, expected, validation, subjects = {}, {}, {}, {}
         existing = {c.name: c for c in observed.actual.connections}
         for intent in validation_order(observed, self.started):
