@@ -15,7 +15,10 @@ from shared.core.naming import linker_name, secret_name
 
 ROOT = Path(__file__).resolve().parents[2]
 DEMO_RG = "/subscriptions/c0ffee00-0000-4000-8000-00000000d370/resourceGroups/rg-shop/providers"
-DEMO_TARGETS = [f"{DEMO_RG}/Microsoft.Sql/servers/sql-shop/databases/orders", f"{DEMO_RG}/Microsoft.CognitiveServices/accounts/oai-shop"]  # fmt: skip
+DEMO_TARGETS = [
+    f"{DEMO_RG}/Microsoft.Sql/servers/sql-shop/databases/orders",
+    f"{DEMO_RG}/Microsoft.CognitiveServices/accounts/oai-shop",
+]
 
 
 @pytest.mark.skipif(not shutil.which("make"), reason="make is not installed")
