@@ -26,8 +26,8 @@ from shared.config import ConfigError, Settings
 from shared.core.scope import ClusterScope
 
 if TYPE_CHECKING:  # the service layer and the report load every SDK: imported where used, after the preflight
-    from shared.service.reconciler import Application
-    from shared.service.results import ClusterRun, RunReport
+    from shared.container import Application
+    from shared.service.results import ClusterResult, RunReport
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_DEFERRED, EXIT_DRIFT = 0, 1, 2, 3, 4
 EXIT_CHANGES_PENDING = 2  # plan --detailed-exitcode only, as terraform's
@@ -64,25 +64,25 @@ def _run(args: argparse.Namespace) -> int:
     payload = guards.events(_read_events(args.file), args.file) if args.command == "handle-event" else b""
     credential = guards.credential(settings, args)
     scope = _scope(args, settings, credential)
-    from shared.service.reconciler import Application
+    from shared.container import Application
 
     app = Application(settings, credential)
     if args.command == "sweep":
         return run_sweep(app, args, scope)
     if args.command == "handle-event":
-        return _finish(app.handle_events(payload), args, dry_run=settings.dry_run)
+        return _finish(app.events.handle(payload), args, dry_run=settings.dry_run)
     if args.command == "plan":
         return run_plan(app, args, scope)
     if args.saved_plan:
         return apply_saved_plan(app, args)
     dry_run = True if args.dry_run else None
-    report = _with_progress(lambda p: app.apply(dry_run, scope, p))
+    report = _with_progress(lambda p: app.applier.apply(dry_run, scope, p))
     guards.check_matched(scope, len(report.runs), bool(report.failures), app)
     return _finish(report, args, dry_run=dry_run or settings.dry_run)
 
 
 def run_plan(app: Application, args: argparse.Namespace, scope: ClusterScope) -> int:
-    report = _with_progress(lambda p: app.plan(scope, p))
+    report = _with_progress(lambda p: app.applier.plan(scope, p))
     guards.check_matched(scope, len(report.runs), bool(report.failures), app)
     if args.out:
         args.out.write_text(json.dumps(_saved_plan(report, scope), indent=2) + "\n")
@@ -101,14 +101,14 @@ def apply_saved_plan(app: Application, args: argparse.Namespace) -> int:
     saved = _load_saved_plan(args.saved_plan)
     scope = ClusterScope.of(**saved["scope"])
     expected = {c["cluster"].lower(): tuple(c["actions"]) for c in saved["clusters"]}
-    fresh = app.plan(scope)
+    fresh = app.applier.plan(scope)
     differences = moved(expected, {run.cluster.lower(): tuple(_first_plan(run)) for run in fresh.runs})
     if differences:
         output.error(f"the estate moved since {args.saved_plan} was saved; nothing was applied. Plan again:")
         for line in differences:
             print(f"  {line}", file=sys.stderr)
         return EXIT_FAILED
-    report = _with_progress(lambda p: app.apply(False, scope, p, expected=expected))
+    report = _with_progress(lambda p: app.applier.apply(False, scope, p, expected=expected))
     return _finish(report, args, dry_run=False)
 
 
@@ -125,14 +125,13 @@ def _finish(report: RunReport, args: argparse.Namespace, dry_run: bool) -> int:
 
 def run_sweep(app: Application, args: argparse.Namespace, scope: ClusterScope) -> int:
     from shared import report as report_module
-    from shared.service.sweep import Sweeper
 
     dry_run = True if args.dry_run else None
-    result = _with_progress(lambda p: Sweeper(app).run(dry_run=dry_run, progress=p, scope=scope))
+    result = _with_progress(lambda p: app.sweeper.run(dry_run=dry_run, progress=p, scope=scope))
     guards.check_matched(scope, len(result.clusters), bool(result.failures), app)
     document = report_module.to_json(result)
     if args.report:
-        html = args.report.suffix.lower() in (".html", ".htm")
+        html = args.report.suffix.lower() == ".html"
         args.report.write_text(report_module.to_html(document) if html else json.dumps(document, indent=2))
     out = output.console()
     if args.output == "table":
@@ -226,7 +225,7 @@ def _saved_plan(report: RunReport, scope: ClusterScope) -> dict:
     }
 
 
-def _first_plan(run: ClusterRun) -> list[str]:
+def _first_plan(run: ClusterResult) -> list[str]:
     return run.plans[0].lines() if run.plans else []
 
 

@@ -18,7 +18,7 @@ from shared.core.ids import ResourceRef
 from shared.core.scope import ClusterScope
 
 if TYPE_CHECKING:  # the service layer loads every SDK: imported once the preflight passed
-    from shared.service.reconciler import Application
+    from shared.container import Application
     from shared.service.results import RunReport
 
 REPORT_SUFFIXES = (".json", ".html")
