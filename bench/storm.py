@@ -114,7 +114,7 @@ def worker(path: str) -> int:
 
     payload = json.loads(Path(path).read_text())
     app = application()
-    app.handle_events([payload["warmup"]])
+    app.events.handle([payload["warmup"]])
     print("ready", flush=True)
     line = sys.stdin.readline()
     if not line.strip():
@@ -122,7 +122,7 @@ def worker(path: str) -> int:
     latencies, problems = [], []
     for event in json.loads(line)["events"]:
         started = time.perf_counter()
-        report = app.handle_events([event])
+        report = app.events.handle([event])
         latencies.append(round(time.perf_counter() - started, 3))
         if not (report.ok and report.applied):
             problems.append(report.summary()[:500])
@@ -131,7 +131,7 @@ def worker(path: str) -> int:
     if line.strip():
         events = json.loads(line)["batch"]
         started = time.perf_counter()
-        report = app.handle_events(events)
+        report = app.events.handle(events)
         wall = round(time.perf_counter() - started, 3)
         print(json.dumps({"wall_s": wall, "ok": report.ok and len(report.applied) >= len(events)}), flush=True)
     return 0

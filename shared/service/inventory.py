@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -30,6 +31,7 @@ from shared.core.model import (
 )
 from shared.core.planner import REQUIRED_PROVIDERS
 from shared.service.estate import Estate
+from shared.service.run import Caches
 
 # Leaf reads of one cluster's state run here (never anything that submits more work, so it cannot deadlock).
 _READS = ThreadPoolExecutor(max_workers=32, thread_name_prefix="sc-read")
@@ -47,15 +49,14 @@ class Inventory:
 
     def __init__(
         self, arm: Arm, kube: KubeClients, subscriptions: tuple[str, ...], protected: tuple[str, ...],
-        facts: SharedFacts | None = None,
+        caches: Caches | None = None, facts: SharedFacts | None = None,
     ):  # fmt: skip
         self.arm = arm
         self.kube = kube
         self.subscriptions = subscriptions
         self.protected = protected
+        self.caches = caches or Caches()  # the process's (the container shares it with every Run)
         self.facts = facts
-        self._registered: set[tuple[str, str]] = set()  # (subscription, namespace), lower-case
-        self._key_tables: dict[str, frozenset[str]] = {}
 
     def estate(self, *, all_clusters: bool = False) -> Estate:
         """The run's listing. `all_clusters`: the run covers every cluster, so list their details per
@@ -119,20 +120,16 @@ class Inventory:
 
     def provider_state(self, subscription_id: str, namespace: str, estate: Estate) -> str:
         """Registration changes about once in a subscription's life: Registered is kept for the process."""
-        key = (subscription_id.lower(), namespace.lower())
-        if key in self._registered:
-            return "Registered"
-        state = estate.remember(
-            ("provider", *key), lambda: self.arm.provider_state(subscription_id, namespace),
-            keep=lambda state: state == "Registered",
+        key = ("provider", subscription_id.lower(), namespace.lower())
+        return self.caches.remember(
+            key, lambda: estate.remember(key, lambda: self.arm.provider_state(subscription_id, namespace),
+                                         keep=lambda state: state == "Registered"),
+            ttl_seconds=math.inf, keep=lambda state: state == "Registered",
         )  # fmt: skip
-        if state == "Registered":
-            self._registered.add(key)
-        return state
 
     def forget_providers(self, subscription_id: str) -> None:
         """An answer said a provider may not be registered after all (a linker PUT failed): read it again."""
-        self._registered = {k for k in self._registered if k[0] != subscription_id.lower()}
+        self.caches.forget(lambda key: key[:2] == ("provider", subscription_id.lower()))
 
     def cluster_state(self, info: ClusterInfo, estate: Estate) -> ClusterState:
         """The cluster's linkers, workloads, secret and service-account names: independent reads, made at once
@@ -198,21 +195,20 @@ class Inventory:
         linker's shape (target type, auth type, client type) only: one call (a POST that reads, in ARM's write
         bucket) per shape for the process, and with shared facts once for the whole app."""
         shape = "|".join((type_of(connection.target_id), connection.auth_type, connection.client_type)).lower()
-        known = self._key_tables.get(shape)
-        if known is not None:
-            return known
-        shared = self.facts.get(KEY_TABLE_FACT, shape) if self.facts is not None else None
-        if shared is not None and isinstance(shared.get("names"), list):
-            names = frozenset(shared["names"])
-        else:
+
+        def load() -> frozenset[str]:
+            shared = self.facts.get(KEY_TABLE_FACT, shape) if self.facts is not None else None
+            if shared is not None and isinstance(shared.get("names"), list):
+                return frozenset(shared["names"])
             names = estate.remember(
                 ("configuration-names", shape),
                 lambda: frozenset(self.arm.linker_configuration_names(cluster.id, connection.name)),
             )
             if self.facts is not None:
                 self.facts.put(KEY_TABLE_FACT, shape, {"shape": shape, "names": sorted(names)})
-        self._key_tables[shape] = names
-        return names
+            return names
+
+        return self.caches.remember((KEY_TABLE_FACT, shape), load, ttl_seconds=math.inf)
 
     def env_keys(self, actual: ClusterState, intents: Iterable[Intent], estate: Estate) -> dict[tuple, frozenset]:
         """The keys of every connection secret the intents' workloads get or would get through envFrom: the

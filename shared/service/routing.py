@@ -17,13 +17,18 @@ from shared.service.estate import Estate
 EVENT_FANOUT_LIMIT = 50
 
 
+Each = Callable[[Iterable, Callable], list]  # Run.each: work over clusters, at most SC_CONCURRENCY at once
+
+
 class Router:
-    def __init__(self, arm: Arm, each_cluster: Callable[[Iterable, Callable], list], index: LinkerIndex | None = None):
+    """Reads only (the linker index, or ARM's linker listings); knows nothing of the reconciler or the drivers that
+    call it."""
+
+    def __init__(self, arm: Arm, index: LinkerIndex | None = None):
         self.arm = arm
-        self.each_cluster = each_cluster
         self.index = index
 
-    def scope(self, hint: EventHint, estate: Estate) -> list[ResourceRef]:
+    def scope(self, hint: EventHint, estate: Estate, each: Each) -> list[ResourceRef]:
         """For a cluster, itself. For a target, the clusters sharing a group with it now (by its `sc-group` tag even
         if its other tags are broken, so those clusters report it), and those still holding a linker to it (its
         removal or re-grouping must reach them). The latter come from the linker index in the app's storage (one
@@ -44,7 +49,7 @@ class Router:
             return sharing + [ref for ref in others if ref.id.lower() in indexed]
         if len(estate.clusters) > EVENT_FANOUT_LIMIT:
             return sharing
-        holding = self.each_cluster(others, lambda ref: self._may_hold_linker_to(ref, target_ref))
+        holding = each(others, lambda ref: self._may_hold_linker_to(ref, target_ref))
         return sharing + [ref for ref, holds in zip(others, holding, strict=True) if holds]
 
     def _may_hold_linker_to(self, cluster: ResourceRef, target: ResourceRef) -> bool:

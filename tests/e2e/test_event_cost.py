@@ -8,8 +8,7 @@ import pytest
 from bench import scenario
 from shared.adapters.storage import LinkerIndex, SharedFacts
 from shared.config import Settings, StorageSettings
-from shared.service.reconciler import Application
-from shared.service.sweep import Sweeper
+from shared.container import Application
 from tests.conftest import Admin
 from tests.e2e.conftest import Estate
 
@@ -46,20 +45,20 @@ def test_a_warm_event_costs_three_reads_and_routes_by_the_index(admin):
     first = instance()
     oai = [scenario.openai_id(i) for i in range(3)]
     assert first.index.clusters_for(oai[1]) is None, "before any sweep the index is unknown, never empty"
-    assert first.apply().ok
-    assert Sweeper(first).run().ok  # re-syncs every cluster's holdings and marks the index built
+    assert first.applier.apply().ok
+    assert first.sweeper.run().ok  # re-syncs every cluster's holdings and marks the index built
     assert first.index.clusters_for(oai[1]) == {scenario.cluster_id(1).lower()}
 
     tags = Estate(admin)
     tags.new_events()  # what the cold apply caused
     other = instance()  # another instance: nothing of the first one's memory, the same storage account
     tags.tag(scenario.sql_id(0), {"sc-workloads": "deploy/w1,deploy/w2"})
-    assert other.handle_events(tags.new_events()).ok  # warm: one event with nothing to do
+    assert other.events.handle(tags.new_events()).ok  # warm: one event with nothing to do
 
     tags.tag(oai[1], {"sc-workloads": "deploy/w5,deploy/w6,deploy/w1"})
     events = tags.new_events()
     mark = admin.mark()
-    report = other.handle_events(events)
+    report = other.events.handle(events)
     calls = arm_calls(admin, mark)
     assert report.ok and any("w1" in line for line in report.applied)
     assert [c["method"] for c in calls].count("GET") <= 3, [c["path"] for c in calls]
@@ -69,7 +68,7 @@ def test_a_warm_event_costs_three_reads_and_routes_by_the_index(admin):
     tags.tag(oai[1], {"sc-group": scenario.cluster_id(2).split("aks-")[1]})
     events = tags.new_events()
     mark = admin.mark()
-    report = other.handle_events(events)
+    report = other.events.handle(events)
     listed = {c["path"].split(LINKERS)[0].lower() for c in arm_calls(admin, mark)
               if c["method"] == "GET" and c["path"].endswith(LINKERS)}  # fmt: skip
     assert scenario.cluster_id(0).lower() not in listed
@@ -81,8 +80,8 @@ def test_a_warm_event_costs_three_reads_and_routes_by_the_index(admin):
 
 def test_a_stale_index_entry_is_a_place_to_look_never_a_removal(admin):
     app = instance()
-    assert app.apply().ok
-    assert Sweeper(app).run().ok
+    assert app.applier.apply().ok
+    assert app.sweeper.run().ok
     sql = scenario.sql_id(1)
     app.index.held(scenario.cluster_id(0), sql, "scap_not_there")  # says cluster 0 holds a linker to it: false
     before = all_linkers(admin)
@@ -90,7 +89,7 @@ def test_a_stale_index_entry_is_a_place_to_look_never_a_removal(admin):
     tags.new_events()
     tags.tag(sql, {"sc-workloads": "deploy/w1,deploy/w2,deploy/w3"})
     mark = admin.mark()
-    report = app.handle_events(tags.new_events())
+    report = app.events.handle(tags.new_events())
     listed = [c["path"] for c in arm_calls(admin, mark) if c["path"].endswith(LINKERS)]
     assert report.ok and any(scenario.cluster_id(0) in path for path in listed)  # looked at
     assert [c for c in arm_calls(admin, mark) if c["method"] == "DELETE"] == []
