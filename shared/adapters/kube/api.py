@@ -19,6 +19,9 @@ METADATA_ONLY = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v
 JSON = "application/json"
 PAGE = 500
 CORE = "/api/v1"
+# Every write of ours is attributed to this manager in managedFields, so what sc-autopilot owns is visible and
+# GitOps tools can exempt exactly our fields (Argo CD ignoreDifferences.managedFieldsManagers).
+FIELD_MANAGER = "sc-autopilot"
 # The one retry policy for Kubernetes calls (the client's own urllib3 retries are off: KubeClients sets
 # `retries=False`). Worst case per call: 4 attempts, waits of 0.5 + 1 + 2 s (or Retry-After, capped at 30 s each),
 # so at most 4 x SC_HTTP_TIMEOUT_SECONDS + 90 s.
@@ -116,6 +119,7 @@ class KubeApi:
         return self._call(
             "PATCH",
             f"{group}/namespaces/{namespace}/{plural}/{name}",
+            query={"fieldManager": FIELD_MANAGER},
             body=operations,
             content_type="application/json-patch+json",
         )
@@ -123,8 +127,8 @@ class KubeApi:
     def merge_patch(self, kind: str, namespace: str, name: str, patch: dict) -> dict:
         group, plural = RESOURCES[kind]
         return self._call(
-            "PATCH", f"{group}/namespaces/{namespace}/{plural}/{name}", body=patch,
-            content_type="application/merge-patch+json",
+            "PATCH", f"{group}/namespaces/{namespace}/{plural}/{name}", query={"fieldManager": FIELD_MANAGER},
+            body=patch, content_type="application/merge-patch+json",
         )  # fmt: skip
 
     def secret_keys(self, namespace: str, name: str) -> frozenset[str] | None:
