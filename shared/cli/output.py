@@ -78,6 +78,10 @@ def findings_table(findings: list[dict], out: Console) -> None:
         resource = f["resource"].rsplit("/", 1)[-1]
         table.add_row(Text(f["code"], severity[f["severity"]]), resource, f"{f['message']}\nfix: {f['fix']}")
     out.print(table)
+    for f in findings:  # whole, outside the table, so it is copied as it is (never wrapped or folded)
+        if f.get("snippet"):
+            out.print(f"# {f['code']}: {f['message']}", markup=False, highlight=False, soft_wrap=True)
+            out.print(f["snippet"], markup=False, highlight=False, soft_wrap=True)
 
 
 def sweep_table(document: dict, report_path: str | None, out: Console) -> None:

@@ -58,8 +58,9 @@ class Application:
         self.inventory = Inventory(arm, kube, settings.subscriptions, settings.protected_namespaces)
         self.executor = Executor(arm, kube, KeyVault(clients), settings.protected_namespaces)
         self.planner_settings = PlannerSettings(
-            settings.protected_namespaces, settings.keyvault_dns_suffixes, frozenset(settings.subscriptions)
-        )
+            settings.protected_namespaces, settings.keyvault_dns_suffixes, frozenset(settings.subscriptions),
+            settings.gitops_wiring,
+        )  # fmt: skip
         self.router = Router(arm, self.each_cluster)
 
     # -- entry points ----------------------------------------------------------------------------------

@@ -116,7 +116,8 @@ class Sweeper:
             outcome.findings += list(observed.plan.findings) + failures
             outcome.verdicts = [_unknown(intent, failures) for intent in observed.desired.intents]
             return outcome
-        verdicts = judge(observed.desired, observed.actual, observed.plan, evidence)
+        gitops = self.app.planner_settings.gitops_wiring
+        verdicts = judge(observed.desired, observed.actual, observed.plan, evidence, gitops)
         outcome.findings += list(observed.plan.findings)
         if not dry_run and any(v.status in (Status.DRIFTED, Status.ORPHANED) for v in verdicts):
             run = self.app.reconcile(sight, estate, dry_run=False, budget=budget)
@@ -125,7 +126,7 @@ class Sweeper:
             outcome.findings += [f for f in run.findings if f not in outcome.findings]
             observed = self.app.observe(cluster, estate) or observed
             after = {v.connection: v for v in judge(observed.desired, observed.actual, observed.plan,
-                                                    self._evidence(observed, estate))}  # fmt: skip
+                                                    self._evidence(observed, estate), gitops)}  # fmt: skip
             verdicts = [
                 Verdict(v.cluster, v.connection, v.target, v.status, v.reasons, repaired=True)
                 if v.status is Status.DRIFTED and after.get(v.connection, v).status is Status.COMPLIANT

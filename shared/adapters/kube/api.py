@@ -13,15 +13,13 @@ from kubernetes.client.exceptions import ApiException
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt
 
 from shared.adapters.kube.errors import KUBE_ERRORS, RETRYABLE, classify, read_failed
+from shared.core.gitops import FIELD_MANAGER
 from shared.core.manifests import WORKLOAD_KINDS
 
 METADATA_ONLY = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1"
 JSON = "application/json"
 PAGE = 500
 CORE = "/api/v1"
-# Every write of ours is attributed to this manager in managedFields, so what sc-autopilot owns is visible and
-# GitOps tools can exempt exactly our fields (Argo CD ignoreDifferences.managedFieldsManagers).
-FIELD_MANAGER = "sc-autopilot"
 # The one retry policy for Kubernetes calls (the client's own urllib3 retries are off: KubeClients sets
 # `retries=False`). Worst case per call: 4 attempts, waits of 0.5 + 1 + 2 s (or Retry-After, capped at 30 s each),
 # so at most 4 x SC_HTTP_TIMEOUT_SECONDS + 90 s.
