@@ -39,6 +39,7 @@ class Settings:
     retry_base_seconds: float = 1.0  # first backoff of the retry policies (then doubling; Retry-After wins)
     managed_identity_client_id: str | None = None
     gitops_wiring: GitOpsWiring = GitOpsWiring.SUGGEST  # SC_GITOPS_WIRING: suggest (commit this) or patch
+    revert_window_hours: float = 24.0  # SC_REVERT_WINDOW_HOURS: two reverts of our wiring within it stop re-patching
 
     arm_audience: str | None = None  # the token audience for ARM; None: the endpoint itself (public, sovereign)
 
@@ -98,6 +99,7 @@ class Settings:
             retry_base_seconds=_number(env, "SC_RETRY_BASE_SECONDS", 1.0, minimum=0),
             managed_identity_client_id=env.get("AZURE_CLIENT_ID") or None,
             gitops_wiring=GitOpsWiring(gitops),
+            revert_window_hours=_number(env, "SC_REVERT_WINDOW_HOURS", 24.0, minimum=0),
         )
 
 

@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass
 from enum import StrEnum
 
-from shared.core.manifests import WI_LABEL, WORKLOAD_KINDS, pod_spec, pod_template
+from shared.core.manifests import WI_LABEL, WORKLOAD_KINDS, pod_spec
 from shared.core.model import Wiring, WorkloadRef
 
 # Every Kubernetes write of ours is attributed to this manager in managedFields, so what sc-autopilot owns is visible
@@ -80,21 +80,6 @@ def gitops_owner(manifest: dict) -> GitOpsOwner | None:
     if labels.get(MANAGED_BY) == "Helm":
         return GitOpsOwner(GitOpsTool.HELM, f"label {MANAGED_BY}=Helm")
     return None
-
-
-def carries(manifest: dict, wiring: Wiring) -> bool:
-    """The manifest has this wiring: every container's envFrom names the secret; with workload identity, the
-    service account and the pod label are set."""
-    containers = {c.get("name"): c for c in pod_spec(manifest).get("containers") or []}
-    for name in wiring.containers:
-        refs = [(e.get("secretRef") or {}).get("name") for e in (containers.get(name) or {}).get("envFrom") or []]
-        if wiring.secret not in refs:
-            return False
-    if wiring.service_account:
-        spec = pod_spec(manifest)
-        labels = ((pod_template(manifest).get("metadata") or {}).get("labels")) or {}
-        return spec.get("serviceAccountName") == wiring.service_account and labels.get(WI_LABEL) == "true"
-    return True
 
 
 # -- the wiring to commit ------------------------------------------------------------------------------------

@@ -11,10 +11,11 @@ from dataclasses import dataclass, replace
 
 from shared.core import consent, naming
 from shared.core.codes import Code, Finding, ReadFailure
-from shared.core.gitops import GitOpsWiring, carries, gitops_owner, snippet
+from shared.core.gitops import GitOpsWiring, gitops_owner, snippet
 from shared.core.ids import ResourceRef
 from shared.core.manifests import (
     WI_LABEL,
+    carries,
     env_from_secrets,
     env_names,
     pod_spec,
@@ -50,6 +51,7 @@ from shared.core.plan import (
     is_destructive,
     is_removal,
 )
+from shared.core.reverts import reverted_finding, stopped
 from shared.core.tags import parse_cluster_tags, parse_target_tags
 
 DEFAULT_PROTECTED_NAMESPACES = ("kube-system", "kube-public", "kube-node-lease", "sc-system", "gatekeeper-system")
@@ -253,6 +255,9 @@ def plan_cluster(
         if settings.gitops_wiring is GitOpsWiring.SUGGEST and gitops_owner(state.manifest):
             findings += _gitops_managed(desired.cluster, state, later_wirings.get(ref, {}))  # never patched
             continue
+        if ref in final_wirings and (history := stopped(state.manifest, final_wirings[ref])):
+            findings.append(reverted_finding(desired.cluster.id, ref, state.manifest, history, final_wirings[ref]))
+            continue  # someone keeps removing it: not fought (until the manifest carries it or the wiring changes)
         after = state.manifest
         if ref in final_wirings and (after := rewire(state.manifest, final_wirings[ref])) != state.manifest:
             rewired[ref] = after

@@ -13,6 +13,7 @@ from shared.core.manifests import WI_LABEL, pod_spec, pod_template, service_acco
 from shared.core.model import AuthKind, ClusterState, Connection, Intent, WorkloadRef
 from shared.core.plan import Plan, PutLinker
 from shared.core.planner import Desired
+from shared.core.reverts import read_history
 
 
 class Status(Enum):
@@ -176,7 +177,12 @@ def _workload_reasons(intent: Intent, actual: ClusterState, gitops_wiring: GitOp
             continue
         missing = _wiring_gaps(intent, spec.container, state.manifest)
         owner = gitops_owner(state.manifest) if gitops_wiring is GitOpsWiring.SUGGEST else None
-        if missing and owner is not None:
+        history = read_history(state.manifest)
+        if missing and history.stopped:
+            reasons.append(Reason(Code.WIRING_REVERTED, f"{spec.kind}/{spec.name}: {missing} (removed by "
+                                  f"{history.last_by} {len(history.reverts)} times)",
+                                  "commit the wiring the WIRING_REVERTED finding shows to its source"))  # fmt: skip
+        elif missing and owner is not None:
             reasons.append(Reason(Code.GITOPS_MANAGED, f"{spec.kind}/{spec.name} ({owner.tool}): {missing}",
                                   "commit the wiring the GITOPS_MANAGED finding shows to its source"))  # fmt: skip
         elif missing:

@@ -9,6 +9,7 @@ import threading
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import TypeVar
 
 from azure.core.credentials import TokenCredential
@@ -56,7 +57,8 @@ class Application:
         kube = KubeClients(clients)
         self.arm = arm
         self.inventory = Inventory(arm, kube, settings.subscriptions, settings.protected_namespaces)
-        self.executor = Executor(arm, kube, KeyVault(clients), settings.protected_namespaces)
+        self.executor = Executor(arm, kube, KeyVault(clients), settings.protected_namespaces,
+                                 timedelta(hours=settings.revert_window_hours))  # fmt: skip
         self.planner_settings = PlannerSettings(
             settings.protected_namespaces, settings.keyvault_dns_suffixes, frozenset(settings.subscriptions),
             settings.gitops_wiring,

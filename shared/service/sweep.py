@@ -119,7 +119,10 @@ class Sweeper:
         gitops = self.app.planner_settings.gitops_wiring
         verdicts = judge(observed.desired, observed.actual, observed.plan, evidence, gitops)
         outcome.findings += list(observed.plan.findings)
-        if not dry_run and any(v.status in (Status.DRIFTED, Status.ORPHANED) for v in verdicts):
+        # Drift is repaired; so is anything else the plan still writes while every verdict holds (e.g. lifting the
+        # stop on a reverted wiring once the manifest carries it).
+        drifted = any(v.status in (Status.DRIFTED, Status.ORPHANED) for v in verdicts)
+        if not dry_run and (drifted or observed.plan.writes):
             run = self.app.reconcile(sight, estate, dry_run=False, budget=budget)
             outcome.changes += run.applied
             outcome.failed_changes += [o.action.describe() for o in run.failed]

@@ -9,7 +9,8 @@ import pytest
 import yaml
 
 from shared.core.codes import Code
-from shared.core.gitops import GitOpsTool, GitOpsWiring, carries, gitops_owner, snippet
+from shared.core.gitops import GitOpsTool, GitOpsWiring, gitops_owner, snippet
+from shared.core.manifests import carries
 from shared.core.model import Wiring, WorkloadRef
 from shared.core.plan import RewireWorkload
 from shared.core.planner import desired_state, plan_cluster
