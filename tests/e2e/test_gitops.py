@@ -13,9 +13,8 @@ import yaml
 
 from shared import report
 from shared.config import Settings
+from shared.container import Application
 from shared.core.verdicts import Status
-from shared.service.reconciler import Application
-from shared.service.sweep import Sweeper
 from tests.conftest import CLUSTER, DATABASE, OPENAI, Admin, demo_spec, kube_call
 from tests.e2e.conftest import CLUSTER_TAGS, OPENAI_TAGS, SQL_TAGS, Estate, env_from_secrets
 
@@ -85,7 +84,7 @@ def test_every_write_of_ours_is_owned_by_sc_autopilot(estate, app):
     estate.tag(CLUSTER, CLUSTER_TAGS)
     estate.tag(DATABASE, SQL_TAGS)
     estate.tag(OPENAI, OPENAI_TAGS)
-    assert app.handle_events(estate.new_events()).ok
+    assert app.events.handle(estate.new_events()).ok
     for kind, name in WORKLOADS:
         entry = managers(estate.workload(kind, name))["sc-autopilot"]
         assert (entry["operation"], entry["fieldsType"]) == ("Update", "FieldsV1")
@@ -107,14 +106,14 @@ def test_a_flux_workload_is_left_alone_and_its_kustomize_patch_makes_it_complian
     flux_apply(admin, source)
     estate.tag(CLUSTER, CLUSTER_TAGS)
     estate.tag(DATABASE, SQL_TAGS)
-    run = app.handle_events(estate.new_events())
+    run = app.events.handle(estate.new_events())
     api = estate.workload("Deployment", "api")
     assert "sc-autopilot" not in managers(api) and env_from_secrets(api) == []  # untouched
     assert env_from_secrets(estate.workload("StatefulSet", "worker"))  # the other workload is wired as before
     [finding] = [f for f in run.findings if f.code == "GITOPS_MANAGED"]
     secret = next(s for s in env_from_secrets(estate.workload("StatefulSet", "worker")))
     assert f"name: {secret}" in finding.snippet and "name: api-config" in finding.snippet
-    sweep = Sweeper(app).run(now=NOW)
+    sweep = app.sweeper.run(now=NOW)
     document = report.to_json(sweep)
     [shown] = gitops_findings(document)
     assert shown["snippet"] == finding.snippet  # whole in the JSON
@@ -134,7 +133,7 @@ def test_a_flux_workload_is_left_alone_and_its_kustomize_patch_makes_it_complian
         "configMapRef": {"name": "api-config"}
     }  # the manifest's own entry kept: envFrom is atomic, the patch repeats it
     mark = admin.mark()
-    sweep = Sweeper(app).run(now=NOW)
+    sweep = app.sweeper.run(now=NOW)
     assert [v.status for c in sweep.clusters for v in c.verdicts] == [Status.COMPLIANT]
     assert gitops_findings(report.to_json(sweep)) == []
     assert "sc-autopilot" not in managers(estate.workload("Deployment", "api"))
@@ -153,7 +152,7 @@ def test_argo_cd_and_helm_workloads_get_plain_lines_and_values_that_make_them_co
     estate.tag(CLUSTER, CLUSTER_TAGS)
     estate.tag(DATABASE, SQL_TAGS)
     estate.tag(OPENAI, OPENAI_TAGS)
-    run = app.handle_events(estate.new_events())
+    run = app.events.handle(estate.new_events())
     findings = {f.message.split(" ")[0]: f for f in run.findings if f.code == "GITOPS_MANAGED"}
     assert sorted(findings) == ["deployment/shop/api", "deployment/shop/web"]
     for name in ("api", "web"):
@@ -164,7 +163,7 @@ def test_argo_cd_and_helm_workloads_get_plain_lines_and_values_that_make_them_co
     # Helm: the values hint rendered by the chart (helm create's deployment template), applied by helm-controller
     _, _, values = yaml.safe_load_all(findings["deployment/shop/api"].snippet)
     server_side_apply(admin, helm_chart("api", values, helm_labels), "helm-controller")
-    sweep = Sweeper(app).run(now=NOW)
+    sweep = app.sweeper.run(now=NOW)
     assert [v.status for c in sweep.clusters for v in c.verdicts] == [Status.COMPLIANT, Status.COMPLIANT]
     web_now = estate.workload("Deployment", "web")
     assert web_now["spec"]["template"]["metadata"]["labels"]["azure.workload.identity/use"] == "true"
@@ -190,14 +189,14 @@ def test_a_pipeline_that_keeps_reverting_the_wiring_gets_one_repatch_then_wiring
     server_side_apply(admin, original, "deploy-pipeline")  # a CI pipeline, not a GitOps tool: patched as before
     estate.tag(CLUSTER, CLUSTER_TAGS)
     estate.tag(DATABASE, SQL_TAGS)
-    assert app.handle_events(estate.new_events()).ok
+    assert app.events.handle(estate.new_events()).ok
     secret = env_from_secrets(estate.workload("Deployment", "api"))[0]
     mark = admin.mark()
     wired_after_each = []
     for _ in range(3):
         server_side_apply(admin, original, "deploy-pipeline")  # the pipeline re-applies the original manifest
         assert env_from_secrets(estate.workload("Deployment", "api")) == []
-        sweep = Sweeper(app).run(now=NOW)
+        sweep = app.sweeper.run(now=NOW)
         wired_after_each.append(env_from_secrets(estate.workload("Deployment", "api")) == [secret])
     assert wired_after_each == [True, False, False]  # one re-patch, then left as the pipeline leaves it
     ours = [r for r in admin.requests_since(mark)
@@ -212,7 +211,7 @@ def test_a_pipeline_that_keeps_reverting_the_wiring_gets_one_repatch_then_wiring
     # the pipeline's manifest now carries the wiring (the snippet's plain lines): Compliant, the stop is lifted
     _, lines, _ = yaml.safe_load_all(finding["snippet"])
     server_side_apply(admin, merge_lines(original, lines), "deploy-pipeline")
-    sweep = Sweeper(app).run(now=NOW)
+    sweep = app.sweeper.run(now=NOW)
     assert [v.status for c in sweep.clusters for v in c.verdicts] == [Status.COMPLIANT]
     api = estate.workload("Deployment", "api")
     assert "sc-autopilot.io/reverts" not in api["metadata"].get("annotations", {})
