@@ -12,6 +12,7 @@ The drivers hold the reconciler; the reconciler holds the adapters; nothing hold
 from __future__ import annotations
 
 import functools
+from datetime import timedelta
 
 from azure.core.credentials import TokenCredential
 
@@ -48,10 +49,12 @@ class Application:
         kube = KubeClients(clients, facts)
         caches = Caches()  # one per process: the reads that stay true longer than a run
         self.inventory = Inventory(arm, kube, settings.subscriptions, settings.protected_namespaces, caches, facts)
-        executor = Executor(arm, kube, KeyVault(clients), settings.protected_namespaces, index)
+        executor = Executor(arm, kube, KeyVault(clients), settings.protected_namespaces,
+                            timedelta(hours=settings.revert_window_hours), index=index)  # fmt: skip
         planner = PlannerSettings(
-            settings.protected_namespaces, settings.keyvault_dns_suffixes, frozenset(settings.subscriptions)
-        )
+            settings.protected_namespaces, settings.keyvault_dns_suffixes, frozenset(settings.subscriptions),
+            settings.gitops_wiring,
+        )  # fmt: skip
         self.reconciler = Reconciler(self.inventory, executor, planner)
         self.runs = Runs(settings, caches)
         self.index = index
