@@ -9,6 +9,7 @@ import threading
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import TypeVar
 
 from azure.core.credentials import TokenCredential
@@ -22,10 +23,18 @@ from shared.adapters.kube.client import KubeClients
 from shared.adapters.logs import get_logger, log_event
 from shared.config import Settings
 from shared.core.codes import Code, Finding
-from shared.core.eventgrid import EventHint, Ignored, decode, parse_event
+from shared.core.eventgrid import EventHint, Ignored, SecretHint, decode, parse_event
 from shared.core.ids import ResourceRef
 from shared.core.model import ClusterState, IdentityInfo
-from shared.core.plan import DeleteLinker, Plan, PutLinker, RegisterProvider, changed_actions, is_removal
+from shared.core.plan import (
+    DeleteLinker,
+    Plan,
+    PutLinker,
+    RegisterProvider,
+    RewireWorkload,
+    changed_actions,
+    is_removal,
+)
 from shared.core.planner import Desired, PlannerSettings, desired_state, hold_removals, plan_cluster
 from shared.core.scope import EVERYWHERE, ClusterScope
 from shared.core.tags import parse_cluster_tags
@@ -36,7 +45,9 @@ from shared.service.results import ClusterRun, RunReport
 from shared.service.routing import Router
 
 log = get_logger("app")
-MAX_PASSES = 3  # plan -> apply -> re-read; a second pass wires workloads once their new secrets exist
+# plan -> apply -> re-read; a second pass wires workloads once their new secrets exist (or rolls them onto new
+# content), a third confirms a rollout
+MAX_PASSES = 3
 # Applying these changes what the next plan sees (new secrets to wire, a provider to use); anything else settles
 # in the pass that applied it, so no confirmation pass is spent on it.
 FOLLOW_UP_ACTIONS = (PutLinker, DeleteLinker, RegisterProvider)
@@ -55,11 +66,13 @@ class Application:
         arm = Arm(clients)
         kube = KubeClients(clients)
         self.arm = arm
-        self.inventory = Inventory(arm, kube, settings.subscriptions, settings.protected_namespaces)
-        self.executor = Executor(arm, kube, KeyVault(clients), settings.protected_namespaces)
+        keyvault = KeyVault(clients)
+        self.inventory = Inventory(arm, kube, settings.subscriptions, settings.protected_namespaces, keyvault)
+        self.executor = Executor(arm, kube, keyvault, settings.protected_namespaces)
         self.planner_settings = PlannerSettings(
-            settings.protected_namespaces, settings.keyvault_dns_suffixes, frozenset(settings.subscriptions)
-        )
+            settings.protected_namespaces, settings.keyvault_dns_suffixes, frozenset(settings.subscriptions),
+            timedelta(days=settings.secret_expiry_warning_days),
+        )  # fmt: skip
         self.router = Router(arm, self.each_cluster)
 
     # -- entry points ----------------------------------------------------------------------------------
@@ -71,19 +84,25 @@ class Application:
             report.ignore(Ignored(f"undecodable payload: {str(error)[:200]}"))
             return report
         hints: list[EventHint] = []
+        secret_hints: list[SecretHint] = []
         for item in items:
             outcome = parse_event(item)
             if isinstance(outcome, Ignored):
                 report.ignore(outcome)
+            elif isinstance(outcome, SecretHint):
+                secret_hints.append(outcome)
             elif ResourceRef.parse(outcome.resource_id).subscription_id.lower() not in self.settings.subscriptions:
                 report.ignore(Ignored("subscription is not in SC_SUBSCRIPTIONS", outcome.event_id))
             else:
                 hints.append(outcome)
-        if not hints:
+        if not hints and not secret_hints:
             return report
         estate = self.inventory.estate()
         report.failures += [f.finding() for f in estate.failures]
         clusters: dict[ResourceRef, str] = {}
+        for secret_hint in secret_hints:  # the clusters whose targets carry that secret: each reads the vault itself
+            for cluster in self.router.secret_scope(secret_hint, estate, self.planner_settings):
+                clusters.setdefault(cluster, secret_hint.event_id)
         for hint in hints:
             scope = self.router.scope(hint, estate)
             for cluster in scope:
@@ -226,7 +245,7 @@ class Application:
             outcomes = self.executor.apply(plan.actions, correlation_id)
             run.outcomes += outcomes
             run.findings = list(plan.findings) + run.outcome_findings()
-            if not any(o.status == "applied" and isinstance(o.action, FOLLOW_UP_ACTIONS) for o in outcomes):
+            if not any(o.status == "applied" and _follows_up(o.action) for o in outcomes):
                 break
             observed = self.observe(cluster, estate, release)
 
@@ -251,7 +270,13 @@ class Application:
                 failed += error.failures
         actual = self.inventory.cluster_state(info, estate)
         desired = desired_state(actual, list(estate.targets), identities, self.planner_settings, tuple(failed))
-        actual = dataclasses.replace(actual, env_keys=self.inventory.env_keys(actual, desired.intents, estate))
+        actual = dataclasses.replace(
+            actual,
+            env_keys=self.inventory.env_keys(actual, desired.intents, estate),
+            vault_versions=self.inventory.vault_versions(desired.intents, estate),
+            secret_digests=self.inventory.secret_digests(actual, desired.intents),
+            observed_at=datetime.now(UTC),
+        )
         plan = plan_cluster(desired, actual, self.planner_settings, release)
         return Observation(desired, actual, plan)
 
@@ -322,6 +347,12 @@ class ProgressCounter:
                 self.done += 1
                 self.progress(self.phase, self.done, self.total)
         return result
+
+
+def _follows_up(action: object) -> bool:
+    """Applying it changes what the next plan sees; a rollout onto new secret content is confirmed by the next
+    pass (ROLLOUT_PENDING requeues the cluster while it runs)."""
+    return isinstance(action, FOLLOW_UP_ACTIONS) or (isinstance(action, RewireWorkload) and action.rolls)
 
 
 def unexpected_failure(cluster: ResourceRef, error: Exception) -> Finding:
