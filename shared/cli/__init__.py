@@ -22,11 +22,10 @@ from shared.adapters.logs import LOGGER_NAME
 from shared.cli import output
 from shared.cli.parser import build_parser
 from shared.config import ConfigError, Settings
+from shared.container import Application
 from shared.core.plan import moved
 from shared.core.scope import ClusterScope
-from shared.service.reconciler import Application
-from shared.service.results import ClusterRun, RunReport
-from shared.service.sweep import Sweeper
+from shared.service.results import ClusterResult, RunReport
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_DEFERRED, EXIT_DRIFT = 0, 1, 2, 3, 4
 EXIT_CHANGES_PENDING = 2  # plan --detailed-exitcode only, as terraform's
@@ -65,7 +64,7 @@ def _run(args: argparse.Namespace) -> int:
         return run_sweep(Application(settings), args, scope)
     if args.command == "handle-event":
         payload = _read_events(args.file)
-        return _finish(Application(settings).handle_events(payload), args, dry_run=settings.dry_run)
+        return _finish(Application(settings).events.handle(payload), args, dry_run=settings.dry_run)
     if args.command == "plan":
         _check_writable(args.out)
         return run_plan(Application(settings), args, scope)
@@ -73,11 +72,13 @@ def _run(args: argparse.Namespace) -> int:
         return apply_saved_plan(Application(settings), args)
     app = Application(settings)
     dry_run = True if args.dry_run else None
-    return _finish(_with_progress(lambda p: app.apply(dry_run, scope, p)), args, dry_run=dry_run or settings.dry_run)
+    return _finish(
+        _with_progress(lambda p: app.applier.apply(dry_run, scope, p)), args, dry_run=dry_run or settings.dry_run
+    )
 
 
 def run_plan(app: Application, args: argparse.Namespace, scope: ClusterScope) -> int:
-    report = _with_progress(lambda p: app.plan(scope, p))
+    report = _with_progress(lambda p: app.applier.plan(scope, p))
     if args.out:
         args.out.write_text(json.dumps(_saved_plan(report, scope), indent=2) + "\n")
     code = _finish(report, args, dry_run=True)
@@ -93,14 +94,14 @@ def apply_saved_plan(app: Application, args: argparse.Namespace) -> int:
     saved = _load_saved_plan(args.saved_plan)
     scope = ClusterScope.of(**saved["scope"])
     expected = {c["cluster"].lower(): tuple(c["actions"]) for c in saved["clusters"]}
-    fresh = app.plan(scope)
+    fresh = app.applier.plan(scope)
     differences = moved(expected, {run.cluster.lower(): tuple(_first_plan(run)) for run in fresh.runs})
     if differences:
         output.error(f"the estate moved since {args.saved_plan} was saved; nothing was applied. Plan again:")
         for line in differences:
             print(f"  {line}", file=sys.stderr)
         return EXIT_FAILED
-    report = _with_progress(lambda p: app.apply(False, scope, p, expected=expected))
+    report = _with_progress(lambda p: app.applier.apply(False, scope, p, expected=expected))
     return _finish(report, args, dry_run=False)
 
 
@@ -117,7 +118,7 @@ def _finish(report: RunReport, args: argparse.Namespace, dry_run: bool) -> int:
 
 def run_sweep(app: Application, args: argparse.Namespace, scope: ClusterScope) -> int:
     dry_run = True if args.dry_run else None
-    result = _with_progress(lambda p: Sweeper(app).run(dry_run=dry_run, progress=p, scope=scope))
+    result = _with_progress(lambda p: app.sweeper.run(dry_run=dry_run, progress=p, scope=scope))
     document = report_module.to_json(result)
     if args.report:
         html = args.report.suffix.lower() in (".html", ".htm")
@@ -213,7 +214,7 @@ def _saved_plan(report: RunReport, scope: ClusterScope) -> dict:
     }
 
 
-def _first_plan(run: ClusterRun) -> list[str]:
+def _first_plan(run: ClusterResult) -> list[str]:
     return run.plans[0].lines() if run.plans else []
 
 

@@ -97,17 +97,16 @@ def stamp_digest(before: dict, after: dict, digest: str | None) -> dict:
         return after
     result = copy.deepcopy(after)
     template = _template(result)
-    template_annotations = template.setdefault("metadata", {}).setdefault("annotations", {})
-    metadata_annotations = result.setdefault("metadata", {}).setdefault("annotations", {})
-    rolling = pod_template(before) != pod_template(after)
-    if rolling or DIGEST_ANNOTATION in template_annotations:
-        template_annotations[DIGEST_ANNOTATION] = digest
-        metadata_annotations.pop(DIGEST_ANNOTATION, None)
-    elif metadata_annotations.get(DIGEST_ANNOTATION) in (None, digest):
-        metadata_annotations[DIGEST_ANNOTATION] = digest
-    else:  # the baseline says the content changed since: roll, once
-        template_annotations[DIGEST_ANNOTATION] = digest
-        metadata_annotations.pop(DIGEST_ANNOTATION, None)
+    metadata = result.setdefault("metadata", {})
+    in_template = ((template.get("metadata") or {}).get("annotations") or {}).get(DIGEST_ANNOTATION)
+    baseline = (metadata.get("annotations") or {}).get(DIGEST_ANNOTATION)
+    if pod_template(before) != pod_template(after) or in_template is not None or baseline not in (None, digest):
+        # the template changes anyway, carries a digest, or the baseline says the content changed since: roll
+        template.setdefault("metadata", {}).setdefault("annotations", {})[DIGEST_ANNOTATION] = digest
+        if baseline is not None:
+            del metadata["annotations"][DIGEST_ANNOTATION]
+    elif baseline is None:  # wired before digests were recorded: a baseline, which rolls nothing
+        metadata.setdefault("annotations", {})[DIGEST_ANNOTATION] = digest
     return result
 
 

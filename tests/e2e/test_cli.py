@@ -14,7 +14,6 @@ import yaml
 
 from shared.cli import EXIT_DEFERRED, EXIT_DRIFT, EXIT_FAILED, EXIT_OK, EXIT_USAGE, main
 from shared.core.codes import Code
-from shared.service.sweep import Sweeper
 from tests.conftest import CLUSTER, DATABASE, OPENAI, SUB
 from tests.e2e.conftest import CLUSTER_TAGS, OPENAI_TAGS, SQL_TAGS
 
@@ -151,7 +150,7 @@ def test_sweep_exit_codes_drift_and_reports(estate, app, tmp_path, capsys):
     assert main(["sweep", "--dry-run", "--report", str(document)]) == EXIT_DRIFT  # not connected yet: Drifted
     assert json.loads(document.read_text())["summary"]["verdicts"]["Drifted"] == 1
     capsys.readouterr()
-    app.handle_events(estate.new_events())
+    app.events.handle(estate.new_events())
     assert main(["sweep", "--report", str(page)]) == EXIT_OK
     out = capsys.readouterr().out
     assert "Compliant 1" in out and "<h1>sc-autopilot compliance report</h1>" in page.read_text()
@@ -190,7 +189,7 @@ def test_deferral_has_its_exit_code_and_dry_run_writes_nothing(estate, admin):
 def test_report_renders_a_saved_json_report_offline(estate, app, tmp_path, capsys):
     estate.tag(CLUSTER, {"sc-group": "shop"})
     estate.tag(DATABASE, SQL_TAGS)
-    app.handle_events(estate.new_events())
+    app.events.handle(estate.new_events())
     document, page = tmp_path / "r.json", tmp_path / "r.html"
     assert main(["sweep", "--dry-run", "--report", str(document)]) == EXIT_OK
     version_1 = tmp_path / "v1.json"  # an earlier report of the first schema still gives its trend
@@ -215,7 +214,7 @@ def test_report_renders_a_saved_json_report_offline(estate, app, tmp_path, capsy
 def test_progress_counts_clusters(estate, app):
     estate.tag(CLUSTER, {"sc-group": "shop"})
     seen = []
-    Sweeper(app).run(dry_run=True, progress=lambda phase, done, total: seen.append((phase, done, total)))
+    app.sweeper.run(dry_run=True, progress=lambda phase, done, total: seen.append((phase, done, total)))
     assert seen == [("reading", 0, 1), ("reading", 1, 1), ("sweeping", 0, 1), ("sweeping", 1, 1)]
 
 
@@ -249,5 +248,5 @@ def test_a_patch_that_follows_a_failed_linker_is_not_applied(estate, admin, caps
     assert code == EXIT_FAILED
     outcomes = [o for c in report["clusters"] for o in c["outcomes"]]
     waiting = [o for o in outcomes if o["action"].startswith("rewire ")]
-    assert waiting and all(o["status"] == "skipped" and "was not put: not wired" in o["detail"] for o in waiting)
+    assert waiting and all(o["status"] == "blocked" and "waits for: put-linker/" in o["detail"] for o in waiting)
     assert [r for r in estate.writes_since(mark) if "/apis/" in r["path"]] == []  # no workload was patched

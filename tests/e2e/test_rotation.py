@@ -13,7 +13,6 @@ from azure.keyvault.secrets import SecretClient
 
 from shared.core.codes import Code
 from shared.core.rotation import DIGEST_ANNOTATION, ROLLED_AT_ANNOTATION, VERSION_ANNOTATION
-from shared.service.sweep import Sweeper
 from tests.conftest import CLUSTER, DATABASE, OPENAI, Admin, UserCredential, kube_call
 from tests.e2e.conftest import CLUSTER_TAGS, OPENAI_TAGS, PASSWORD, PASSWORD_URL, SQL_TAGS, secret_values
 
@@ -35,7 +34,7 @@ def wired(estate, app):
     estate.tag(CLUSTER, CLUSTER_TAGS)
     estate.tag(DATABASE, SQL_TAGS)
     estate.tag(OPENAI, OPENAI_TAGS)
-    report = app.handle_events(estate.new_events())
+    report = app.events.handle(estate.new_events())
     assert report.ok, report.summary()
     estate.new_events()  # what the app's own writes raised: handled by now
     return estate
@@ -64,6 +63,11 @@ def linker_puts(estate, mark: int) -> list[dict]:
     return [r for r in estate.writes_since(mark) if LINKER_WRITES in r["path"] and r["method"] == "PUT"]
 
 
+def requeued(report) -> bool:
+    """Some cluster waits for something to settle: the delayed queue reconciles it again."""
+    return any(run.requeue_after is not None for run in report.runs)
+
+
 def codes(report) -> list[str]:
     return [str(f.code) for f in report.findings]
 
@@ -77,8 +81,8 @@ def test_a_new_version_with_its_event_reaches_the_secret_and_each_consumer_once(
     version = rotate(vault)
     events = estate.new_events(schema="cloudevents")
     assert [e["type"] for e in events] == ["Microsoft.KeyVault.SecretNewVersionCreated"]
-    report = app.handle_events(events)
-    assert report.ok and report.requeue_after is None, report.summary()
+    report = app.events.handle(events)
+    assert report.ok and not requeued(report), report.summary()
     assert len(linker_puts(estate, mark)) == 1
     secret = sql_secret(estate)
     assert secret_values(secret)["AZURE_SQL_PASSWORD"] == NEW_PASSWORD
@@ -94,7 +98,7 @@ def test_a_new_version_with_its_event_reaches_the_secret_and_each_consumer_once(
     assert NEW_PASSWORD not in json.dumps([f.to_dict() for f in report.findings])
 
     mark = admin.mark()  # the same event again (at least once): nothing to write
-    again = app.handle_events(events)
+    again = app.events.handle(events)
     assert again.ok and again.applied == [] and estate.writes_since(mark) == []
 
 
@@ -130,15 +134,15 @@ def test_a_rotation_whose_event_never_arrives_is_not_compliant_and_the_sweep_rep
     rotate(vault, "Second-P@ss-1")
     rotate(vault)  # two versions ahead, and no event delivered
     wired.new_events()
-    dry = Sweeper(app).run(dry_run=True)
+    dry = app.sweeper.run(dry_run=True)
     [orders] = [v for v in dry.clusters[0].verdicts if "orders" in v.connection]
     assert orders.status.value == "Drifted" and [r.code for r in orders.reasons] == [Code.SECRET_STALE]
     mark = admin.mark()
-    swept = Sweeper(app).run()
+    swept = app.sweeper.run()
     [orders] = [v for v in swept.clusters[0].verdicts if "orders" in v.connection]
     assert orders.repaired and len(linker_puts(wired, mark)) == 1
     assert secret_values(sql_secret(wired))["AZURE_SQL_PASSWORD"] == NEW_PASSWORD
-    after = Sweeper(app).run(dry_run=True)
+    after = app.sweeper.run(dry_run=True)
     assert {v.status.value for v in after.clusters[0].verdicts} == {"Compliant"}
     [orders] = [v for v in after.clusters[0].verdicts if "orders" in v.connection]
     assert {c.workload: c.rollout for c in orders.consumers} == {
@@ -150,19 +154,19 @@ def test_a_new_version_without_its_consent_pushes_nothing_and_says_how_to_grant_
     before = (wired.workload("Deployment", "api"), wired.workload("StatefulSet", "worker"))
     mark = admin.mark()
     version = rotate(vault, consent=False)
-    report = app.handle_events(wired.new_events())
+    report = app.events.handle(wired.new_events())
     assert linker_puts(wired, mark) == [] and secret_values(sql_secret(wired))["AZURE_SQL_PASSWORD"] == PASSWORD
     assert (wired.workload("Deployment", "api"), wired.workload("StatefulSet", "worker")) == before
     [refusal] = [f for f in report.findings if f.code == Code.CONSENT_MISSING]
     assert version.version in refusal.message
     assert (f"az keyvault secret set-attributes --vault-name kv-shop --name {NAME} --version {version.version} "
             f'--tags "sc-targets={DATABASE}"') in refusal.fix  # fmt: skip
-    [orders] = [v for v in Sweeper(app).run(dry_run=True).clusters[0].verdicts if "orders" in v.connection]
+    [orders] = [v for v in app.sweeper.run(dry_run=True).clusters[0].verdicts if "orders" in v.connection]
     assert orders.status.value == "Drifted" and orders.reasons[0].code == Code.SECRET_STALE
     assert "az keyvault secret set-attributes" in orders.reasons[0].fix
     vault.update_secret_properties(NAME, version.version, tags={"sc-targets": DATABASE})  # the owner consents
     mark = admin.mark()
-    assert app.apply().ok and len(linker_puts(wired, mark)) == 1
+    assert app.applier.apply().ok and len(linker_puts(wired, mark)) == 1
     assert secret_values(sql_secret(wired))["AZURE_SQL_PASSWORD"] == NEW_PASSWORD
 
 
@@ -170,15 +174,15 @@ def test_a_pinned_version_is_never_rotated_and_says_so(estate, app, admin, vault
     pinned = vault.get_secret(NAME).properties.version
     estate.tag(CLUSTER, {"sc-group": "shop"})
     estate.tag(DATABASE, {**SQL_TAGS, "sc-sql-password": f"{PASSWORD_URL}/{pinned}"})
-    assert app.handle_events(estate.new_events()).ok
+    assert app.events.handle(estate.new_events()).ok
     estate.new_events()
     mark = admin.mark()
     rotate(vault)
-    report = app.handle_events(estate.new_events())
+    report = app.events.handle(estate.new_events())
     assert report.ok and linker_puts(estate, mark) == []
     assert codes(report).count("SECRET_PINNED") == 1
     assert secret_values(sql_secret(estate))["AZURE_SQL_PASSWORD"] == PASSWORD
-    [orders] = Sweeper(app).run(dry_run=True).clusters[0].verdicts
+    [orders] = app.sweeper.run(dry_run=True).clusters[0].verdicts
     assert orders.status.value == "Compliant"
 
 
@@ -189,13 +193,13 @@ def test_near_expiry_warns_and_expired_is_an_error(wired, app, admin, vault):
     assert [e["eventType"] for e in raised] == ["Microsoft.KeyVault.SecretNearExpiry"]
     assert raised[0]["data"]["EXP"] == int(soon.timestamp())
     wired.new_events()
-    report = app.handle_events(raised)
+    report = app.events.handle(raised)
     assert report.ok and codes(report).count("SECRET_NEAR_EXPIRY") == 1
-    [orders] = [v for v in Sweeper(app).run(dry_run=True).clusters[0].verdicts if "orders" in v.connection]
+    [orders] = [v for v in app.sweeper.run(dry_run=True).clusters[0].verdicts if "orders" in v.connection]
     assert orders.status.value == "Compliant" and [r.code for r in orders.reasons] == [Code.SECRET_NEAR_EXPIRY]
     vault.update_secret_properties(NAME, expires_on=datetime.now(UTC) - timedelta(minutes=1))
     assert [e["eventType"] for e in admin.post("keyvault/expiry", {})["events"]] == ["Microsoft.KeyVault.SecretExpired"]
-    [orders] = [v for v in Sweeper(app).run(dry_run=True).clusters[0].verdicts if "orders" in v.connection]
+    [orders] = [v for v in app.sweeper.run(dry_run=True).clusters[0].verdicts if "orders" in v.connection]
     assert orders.status.value == "Error" and [r.code for r in orders.reasons] == [Code.SECRET_EXPIRED]
 
 
@@ -204,16 +208,16 @@ def test_a_rollout_is_pending_until_it_completes_and_stuck_past_its_deadline(wir
     admin.post("rollouts", {**hold, "kind": "Deployment", "name": "api"})
     admin.post("rollouts", {**hold, "kind": "StatefulSet", "name": "worker"})
     rotate(vault)
-    report = app.handle_events(wired.new_events())
-    assert report.ok and report.requeue_after is not None  # the delayed queue looks again
+    report = app.events.handle(wired.new_events())
+    assert report.ok and requeued(report)  # the delayed queue looks again
     assert codes(report).count("ROLLOUT_PENDING") == 2
-    [orders] = [v for v in Sweeper(app).run(dry_run=True).clusters[0].verdicts if "orders" in v.connection]
+    [orders] = [v for v in app.sweeper.run(dry_run=True).clusters[0].verdicts if "orders" in v.connection]
     assert orders.status.value == "Pending" and {r.code for r in orders.reasons} == {Code.ROLLOUT_PENDING}
     admin.post("rollouts", {**hold, "kind": "Deployment", "name": "api", "mode": "complete"})
     admin.post("rollouts", {**hold, "kind": "StatefulSet", "name": "worker", "mode": "complete"})
     mark = admin.mark()
-    again = app.apply()
-    assert again.ok and again.requeue_after is None and "ROLLOUT_PENDING" not in codes(again)
+    again = app.applier.apply()
+    assert again.ok and not requeued(again) and "ROLLOUT_PENDING" not in codes(again)
     assert wired.writes_since(mark) == []  # confirming writes nothing
 
     # a Deployment whose new pods never become ready: past progressDeadlineSeconds it is stuck
@@ -221,10 +225,10 @@ def test_a_rollout_is_pending_until_it_completes_and_stuck_past_its_deadline(wir
               {"spec": {"progressDeadlineSeconds": 1}}, "application/merge-patch+json")  # fmt: skip
     admin.post("rollouts", {**hold, "kind": "Deployment", "name": "api"})
     rotate(vault, "Third-P@ss-3")
-    assert app.handle_events(wired.new_events()).ok
+    assert app.events.handle(wired.new_events()).ok
     time.sleep(1.5)
-    report = app.apply()
+    report = app.applier.apply()
     [stuck] = [f for f in report.findings if f.code == Code.ROLLOUT_STUCK]
     assert "deployment/api" in stuck.message and "has timed out progressing" in stuck.message
-    [orders] = [v for v in Sweeper(app).run(dry_run=True).clusters[0].verdicts if "orders" in v.connection]
+    [orders] = [v for v in app.sweeper.run(dry_run=True).clusters[0].verdicts if "orders" in v.connection]
     assert orders.status.value == "Error" and Code.ROLLOUT_STUCK in {r.code for r in orders.reasons}
