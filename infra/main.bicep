@@ -27,6 +27,9 @@ param keyVaults string = ''
 @allowed(['report', 'delete'])
 param cleanupMode string = 'report'
 param orphanGraceHours int = 24
+@description('Wiring sc-autopilot added that someone removes twice within this many hours is no longer re-patched (WIRING_REVERTED).')
+@minValue(0)
+param revertWindowHours int = 24
 param maxDeletionsPerRun int = 20
 @description('Removal circuit breaker: a run that would remove (un-wire, delete) more than this holds all its removals.')
 param maxRemovalsPerRun int = 20
@@ -247,6 +250,7 @@ resource app 'Microsoft.Web/sites@2024-04-01' = {
         { name: 'SC_GITOPS_WIRING', value: gitopsWiring }
         { name: 'SC_CLEANUP_MODE', value: cleanupMode }
         { name: 'SC_ORPHAN_GRACE_HOURS', value: string(orphanGraceHours) }
+        { name: 'SC_REVERT_WINDOW_HOURS', value: string(revertWindowHours) }
         { name: 'SC_MAX_DELETIONS_PER_RUN', value: string(maxDeletionsPerRun) }
         { name: 'SC_MAX_REMOVALS_PER_RUN', value: string(maxRemovalsPerRun) }
         { name: 'SC_VALIDATE_BUDGET', value: string(validateBudget) }
