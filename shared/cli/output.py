@@ -115,7 +115,8 @@ def findings_table(findings: list[dict], out: Console, fixes: Fixes | None = Non
     table.add_column("message")
     severity = {"error": "red", "warning": "yellow", "info": ""}
     for f, resource in zip(ordered, resources, strict=True):
-        message = Text(f["message"]).append(f"  {fixes.ref(f['fix'])}", "bold") if f["fix"] else Text(f["message"])
+        fix = f["fix"] + (f"\n{f['snippet']}" if f.get("snippet") else "")  # a snippet is printed whole, after it
+        message = Text(f["message"]).append(f"  {fixes.ref(fix)}", "bold") if fix else Text(f["message"])
         table.add_row(Text(f["code"], severity[f["severity"]]), resource, message)
     out.print(table)
     fixes.print(out)
