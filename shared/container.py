@@ -38,12 +38,13 @@ class Application:
         clients = AzureClients(settings, credential)
         self.arm = arm = Arm(clients)
         kube = KubeClients(clients)
-        self.inventory = Inventory(arm, kube, settings.subscriptions, settings.protected_namespaces)
-        executor = Executor(arm, kube, KeyVault(clients), settings.protected_namespaces,
+        keyvault = KeyVault(clients)
+        self.inventory = Inventory(arm, kube, settings.subscriptions, settings.protected_namespaces, keyvault)
+        executor = Executor(arm, kube, keyvault, settings.protected_namespaces,
                             timedelta(hours=settings.revert_window_hours))  # fmt: skip
         planner = PlannerSettings(
             settings.protected_namespaces, settings.keyvault_dns_suffixes, frozenset(settings.subscriptions),
-            settings.gitops_wiring,
+            settings.gitops_wiring, timedelta(days=settings.secret_expiry_warning_days),
         )  # fmt: skip
         self.reconciler = Reconciler(self.inventory, executor, planner)
         self.runs = Runs(settings)
