@@ -8,11 +8,12 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from shared.adapters.azure.arm import Arm
+from shared.adapters.azure.keyvault import KeyVault
 from shared.adapters.errors import ReadError
 from shared.adapters.kube.api import KubeApi
 from shared.adapters.kube.client import KubeClients
 from shared.adapters.storage import SharedFacts
-from shared.core import naming
+from shared.core import naming, rotation
 from shared.core.codes import ReadFailure
 from shared.core.ids import CLUSTER_TYPE, ResourceRef, type_of
 from shared.core.manifests import env_from_secrets
@@ -49,10 +50,11 @@ class Inventory:
 
     def __init__(
         self, arm: Arm, kube: KubeClients, subscriptions: tuple[str, ...], protected: tuple[str, ...],
-        caches: Caches | None = None, facts: SharedFacts | None = None,
+        keyvault: KeyVault | None = None, caches: Caches | None = None, facts: SharedFacts | None = None,
     ):  # fmt: skip
         self.arm = arm
         self.kube = kube
+        self.keyvault = keyvault
         self.subscriptions = subscriptions
         self.protected = protected
         self.caches = caches or Caches()  # the process's (the container shares it with every Run)
@@ -131,9 +133,11 @@ class Inventory:
         """An answer said a provider may not be registered after all (a linker PUT failed): read it again."""
         self.caches.forget(lambda key: key[:2] == ("provider", subscription_id.lower()))
 
-    def cluster_state(self, info: ClusterInfo, estate: Estate) -> ClusterState:
-        """The cluster's linkers, workloads, secret and service-account names: independent reads, made at once
-        (an event waits for one round trip instead of ten)."""
+    def cluster_state(
+        self, info: ClusterInfo, estate: Estate, connections: tuple[Connection, ...] | None = None
+    ) -> ClusterState:
+        """The cluster's linkers (unless `connections` are known), workloads, secret and service-account names:
+        independent reads, made at once (an event waits for one round trip instead of ten)."""
         api = KubeApi(self.kube.for_cluster(info.ref))
         cluster_id = info.ref.id
         reads: dict[str, Callable[[], Any]] = {
@@ -143,7 +147,7 @@ class Inventory:
             "Secret": lambda: api.list("Secret", metadata_only=True, cluster_id=cluster_id),
             "ServiceAccount": lambda: api.list("ServiceAccount", metadata_only=True, cluster_id=cluster_id),
             "Namespace": lambda: api.list("Namespace", metadata_only=True, cluster_id=cluster_id),
-            "linkers": lambda: self.arm.list_linkers(info.ref.id),
+            "linkers": (lambda: self.arm.list_linkers(info.ref.id)) if connections is None else (lambda: connections),
             **{n: (lambda n=n: self.provider_state(info.ref.subscription_id, n, estate)) for n in REQUIRED_PROVIDERS},
         }
         kube_reads = {*WORKLOAD_KINDS, "Secret", "ServiceAccount", "Namespace"}
@@ -209,6 +213,44 @@ class Inventory:
             return names
 
         return self.caches.remember((KEY_TABLE_FACT, shape), load, ttl_seconds=math.inf)
+
+    def vault_versions(self, intents: Iterable[Intent], estate: Estate) -> dict[tuple[str, str], tuple | None]:
+        """The versions (metadata only) of every Key Vault secret the intents' connections carry: one listing per
+        secret per run. A vault that answers 403/404 is unreadable (None: nothing is rotated, the sweep says so);
+        any other failure is a ReadError, like every read."""
+        found: dict[tuple[str, str], tuple | None] = {}
+        for intent in intents:
+            url = rotation.password_url(intent)
+            if not url:
+                continue
+            vault_url, name, _ = rotation.split_url(url)
+            check_key = rotation.secret_key(vault_url, name)
+            if check_key in found:
+                continue
+            try:
+                found[check_key] = estate.remember(
+                    ("vault-versions", *check_key), lambda u=url: self.keyvault.versions(u)
+                )
+            except ReadError as error:
+                if error.failures[0].status not in (403, 404):
+                    raise
+                found[check_key] = None
+        return found
+
+    def secret_digests(self, actual: ClusterState, intents: Iterable[Intent]) -> dict[tuple[str, str], str]:
+        """The content digest of each of our connections' secrets that a workload reads or should read (one GET
+        each; values dropped at once, never logged)."""
+        api = KubeApi(self.kube.for_cluster(actual.info.ref))
+        wanted = {
+            (i.namespace, i.secret_name) for i in intents
+            if i.workloads and i.secret_name in actual.secrets.get(i.namespace, frozenset())
+        }  # fmt: skip
+        digests = {}
+        for namespace, name in sorted(wanted):
+            digest = api.secret_digest(namespace, name)
+            if digest is not None:
+                digests[(namespace, name)] = digest
+        return digests
 
     def env_keys(self, actual: ClusterState, intents: Iterable[Intent], estate: Estate) -> dict[tuple, frozenset]:
         """The keys of every connection secret the intents' workloads get or would get through envFrom: the

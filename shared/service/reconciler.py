@@ -15,14 +15,23 @@ from __future__ import annotations
 import dataclasses
 import logging
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from shared.adapters import telemetry
 from shared.adapters.errors import ReadError
 from shared.adapters.logs import get_logger, log_event
 from shared.core.codes import Code, Finding
 from shared.core.ids import ResourceRef
-from shared.core.model import ClusterState, IdentityInfo
-from shared.core.plan import DeleteLinker, Plan, PutLinker, RegisterProvider, changed_actions, is_removal
+from shared.core.model import ClusterState, Connection, IdentityInfo
+from shared.core.plan import (
+    DeleteLinker,
+    Plan,
+    PutLinker,
+    RegisterProvider,
+    RewireWorkload,
+    changed_actions,
+    is_removal,
+)
 from shared.core.planner import Desired, PlannerSettings, desired_state, plan_cluster
 from shared.core.tags import parse_cluster_tags
 from shared.service.executor import Executor
@@ -31,7 +40,9 @@ from shared.service.results import ClusterResult, OutcomeStatus
 from shared.service.run import Run
 
 log = get_logger("app")
-MAX_PASSES = 3  # plan -> apply -> re-read; a second pass wires workloads once their new secrets exist
+# plan -> apply -> re-read; a second pass wires workloads once their new secrets exist (or rolls them onto new
+# content), a third confirms a rollout
+MAX_PASSES = 3
 # Applying these changes what the next plan sees (new secrets to wire, a provider to use); anything else settles
 # in the pass that applied it, so no confirmation pass is spent on it.
 FOLLOW_UP_ACTIONS = (PutLinker, DeleteLinker, RegisterProvider)
@@ -147,14 +158,21 @@ class Reconciler:
             if any(o.status is OutcomeStatus.FAILED and isinstance(o.action, PutLinker) for o in outcomes):
                 self.inventory.forget_providers(cluster.subscription_id)  # a kept Registered may be stale
             result.findings = list(plan.findings) + result.outcome_findings()
-            if not any(o.status is OutcomeStatus.APPLIED and isinstance(o.action, FOLLOW_UP_ACTIONS) for o in outcomes):
+            if not any(o.status is OutcomeStatus.APPLIED and _follows_up(o.action) for o in outcomes):
                 break
-            observed = self.observe(cluster, run, release)
+            # A pass that changed nothing in ARM (a rollout to confirm) re-reads the cluster, not its linkers.
+            arm_changed = any(o.status is OutcomeStatus.APPLIED and isinstance(o.action, FOLLOW_UP_ACTIONS)
+                              for o in outcomes)  # fmt: skip
+            observed = self.observe(cluster, run, release, None if arm_changed else observed.actual.connections)
 
-    def observe(self, cluster: ResourceRef, run: Run, release: frozenset[str] = frozenset()) -> Observation | None:
+    def observe(
+        self, cluster: ResourceRef, run: Run, release: frozenset[str] = frozenset(),
+        connections: tuple[Connection, ...] | None = None,
+    ) -> Observation | None:  # fmt: skip
         """Desired state, actual state and the plan between them, for one cluster (reads only). Raises
         ReadError when the cluster or its state cannot be read; a failed read elsewhere (a subscription's tag
-        listing, the identity) makes a plan that holds everything destructive."""
+        listing, the identity) makes a plan that holds everything destructive. `connections`: the linkers this
+        reconcile read a moment ago and has not changed since (else they are listed)."""
         estate = run.estate
         info = self.inventory.cluster_info(cluster, estate)
         if info is None:
@@ -169,11 +187,23 @@ class Reconciler:
             except ReadError as error:
                 identities[identity] = None
                 failed += error.failures
-        actual = self.inventory.cluster_state(info, estate)
+        actual = self.inventory.cluster_state(info, estate, connections)
         desired = desired_state(actual, list(estate.targets), identities, self.settings, tuple(failed))
-        actual = dataclasses.replace(actual, env_keys=self.inventory.env_keys(actual, desired.intents, estate))
+        actual = dataclasses.replace(
+            actual,
+            env_keys=self.inventory.env_keys(actual, desired.intents, estate),
+            vault_versions=self.inventory.vault_versions(desired.intents, estate),
+            secret_digests=self.inventory.secret_digests(actual, desired.intents),
+            observed_at=datetime.now(UTC),
+        )
         plan = plan_cluster(desired, actual, self.settings, release)
         return Observation(desired, actual, plan)
+
+
+def _follows_up(action: object) -> bool:
+    """Applying it changes what the next plan sees; a rollout onto new secret content is confirmed by the next
+    pass (ROLLOUT_PENDING requeues the cluster while it runs)."""
+    return isinstance(action, FOLLOW_UP_ACTIONS) or (isinstance(action, RewireWorkload) and action.rolls)
 
 
 def unexpected_failure(cluster: ResourceRef, error: Exception) -> Finding:
