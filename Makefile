@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: demo test bench mutation lint format emulator clean chromium screenshots
+.PHONY: demo test kube bench mutation lint format emulator clean chromium screenshots
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -46,8 +46,14 @@ demo:
 chromium:
 	@command -v chromium >/dev/null 2>&1 || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium)
 
+# The real Kubernetes control plane (tools/localkube: etcd, kube-apiserver, controllers, simulated nodes), compiled
+# from its pinned Go modules into ~/.cache/sc-autopilot/localkube/<source digest>/: minutes cold, a lookup warm.
+kube: $(VENV)/.installed
+	$(PY) -m emulator.realkube.build
+
 test:
 	$(INSTALL) deps .venv-az/.installed chromium
+	$(PY) -m emulator.realkube.build
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 	$(PY) -m pytest -q -n 2

@@ -27,6 +27,11 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--env-file", type=Path, help="also write the app settings as KEY=VALUE lines here")
     serve.add_argument("--workdir", type=Path, help="where to write the CA bundle (default: a temp dir)")
     serve.add_argument("--log-level", default="WARNING")
+    serve.add_argument(
+        "--kube",
+        choices=("emulated", "real"),
+        help="each AKS cluster's Kubernetes API: the emulated one (default) or a real control plane (`make kube`)",
+    )
     run = commands.add_parser("exec", help="run one command with the local cloud's settings")
     run.add_argument("--env-file", type=Path, default=Path(".local-cloud.env"), help="what serve --env-file wrote")
     run.add_argument("argv", nargs=argparse.REMAINDER, help="-- COMMAND [ARG ...]")
@@ -35,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
         return _exec(parser, args.env_file, args.argv)
     logging.basicConfig(level=args.log_level, stream=sys.stderr)
 
-    running = start(args.scenario, args.workdir)
+    running = start(args.scenario, args.workdir, args.kube)
     if args.env_file:
         args.env_file.write_text("".join(f"{k}={v}\n" for k, v in running.environment().items()))
     print(json.dumps(running.info()), flush=True)

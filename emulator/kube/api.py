@@ -40,6 +40,12 @@ K8S_VERBS = {("GET", True): "get", ("GET", False): "list", ("POST", False): "cre
              ("PATCH", True): "patch", ("DELETE", True): "delete"}  # fmt: skip
 
 
+def data_action(group: str, plural: str, operation: str) -> str:
+    """The Azure RBAC data action AKS checks for an operation (read, write, delete, or VERB/action) on a resource."""
+    group_path = f"{group}/" if group else ""
+    return f"Microsoft.ContainerService/managedClusters/{group_path}{plural}/{operation}"
+
+
 class KubeApi:
     def __init__(self, store: ObjectStore, cluster_scope: str, authorize: Authorizer | None = None):
         self.store = store
@@ -88,8 +94,7 @@ class KubeApi:
     def _authorize(self, request: Request, kind: Kind, namespace: str | None, name: str | None) -> None:
         if self.authorize is None:
             return
-        group_path = f"{kind.group}/" if kind.group else ""
-        action = f"Microsoft.ContainerService/managedClusters/{group_path}{kind.plural}/{VERBS[request.method]}"
+        action = data_action(kind.group, kind.plural, VERBS[request.method])
         if self.authorize(request.principal, action, self.cluster_scope):
             return
         verb = K8S_VERBS.get((request.method, bool(name)), request.method.lower())

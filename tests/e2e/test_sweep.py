@@ -6,6 +6,7 @@ import dataclasses
 from datetime import UTC, datetime, timedelta
 
 import jsonschema
+import pytest
 
 from shared import report
 from shared.config import Settings
@@ -31,6 +32,7 @@ def statuses(result):
     return [v.status for c in result.clusters for v in c.verdicts]
 
 
+@pytest.mark.realkube
 def test_a_compliant_estate_swept_twice_makes_zero_writes(estate, app, admin):
     wire_everything(estate, app)
     mark = admin.mark()
@@ -40,6 +42,7 @@ def test_a_compliant_estate_swept_twice_makes_zero_writes(estate, app, admin):
     assert estate.writes_since(mark) == []
 
 
+@pytest.mark.realkube
 def test_drift_is_repaired_and_reverified(estate, app, admin, cloud):
     wire_everything(estate, app)
     runtime = cloud.cloud.clusters.runtime(CLUSTER)
@@ -64,6 +67,7 @@ def test_a_deleted_secret_and_federated_credential_are_found(estate, app, cloud)
     assert {"SECRET_MISSING", "LINKER_DRIFTED"} <= codes
 
 
+@pytest.mark.realkube
 def test_orphans_are_annotated_first_then_deleted_after_the_grace_period(make_cloud, monkeypatch):
     spec = demo_spec()
     cluster = spec["subscriptions"][0]["resource_groups"][0]["clusters"][0]
@@ -140,6 +144,7 @@ def test_an_extension_in_trouble_gives_error(estate, app, admin):
     assert {r.code for v in result.clusters[0].verdicts for r in v.reasons} == {"EXTENSION_NOT_READY"}
 
 
+@pytest.mark.realkube
 def test_untagged_and_deleted_targets_give_orphaned_then_are_cleaned(estate, app):
     wire_everything(estate, app)
     estate.untag(DATABASE, "sc-group")
