@@ -90,8 +90,9 @@ format: $(VENV)/.installed
 	$(PY) -m ruff format .
 	$(PY) -m ruff check --fix .
 
+# `make emulator KUBE=real`: each AKS cluster backed by a real control plane (built first if missing, see `kube`)
 emulator: $(VENV)/.installed
-	$(PY) -m emulator serve --scenario emulator/scenarios/demo.yaml --env-file .local-cloud.env
+	$(PY) -m emulator serve --scenario emulator/scenarios/demo.yaml --env-file .local-cloud.env $(if $(KUBE),--kube $(KUBE))
 
 clean:
 	rm -rf $(VENV) .venv-checkov .venv-az node_modules .pytest_cache .ruff_cache .hypothesis mutants mutants.log

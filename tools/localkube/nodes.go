@@ -11,6 +11,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	listerscorev1 "k8s.io/client-go/listers/core/v1"
@@ -168,11 +169,11 @@ func (s *simulator) run(pod *corev1.Pod) {
 	}
 }
 
-func containerStatus(container corev1.Container, uid any, finished bool, now metav1.Time) corev1.ContainerStatus {
+func containerStatus(container corev1.Container, uid types.UID, finished bool, now metav1.Time) corev1.ContainerStatus {
 	started := !finished
 	status := corev1.ContainerStatus{
 		Name: container.Name, Image: container.Image, ImageID: "docker.io/library/" + container.Image,
-		ContainerID: fmt.Sprintf("containerd://%x", fnv.New64a().Sum([]byte(fmt.Sprint(uid, container.Name)))),
+		ContainerID: "containerd://" + containerID(uid, container.Name),
 		Ready:       !finished, Started: &started,
 	}
 	if finished {
@@ -181,6 +182,12 @@ func containerStatus(container corev1.Container, uid any, finished bool, now met
 		status.State.Running = &corev1.ContainerStateRunning{StartedAt: now}
 	}
 	return status
+}
+
+func containerID(uid types.UID, name string) string {
+	hash := fnv.New64a()
+	_, _ = hash.Write([]byte(string(uid) + "/" + name))
+	return fmt.Sprintf("%016x", hash.Sum64())
 }
 
 func ownedByJob(pod *corev1.Pod) bool {
