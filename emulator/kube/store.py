@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import threading
 import uuid
+from collections.abc import Iterator
 from datetime import UTC, datetime
 
 from emulator.kube import errors
@@ -45,6 +47,16 @@ class ObjectStore:
         return str(self._version)
 
     # -- writes ----------------------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def rolled_back(self) -> Iterator[None]:
+        """Writes inside are undone on exit (a dryRun=All request); other requests wait meanwhile."""
+        with self._lock:
+            saved = (dict(self._objects), self._version)  # writes replace objects, never change them in place
+            try:
+                yield
+            finally:
+                self._objects, self._version = saved
+
     def create(self, obj: dict) -> dict:
         kind = _kind_of(obj)
         key = _key(kind, obj)
