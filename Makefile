@@ -90,9 +90,14 @@ format: $(VENV)/.installed
 	$(PY) -m ruff format .
 	$(PY) -m ruff check --fix .
 
-# `make emulator KUBE=real`: each AKS cluster backed by a real control plane (built first if missing, see `kube`)
+# The local cloud delivers its Event Grid events where `sc-autopilot watch` listens, as Event Grid does to the Functions
+# host (README, Play). SC_WATCH_PORT moves both. `make emulator KUBE=real`: each AKS cluster is a real control plane
+# (built first if missing, see `kube`).
+SC_WATCH_PORT ?= 7071
 emulator: $(VENV)/.installed
-	$(PY) -m emulator serve --scenario emulator/scenarios/demo.yaml --env-file .local-cloud.env $(if $(KUBE),--kube $(KUBE))
+	$(PY) -m emulator serve --scenario emulator/scenarios/demo.yaml --env-file .local-cloud.env \
+	  --deliver-events-to "http://127.0.0.1:$(SC_WATCH_PORT)/runtime/webhooks/eventgrid?functionName=on_resource_event" \
+	  $(if $(KUBE),--kube $(KUBE))
 
 clean:
 	rm -rf $(VENV) .venv-checkov .venv-az node_modules .pytest_cache .ruff_cache .hypothesis mutants mutants.log

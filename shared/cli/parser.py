@@ -16,8 +16,9 @@ OUTPUTS = ("table", "json", "yaml")
 
 EXIT_CODES = """exit codes:
   0  nothing failed
-  1  something failed or could not be read; a saved plan no longer matches
-  2  usage or settings error
+  1  something failed or could not be read, an endpoint refused, or an error-severity finding (a broken tag, a
+     missing workload, a consent not given: plan, apply, handle-event); a saved plan no longer matches
+  2  usage or settings error, no Azure credential, a filter or an event file that matches nothing
   3  apply, handle-event: work deferred (a cluster is busy), retried later
   4  sweep: drift found (a connection Drifted or Orphaned, repaired or not)
   plan --detailed-exitcode: 0 no changes, 2 changes pending, 1 any error"""
@@ -112,6 +113,15 @@ def build_parser() -> argparse.ArgumentParser:
     _filters(sweep)
     sweep.add_argument("--dry-run", action="store_true", help="judge and report only; change nothing")
     sweep.add_argument("--report", type=Path, metavar="FILE", help="write the report here: .json or .html")
+
+    watch = command(
+        "watch", "reconcile each Event Grid event delivered to a local endpoint, as the Functions host does",
+        "Listen where Event Grid delivers to the Functions host (http://HOST:PORT/runtime/webhooks/eventgrid), "
+        "reconcile everything once, then each delivered event as it arrives, until Ctrl-C. The local cloud "
+        "delivers there with `python -m emulator serve --deliver-events-to URL` (make emulator does).",
+    )  # fmt: skip
+    watch.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
+    watch.add_argument("--port", type=int, help="port to listen on (default: SC_WATCH_PORT, else 7071, the host's)")
 
     report = command(
         "report", "render a saved JSON sweep report as an HTML page (offline)",

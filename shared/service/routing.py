@@ -6,8 +6,9 @@ from collections.abc import Callable, Iterable
 
 from shared.adapters.azure.arm import Arm
 from shared.adapters.errors import ReadError
+from shared.core import rotation
 from shared.core.codes import Finding
-from shared.core.eventgrid import EventHint
+from shared.core.eventgrid import EventHint, SecretHint
 from shared.core.ids import CLUSTER_TYPE, ResourceRef
 from shared.core.planner import PlannerSettings
 from shared.core.tags import declared_groups, parse_target_tags
@@ -16,12 +17,16 @@ from shared.service.estate import Estate
 EVENT_FANOUT_LIMIT = 50
 
 
-class Router:
-    def __init__(self, arm: Arm, each_cluster: Callable[[Iterable, Callable], list]):
-        self.arm = arm
-        self.each_cluster = each_cluster
+Each = Callable[[Iterable, Callable], list]  # Run.each: work over clusters, at most SC_CONCURRENCY at once
 
-    def scope(self, hint: EventHint, estate: Estate) -> list[ResourceRef]:
+
+class Router:
+    """Reads only (ARM's linker listings); knows nothing of the reconciler or the drivers that call it."""
+
+    def __init__(self, arm: Arm):
+        self.arm = arm
+
+    def scope(self, hint: EventHint, estate: Estate, each: Each) -> list[ResourceRef]:
         """For a cluster, itself. For a target, the clusters sharing a group with it now (by its `sc-group` tag even
         if its other tags are broken, so those clusters report it), and those still holding a linker to it (its
         removal or re-grouping must reach them). Finding the latter costs one linker listing per cluster, so large
@@ -37,7 +42,7 @@ class Router:
             (sharing if declared_groups(cluster.tags) & groups else others).append(ResourceRef.parse(cluster.id))
         if len(estate.clusters) > EVENT_FANOUT_LIMIT:
             return sharing
-        holding = self.each_cluster(others, lambda ref: self._may_hold_linker_to(ref, target_ref))
+        holding = each(others, lambda ref: self._may_hold_linker_to(ref, target_ref))
         return sharing + [ref for ref, holds in zip(others, holding, strict=True) if holds]
 
     def _may_hold_linker_to(self, cluster: ResourceRef, target: ResourceRef) -> bool:
@@ -45,6 +50,22 @@ class Router:
             return self.arm.has_linker_to(cluster.id, target.id)
         except ReadError:
             return True
+
+    @staticmethod
+    def secret_scope(hint: SecretHint, estate: Estate, settings: PlannerSettings) -> list[ResourceRef]:
+        """For a Key Vault secret's event: the clusters sharing a group with a target whose password URL names that
+        secret (versioned or not: a pinned one is reported, never rotated)."""
+        groups: set[str] = set()
+        for target in estate.targets:
+            tags, _ = parse_target_tags(target.ref, target.kind, target.tags,
+                                        protected_namespaces=settings.protected_namespaces,
+                                        vault_suffixes=settings.vault_suffixes)  # fmt: skip
+            url = tags.sql_password_url if tags else None
+            if url:
+                vault_url, name, _ = rotation.split_url(url)
+                if name.lower() == hint.name and vault_url.removeprefix("https://").split(".", 1)[0] == hint.vault:
+                    groups |= tags.groups
+        return sorted(ResourceRef.parse(c.id) for c in estate.clusters if declared_groups(c.tags) & groups)
 
     @staticmethod
     def target_findings(hint: EventHint, estate: Estate, settings: PlannerSettings) -> list[Finding]:
