@@ -55,11 +55,12 @@ class ObjectStore:
     def rolled_back(self) -> Iterator[None]:
         """Writes inside are undone on exit (a dryRun=All request); other requests wait meanwhile."""
         with self._lock:
-            saved = (dict(self._objects), self._version)  # writes replace objects, never change them in place
+            # writes replace objects, never change them in place; the controllers' memory is undone too
+            saved = (dict(self._objects), self._version, copy.deepcopy(self.controllers))
             try:
                 yield
             finally:
-                self._objects, self._version = saved
+                self._objects, self._version, self.controllers = saved
 
     def create(self, obj: dict) -> dict:
         kind = _kind_of(obj)

@@ -84,7 +84,9 @@ func up(args []string) error {
 		exited <- fmt.Errorf("kube-apiserver exited: %v (see %s)", apiserverProcess.Wait(), files.path("apiserver.log"))
 	}()
 
-	config := &rest.Config{Host: server, BearerToken: adminToken, TLSClientConfig: rest.TLSClientConfig{CAFile: files.path("ca.crt")}, QPS: 50, Burst: 100}
+	// the node simulator plays the kubelet: its pod status writes are recorded under the kubelet's field manager
+	config := &rest.Config{Host: server, BearerToken: adminToken, TLSClientConfig: rest.TLSClientConfig{CAFile: files.path("ca.crt")},
+		QPS: 50, Burst: 100, UserAgent: "kubelet"}
 	client, err := kubernetes.NewForConfig(config)
 	if err != nil {
 		return err
@@ -212,6 +214,9 @@ func spawn(logPath, component string, args ...string) (*exec.Cmd, error) {
 		return nil, err
 	}
 	command := exec.Command(self, append([]string{component}, args...)...)
+	// argv[0] names the component, as the real binaries do: it is the user agent, so the field manager in
+	// managedFields (kube-controller-manager for the controllers' status writes), and what ps shows
+	command.Args[0] = map[string]string{"apiserver": "kube-apiserver", "controller-manager": "kube-controller-manager"}[component]
 	command.Stdout, command.Stderr = logFile, logFile
 	command.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := command.Start(); err != nil {
