@@ -205,16 +205,18 @@ class RemoteStore:
     def apply(self, obj: dict) -> dict:
         """Create, or replace what is there (the local cloud's own writes, e.g. Service Linker's secret)."""
         kind = BY_KIND[obj["kind"]]
-        meta = obj["metadata"]
+        body = json.loads(json.dumps(obj))
+        meta = body["metadata"]
         namespace = meta.get("namespace", "default") if kind.namespaced else None
-        status, body = self._api.request("POST", _path(kind, namespace, None), obj)
-        if status == 409:
-            current = self.get(kind.plural, namespace, meta["name"]) or {}
-            replacement = json.loads(json.dumps(obj))
-            replacement["metadata"]["resourceVersion"] = current.get("metadata", {}).get("resourceVersion")
-            status, body = self._api.request("PUT", _path(kind, namespace, meta["name"]), replacement)
-        _check(status, body, f"apply {kind.kind} {meta.get('name')}")
-        return body
+        current = self.get(kind.plural, namespace, meta["name"])
+        if current is None:
+            meta.pop("resourceVersion", None)
+            status, answer = self._api.request("POST", _path(kind, namespace, None), body)
+        else:  # unconditionally, as ObjectStore.apply: whatever resourceVersion the caller read
+            meta["resourceVersion"] = current["metadata"]["resourceVersion"]
+            status, answer = self._api.request("PUT", _path(kind, namespace, meta["name"]), body)
+        _check(status, answer, f"apply {kind.kind} {meta['name']}")
+        return answer
 
     def delete(self, plural: str, namespace: str | None, name: str) -> bool:
         status, body = self._api.request("DELETE", _path(BY_PLURAL[plural], namespace, name))

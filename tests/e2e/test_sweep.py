@@ -25,6 +25,7 @@ def wire_everything(estate, app):
     estate.tag(DATABASE, SQL_TAGS)
     estate.tag(OPENAI, OPENAI_TAGS)
     assert app.events.handle(estate.new_events()).ok
+    estate.rolled_out()  # a sweep during a rollout rightly says Pending
 
 
 def statuses(result):
@@ -48,11 +49,13 @@ def test_drift_is_repaired_and_reverified(estate, app, admin, cloud):
     api = runtime.store.get("deployments", "shop", "api")
     api["spec"]["template"]["spec"]["containers"][0].pop("envFrom")
     runtime.store.apply(api)
+    estate.rolled_out()
     result = app.sweeper.run(now=NOW)
     drifted = [v for c in result.clusters for v in c.verdicts if v.status is Status.DRIFTED]
     assert len(drifted) == 1 and drifted[0].repaired
     assert [r.code for r in drifted[0].reasons] == ["WORKLOAD_NOT_WIRED"]
     assert env_from_secrets(estate.workload("Deployment", "api"))
+    estate.rolled_out()
     assert statuses(app.sweeper.run(now=NOW)) == [Status.COMPLIANT, Status.COMPLIANT]
 
 
