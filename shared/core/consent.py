@@ -171,5 +171,5 @@ def vault_secret_admits(
         f"Key Vault secret {vault}/{name} (version {version}) does not allow target {target.name}",
         f"the vault's owner runs: az keyvault secret set-attributes --vault-name {vault} --name {name} "
         f'--version {version} --tags "{TARGETS_TAG}={_appended(raw, target.id)}"',
-        "sc-sql-password",
+        "sc-password",
     )
