@@ -38,8 +38,8 @@ deps: $(VENV)/.installed node_modules/.installed .venv-checkov/.installed
 # spends minutes here; CI calls plain `make test`, hence the sub-make).
 INSTALL := $(MAKE) --no-print-directory -j4
 
-demo:
-	$(INSTALL) deps
+# The demo needs only the venv: no checkov, no Azurite (node_modules), no Azure CLI.
+demo: $(VENV)/.installed
 	$(PY) -m demo
 
 # The report's browser test (tests/browser) drives Debian's chromium over the DevTools protocol; installed if missing.

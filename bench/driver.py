@@ -23,9 +23,8 @@ from azure.mgmt.resource.resources import ResourceManagementClient
 from bench import scenario
 from emulator.client import AdminClient, PersonCredential
 from shared.config import Settings
+from shared.container import Application
 from shared.core.verdicts import Status
-from shared.service.reconciler import Application
-from shared.service.sweep import Sweeper
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -51,12 +50,12 @@ def _measure(admin: AdminClient, run: Callable[[], dict]) -> dict:
 
 
 def _cold(app: Application, admin: AdminClient) -> dict:
-    report = app.apply()
+    report = app.applier.apply()
     return {"ok": report.ok, "changes": len(report.applied), "deferred": len(report.deferred)}
 
 
 def _sweep(app: Application, admin: AdminClient) -> dict:
-    result = Sweeper(app).run()
+    result = app.sweeper.run()
     verdicts = Counter(v.status.value for c in result.clusters for v in c.verdicts)
     changes = sum(len(c.changes) for c in result.clusters)
     return {"verdicts": dict(verdicts), "changes": changes, "compliant": verdicts[Status.COMPLIANT.value]}
@@ -76,7 +75,7 @@ def _event(app: Application, admin: AdminClient) -> dict:
     admin.post("throttling", {"enabled": True, "reset": True})
     mark = admin.mark()
     started = time.perf_counter()
-    report = app.handle_events(events)
+    report = app.events.handle(events)
     latency = time.perf_counter() - started
     log = admin.requests_since(mark)
     wired = any("w1" in line for line in report.applied)

@@ -20,12 +20,11 @@ from emulator.client import AdminClient, PersonCredential
 from shared import report
 from shared.cli.output import VERDICT_STYLES
 from shared.config import Settings
+from shared.container import Application
 from shared.core.eventgrid import HANDLED_EVENT_TYPES, HANDLED_OPERATIONS
 from shared.core.manifests import pod_spec, pod_template
 from shared.core.verdicts import Status
-from shared.service.reconciler import Application
 from shared.service.results import SweepResult
-from shared.service.sweep import Sweeper
 
 SCENARIO = Path(__file__).resolve().parent.parent / "emulator" / "scenarios" / "demo.yaml"
 WRITES = {"PUT", "PATCH", "DELETE"}
@@ -64,7 +63,7 @@ class Demo:
                   and e["data"]["operationName"] in HANDLED_OPERATIONS]  # fmt: skip
         console.print(f"   Event Grid delivers {len(events)} event(s): "
                       + ", ".join(sorted({e['data']['operationName'] for e in events})))  # fmt: skip
-        self.show(self.app.handle_events(events))
+        self.show(self.app.events.handle(events))
 
     def show(self, report) -> None:
         for line in report.applied:
@@ -98,7 +97,7 @@ class Demo:
         ).result()  # fmt: skip
         self.tag(billing, {"sc-group": "shop", "sc-namespace": "shop", "sc-auth": "secret",
                            "sc-workloads": "deploy/billing"})  # fmt: skip
-        self.app.apply()  # the connection is made; the workload it names is nowhere
+        self.app.applier.apply()  # the connection is made; the workload it names is nowhere
         self.kube_patch("statefulsets", "worker", [{"op": "remove", "path": ENV_FROM}])
         console.print(f"   drifted: {self.describe('StatefulSet', 'worker')}")
 
@@ -181,7 +180,7 @@ def run(workdir: Path) -> int:
 
         step(4, "Events are hints, state is the truth: a second pass changes nothing")
         mark = demo.admin.mark()
-        demo.show(demo.app.apply())
+        demo.show(demo.app.applier.apply())
         writes = [r for r in demo.admin.requests_since(mark) if r["method"] in WRITES]
         console.print(f"   writes to ARM and Kubernetes during that pass: {len(writes)}")
         console.print("   Consent: database reporting is tagged into namespace payments, whose owner never let it in")
@@ -193,7 +192,7 @@ def run(workdir: Path) -> int:
         step(5, "Someone hand-edits the api Deployment and drops its envFrom; the next pass repairs it")
         demo.kube_patch("deployments", "api", [{"op": "remove", "path": ENV_FROM}])
         console.print(f"   drifted: {demo.describe('Deployment', 'api')}")
-        demo.show(demo.app.apply())
+        demo.show(demo.app.applier.apply())
         console.print(f"   repaired: {demo.describe('Deployment', 'api')}")
 
         step(6, "The OpenAI account is deleted: the wiring is taken back, exactly what was added")
@@ -210,13 +209,13 @@ def run(workdir: Path) -> int:
         os.environ.update({"SC_CLEANUP_MODE": "delete", "SC_ORPHAN_GRACE_HOURS": "24"})
         sweeper_app = Application(Settings.from_env())
         now = datetime.now(UTC)
-        first = Sweeper(sweeper_app).run(now=now)
+        first = sweeper_app.sweeper.run(now=now)
         console.print(f"   first sweep: {_summary(first)}")
 
         step(9, "Meanwhile a team tags an OpenAI account for a Deployment not deployed yet; someone edits the worker",
              "the next sweep says what needs a person (Error) and repairs the drift (Drifted, repaired)")  # fmt: skip
         demo.trouble()
-        later = Sweeper(sweeper_app).run(now=now + timedelta(hours=25))
+        later = sweeper_app.sweeper.run(now=now + timedelta(hours=25))
         console.print(f"   25 hours later: {_summary(later)}")
         for verdict in (v for c in later.clusters for v in c.verdicts if v.status is not Status.COMPLIANT):
             style = VERDICT_STYLES[verdict.status.value]

@@ -2,7 +2,8 @@
 
 `python -m emulator exec [--env-file PATH] -- COMMAND ...`: run one command with the settings `serve` wrote, e.g.
 the real `az` or `sc-autopilot`, without changing the calling shell (the settings route HTTPS through the local
-cloud's Key Vault proxy, which refuses every other host).
+cloud's Key Vault proxy, which refuses every other host); `tools/` goes first on its PATH, so kubectl finds the
+local cloud's `kubelogin` there.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ import threading
 from pathlib import Path
 
 from emulator.runtime import start
+
+TOOLS = Path(__file__).resolve().parent.parent / "tools"  # kubelogin for the local cloud (tools/kubelogin.py)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -55,8 +58,9 @@ def _exec(parser: argparse.ArgumentParser, env_file: Path, argv: list[str]) -> i
     if not env_file.is_file():
         parser.error(f"{env_file} not found: start the local cloud first (make emulator)")
     settings = dict(line.split("=", 1) for line in env_file.read_text().splitlines() if "=" in line)
-    try:
-        os.execvpe(command[0], command, os.environ | settings)  # noqa: S606 - the user's own command, as typed
+    path = os.pathsep.join([str(TOOLS), os.environ.get("PATH", os.defpath)])  # kubectl finds `kubelogin` there
+    try:  # the user's own command, as typed
+        os.execvpe(command[0], command, os.environ | settings | {"PATH": path})  # noqa: S606
     except FileNotFoundError:
         parser.error(f"command not found: {command[0]}")
     return 127  # not reached: exec replaced this process

@@ -1,5 +1,6 @@
 """Event Grid trigger: an ARM event is a hint to reconcile the clusters it concerns; deferred clusters come back
-through the delayed reconcile queue."""
+through the delayed reconcile queue. Hops: on_resource_event -> EventDriver.handle (route) ->
+Reconciler.reconcile_all -> Reconciler.reconcile -> Executor.apply; then `settle` (requeue or raise)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from shared.adapters.storage import RECONCILE_QUEUE, ReconcileQueue
 from shared.config import StorageSettings
 from shared.container import application
 from shared.core.ids import ResourceRef
+from shared.core.policy import Next, after_requeues
 from shared.service.results import RunReport
 
 blueprint = func.Blueprint()
@@ -20,12 +22,8 @@ log = logging.getLogger("sc_autopilot.functions.events")
 @blueprint.function_name("on_resource_event")
 @blueprint.event_grid_trigger(arg_name="event")
 def on_resource_event(event: func.EventGridEvent) -> None:
-    """Reconcile what the event names. A deferred cluster (busy, or a linker settling) is requeued for when its wait
-    is over; a failed read or write raises, so Event Grid redelivers the event (its retry policy is the backoff)."""
-    report = application().handle_events([as_dict(event)])
-    requeue(report, attempt=1)
-    if not report.ok:
-        raise ReconcileFailedError(report.summary())
+    """Reconcile what the event names, then settle: requeue what waits, or raise so Event Grid redelivers."""
+    settle(application().events.handle([as_dict(event)]), attempt=1)
 
 
 @blueprint.function_name("reconcile_later")
@@ -33,24 +31,25 @@ def on_resource_event(event: func.EventGridEvent) -> None:
 def reconcile_later(message: func.QueueMessage) -> None:
     """A deferred cluster, once its wait is over: reconciled from fresh tags and state, like any entry point."""
     body = message.get_json()
-    app = application()
-    run = app.reconcile_cluster(ResourceRef.parse(body["cluster"]), app.inventory.estate())
-    report = RunReport([run])
-    requeue(report, attempt=int(body.get("attempt", 1)) + 1)
+    report = application().events.reconcile_later(ResourceRef.parse(body["cluster"]))
+    settle(report, attempt=int(body.get("attempt", 1)) + 1)  # a raise: the host retries, then sc-reconcile-poison
+
+
+def settle(report: RunReport, attempt: int) -> None:
+    """Apply each cluster's step (shared.core.policy): a failure anywhere raises, so the platform redelivers the
+    whole invocation (which re-reads every cluster it names: nothing is also requeued); otherwise each waiting
+    cluster is requeued for its wait, or given up to the scheduled sweep after MAX_REQUEUES."""
     if not report.ok:
-        raise ReconcileFailedError(report.summary())  # the host retries, then moves it to sc-reconcile-poison
-
-
-def requeue(report: RunReport, attempt: int) -> None:
-    waiting = [run for run in report.runs if run.requeue_after is not None]
-    if not waiting:
-        return
-    queue = ReconcileQueue.from_settings(StorageSettings.from_env())
-    for run in waiting:
-        if queue.requeue(run.cluster, run.requeue_after, attempt):
-            log.info("requeued %s in %.0f s: %s", run.cluster, run.requeue_after, "; ".join(run.deferred))
-        else:
+        raise ReconcileFailedError(report.summary())
+    queue = None
+    for run in report.runs:
+        step = after_requeues(run.step, attempt)
+        if step.next is Next.GIVE_UP:
             log.warning("%s is still deferred after %d requeues; the scheduled sweep retries it", run.cluster, attempt)
+        elif step.next is Next.REQUEUE:
+            queue = queue or ReconcileQueue.from_settings(StorageSettings.from_env())
+            queue.requeue(run.cluster, step.after, attempt)
+            log.info("requeued %s in %.0f s: %s", run.cluster, step.after, "; ".join(run.deferred))
 
 
 class ReconcileFailedError(RuntimeError):

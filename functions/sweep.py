@@ -15,7 +15,6 @@ from shared.container import application
 from shared.core.ids import ResourceRef
 from shared.report import fragment
 from shared.service.estate import Estate
-from shared.service.sweep import Sweeper
 
 blueprint = func.Blueprint()
 log = logging.getLogger("sc_autopilot.functions.sweep")
@@ -59,10 +58,11 @@ def sweep_cluster(message: func.QueueMessage) -> None:
     store = SweepStore.from_settings(StorageSettings.from_env())
     manifest = store.manifest(body["run"])
     app = application()
-    # The run's budget is shared: each cluster's invocation gets its slice.
-    sweeper = Sweeper(app, validate_budget=max(1, app.settings.validate_budget // max(1, len(manifest["clusters"]))))
+    # The run's validate budget is shared: each cluster's invocation gets its slice.
+    validations = max(1, app.settings.validate_budget // max(1, len(manifest["clusters"])))
     estate = run_estate(body["run"])
-    result = sweeper.run_one(ResourceRef.parse(body["cluster"]), dry_run=manifest["dryRun"], estate=estate)
+    result = app.sweeper.run_one(ResourceRef.parse(body["cluster"]), dry_run=manifest["dryRun"], estate=estate,
+                                 validate_budget=validations)  # fmt: skip
     store.record(body["run"], int(body["index"]), fragment(result.clusters[0]))
     path = store.assemble_if_complete(body["run"])
     if path:

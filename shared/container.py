@@ -1,14 +1,55 @@
-"""The composition root: settings -> adapters -> services, once per process."""
+"""The composition root: settings -> adapters -> the reconciler -> the drivers. Nothing else builds them.
+
+    Application(settings)            everything, wired once (one per process in the Functions: `application()`)
+      .reconciler                    the one reconciler (shared.service.reconciler)
+      .runs                          makes each invocation's Run: its budgets, caches, dry-run (shared.service.run)
+      .events                        driver: events and the delayed queue (route -> reconcile)
+      .applier                       driver: the CLI's plan and apply
+      .sweeper                       driver: the sweep (judge -> reconcile -> orphans)
+
+The drivers hold the reconciler; the reconciler holds the adapters; nothing holds the Application."""
 
 from __future__ import annotations
 
 import functools
 
+from azure.core.credentials import TokenCredential
+
+from shared.adapters.azure.arm import Arm
+from shared.adapters.azure.clients import AzureClients
+from shared.adapters.azure.keyvault import KeyVault
+from shared.adapters.kube.client import KubeClients
 from shared.config import Settings
-from shared.service.reconciler import Application
+from shared.core.planner import PlannerSettings
+from shared.service.apply import ApplyDriver
+from shared.service.events import EventDriver
+from shared.service.executor import Executor
+from shared.service.inventory import Inventory
+from shared.service.reconciler import Reconciler
+from shared.service.routing import Router
+from shared.service.run import Runs
+from shared.service.sweep import Sweeper
+
+
+class Application:
+    def __init__(self, settings: Settings, credential: TokenCredential | None = None):
+        self.settings = settings
+        clients = AzureClients(settings, credential)
+        self.arm = arm = Arm(clients)
+        kube = KubeClients(clients)
+        self.inventory = Inventory(arm, kube, settings.subscriptions, settings.protected_namespaces)
+        executor = Executor(arm, kube, KeyVault(clients), settings.protected_namespaces)
+        planner = PlannerSettings(
+            settings.protected_namespaces, settings.keyvault_dns_suffixes, frozenset(settings.subscriptions)
+        )
+        self.reconciler = Reconciler(self.inventory, executor, planner)
+        self.runs = Runs(settings)
+        self.events = EventDriver(settings, self.inventory, Router(arm), self.reconciler, self.runs, planner)
+        self.applier = ApplyDriver(self.inventory, self.reconciler, self.runs)
+        self.sweeper = Sweeper(settings, arm, self.inventory, self.reconciler, self.runs)
 
 
 @functools.cache
 def application() -> Application:
-    """One per process (a Functions worker): clients, tokens and connection pools are reused across calls."""
+    """One per process (a Functions worker): clients, tokens, connection pools and caches are reused across calls."""
     return Application(Settings.from_env())

@@ -174,6 +174,13 @@ DEVICECODE_ARGS = (
 )
 
 
+# What the local cloud adds to AKS's own hint: where its kubelogin is (tools/kubelogin, put on PATH by `exec`).
+LOCAL_KUBELOGIN = (
+    "\nOn the local cloud: tools/kubelogin in the sc-autopilot repository (`python -m emulator exec` puts tools/ on "
+    "PATH), after `kubelogin convert-kubeconfig -l azurecli` (which `az aks get-credentials` runs).\n"
+)
+
+
 def user_kubeconfig(cluster: dict, server: str, ca_pem: str, tenant: str) -> dict:
     """listClusterUserCredential of an Entra-integrated cluster: server and CA, and a kubelogin exec user
     (`--login devicecode`) — no credential. Automation reads the server and CA and brings its own token."""
@@ -204,7 +211,7 @@ def user_kubeconfig(cluster: dict, server: str, ca_pem: str, tenant: str) -> dic
                         "command": "kubelogin",
                         "env": None,
                         "installHint": "\nkubelogin is not installed which is required to connect to AAD enabled "
-                        "cluster.\n\nTo learn more, please go to https://aka.ms/aks/kubelogin\n",
+                        "cluster.\n\nTo learn more, please go to https://aka.ms/aks/kubelogin\n" + LOCAL_KUBELOGIN,
                         "provideClusterInfo": False,
                     }
                 },

@@ -23,7 +23,6 @@ POISON_QUEUE = f"{SWEEP_QUEUE}-poison"  # where the Functions host moves a messa
 RECONCILE_QUEUE = "sc-reconcile"  # deferred clusters, each message invisible until its requeue_after has passed
 CONTAINER = "sc-reports"
 MAX_VISIBILITY_SECONDS = 7 * 24 * 3600  # Azure Storage's limit for a message's initial invisibility
-MAX_REQUEUES = 48  # a cluster still deferred after this many requeues is left to the scheduled sweep
 
 
 def storage_clients(settings: StorageSettings) -> tuple[BlobServiceClient, QueueServiceClient]:
@@ -50,13 +49,10 @@ class ReconcileQueue:
     def from_settings(cls, settings: StorageSettings) -> ReconcileQueue:
         return cls(storage_clients(settings)[1])
 
-    def requeue(self, cluster_id: str, after_seconds: float, attempt: int = 1) -> bool:
-        """Enqueue the cluster, invisible for `after_seconds`; False once it was requeued MAX_REQUEUES times."""
-        if attempt > MAX_REQUEUES:
-            return False
+    def requeue(self, cluster_id: str, after_seconds: float, attempt: int = 1) -> None:
+        """Enqueue the cluster, invisible for `after_seconds` (whether to requeue is shared.core.policy's call)."""
         delay = max(1, min(MAX_VISIBILITY_SECONDS, round(after_seconds)))
         self.queue.send_message(json.dumps({"cluster": cluster_id, "attempt": attempt}), visibility_timeout=delay)
-        return True
 
 
 class SweepStore:

@@ -1,4 +1,10 @@
-"""Plans: inert, printable data. A closed set of action types; nothing here performs anything."""
+"""Plans: inert, printable data. A closed set of action types; nothing here performs anything.
+
+Every action has an `id` (stable within a plan) and declares what it needs in `requires`: the ids of the actions of
+the same plan that must have applied (or found nothing to do) before it may run. The executor has one rule
+(`shared.core.policy.blocked_by`): an action whose prerequisite did not apply is not attempted. Dependencies are
+data, not the order the planner happens to emit. (`requires` is not part of an action's equality: it says when the
+action may run, not what it does.)"""
 
 from __future__ import annotations
 
@@ -14,6 +20,12 @@ class RegisterProvider:
     subscription_id: str
     namespace: str
 
+    requires: tuple[str, ...] = field(default=(), compare=False)
+
+    @property
+    def id(self) -> str:
+        return f"register/{self.namespace.lower()}"
+
     def describe(self) -> str:
         return f"register resource provider {self.namespace} in subscription {self.subscription_id}"
 
@@ -23,6 +35,11 @@ class PutLinker:
     intent: Intent
     reason: str
     replaces: bool = False  # a linker of that name exists: the PUT overwrites it (held on a partial view)
+    requires: tuple[str, ...] = field(default=(), compare=False)  # the provider registrations of the plan
+
+    @property
+    def id(self) -> str:
+        return put_linker_id(self.intent.linker_name)
 
     def describe(self) -> str:
         i = self.intent
@@ -36,6 +53,12 @@ class PutLinker:
 class DeleteLinker:
     cluster: ResourceRef
     name: str
+    # the rewires taking its wiring away and the deletions of its secret and service account: kept until they apply
+    requires: tuple[str, ...] = field(default=(), compare=False)
+
+    @property
+    def id(self) -> str:
+        return f"delete-linker/{self.name}"
 
     def describe(self) -> str:
         return f"delete linker {self.name} on {self.cluster.name}"
@@ -57,6 +80,11 @@ class RewireWorkload:
     # instead of reading the workload again.
     basis: dict | None = field(default=None, compare=False, repr=False)
     after_linkers: tuple[str, ...] = ()  # sorted names of the linkers still to be put that this patch waits for
+    requires: tuple[str, ...] = field(default=(), compare=False)  # with after_linkers: those linkers' puts
+
+    @property
+    def id(self) -> str:
+        return f"rewire/{self.workload}" + ("/next-pass" if self.after_linkers else "")
 
     def describe(self) -> str:
         linkers = ", ".join(name for name, _ in self.wirings) or "none"
@@ -72,6 +100,12 @@ class DeleteObject:
     kind: ObjectKind
     namespace: str
     name: str
+    # the rewires of its namespace: a failed one may leave a reference to it
+    requires: tuple[str, ...] = field(default=(), compare=False)
+
+    @property
+    def id(self) -> str:
+        return object_id("delete", self.kind, self.namespace, self.name)
 
     def describe(self) -> str:
         noun = "secret" if self.kind == ObjectKind.SECRET else "service account"
@@ -87,6 +121,11 @@ class AnnotateObject:
     namespace: str
     name: str
     annotations: tuple[tuple[str, str], ...]
+    requires: tuple[str, ...] = field(default=(), compare=False)
+
+    @property
+    def id(self) -> str:
+        return object_id("annotate", self.kind, self.namespace, self.name)
 
     def describe(self) -> str:
         return f"annotate {self.kind.lower()} {self.namespace}/{self.name} on {self.cluster.name}: " + ", ".join(
@@ -100,9 +139,22 @@ class Defer:
     reason: str
     retry_after_seconds: int = 60
     linker: str | None = None  # waiting for this linker's running operation; None: for the whole cluster
+    requires: tuple[str, ...] = field(default=(), compare=False)
+
+    @property
+    def id(self) -> str:
+        return f"defer/{self.linker or ''}"
 
     def describe(self) -> str:
         return f"defer {self.cluster.name}: {self.reason} (retry in {self.retry_after_seconds}s)"
+
+
+def put_linker_id(linker_name: str) -> str:
+    return f"put-linker/{linker_name}"
+
+
+def object_id(verb: str, kind: ObjectKind, namespace: str, name: str) -> str:
+    return f"{verb}/{kind}/{namespace}/{name}"
 
 
 Action = RegisterProvider | PutLinker | DeleteLinker | RewireWorkload | DeleteObject | AnnotateObject | Defer
@@ -157,6 +209,8 @@ def _action_dict(action: Action) -> dict:
     entry = {"type": type(action).__name__, "description": action.describe()}
     if isinstance(action, RewireWorkload) and action.after_linkers:
         entry["dependsOn"] = list(action.after_linkers)
+    if action.requires:
+        entry["requires"] = list(action.requires)
     return entry
 
 

@@ -48,6 +48,7 @@ from shared.core.plan import (
     RewireWorkload,
     is_destructive,
     is_removal,
+    put_linker_id,
 )
 from shared.core.tags import TargetConnection, TargetTags, parse_cluster_tags, parse_target_tags
 
@@ -244,7 +245,8 @@ def plan_cluster(
             reason = f"linker {connection.name} is {connection.provisioning_state}"
             actions.append(Defer(desired.cluster, reason, LINKER_SETTLING_RETRY_SECONDS, connection.name))
         elif reason := _linker_drift(intent, connection, actual):
-            actions.append(PutLinker(intent, reason, replaces=connection is not None))
+            registrations = tuple(a.id for a in actions if isinstance(a, RegisterProvider))
+            actions.append(PutLinker(intent, reason, replaces=connection is not None, requires=registrations))
         else:
             ready.add(intent.linker_name)
 
@@ -275,13 +277,18 @@ def plan_cluster(
         if waits and rewire(after, later_wirings[ref]) != after:
             wirings = tuple(sorted(later_wirings[ref].items()))
             removes = any(later_wirings[ref].get(name) != wiring for name, wiring in read_wirings(after).items())
-            actions.append(RewireWorkload(desired.cluster, ref, wirings, removes, after_linkers=waits))
+            puts = tuple(put_linker_id(name) for name in waits)
+            actions.append(RewireWorkload(desired.cluster, ref, wirings, removes, after_linkers=waits, requires=puts))
 
     for connection in sorted(removed, key=lambda c: c.name):
         # Its secret and service account before the linker: once the linker is gone nothing would plan their
         # deletion again, so a clean-up that failed would be left to the orphan sweep.
-        actions += _cleanup(connection, desired, actual, rewired, removed, findings)
-        actions.append(DeleteLinker(desired.cluster, connection.name))
+        # Both wait for the rewires of the connection's namespace: one that fails may leave a reference behind.
+        rewires = tuple(a.id for a in actions if isinstance(a, RewireWorkload) and not a.after_linkers
+                        and a.workload.namespace == connection.namespace)  # fmt: skip
+        cleanup = _cleanup(connection, desired, actual, rewired, removed, findings, rewires)
+        actions += cleanup
+        actions.append(DeleteLinker(desired.cluster, connection.name, rewires + tuple(a.id for a in cleanup)))
     plan = Plan(desired.cluster, tuple(actions), tuple(findings))
     return hold_destructive(plan, desired.failed_reads) if desired.failed_reads else plan
 
@@ -515,8 +522,10 @@ def _cleanup(
     rewired: dict[WorkloadRef, dict],
     removed: list[Connection],
     findings: list[Finding],
+    rewires: tuple[str, ...],
 ) -> list[Action]:
-    """After a linker goes: its secret and service account, once nothing would reference them."""
+    """After a linker goes: its secret and service account, once nothing would reference them (`rewires`: the
+    namespace's rewires, which must apply first)."""
     actions: list[Action] = []
     namespace = connection.namespace
     after = [rewired.get(ref, state.manifest) for ref, state in actual.workloads.items() if ref.namespace == namespace]
@@ -534,7 +543,7 @@ def _cleanup(
                 )
             )
         else:
-            actions.append(DeleteObject(desired.cluster, ObjectKind.SECRET, namespace, secret))
+            actions.append(DeleteObject(desired.cluster, ObjectKind.SECRET, namespace, secret, rewires))
     if connection.client_id:
         account = naming.service_account_name(connection.client_id)
         remaining = [c for c in actual.connections if c.client_id and c.namespace == namespace and c not in removed]
@@ -543,7 +552,7 @@ def _cleanup(
         )
         in_pods = any(service_account_of(m) == account for m in after)
         if account in actual.service_accounts.get(namespace, frozenset()) and not still_used and not in_pods:
-            actions.append(DeleteObject(desired.cluster, ObjectKind.SERVICE_ACCOUNT, namespace, account))
+            actions.append(DeleteObject(desired.cluster, ObjectKind.SERVICE_ACCOUNT, namespace, account, rewires))
     return actions
 
 

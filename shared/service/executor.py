@@ -33,6 +33,7 @@ from shared.core.plan import (
     RegisterProvider,
     RewireWorkload,
 )
+from shared.core.policy import blocked_by
 from shared.core.tags import SecretUrlError
 from shared.service.results import Outcome, OutcomeStatus
 
@@ -48,41 +49,17 @@ class Executor:
         self.protected = protected_namespaces
 
     def apply(self, actions: tuple[Action, ...], correlation_id: str | None = None) -> list[Outcome]:
+        """Each action in turn, with one rule (shared.core.policy.blocked_by): an action whose prerequisite (its
+        `requires`) did not apply is not attempted (BLOCKED), and the next run redoes it."""
         outcomes = []
-        rewire_failed = cleanup_failed = provider_missing = False
-        put: set[str] = set()  # the linkers put in this batch
+        done: set[str] = set()  # the ids of the actions that applied or found nothing to do
         for action in actions:
-            if isinstance(action, RewireWorkload) and action.after_linkers:
-                outcome = _waiting(action, put)
-            elif provider_missing and isinstance(action, PutLinker):
-                # With Microsoft.KubernetesConfiguration unregistered Azure accepts the PUT and fails its operation
-                # ("Conflict", FACTS.md section 6), leaving a Failed linker behind: hold every PUT of the plan.
-                outcome = Outcome(
-                    action, OutcomeStatus.SKIPPED, "a resource provider it needs is not registered; retried next run"
-                )
-            elif rewire_failed and isinstance(action, DeleteLinker | DeleteObject):
-                # The plan deletes a secret or service account because its rewires take every reference away; one
-                # of them failed, so a workload may still use it. Delete nothing now: the next run redoes all of it.
-                outcome = Outcome(
-                    action, OutcomeStatus.SKIPPED, "a workload could not be rewired first; retried next run"
-                )
-            elif cleanup_failed and isinstance(action, DeleteLinker):
-                # A linker's secret and service account are planned just before it; keep the linker while they
-                # remain, or no later plan would delete them (only the orphan sweep would find them).
-                outcome = Outcome(
-                    action, OutcomeStatus.SKIPPED, "its secret or service account is still there; retried next run"
-                )
+            if missing := blocked_by(action.requires, done):
+                outcome = Outcome(action, OutcomeStatus.BLOCKED, f"waits for: {'; '.join(missing)}; retried next run")
             else:
                 outcome = self._apply_one(action)
-            if isinstance(action, PutLinker) and outcome.status is OutcomeStatus.APPLIED:
-                put.add(action.intent.linker_name)
-            rewire_failed |= isinstance(action, RewireWorkload) and outcome.status is OutcomeStatus.FAILED
-            provider_missing |= isinstance(action, RegisterProvider) and (
-                outcome.status is OutcomeStatus.FAILED or outcome.detail != "Registered"
-            )
-            cleanup_failed = not isinstance(action, DeleteLinker) and (
-                cleanup_failed or (isinstance(action, DeleteObject) and outcome.status is OutcomeStatus.FAILED)
-            )
+            if outcome.status.done:
+                done.add(action.id)
             _count(outcome)
             level = logging.WARNING if outcome.status is OutcomeStatus.FAILED else logging.INFO
             log_event(
@@ -112,9 +89,12 @@ class Executor:
         return Outcome(action, OutcomeStatus.DEFERRED, action.reason)
 
     def _register(self, action: RegisterProvider) -> Outcome:
-        return Outcome(
-            action, OutcomeStatus.APPLIED, self.arm.register_provider(action.subscription_id, action.namespace)
-        )
+        """Applied once Registered; while Registering, deferred (the cluster is requeued), and the linker PUTs that
+        require it wait: Azure would accept them and fail their operation ("Conflict", FACTS.md section 6)."""
+        state = self.arm.register_provider(action.subscription_id, action.namespace)
+        if state == "Registered":
+            return Outcome(action, OutcomeStatus.APPLIED, state)
+        return Outcome(action, OutcomeStatus.DEFERRED, f"{action.namespace} is {state}; requeued until Registered")
 
     def _delete_linker(self, action: DeleteLinker) -> Outcome:
         self.arm.delete_linker(action.cluster.id, action.name)
@@ -155,7 +135,10 @@ class Executor:
 
     # -- Kubernetes ------------------------------------------------------------------------------------
     def _rewire(self, action: RewireWorkload) -> Outcome:
-        """Read-modify-write with a JSON patch guarded by `test` on resourceVersion; re-read on conflict."""
+        """Read-modify-write with a JSON patch guarded by `test` on resourceVersion; re-read on conflict. A patch
+        that follows linkers of this plan is the next pass's, re-planned once those linkers' secrets exist."""
+        if action.after_linkers:
+            return Outcome(action, OutcomeStatus.SKIPPED, "wired by the next pass, once the linker's secret exists")
         if action.workload.namespace in self.protected:
             return Outcome(action, OutcomeStatus.SKIPPED, "protected namespace")
         api = KubeApi(self.kube.for_cluster(action.cluster))
@@ -297,15 +280,6 @@ def _linker_body(intent: Intent, password: str | None) -> dict:
             "scope": intent.namespace,
         }
     }
-
-
-def _waiting(action: RewireWorkload, put: set[str]) -> Outcome:
-    """A patch that follows linkers of this plan is the next pass's, re-planned from what those linkers left; a
-    linker that was not put leaves its patch undone."""
-    missing = [name for name in action.after_linkers if name not in put]
-    if missing:
-        return Outcome(action, OutcomeStatus.SKIPPED, f"linker {', '.join(missing)} was not put: not wired")
-    return Outcome(action, OutcomeStatus.SKIPPED, "wired by the next pass, once the linker's secret exists")
 
 
 def _count(outcome: Outcome) -> None:

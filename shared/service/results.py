@@ -11,7 +11,8 @@ from shared.adapters.logs import get_logger
 from shared.core.codes import Code, Finding
 from shared.core.eventgrid import Ignored
 from shared.core.orphans import Orphan
-from shared.core.plan import Action, Defer, Plan
+from shared.core.plan import Action, Defer, Plan, RegisterProvider
+from shared.core.policy import Step, next_step
 from shared.core.verdicts import Verdict
 
 log = get_logger("results")
@@ -19,9 +20,15 @@ log = get_logger("results")
 
 class OutcomeStatus(StrEnum):
     APPLIED = "applied"
-    SKIPPED = "skipped"  # not attempted: something it depends on failed first (retried next run)
-    DEFERRED = "deferred"  # the cluster or a linker is busy: retried later
+    SKIPPED = "skipped"  # nothing to do (already as wanted, gone, not ours) or the next pass's: counts as done
+    BLOCKED = "blocked"  # not attempted: a prerequisite did not apply (retried next run)
+    DEFERRED = "deferred"  # the cluster, a linker or a provider is busy: requeued for later
     FAILED = "failed"
+
+    @property
+    def done(self) -> bool:
+        """Satisfies the actions that require it (the skip rule's `done`)."""
+        return self in (OutcomeStatus.APPLIED, OutcomeStatus.SKIPPED)
 
 
 @dataclass(frozen=True)
@@ -33,12 +40,16 @@ class Outcome:
 
 
 BUSY_RETRY_SECONDS = 60  # a write ARM refused with Conflict (the cluster is busy): when to try again
+PROVIDER_RETRY_SECONDS = 30  # a resource provider still Registering: when to look again
 # Findings that mean a run did not see or do all it should: the run is not ok (exit 1; a Functions invocation raises).
 FAILURE_CODES = frozenset({Code.READ_FAILED, Code.RECONCILE_FAILED, Code.SWEEP_FAILED})
 
 
 @dataclass
-class ClusterRun:
+class ClusterResult:
+    """One cluster's reconcile: what was planned and done, and what happens next (`step`: done, requeue after a
+    wait, or retry; never two of them, see shared.core.policy.next_step)."""
+
     cluster: str
     plans: list[Plan] = field(default_factory=list)
     outcomes: list[Outcome] = field(default_factory=list)
@@ -47,7 +58,7 @@ class ClusterRun:
 
     @property
     def applied(self) -> list[str]:
-        return [o.action.describe() for o in self.outcomes if o.status == "applied"]
+        return [o.action.describe() for o in self.outcomes if o.status is OutcomeStatus.APPLIED]
 
     @property
     def planned(self) -> list[str]:
@@ -61,14 +72,14 @@ class ClusterRun:
 
     @property
     def failed(self) -> list[Outcome]:
-        return [o for o in self.settled if o.status == "failed"]
+        return [o for o in self.settled if o.status is OutcomeStatus.FAILED]
 
     def outcome_findings(self) -> list[Finding]:
-        return [f for o in self.settled if o.status != "applied" and (f := o.finding)]
+        return [f for o in self.settled if o.status is not OutcomeStatus.APPLIED and (f := o.finding)]
 
     @property
     def deferred(self) -> list[str]:
-        return [o.detail for o in self.outcomes if o.status == "deferred"]
+        return [o.detail for o in self.outcomes if o.status is OutcomeStatus.DEFERRED]
 
     @property
     def ok(self) -> bool:
@@ -76,20 +87,25 @@ class ClusterRun:
         return not self.failed and not self.moved and not any(f.code in FAILURE_CODES for f in self.findings)
 
     @property
+    def step(self) -> Step:
+        """Done, requeue (controller-runtime's RequeueAfter: the soonest wait of the last pass), or retry."""
+        return next_step(not self.ok, (_wait(o) for o in self.settled if o.status is OutcomeStatus.DEFERRED))
+
+    @property
     def requeue_after(self) -> float | None:
-        """When to reconcile this cluster again (controller-runtime's RequeueAfter): the soonest deferral of the
-        last pass, or None when nothing waits."""
-        waits = [
-            o.action.retry_after_seconds if isinstance(o.action, Defer) else BUSY_RETRY_SECONDS
-            for o in self.settled
-            if o.status == "deferred"
-        ]
-        return float(min(waits)) if waits else None
+        return self.step.after
+
+
+def _wait(outcome: Outcome) -> float:
+    action = outcome.action
+    if isinstance(action, Defer):
+        return action.retry_after_seconds
+    return PROVIDER_RETRY_SECONDS if isinstance(action, RegisterProvider) else BUSY_RETRY_SECONDS
 
 
 @dataclass
 class RunReport:
-    runs: list[ClusterRun] = field(default_factory=list)
+    runs: list[ClusterResult] = field(default_factory=list)
     ignored: list[Ignored] = field(default_factory=list)
     unrouted: list[Finding] = field(default_factory=list)  # about a target whose event reached no cluster
     failures: list[Finding] = field(default_factory=list)  # estate reads that failed (a subscription's listing)
@@ -101,11 +117,6 @@ class RunReport:
     @property
     def ok(self) -> bool:
         return not self.failures and all(run.ok for run in self.runs)
-
-    @property
-    def requeue_after(self) -> float | None:
-        waits = [w for run in self.runs if (w := run.requeue_after) is not None]
-        return min(waits) if waits else None
 
     @property
     def applied(self) -> list[str]:

@@ -16,12 +16,16 @@ from shared.service.estate import Estate
 EVENT_FANOUT_LIMIT = 50
 
 
-class Router:
-    def __init__(self, arm: Arm, each_cluster: Callable[[Iterable, Callable], list]):
-        self.arm = arm
-        self.each_cluster = each_cluster
+Each = Callable[[Iterable, Callable], list]  # Run.each: work over clusters, at most SC_CONCURRENCY at once
 
-    def scope(self, hint: EventHint, estate: Estate) -> list[ResourceRef]:
+
+class Router:
+    """Reads only (ARM's linker listings); knows nothing of the reconciler or the drivers that call it."""
+
+    def __init__(self, arm: Arm):
+        self.arm = arm
+
+    def scope(self, hint: EventHint, estate: Estate, each: Each) -> list[ResourceRef]:
         """For a cluster, itself. For a target, the clusters sharing a group with it now (by its `sc-group` tag even
         if its other tags are broken, so those clusters report it), and those still holding a linker to it (its
         removal or re-grouping must reach them). Finding the latter costs one linker listing per cluster, so large
@@ -37,7 +41,7 @@ class Router:
             (sharing if declared_groups(cluster.tags) & groups else others).append(ResourceRef.parse(cluster.id))
         if len(estate.clusters) > EVENT_FANOUT_LIMIT:
             return sharing
-        holding = self.each_cluster(others, lambda ref: self._may_hold_linker_to(ref, target_ref))
+        holding = each(others, lambda ref: self._may_hold_linker_to(ref, target_ref))
         return sharing + [ref for ref, holds in zip(others, holding, strict=True) if holds]
 
     def _may_hold_linker_to(self, cluster: ResourceRef, target: ResourceRef) -> bool:

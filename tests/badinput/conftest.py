@@ -66,16 +66,17 @@ def on_resource_event(cloud: LocalCloud, monkeypatch: pytest.MonkeyPatch) -> Ite
     """The Functions entry point as the worker calls it, and the RunReports it produced (the function itself
     returns nothing: the reports are observed on their way out, nothing is replaced)."""
     from shared import container as app_module
+    from shared.service.events import EventDriver
 
     reports: list = []
-    handle_events = app_module.Application.handle_events
+    handle = EventDriver.handle
 
     def observed(self, events):
-        report = handle_events(self, events)
+        report = handle(self, events)
         reports.append(report)
         return report
 
-    monkeypatch.setattr(app_module.Application, "handle_events", observed)
+    monkeypatch.setattr(EventDriver, "handle", observed)
     app_module.application.cache_clear()  # one Application per process: build it against this test's cloud
     yield indexed_functions()["on_resource_event"].get_user_function(), reports
     app_module.application.cache_clear()

@@ -1,7 +1,7 @@
 """Hostile and broken events: every one is ignored with a reason, nothing raises out of an entry point, and an
 ignored event costs no call at all, so it can write nothing.
 
-Pure layer: `decode` and `parse_event`. End-to-end layer: raw bodies into `Application.handle_events`, host-shaped
+Pure layer: `decode` and `parse_event`. End-to-end layer: raw bodies into `EventDriver.handle`, host-shaped
 events into the Functions entry point `on_resource_event`, a file into `sc-autopilot handle-event`, and every hostile
 event in one batch with the genuine ones on an estate that is tagged and ready to be wired.
 """
@@ -15,7 +15,7 @@ import pytest
 from azure.functions.eventgrid import EventGridEventInConverter
 from azure.functions.meta import Datum
 
-from shared.cli import EXIT_OK, main
+from shared.cli import EXIT_USAGE, main
 from shared.core.eventgrid import EventHint, Ignored, decode, parse_event
 from tests.badinput.conftest import assert_writes_within, bystanders, writes_since
 from tests.badinput.hostile import ALL, EVENT_CATEGORIES, EVENTS, RAW, RAW_PAYLOADS
@@ -77,12 +77,12 @@ def test_what_the_stricter_subject_check_still_accepts(subject):
     assert isinstance(hint, EventHint) and hint.resource_id == subject
 
 
-# -- end to end: Application.handle_events -----------------------------------------------------------------
+# -- end to end: EventDriver.handle ------------------------------------------------------------------------
 @pytest.mark.parametrize("payloads", [pytest.param(v, id=k) for k, v in RAW.items()])
 def test_raw_bodies_into_handle_events_are_ignored_and_cost_no_call(payloads, app, admin):
     for payload in payloads:  # one cloud for the category; each body on its own, as each delivery would be
         mark = admin.mark()
-        report = app.handle_events(payload.values[0])
+        report = app.events.handle(payload.values[0])
         assert report.runs == [] and report.ignored, payload.id
         for ignored in report.ignored:
             assert_clear_reason(ignored)
@@ -97,7 +97,7 @@ def test_every_hostile_event_in_one_batch_with_genuine_ones(estate, app, admin):
     hostile = [p.values[0] for p in EVENTS]
     before = bystanders(estate)
     mark = admin.mark()
-    report = app.handle_events(hostile + genuine)
+    report = app.events.handle(hostile + genuine)
     assert report.ok, report.summary()
     assert len(report.ignored) == len(hostile)
     for ignored in report.ignored:
@@ -135,7 +135,8 @@ def test_hostile_events_into_the_function_are_ignored_and_logged(events, on_reso
 
 
 # -- end to end: the CLI reads a file ------------------------------------------------------------------------
-def test_handle_event_from_a_broken_file_reports_the_ignore(admin, tmp_path, capsys):
+def test_handle_event_from_a_broken_file_is_a_usage_error(admin, tmp_path, capsys):
+    """The CLI says the file is unreadable (exit 2, one line) before any request; the function reports an ignore."""
     broken = [
         p for p in RAW_PAYLOADS if p.id in ("not-utf8", "truncated-event", "deeply-nested-array", "over-1mb-bytes")
     ]
@@ -145,10 +146,10 @@ def test_handle_event_from_a_broken_file_reports_the_ignore(admin, tmp_path, cap
         body = payload.values[0]
         path.write_bytes(body if isinstance(body, bytes) else body.encode())
         mark = admin.mark()
-        assert main(["--output", "json", "handle-event", str(path)]) == EXIT_OK, payload.id
-        output = json.loads(capsys.readouterr().out)
-        assert output["clusters"] == [], payload.id
-        assert output["ignoredEvents"][0]["reason"].startswith("undecodable payload"), payload.id
+        assert main(["--output", "json", "handle-event", str(path)]) == EXIT_USAGE, payload.id
+        captured = capsys.readouterr()
+        assert captured.out == "" and captured.err.count("\n") == 1, payload.id
+        assert captured.err.startswith(f"sc-autopilot: the event file {path} is not readable JSON: "), payload.id
         assert admin.requests_since(mark) == [], payload.id
 
 
@@ -159,7 +160,7 @@ def test_handle_event_from_a_broken_file_reports_the_ignore(admin, tmp_path, cap
 )
 def test_a_payload_that_is_not_a_list_is_one_ignored_event(payload, app, admin):
     mark = admin.mark()
-    report = app.handle_events(payload)
+    report = app.events.handle(payload)
     assert len(report.ignored) == 1 and report.runs == []
     assert_clear_reason(report.ignored[0])
     assert admin.requests_since(mark) == []
@@ -174,5 +175,5 @@ def test_a_payload_that_is_not_a_list_is_one_ignored_event(payload, app, admin):
 )
 def test_every_ignore_is_logged(payload, app, caplog):
     caplog.set_level(logging.DEBUG, logger="sc_autopilot")
-    [ignored] = app.handle_events(payload).ignored
+    [ignored] = app.events.handle(payload).ignored
     assert any(ignored.reason in r.getMessage() for r in caplog.records)

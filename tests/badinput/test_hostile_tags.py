@@ -109,7 +109,7 @@ def connect_openai(estate, app) -> None:
     """A valid neighbour, wired before the hostile tags arrive: it must stay exactly as it is."""
     estate.tag(CLUSTER, CLUSTER_TAGS)
     estate.tag(OPENAI, OPENAI_TAGS)
-    report = app.handle_events(estate.new_events())
+    report = app.events.handle(estate.new_events())
     assert report.ok and len(estate.linkers()) == 1, report.summary()
 
 
@@ -138,7 +138,7 @@ def test_hostile_tags_on_the_cloud_give_findings_and_write_nothing(cases, estate
         estate.tag(resource, hostile, operation="Replace")
         estate.tag(CLUSTER, {})  # a cluster event too (Merge of nothing: the tags stay as they are)
         mark = admin.mark()
-        report = app.handle_events(estate.new_events())
+        report = app.events.handle(estate.new_events())
         assert report.ok, (case_id, report.summary())
         assert_names_the_tag(report.findings, resource, tag, value)
         assert writes_since(admin, mark) == [], case_id
@@ -155,7 +155,7 @@ def test_a_value_at_the_256_character_limit_is_used_whole(estate, app, admin):
     estate.tag(DATABASE, {**SQL_TAGS, "sc-workloads": value})
     before = bystanders(estate)
     mark = admin.mark()
-    report = app.handle_events(estate.new_events())
+    report = app.events.handle(estate.new_events())
     assert report.ok, report.summary()
     [finding] = [f for f in report.findings if f.code == "WORKLOAD_NOT_FOUND"]
     assert finding.tag == "sc-workloads" and "a" * 253 in finding.message
@@ -178,7 +178,7 @@ def test_a_vault_url_the_app_cannot_read_is_a_finding_naming_the_tag(url, estate
     estate.tag(CLUSTER, CLUSTER_TAGS)
     estate.tag(DATABASE, {**SQL_TAGS, "sc-sql-password": url})
     mark = admin.mark()
-    report = app.handle_events(estate.new_events())
+    report = app.events.handle(estate.new_events())
     [finding] = [f for f in report.findings if f.tag == "sc-sql-password"]
     assert finding.code == "KEYVAULT_SECRET_UNREADABLE" and finding.resource_id.lower() == DATABASE.lower()
     assert url in finding.message and "Key Vault Secrets User" in finding.fix
@@ -192,7 +192,7 @@ def test_a_wired_target_retagged_with_hostile_values_is_held_as_it_is(estate, ap
     """The README's promise: an invalid tag holds the target, its existing wiring is left exactly as it is."""
     estate.tag(CLUSTER, CLUSTER_TAGS)
     estate.tag(DATABASE, SQL_TAGS)
-    assert app.handle_events(estate.new_events()).ok
+    assert app.events.handle(estate.new_events()).ok
     before = snapshot(estate)
     assert env_from_secrets(before[2][0])  # api is wired
     hostile = [
@@ -206,7 +206,7 @@ def test_a_wired_target_retagged_with_hostile_values_is_held_as_it_is(estate, ap
     for tag, value in hostile:
         estate.tag(DATABASE, {**SQL_TAGS, tag: value}, operation="Replace")
         mark = admin.mark()
-        report = app.handle_events(estate.new_events())  # the target's event alone: it still holds a linker
+        report = app.events.handle(estate.new_events())  # the target's event alone: it still holds a linker
         assert_names_the_tag(report.findings, DATABASE, tag, value)
         assert writes_since(admin, mark) == [], (tag, value)
         assert snapshot(estate) == before, (tag, value)
@@ -214,9 +214,9 @@ def test_a_wired_target_retagged_with_hostile_values_is_held_as_it_is(estate, ap
 
 def test_a_mis_tagged_target_alone_still_gets_its_finding(estate, app, admin):
     estate.tag(CLUSTER, CLUSTER_TAGS)
-    assert app.handle_events(estate.new_events()).ok
+    assert app.events.handle(estate.new_events()).ok
     estate.tag(DATABASE, {**SQL_TAGS, "sc-workloads": "deployment/api;rm -rf /"})
     mark = admin.mark()
-    report = app.handle_events(estate.new_events())
+    report = app.events.handle(estate.new_events())
     assert writes_since(admin, mark) == []
     assert_names_the_tag(report.findings, DATABASE, "sc-workloads", "deployment/api;rm -rf /")

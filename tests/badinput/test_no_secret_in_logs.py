@@ -17,7 +17,6 @@ import pytest
 from shared import report as report_module
 from shared.adapters.logs import LOGGER_NAME
 from shared.cli import main
-from shared.service.sweep import Sweeper
 from tests.conftest import CLUSTER, DATABASE, OPENAI
 from tests.e2e.conftest import CLUSTER_TAGS, OPENAI_TAGS, PASSWORD, SQL_TAGS, secret_values
 
@@ -75,12 +74,12 @@ def test_the_password_flows_to_the_cluster_and_into_no_log_report_or_output(esta
     estate.tag(DATABASE, SQL_TAGS)
     estate.tag(OPENAI, OPENAI_TAGS)
     events = estate.new_events()
-    reports = [app.handle_events(events)]
+    reports = [app.events.handle(events)]
     assert reports[0].ok, reports[0].summary()
     # the value did go through the app: Key Vault -> the app -> Service Connector -> the cluster's secret
     assert secret_values(estate.secret(secret_name(estate)))["AZURE_SQL_PASSWORD"] == PASSWORD
-    reports += [app.apply(), app.plan(), app.handle_events(events)]
-    sweep = report_module.to_json(Sweeper(app).run())  # the sweep reads the connection's own secret (key names)
+    reports += [app.applier.apply(), app.applier.plan(), app.events.handle(events)]
+    sweep = report_module.to_json(app.sweeper.run())  # the sweep reads the connection's own secret (key names)
     path = tmp_path / "events.json"
     path.write_text(json.dumps(events))
     assert main(["--verbose", "--output", "json", "handle-event", str(path)]) == 0
@@ -104,7 +103,7 @@ def test_failures_after_the_password_was_read_do_not_carry_it(faults, estate, ap
     estate.tag(CLUSTER, CLUSTER_TAGS)
     estate.tag(DATABASE, SQL_TAGS)
     admin.post("faults", faults)
-    report = app.handle_events(estate.new_events())
+    report = app.events.handle(estate.new_events())
     assert not report.ok and any(o.status == "failed" for run in report.runs for o in run.outcomes)
     keyvault = [r for r in admin.requests_since(0) if r["service"] == "keyvault" and r["status"] == 200]
     assert keyvault  # the password was read before the failure
@@ -124,7 +123,7 @@ def test_a_password_pasted_into_the_tag_is_never_echoed(value, estate, app, admi
     estate.tag(CLUSTER, CLUSTER_TAGS)
     estate.tag(DATABASE, {**SQL_TAGS, "sc-sql-password": value})
     mark = admin.mark()
-    report = app.handle_events(estate.new_events())
+    report = app.events.handle(estate.new_events())
     assert [f.tag for f in report.findings if f.resource_id.lower() == DATABASE.lower()] == ["sc-sql-password"]
     assert [r for r in admin.requests_since(mark) if r["service"] == "keyvault"] == []  # refused before any read
     assert_no_secret(logs, [report])

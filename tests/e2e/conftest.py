@@ -9,7 +9,7 @@ import pytest
 from azure.mgmt.resource.resources import ResourceManagementClient
 
 from shared.config import Settings
-from shared.service.reconciler import Application
+from shared.container import Application
 from tests.conftest import CLUSTER, SUB, Admin, UserCredential
 
 PASSWORD_URL = "https://kv-shop.vault.azure.net/secrets/sql-orders-password"

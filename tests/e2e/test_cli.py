@@ -14,7 +14,6 @@ import yaml
 
 from shared.cli import EXIT_DEFERRED, EXIT_DRIFT, EXIT_FAILED, EXIT_OK, EXIT_USAGE, main
 from shared.core.codes import Code
-from shared.service.sweep import Sweeper
 from tests.conftest import CLUSTER, DATABASE, OPENAI, SUB
 from tests.e2e.conftest import CLUSTER_TAGS, OPENAI_TAGS, SQL_TAGS
 
@@ -111,18 +110,27 @@ def test_a_saved_plan_applies_only_while_the_estate_matches(estate, admin, capsy
     assert main(["apply", "--plan", str(tmp_path / "other.json")]) == EXIT_USAGE
 
 
-def test_filters_limit_a_run_and_an_unknown_subscription_is_a_usage_error(estate, admin, capsys):
+def test_filters_limit_a_run_and_a_filter_that_matches_nothing_is_a_usage_error(estate, admin, capsys):
     estate.tag(CLUSTER, {"sc-group": "shop"})
     estate.tag(DATABASE, SQL_TAGS)
     mark = admin.mark()
-    code, report = run_json(capsys, "apply", "--cluster", "aks-other", "-o", "json")
-    assert code == EXIT_OK and report["clusters"] == [] and estate.writes_since(mark) == []
+    assert main(["apply", "--cluster", "aks-other", "-o", "json"]) == EXIT_USAGE
+    captured = capsys.readouterr()
+    assert captured.out == "" and estate.writes_since(mark) == []
+    assert captured.err == (
+        f"sc-autopilot: --cluster aks-other matches no cluster tagged sc-group; tagged: aks-shop (-g rg-shop, "
+        f"--subscription {SUB})\n"
+    )
     code, report = run_json(
         capsys, "plan", "-o", "json", "-g", "rg-shop", "--subscription", SUB.upper(), "--cluster", CLUSTER
     )
     assert code == EXIT_OK and [c["cluster"] for c in report["clusters"]] == [CLUSTER]
+    code, report = run_json(capsys, "plan", "-o", "json", "--subscription", "contoso-platform")  # a name, as az
+    assert code == EXIT_OK and [c["cluster"] for c in report["clusters"]] == [CLUSTER]
     assert main(["plan", "--subscription", "00000000-0000-4000-8000-000000000000"]) == EXIT_USAGE
-    assert "is not one of SC_SUBSCRIPTIONS" in capsys.readouterr().err
+    assert f"is not one of SC_SUBSCRIPTIONS (by id or name): {SUB} (contoso-platform)" in capsys.readouterr().err
+    assert main(["plan", "-g", "rg-nope"]) == EXIT_USAGE
+    assert "-g rg-nope matches no cluster tagged sc-group; tagged: aks-shop" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("mistake", ["missing event file", "http endpoint", "unwritable report", "no settings"])
@@ -151,7 +159,7 @@ def test_sweep_exit_codes_drift_and_reports(estate, app, tmp_path, capsys):
     assert main(["sweep", "--dry-run", "--report", str(document)]) == EXIT_DRIFT  # not connected yet: Drifted
     assert json.loads(document.read_text())["summary"]["verdicts"]["Drifted"] == 1
     capsys.readouterr()
-    app.handle_events(estate.new_events())
+    app.events.handle(estate.new_events())
     assert main(["sweep", "--report", str(page)]) == EXIT_OK
     out = capsys.readouterr().out
     assert "Compliant 1" in out and "<h1>sc-autopilot compliance report</h1>" in page.read_text()
@@ -190,7 +198,7 @@ def test_deferral_has_its_exit_code_and_dry_run_writes_nothing(estate, admin):
 def test_report_renders_a_saved_json_report_offline(estate, app, tmp_path, capsys):
     estate.tag(CLUSTER, {"sc-group": "shop"})
     estate.tag(DATABASE, SQL_TAGS)
-    app.handle_events(estate.new_events())
+    app.events.handle(estate.new_events())
     document, page = tmp_path / "r.json", tmp_path / "r.html"
     assert main(["sweep", "--dry-run", "--report", str(document)]) == EXIT_OK
     version_1 = tmp_path / "v1.json"  # an earlier report of the first schema still gives its trend
@@ -215,7 +223,7 @@ def test_report_renders_a_saved_json_report_offline(estate, app, tmp_path, capsy
 def test_progress_counts_clusters(estate, app):
     estate.tag(CLUSTER, {"sc-group": "shop"})
     seen = []
-    Sweeper(app).run(dry_run=True, progress=lambda phase, done, total: seen.append((phase, done, total)))
+    app.sweeper.run(dry_run=True, progress=lambda phase, done, total: seen.append((phase, done, total)))
     assert seen == [("reading", 0, 1), ("reading", 1, 1), ("sweeping", 0, 1), ("sweeping", 1, 1)]
 
 
@@ -249,5 +257,5 @@ def test_a_patch_that_follows_a_failed_linker_is_not_applied(estate, admin, caps
     assert code == EXIT_FAILED
     outcomes = [o for c in report["clusters"] for o in c["outcomes"]]
     waiting = [o for o in outcomes if o["action"].startswith("rewire ")]
-    assert waiting and all(o["status"] == "skipped" and "was not put: not wired" in o["detail"] for o in waiting)
+    assert waiting and all(o["status"] == "blocked" and "waits for: put-linker/" in o["detail"] for o in waiting)
     assert [r for r in estate.writes_since(mark) if "/apis/" in r["path"]] == []  # no workload was patched

@@ -14,7 +14,7 @@ from tests.e2e.conftest import CLUSTER_TAGS, OPENAI_TAGS, PASSWORD, SQL_TAGS, en
 def connect_sql(estate, app):
     estate.tag(CLUSTER, {"sc-group": "shop"})
     estate.tag(DATABASE, SQL_TAGS)
-    return app.handle_events(estate.new_events())
+    return app.events.handle(estate.new_events())
 
 
 def test_sql_secret_connection_end_to_end(estate, app):
@@ -36,7 +36,7 @@ def test_sql_secret_connection_end_to_end(estate, app):
 def test_a_second_run_makes_zero_writes(estate, app, admin):
     connect_sql(estate, app)
     mark = admin.mark()
-    report = app.apply()
+    report = app.applier.apply()
     assert report.ok and report.applied == []
     assert estate.writes_since(mark) == []
 
@@ -44,7 +44,7 @@ def test_a_second_run_makes_zero_writes(estate, app, admin):
 def test_openai_workload_identity_end_to_end(estate, app, admin):
     estate.tag(CLUSTER, CLUSTER_TAGS)
     estate.tag(OPENAI, OPENAI_TAGS)
-    report = app.handle_events(estate.new_events(schema="cloudevents"))
+    report = app.events.handle(estate.new_events(schema="cloudevents"))
     assert report.ok, report.summary()
     [linker] = estate.linkers()
     client_id = linker["properties"]["authInfo"]["clientId"]
@@ -68,10 +68,10 @@ def test_duplicated_reordered_and_replayed_events_converge(estate, app, admin):
     events = estate.new_events()
     shuffled = events * 3
     random.Random(7).shuffle(shuffled)
-    assert app.handle_events(shuffled).ok
+    assert app.events.handle(shuffled).ok
     state_after = (estate.linkers(), estate.workload("Deployment", "api"))
     mark = admin.mark()
-    assert app.handle_events(events).ok  # a replay much later
+    assert app.events.handle(events).ok  # a replay much later
     assert estate.writes_since(mark) == []
     assert (estate.linkers(), estate.workload("Deployment", "api")) == state_after
 
@@ -82,7 +82,7 @@ def test_a_cluster_that_is_updating_is_deferred_then_converges(estate, app, admi
     assert report.deferred and not estate.linkers()
     assert any(f.code == "CLUSTER_NOT_READY" for f in report.findings)
     admin.post("provisioning-state", {"id": CLUSTER, "state": "Succeeded"})
-    assert app.apply().ok
+    assert app.applier.apply().ok
     assert len(estate.linkers()) == 1 and env_from_secrets(estate.workload("Deployment", "api"))
 
 
@@ -92,7 +92,7 @@ def test_removing_the_group_tag_reverses_the_wiring(estate, app):
     secret_name = env_from_secrets(estate.workload("Deployment", "api"))[0]
     assert estate.secret(secret_name) is not None  # so its absence below is the removal's doing
     estate.untag(DATABASE, "sc-group")
-    assert app.handle_events(estate.new_events()).ok
+    assert app.events.handle(estate.new_events()).ok
     assert estate.linkers() == []
     assert env_from_secrets(estate.workload("Deployment", "api")) == []
     assert estate.secret(secret_name) is None
@@ -101,7 +101,7 @@ def test_removing_the_group_tag_reverses_the_wiring(estate, app):
 def test_deleting_the_target_reverses_the_wiring(estate, app):
     connect_sql(estate, app)
     estate.delete(DATABASE)
-    assert app.handle_events(estate.new_events()).ok
+    assert app.events.handle(estate.new_events()).ok
     assert estate.linkers() == []
     assert env_from_secrets(estate.workload("StatefulSet", "worker")) == []
 
@@ -112,14 +112,14 @@ def test_pause_leaves_everything_alone(estate, app, admin):
     estate.tag(DATABASE, {"sc-pause": "true"})
     estate.untag(DATABASE, "sc-workloads")
     mark = admin.mark()
-    assert app.handle_events(estate.new_events()).ok
+    assert app.events.handle(estate.new_events()).ok
     assert estate.writes_since(mark) == [] and estate.workload("Deployment", "api") == before
 
 
 def test_protected_namespace_is_never_touched(estate, app):
     estate.tag(CLUSTER, {"sc-group": "shop"})
     estate.tag(DATABASE, {**SQL_TAGS, "sc-namespace": "kube-system", "sc-workloads": "deployment/coredns"})
-    report = app.handle_events(estate.new_events())
+    report = app.events.handle(estate.new_events())
     assert estate.linkers() == []
     assert any(f.tag == "sc-namespace" for f in report.findings)
 
@@ -135,12 +135,12 @@ def test_a_foreign_service_account_is_not_replaced(make_cloud):
             workload["serviceAccountName"] = "payments-sa"
     cloud = make_cloud(spec)
     from shared.config import Settings
-    from shared.service.reconciler import Application
+    from shared.container import Application
 
     estate, app = Estate(Admin(cloud)), Application(Settings.from_env())
     estate.tag(CLUSTER, CLUSTER_TAGS)
     estate.tag(OPENAI, OPENAI_TAGS)
-    report = app.handle_events(estate.new_events())
+    report = app.events.handle(estate.new_events())
     assert any(f.code == "SA_CONFLICT" for f in report.findings)
     assert estate.workload("Deployment", "web")["spec"]["template"]["spec"]["serviceAccountName"] == "payments-sa"
 
@@ -149,7 +149,7 @@ def test_invalid_tags_give_findings_and_do_not_block_others(estate, app):
     estate.tag(CLUSTER, CLUSTER_TAGS)
     estate.tag(DATABASE, {**SQL_TAGS, "sc-workloads": "pod/api;rm -rf /"})
     estate.tag(OPENAI, OPENAI_TAGS)
-    report = app.handle_events(estate.new_events())
+    report = app.events.handle(estate.new_events())
     bad = [f for f in report.findings if f.tag == "sc-workloads"]
     assert bad and DATABASE.lower() in bad[0].resource_id.lower() and bad[0].fix
     assert len(estate.linkers()) == 1  # the OpenAI connection still happened
@@ -164,8 +164,8 @@ def test_throttling_storms_and_server_errors_converge(estate, app, admin):
          "retry_after": 0},
         {"kind": "status", "status": 500, "service": "kube", "method": "PATCH", "path": "deployments", "times": 1},
     ])  # fmt: skip
-    app.handle_events(estate.new_events())
-    app.apply()
+    app.events.handle(estate.new_events())
+    app.applier.apply()
     assert len(estate.linkers()) == 1
     assert len(env_from_secrets(estate.workload("Deployment", "api"))) == 1
 
@@ -173,14 +173,14 @@ def test_throttling_storms_and_server_errors_converge(estate, app, admin):
 def test_no_log_line_carries_the_password(estate, app, caplog):
     caplog.set_level(logging.DEBUG)
     connect_sql(estate, app)
-    app.apply()
+    app.applier.apply()
     assert caplog.records
     assert all(PASSWORD not in record.getMessage() for record in caplog.records)
 
 
 def test_a_missing_right_becomes_a_finding_naming_action_and_scope(make_cloud):
     from shared.config import Settings
-    from shared.service.reconciler import Application
+    from shared.container import Application
     from tests.conftest import Admin, demo_spec
     from tests.e2e.conftest import Estate
 
@@ -191,7 +191,7 @@ def test_a_missing_right_becomes_a_finding_naming_action_and_scope(make_cloud):
     estate, app = Estate(Admin(cloud)), Application(Settings.from_env())
     estate.tag(CLUSTER, {"sc-group": "shop"})
     estate.tag(DATABASE, SQL_TAGS)
-    report = app.handle_events(estate.new_events())
+    report = app.events.handle(estate.new_events())
     [finding] = [f for f in report.findings if f.code == "PERMISSION_MISSING"]
     assert "Microsoft.KubernetesConfiguration/register/action" in finding.message
     assert f"/subscriptions/{cloud.subscriptions[0]}" in finding.fix

@@ -7,8 +7,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from shared.config import Settings
-from shared.service.reconciler import Application
-from shared.service.sweep import Sweeper
+from shared.container import Application
 from tests.conftest import CLUSTER, DATABASE, OPENAI, RG, SUB, Admin, demo_spec
 from tests.e2e.conftest import CLUSTER_TAGS, OPENAI_TAGS, SQL_TAGS, Estate
 from tests.infra.bicep import Template
@@ -48,14 +47,14 @@ def test_everything_works_with_only_the_custom_role(make_cloud, monkeypatch):
     estate.tag(CLUSTER, CLUSTER_TAGS)
     estate.tag(DATABASE, SQL_TAGS)
     estate.tag(OPENAI, OPENAI_TAGS)
-    report = app.handle_events(estate.new_events())
+    report = app.events.handle(estate.new_events())
     assert report.ok and not [f for f in report.findings if f.code.endswith("FORBIDDEN") or "PERMISSION" in f.code]
     assert len(estate.linkers()) == 2
     now = datetime.now(UTC)
-    Sweeper(app).run(now=now)
-    Sweeper(app).run(now=now + timedelta(hours=25))
+    app.sweeper.run(now=now)
+    app.sweeper.run(now=now + timedelta(hours=25))
     assert estate.secret("sc-left-secret") is None
     estate.untag(OPENAI, "sc-group")
-    assert app.handle_events(estate.new_events()).ok and len(estate.linkers()) == 1
+    assert app.events.handle(estate.new_events()).ok and len(estate.linkers()) == 1
     forbidden = [r for r in Admin(cloud).requests_since(0) if r["status"] == 403]
     assert forbidden == []

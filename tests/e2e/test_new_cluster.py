@@ -8,8 +8,8 @@ import time
 import requests
 
 from shared.config import Settings
+from shared.container import Application
 from shared.core.consent import ALLOWED_TARGETS
-from shared.service.reconciler import Application
 from tests.conftest import DATABASE, RG, Admin, demo_spec
 from tests.e2e.conftest import SQL_TAGS, Estate
 
@@ -22,7 +22,7 @@ def test_a_cluster_tagged_at_creation_is_deferred_while_creating_and_wired_on_re
     admin = Admin(cloud)
     estate, app = Estate(admin), Application(Settings.from_env())
     estate.tag(DATABASE, {k: v for k, v in SQL_TAGS.items() if k != "sc-workloads"})  # a connection, no workload
-    assert app.handle_events(estate.new_events()).ok  # no cluster in the group yet: nothing to do
+    assert app.events.handle(estate.new_events()).ok  # no cluster in the group yet: nothing to do
 
     # `az aks create --tags sc-group=shop`: ARM accepts the PUT (201 Creating) and raises the write event at once
     created = requests.put(
@@ -37,17 +37,17 @@ def test_a_cluster_tagged_at_creation_is_deferred_while_creating_and_wired_on_re
     events = estate.new_events()
     assert [e["subject"] for e in events] == [NEW_CLUSTER]
 
-    deferred = app.handle_events(events)
+    deferred = app.events.handle(events)
     assert deferred.deferred and not _linkers_on(admin, NEW_CLUSTER)
     assert any(f.code == "CLUSTER_NOT_READY" for f in deferred.findings)
 
     _wait_until_succeeded(admin, NEW_CLUSTER)
     # A new cluster has no application namespace: its owner creates it and consents to the database (sc-autopilot
     # never creates one); until then the connection is refused with CONSENT_MISSING.
-    refused = app.handle_events(events)
+    refused = app.events.handle(events)
     assert any(f.code == "CONSENT_MISSING" for f in refused.findings) and not _linkers_on(admin, NEW_CLUSTER)
     _create_namespace(cloud, admin, NEW_CLUSTER, "shop", {ALLOWED_TARGETS: RG})
-    wired = app.handle_events(events)  # Event Grid redelivers the deferred event
+    wired = app.events.handle(events)  # Event Grid redelivers the deferred event
     assert wired.ok and not wired.deferred, wired.summary()
     [linker] = _linkers_on(admin, NEW_CLUSTER)
     assert linker["properties"]["targetService"]["id"] == DATABASE and linker["properties"]["scope"] == "shop"

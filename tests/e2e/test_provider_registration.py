@@ -7,7 +7,7 @@ from __future__ import annotations
 import time
 
 from shared.config import Settings
-from shared.service.reconciler import Application
+from shared.container import Application
 from tests.conftest import CLUSTER, DATABASE, SUB, Admin, demo_spec
 from tests.e2e.conftest import SQL_TAGS, Estate
 
@@ -21,7 +21,7 @@ def test_no_linker_is_put_while_the_provider_is_registering(make_cloud):
     estate.tag(CLUSTER, {"sc-group": "shop"})
     estate.tag(DATABASE, SQL_TAGS)
     mark = admin.mark()
-    app.handle_events(estate.new_events())
+    app.events.handle(estate.new_events())
     assert not estate.linkers()
     linker_puts = [r for r in admin.requests_since(mark) if r["method"] == "PUT" and "/linkers/" in r["path"]]
     assert linker_puts == []  # held: a PUT now would fail its operation ("Conflict") and leave a Failed linker
@@ -29,5 +29,5 @@ def test_no_linker_is_put_while_the_provider_is_registering(make_cloud):
     while admin.state()["subscriptions"][SUB]["providers"]["Microsoft.KubernetesConfiguration"] != "Registered":
         assert time.monotonic() < deadline
         time.sleep(0.1)
-    assert app.apply().ok
+    assert app.applier.apply().ok
     assert len(estate.linkers()) == 1

@@ -44,7 +44,7 @@ def drain(connection: str, queue: str) -> list[func.QueueMessage]:
 def test_timer_fans_out_and_the_last_cluster_writes_the_report(storage, estate, admin):
     estate.tag(CLUSTER, {"sc-group": "shop"})
     estate.tag(DATABASE, SQL_TAGS)
-    app_module.application().handle_events(estate.new_events())
+    app_module.application().events.handle(estate.new_events())
     functions()["sweep_timer"].get_user_function()(TimerRequest(past_due=False))
     messages = drain(storage, SWEEP_QUEUE)
     assert [json.loads(m.get_body())["cluster"] for m in messages] == [CLUSTER]

@@ -9,9 +9,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from shared.config import Settings
+from shared.container import Application
 from shared.core.verdicts import Status
-from shared.service.reconciler import Application
-from shared.service.sweep import Sweeper
 from tests.conftest import CLUSTER, OPENAI, Admin, demo_spec
 from tests.e2e.conftest import CLUSTER_TAGS, OPENAI_TAGS, Estate, env_from_secrets, secret_values
 
@@ -29,7 +28,7 @@ def test_an_ai_services_account_is_wired_with_its_own_key_names_and_judged_compl
     estate, app = _estate_with_account_kind(make_cloud, "AIServices")
     estate.tag(CLUSTER, CLUSTER_TAGS)
     estate.tag(OPENAI, OPENAI_TAGS)
-    report = app.handle_events(estate.new_events())
+    report = app.events.handle(estate.new_events())
     assert report.ok, report.summary()
     [secret] = env_from_secrets(estate.workload("Deployment", "web"))
     assert set(secret_values(estate.secret(secret))) == {
@@ -38,7 +37,7 @@ def test_an_ai_services_account_is_wired_with_its_own_key_names_and_judged_compl
         "AZURE_AISERVICES_SPEECH_ENDPOINT",
         "AZURE_AISERVICES_CLIENTID",
     }
-    result = Sweeper(app).run(now=NOW)
+    result = app.sweeper.run(now=NOW)
     assert [v.status for c in result.clusters for v in c.verdicts] == [Status.COMPLIANT]
 
 
@@ -47,6 +46,6 @@ def test_a_cognitive_services_account_is_not_an_openai_target(make_cloud):
     estate, app = _estate_with_account_kind(make_cloud, "CognitiveServices")
     estate.tag(CLUSTER, CLUSTER_TAGS)
     estate.tag(OPENAI, OPENAI_TAGS)
-    app.handle_events(estate.new_events())
+    app.events.handle(estate.new_events())
     assert estate.linkers() == []
     assert env_from_secrets(estate.workload("Deployment", "web")) == []

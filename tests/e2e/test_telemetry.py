@@ -41,7 +41,7 @@ def counters() -> dict[str, float]:
 def test_reconcile_emits_spans_and_counters(estate, app):
     estate.tag(CLUSTER, {"sc-group": "shop"})
     estate.tag(DATABASE, SQL_TAGS)
-    assert app.handle_events(estate.new_events()).ok
+    assert app.events.handle(estate.new_events()).ok
     values = counters()
     assert values["sc_autopilot.connections.created"] >= 1
     assert values["sc_autopilot.workloads.rewired"] >= 2

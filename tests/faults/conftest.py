@@ -18,9 +18,9 @@ from azure.core.exceptions import HttpResponseError, ServiceRequestError, Servic
 from kubernetes.client.exceptions import ApiException
 
 from shared.config import Settings
+from shared.container import Application
 from shared.core import naming
 from shared.core.manifests import pod_spec, service_account_of
-from shared.service.reconciler import Application
 from shared.service.results import RunReport
 from tests.conftest import CLUSTER, DATABASE, OPENAI, Admin
 from tests.e2e.conftest import CLUSTER_TAGS, OPENAI_TAGS, SQL_TAGS, Estate, env_from_secrets
@@ -166,12 +166,12 @@ def assert_unwired(estate: Estate) -> None:
 def assert_converged(estate: Estate, app: Application, admin: Admin, *, connected: bool = True) -> None:
     """Nothing is left to do (a plan with no actions, so no deferred work was lost), a full apply writes nothing,
     and the estate is exactly what the tags ask for."""
-    plan = app.plan()
+    plan = app.applier.plan()
     assert plan.ok and plan.runs, plan.summary()
     leftover = [line for run in plan.runs for p in run.plans for line in p.lines()]
     assert leftover == [], f"work left after the faults cleared: {leftover}"
     mark = admin.mark()
-    again = app.apply()
+    again = app.applier.apply()
     assert again.ok and again.applied == [] and again.deferred == [], again.summary()
     assert estate.writes_since(mark) == []
     (assert_wired if connected else assert_unwired)(estate)

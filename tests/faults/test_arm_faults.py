@@ -14,7 +14,6 @@ from datetime import UTC, datetime
 import pytest
 
 from shared.core.verdicts import Status
-from shared.service.sweep import Sweeper
 from tests.conftest import CLUSTER
 from tests.faults.conftest import (
     TRANSIENT,
@@ -81,12 +80,12 @@ def test_connecting_survives_transient_faults_on_every_operation(kind, estate, a
     mark = admin.mark()
     # a dropped connection on listClusterUserCredential is its own (expected-failure) test below
     inject(admin, *faults_for(CONNECT, kind, skip=(CREDENTIAL,) if kind == "reset" else ()))
-    first = attempt(lambda: app.handle_events(events), may_raise=())
+    first = attempt(lambda: app.events.handle(events), may_raise=())
     assert first.report.ok and not first.report.deferred, first.report.summary()
     assert_every_fault_hit(admin)
     assert_references_resolve(estate)
     clear_faults(admin)
-    redelivered = new_app().handle_events(events)  # Event Grid delivers at least once: the same events again
+    redelivered = new_app().events.handle(events)  # Event Grid delivers at least once: the same events again
     assert redelivered.ok and redelivered.applied == [], redelivered.summary()
     assert_converged(estate, app, admin)
     assert_only_ours_deleted(admin, mark)
@@ -94,31 +93,31 @@ def test_connecting_survives_transient_faults_on_every_operation(kind, estate, a
 
 @pytest.mark.parametrize("kind", TRANSIENT)
 def test_disconnecting_survives_transient_faults_on_every_operation(kind, estate, app, admin):
-    assert app.handle_events(connect_everything(estate)).ok
+    assert app.events.handle(connect_everything(estate)).ok
     events = disconnect_everything(estate)
     mark = admin.mark()
     inject(admin, *faults_for(DISCONNECT, kind))
-    first = attempt(lambda: new_app().handle_events(events), may_raise=())
+    first = attempt(lambda: new_app().events.handle(events), may_raise=())
     assert first.report.ok, first.report.summary()
     assert_every_fault_hit(admin)
     assert_references_resolve(estate)
     clear_faults(admin)
-    assert new_app().handle_events(events).ok
+    assert new_app().events.handle(events).ok
     assert_converged(estate, app, admin, connected=False)
     assert_only_ours_deleted(admin, mark)
 
 
 @pytest.mark.parametrize("kind", TRANSIENT)
 def test_the_sweep_survives_transient_faults_on_every_operation(kind, estate, app, admin):
-    assert app.handle_events(connect_everything(estate)).ok
+    assert app.events.handle(connect_everything(estate)).ok
     mark = admin.mark()
     inject(admin, *faults_for(SWEEP, kind))
-    first = attempt(lambda: Sweeper(new_app()).run(now=NOW), may_raise=())
+    first = attempt(lambda: new_app().sweeper.run(now=NOW), may_raise=())
     verdicts = [v.status for c in first.result.clusters for v in c.verdicts]
     assert verdicts == [Status.COMPLIANT, Status.COMPLIANT], [v for c in first.result.clusters for v in c.verdicts]
     assert_every_fault_hit(admin)
     clear_faults(admin)
-    again = Sweeper(new_app()).run(now=NOW)
+    again = new_app().sweeper.run(now=NOW)
     assert [v.status for c in again.clusters for v in c.verdicts] == [Status.COMPLIANT, Status.COMPLIANT]
     assert_converged(estate, app, admin)
     assert_only_ours_deleted(admin, mark)
@@ -128,7 +127,7 @@ def test_a_dropped_connection_on_the_cluster_credential_is_retried(estate, app, 
     events = connect_everything(estate)
     [(_, service, method, path)] = [op for op in CONNECT if op[0] == CREDENTIAL]
     inject(admin, fault("reset", service, method, path))
-    report = app.handle_events(events)
+    report = app.events.handle(events)
     assert report.ok, report.summary()
     assert_every_fault_hit(admin)
 
@@ -140,7 +139,7 @@ def test_retry_after_is_honoured(estate, app, admin):
     resources, put = SUB_PATH + r"/resources$", LINKERS + "/scap_"
     inject(admin, fault("throttle", "arm", "GET", resources, retry_after=1),
            fault("throttle", "arm", "PUT", put, retry_after=1))  # fmt: skip
-    assert app.handle_events(events).ok
+    assert app.events.handle(events).ok
     assert_every_fault_hit(admin)
     log = admin.requests_since(mark)
     for method, path in (("GET", resources), ("PUT", put)):
@@ -159,13 +158,13 @@ def test_a_linker_lro_that_fails_on_the_service_side_is_put_again_within_the_run
     events = connect_everything(estate)
     mark = admin.mark()
     inject(admin, fault("lro_fail", "arm", "LRO", LINKERS + "/scap_"))  # the emulator's LRO step, not a request
-    first = attempt(lambda: app.handle_events(events), may_raise=())
+    first = attempt(lambda: app.events.handle(events), may_raise=())
     assert_every_fault_hit(admin)
     assert first.report.ok, first.report.summary()
     puts = [r["path"] for r in admin.requests_since(mark) if r["method"] == "PUT" and "/linkers/scap_" in r["path"]]
     assert len(puts) == len(set(puts)) + 1, "the failed linker was not put again"
     assert_references_resolve(estate)  # a workload is only ever wired to a secret that exists
-    redelivered = new_app().handle_events(events)
+    redelivered = new_app().events.handle(events)
     assert redelivered.ok and redelivered.applied == [], redelivered.summary()
     assert_converged(estate, app, admin)
     assert_only_ours_deleted(admin, mark)
@@ -177,7 +176,7 @@ def test_a_linker_put_retried_by_us_sends_the_whole_body_again(estate, app, admi
     events = connect_everything(estate)
     mark = admin.mark()
     inject(admin, fault("status", "arm", "PUT", LINKERS + "/scap_", status=409))
-    report = app.handle_events(events)
+    report = app.events.handle(events)
     assert_every_fault_hit(admin)
     assert report.ok, report.summary()
     puts = [r for r in admin.requests_since(mark) if r["method"] == "PUT" and "/linkers/scap_" in r["path"]]
@@ -191,12 +190,12 @@ def test_work_deferred_under_faults_is_redone_on_redelivery(estate, app, admin):
     admin.post("provisioning-state", {"id": CLUSTER, "state": "Updating"})
     events = connect_everything(estate)
     inject(admin, *faults_for(CONNECT[:3], "503"))
-    first = attempt(lambda: app.handle_events(events), may_raise=())
+    first = attempt(lambda: app.events.handle(events), may_raise=())
     assert_every_fault_hit(admin)
     assert first.report.deferred and first.report.applied == [] and estate.linkers() == []
     assert any(f.code == "CLUSTER_NOT_READY" for f in first.report.findings)
     clear_faults(admin)
     admin.post("provisioning-state", {"id": CLUSTER, "state": "Succeeded"})
-    redelivered = new_app().handle_events(events)
+    redelivered = new_app().events.handle(events)
     assert redelivered.ok and not redelivered.deferred, redelivered.summary()
     assert_converged(estate, app, admin)

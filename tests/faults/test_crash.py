@@ -66,7 +66,7 @@ def test_a_process_killed_between_the_linker_put_and_the_workload_patch_converge
     clear_faults(admin)
 
     app = new_app()
-    report = app.handle_events(events)  # Event Grid redelivers: the invocation never completed
+    report = app.events.handle(events)  # Event Grid redelivers: the invocation never completed
     assert report.ok and not report.deferred, report.summary()
     # The killed process's patch reaches the server late: its resourceVersion guard must keep it from wiring twice.
     late = wait_for_request(admin, mark, lambda r: r.get("fault") == "delay", timeout=HELD_MS / 1000 + 10)

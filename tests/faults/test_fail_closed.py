@@ -141,7 +141,7 @@ def test_a_read_that_fails_beyond_every_retry_removes_nothing(read: Read, world:
             assert wired(after, cluster) == set(APPS[: step + 1]), f"{context}: {cluster} did not converge"
     record_property("attempts", attempts)
     # The fault cleared: the estate converges, the pending removal included.
-    report = new_app().apply()
+    report = new_app().applier.apply()
     assert report.ok, report.summary()
     if read.read == "target":
         assert [lk for lk in estate.linkers() if "oai-shop" in lk["properties"]["targetService"]["id"]] == []
@@ -158,7 +158,7 @@ def test_a_failed_cluster_listing_falls_back_to_a_get_per_cluster(world: World):
     inject(admin, fault("status", "arm", "GET", r"/providers/Microsoft\.ContainerService/managedClusters$",
                         status=503, retry_after=0, times=None))  # fmt: skip
     world.give_the_others_work(1)
-    report = new_app().apply()
+    report = new_app().applier.apply()
     assert report.ok, report.summary()
     assert any(f["hits"] for f in admin.get("faults")["faults"])
     state = admin.state()

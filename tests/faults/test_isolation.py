@@ -72,13 +72,13 @@ def test_a_run_that_would_remove_more_than_the_cap_holds_every_removal(world: Wo
     world.give_the_others_work(1)  # and additive work elsewhere
     monkeypatch.setenv("SC_MAX_REMOVALS_PER_RUN", "8")
     before, mark = admin.state(), admin.mark()
-    tripped = new_app().apply()
+    tripped = new_app().applier.apply()
     assert [f.code for f in tripped.findings if f.code is Code.REMOVALS_HELD] == [Code.REMOVALS_HELD]
     assert_nothing_removed(admin, mark, before, admin.state())
     state = admin.state()
     assert all(wired(state, cluster) == {"app0", "app1"} for cluster in OTHERS), "the rest was not written"
     monkeypatch.setenv("SC_MAX_REMOVALS_PER_RUN", "9")  # at the cap: removed normally
-    report = new_app().apply()
+    report = new_app().applier.apply()
     assert report.ok and not [f for f in report.findings if f.code is Code.REMOVALS_HELD], report.summary()
     assert_unwired(estate)
     assert env_from_secrets(estate.workload("Deployment", "web"), "nginx") == []

@@ -13,7 +13,6 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from shared.core.verdicts import Status
-from shared.service.sweep import Sweeper
 from tests.conftest import Admin, demo_spec
 from tests.e2e.conftest import Estate
 from tests.faults.conftest import (
@@ -68,16 +67,16 @@ def test_kubernetes_faults_converge(operation, flow, method, path, make_cloud):
     admin = orphan_cloud(make_cloud) if flow == "orphans" else Admin(make_cloud())
     estate, app = Estate(admin), new_app()
     if flow == "orphans":
-        run = lambda: Sweeper(app).run(now=NOW)  # noqa: E731
+        run = lambda: app.sweeper.run(now=NOW)  # noqa: E731
     elif flow == "sweep":
-        assert app.handle_events(connect_everything(estate)).ok
-        run = lambda: Sweeper(app).run(now=NOW)  # noqa: E731
+        assert app.events.handle(connect_everything(estate)).ok
+        run = lambda: app.sweeper.run(now=NOW)  # noqa: E731
     else:
         events = connect_everything(estate)
         if flow == "disconnect":
-            assert app.handle_events(events).ok
+            assert app.events.handle(events).ok
             events = disconnect_everything(estate)
-        run = lambda: app.handle_events(events)  # noqa: E731
+        run = lambda: app.events.handle(events)  # noqa: E731
     mark = admin.mark()
     inject(admin, *[fault(service="kube", method=method, path=path, **spec) for spec in TRANSIENT.values()])
     for _ in range(len(TRANSIENT)):  # each redelivery meets at least one fault until all were met
@@ -93,7 +92,7 @@ def test_kubernetes_faults_converge(operation, flow, method, path, make_cloud):
         assert [o.state for o in final.clusters[0].orphans] == ["first-seen"]  # every earlier annotation failed
         annotations = estate.secret(STALE["metadata"]["name"])["metadata"]["annotations"]
         assert annotations["sc-autopilot.io/orphaned-since"] == "2026-11-22T12:00:00Z"
-        later = Sweeper(app).run(now=NOW + timedelta(hours=1))
+        later = app.sweeper.run(now=NOW + timedelta(hours=1))
         assert [o.state for o in later.clusters[0].orphans] == ["report-only"]  # marked once, not again
         assert estate.secret(STALE["metadata"]["name"])["metadata"]["annotations"] == annotations
     elif flow == "sweep":
@@ -108,17 +107,17 @@ def test_kubernetes_faults_converge(operation, flow, method, path, make_cloud):
 def test_a_workload_that_cannot_be_unwired_keeps_its_secret_and_linker(estate, app, admin):
     """The plan deletes a removed connection's secret because its rewires take every reference away. If a rewire
     keeps failing (every pass of the run), the secret it still references and the linker stay until it succeeds."""
-    assert app.handle_events(connect_everything(estate)).ok
+    assert app.events.handle(connect_everything(estate)).ok
     events = disconnect_everything(estate)
     mark = admin.mark()
     inject(admin, fault("status", "kube", "PATCH", r"/namespaces/shop/deployments/api$", status=503, times=None))
-    report = attempt(lambda: app.handle_events(events), may_raise=()).report
+    report = attempt(lambda: app.events.handle(events), may_raise=()).report
     assert not report.ok and any("deployment/shop/api" in o.action.describe() for r in report.runs for o in r.failed)
     assert_references_resolve(estate)  # api still uses the SQL secret: it must still exist
     sql = [lk for lk in estate.linkers() if "orders" in lk["properties"]["targetService"]["id"]]
     assert len(sql) == 1, "the SQL linker went while its secret is still in use"
     clear_faults(admin)
-    assert app.handle_events(events).ok
+    assert app.events.handle(events).ok
     assert_converged(estate, app, admin, connected=False)
     assert_only_ours_deleted(admin, mark)
 
@@ -126,7 +125,7 @@ def test_a_workload_that_cannot_be_unwired_keeps_its_secret_and_linker(estate, a
 def test_a_kubernetes_server_error_on_a_read_is_retried_within_the_run(estate, app, admin):
     events = connect_everything(estate)
     inject(admin, fault("status", "kube", "GET", r"/apis/apps/v1/deployments$", status=500))
-    report = app.handle_events(events)
+    report = app.events.handle(events)
     assert_every_fault_hit(admin)
     assert report.ok, report.summary()
 
@@ -136,7 +135,7 @@ def test_a_throttled_kubernetes_read_is_retried_within_the_run(estate, app, admi
     events = connect_everything(estate)
     inject(admin, fault("throttle", "kube", "GET", r"/apis/apps/v1/deployments$", retry_after=1),
            fault("status", "kube", "GET", r"/api/v1/secrets$", status=503, retry_after=1))  # fmt: skip
-    report = app.handle_events(events)
+    report = app.events.handle(events)
     assert_every_fault_hit(admin)
     assert report.ok, report.summary()
     assert_converged(estate, app, admin)

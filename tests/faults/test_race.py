@@ -11,7 +11,6 @@ import threading
 import time
 from datetime import UTC, datetime
 
-from shared.service.sweep import Sweeper
 from tests.faults.conftest import (
     assert_converged,
     assert_only_ours_deleted,
@@ -28,7 +27,7 @@ CONFLICT_SIGNS = ("kept changing", "answered 409", "answered 422", "Conflict")
 def race(events: list[dict]) -> dict:
     """handle_events and a sweep started together on separate Application instances; what each returned, and when."""
     event_app, sweep_app = new_app(), new_app()
-    runs = {"event": lambda: event_app.handle_events(events), "sweep": lambda: Sweeper(sweep_app).run(now=NOW)}
+    runs = {"event": lambda: event_app.events.handle(events), "sweep": lambda: sweep_app.sweeper.run(now=NOW)}
     start = threading.Barrier(len(runs))
     results: dict = {}
 
@@ -78,7 +77,7 @@ def test_an_event_and_a_sweep_racing_on_one_cluster_converge(estate, app, admin)
     assert lost, "no write conflict happened: the runs did not interleave"
 
     admin.post("latency", {"kube_ms": 0})
-    app.handle_events(events)  # the next delivery or sweep finishes whatever a racer deferred
+    app.events.handle(events)  # the next delivery or sweep finishes whatever a racer deferred
     assert_converged(estate, app, admin, connected=False)
 
 
@@ -89,6 +88,6 @@ def test_racing_connects_wire_each_workload_exactly_once(estate, app, admin):
     assert conflict_failures(results) == []
     assert_references_resolve(estate)
     admin.post("latency", {"kube_ms": 0})
-    redelivered = app.handle_events(events)
+    redelivered = app.events.handle(events)
     assert redelivered.ok and not redelivered.deferred, redelivered.summary()
     assert_converged(estate, app, admin)  # one envFrom entry per workload, the plan empty

@@ -86,7 +86,7 @@ def test_hung_arm_and_key_vault_calls_time_out_and_are_retried(short_timeout, es
         ("keyvault", "GET", r"^/secrets/sql-orders-password"),  # the SQL password
     ]
     inject(admin, *[fault("delay", service, method, path, delay_ms=DELAY_MS) for service, method, path in hanging])
-    first = attempt(lambda: app.handle_events(events), may_raise=())
+    first = attempt(lambda: app.events.handle(events), may_raise=())
     assert first.report.ok, first.report.summary()  # each timed-out call was retried within the run
     assert_every_fault_hit(admin)
     hung = hung_requests(admin, mark, expected=len(hanging))
@@ -95,7 +95,7 @@ def test_hung_arm_and_key_vault_calls_time_out_and_are_retried(short_timeout, es
     wait_until_linkers_settle(estate)
     # The abandoned PUT landed late and ran again: a run that saw it provisioning deferred that connection's
     # wiring (the function raises, Event Grid redelivers); the redelivery does it.
-    redelivered = app.handle_events(events)
+    redelivered = app.events.handle(events)
     assert redelivered.ok and not redelivered.deferred, redelivered.summary()
     assert_converged(estate, app, admin)
     assert_only_ours_deleted(admin, mark)
@@ -111,7 +111,7 @@ def test_hung_kubernetes_calls_time_out(short_timeout, estate, admin):
     patch = r"/apis/apps/v1/namespaces/shop/deployments/api$"
     inject(admin, fault("delay", "kube", "GET", r"/apis/apps/v1/deployments$", delay_ms=DELAY_MS),
            fault("delay", "kube", "PATCH", patch, delay_ms=DELAY_MS))  # fmt: skip
-    first = attempt(lambda: app.handle_events(events), may_raise=())
+    first = attempt(lambda: app.events.handle(events), may_raise=())
     assert first.seconds < 2 * DELAY_MS / 1000, f"the run waited for the hung calls ({first.seconds:.1f} s)"
     assert first.report.ok, first.report.summary()
     assert_every_fault_hit(admin)
@@ -119,6 +119,6 @@ def test_hung_kubernetes_calls_time_out(short_timeout, estate, admin):
     wait_for_request(admin, mark, lambda r: r["method"] == "PATCH" and re.search(patch, r["path"]) and "fault" in r)
     assert_references_resolve(estate)
     clear_faults(admin)
-    app.handle_events(events)
+    app.events.handle(events)
     assert_converged(estate, app, admin)
     assert_only_ours_deleted(admin, mark)

@@ -17,7 +17,6 @@ import pytest
 from emulator.runtime import LocalCloud
 from shared.core.consent import ALLOWED_TARGETS, NAMESPACES_TAG
 from shared.core.manifests import pod_template, read_wirings
-from shared.service.sweep import Sweeper
 from tests.conftest import CLUSTER, DATABASE, OPENAI, SUB, Admin, demo_spec
 from tests.e2e.conftest import CLUSTER_TAGS, OPENAI_TAGS, SQL_TAGS, Estate, _iter_objects, env_from_secrets
 from tests.faults.conftest import assert_wired, new_app
@@ -96,9 +95,9 @@ class World:
     def run(self, entry: str):
         app = new_app()
         if entry == "events":
-            return app.handle_events(self.replay + self.estate.new_events())
+            return app.events.handle(self.replay + self.estate.new_events())
         self.estate.new_events()
-        return app.apply() if entry == "apply" else Sweeper(app).run(now=NOW)
+        return app.applier.apply() if entry == "apply" else app.sweeper.run(now=NOW)
 
 
 def objects(state: dict, cluster: str) -> list[dict]:
@@ -168,7 +167,7 @@ def wire(cloud: LocalCloud, monkeypatch: pytest.MonkeyPatch) -> World:
     for _, target, tags in OTHERS.values():
         estate.tag(target, {**tags, "sc-workloads": "deploy/app0"})
     estate.new_events()
-    report = new_app().apply()
+    report = new_app().applier.apply()
     assert report.ok, report.summary()
     assert_wired(estate)
     state = admin.state()

@@ -75,6 +75,8 @@ def test_user_credential_is_the_entra_kubeconfig_with_a_kubelogin_exec_user(cont
     ]  # fmt: skip
     assert config["clusters"][0]["cluster"]["certificate-authority-data"]
     assert config["contexts"][0]["context"] == {"cluster": "aks-shop", "user": "clusterUser_rg-shop_aks-shop"}
+    # AKS's own install hint, plus where the local cloud's kubelogin is (kubectl prints it when none is on PATH)
+    assert "https://aka.ms/aks/kubelogin" in plugin["installHint"] and "tools/kubelogin" in plugin["installHint"]
 
 
 def test_cluster_put_is_accepted_creating_and_succeeds_after_the_scenario_delay(make_cloud):

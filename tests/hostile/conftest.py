@@ -15,8 +15,8 @@ from azure.mgmt.resource.resources import ResourceManagementClient
 
 from emulator.runtime import LocalCloud
 from shared.config import Settings
+from shared.container import Application
 from shared.core.codes import Code, Finding
-from shared.service.reconciler import Application
 from tests.conftest import CLUSTER, RG, SUB, Admin, UserCredential, demo_spec
 from tests.e2e.conftest import Estate, estate  # noqa: F401 - the platform team's hands, used as they are
 

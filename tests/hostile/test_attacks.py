@@ -13,10 +13,9 @@ import pytest
 
 from shared.cli import main
 from shared.config import Settings
+from shared.container import Application
 from shared.core.codes import Code
 from shared.core.manifests import pod_spec
-from shared.service.reconciler import Application
-from shared.service.sweep import Sweeper
 from tests.conftest import CLUSTER, DATABASE, OPENAI, Admin, kube_call
 from tests.e2e.conftest import CLUSTER_TAGS, OPENAI_TAGS, SQL_TAGS, Estate, env_from_secrets
 from tests.hostile.conftest import (
@@ -136,7 +135,7 @@ def mount(attack: Attack, admin: Admin, attacker: Attacker) -> None:
 def test_each_attack_is_refused_through_the_events(attack, estate, admin, attacker, app):
     legitimate_flow(estate)
     mount(attack, admin, attacker)
-    report = app.handle_events(estate.new_events())
+    report = app.events.handle(estate.new_events())
     refusals = consent_findings(report.findings, attack.refused)
     assert refusals, [f.to_dict() for f in report.findings]
     assert all("sc-" in f.fix for f in refusals)  # the tag or annotation that grants it
@@ -165,13 +164,13 @@ def _all_attacks(estate: Estate, admin: Admin, attacker: Attacker) -> None:
 
 def test_apply_and_the_sweep_refuse_them_too(estate, admin, attacker, app, monkeypatch):
     _all_attacks(estate, admin, attacker)
-    report = app.apply()
+    report = app.applier.apply()
     for refused in (LOOT_DB, EVIL_OPENAI, DEPLOYER, DATABASE, OPENAI):
         assert consent_findings(report.findings, refused), refused
     monkeypatch.setenv("SC_CLEANUP_MODE", "delete")
     now = datetime.now(UTC)
     for when in (now, now + timedelta(hours=25)):
-        swept = Sweeper(app).run(now=when)
+        swept = app.sweeper.run(now=when)
         findings = [f for c in swept.clusters for f in c.findings]
         assert consent_findings(findings, EVIL_OPENAI) and consent_findings(findings, DEPLOYER)
     assert_contained(admin, estate)
@@ -191,9 +190,9 @@ def test_the_cli_refuses_them_and_says_how_to_grant(estate, admin, attacker, cap
 
 def test_a_connection_never_shadows_keys_the_workload_sets_itself(estate, admin, app):
     legitimate_flow(estate)
-    app.handle_events(estate.new_events())
+    app.events.handle(estate.new_events())
     estate.tag(OPENAI, {"sc-workloads": "deploy/web:web,cronjob/report,deploy/legacy"})
-    report = app.handle_events(estate.new_events())
+    report = app.events.handle(estate.new_events())
     conflicts = [f for f in report.findings if f.code is Code.ENV_KEY_CONFLICT]
     assert conflicts and "AZURE_OPENAI_BASE" in conflicts[0].message and conflicts[0].resource_id == OPENAI
     assert env_from_secrets(estate.workload("Deployment", "legacy")) == []
@@ -210,24 +209,24 @@ def test_wiring_whose_consent_is_withdrawn_is_held_then_released_only_by_the_orp
     estate, admin, app, monkeypatch
 ):
     legitimate_flow(estate)
-    app.handle_events(estate.new_events())
+    app.events.handle(estate.new_events())
     wired = env_from_secrets(estate.workload("Deployment", "api"))
     assert wired and len(estate.linkers()) == 2
     annotate_namespace(admin, "shop", {"sc-autopilot.io/allowed-targets": None})  # the owner withdraws it
-    report = app.apply()
+    report = app.applier.apply()
     assert consent_findings(report.findings, DATABASE) and consent_findings(report.findings, OPENAI)
     assert env_from_secrets(estate.workload("Deployment", "api")) == wired and len(estate.linkers()) == 2  # held
     now = datetime.now(UTC)
-    Sweeper(app).run(now=now)  # report mode: marked, nothing removed
-    Sweeper(app).run(now=now + timedelta(hours=25))
+    app.sweeper.run(now=now)  # report mode: marked, nothing removed
+    app.sweeper.run(now=now + timedelta(hours=25))
     assert env_from_secrets(estate.workload("Deployment", "api")) == wired and len(estate.linkers()) == 2
     monkeypatch.setenv("SC_CLEANUP_MODE", "delete")
     monkeypatch.setenv("SC_MAX_DELETIONS_PER_RUN", "1")
     deleting = Application(Settings.from_env())
-    Sweeper(deleting).run(now=now + timedelta(hours=1))  # within the grace period
+    deleting.sweeper.run(now=now + timedelta(hours=1))  # within the grace period
     assert len(estate.linkers()) == 2
-    Sweeper(deleting).run(now=now + timedelta(hours=25))  # due, one per run (the cap)
+    deleting.sweeper.run(now=now + timedelta(hours=25))  # due, one per run (the cap)
     assert len(estate.linkers()) == 1
-    Sweeper(deleting).run(now=now + timedelta(hours=26))
+    deleting.sweeper.run(now=now + timedelta(hours=26))
     assert estate.linkers() == [] and env_from_secrets(estate.workload("Deployment", "api")) == []
     assert estate.secret(wired[0]) is None

@@ -9,7 +9,7 @@ from shared.core.codes import Code, ReadFailure
 from shared.core.plan import DeleteLinker, DeleteObject, PutLinker, RewireWorkload, is_destructive, is_removal
 from shared.core.planner import desired_state, plan_cluster
 from shared.core.verdicts import Evidence, Status, judge
-from shared.service.reconciler import RemovalBudget
+from shared.service.run import RunRemovalBudget as RemovalBudget
 from tests.planner_world import (
     IDENTITIES,
     OPENAI_TARGET,

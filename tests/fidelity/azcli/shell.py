@@ -22,7 +22,7 @@ from tests.conftest import ROOT, demo_spec
 AZ_VENV = ROOT / ".venv-az"
 AZ = AZ_VENV / "bin" / "az"
 KUBECTL = Path(sys.executable).parent / "kubectl"
-KUBELOGIN = Path(__file__).parent / "kubelogin.py"
+KUBELOGIN = ROOT / "tools" / "kubelogin"  # the local cloud's kubelogin (tools/kubelogin.py)
 MARKS = [
     pytest.mark.skipif(not AZ.exists(), reason="the Azure CLI is not installed: run `make test`"),
     pytest.mark.timeout(300),  # a dozen CLI start-ups: under a shared machine's load, more than the default 120 s
@@ -36,14 +36,9 @@ class Shell:
 
     def __init__(self, cloud, home: Path):
         self.cloud = cloud
-        bin_dir = home / "bin"
-        bin_dir.mkdir()
-        stand_in = bin_dir / "kubelogin"
-        stand_in.write_text(f'#!/bin/sh\nexec "{AZ_VENV / "bin" / "python"}" "{KUBELOGIN}" "$@"\n')
-        stand_in.chmod(0o755)
         self.kubeconfig = home / "kubeconfig"
         self.env = cloud.environment() | {
-            "PATH": os.pathsep.join([str(bin_dir), str(AZ.parent), str(KUBECTL.parent), "/usr/bin", "/bin"]),
+            "PATH": os.pathsep.join([str(KUBELOGIN.parent), str(AZ.parent), str(KUBECTL.parent), "/usr/bin", "/bin"]),
             "HOME": str(home),
             "KUBECONFIG": str(self.kubeconfig),  # where kubelogin convert-kubeconfig finds the file
             "AZURE_CORE_COLLECT_TELEMETRY": "false",
