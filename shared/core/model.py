@@ -131,6 +131,7 @@ class Intent:
     service_account: str | None = None
     user: str | None = None  # sc-user, for a secret the user provides
     password_url: str | None = None  # sc-password: a Key Vault secret URL, never a password
+    password_tag: str = "sc-password"  # noqa: S105 - the tag it came from (or sc-sql-password), named in findings
     resource: ResourceRef | None = None  # the tagged resource (consents are its owner's); None: `target` itself
 
     @property

@@ -179,6 +179,7 @@ def _intent(
         service_account=naming.service_account_name(identity.client_id) if wi and identity else None,
         user=tags.user if user_secret else None,
         password_url=tags.password_url if user_secret else None,
+        password_tag=tags.password_tag,
         resource=None if target_ref == target.ref else target.ref,
     )
 

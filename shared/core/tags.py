@@ -67,6 +67,7 @@ class TargetTags:
     connections: tuple[TargetConnection, ...]
     user: str | None  # sc-user (or sc-sql-user), when a connection takes a secret the user provides
     password_url: str | None  # sc-password (or sc-sql-password): a Key Vault secret URL, never a password
+    password_tag: str = PASSWORD  # the tag it came from, named in findings about it
 
 
 def _normalise(tags: Any) -> dict[str, str]:
@@ -185,11 +186,13 @@ def parse_target_tags(
         target_id = entry.target_id(ref.id, database)
         connections.append(TargetConnection(entry.kind, target_id, chosen, client))
     user = password_url = None
+    password_tag = PASSWORD
     if any((auth or e.auth[0]) is AuthKind.SECRET and e.secret_source is SecretSource.USER for e in entries):
-        user, password_url = _user_secret(parser, vault_suffixes)
+        user, password_url, password_tag = _user_secret(parser, vault_suffixes)
     if parser.findings and not parser.paused():
         return None, parser.findings
-    tags_ = TargetTags(groups, parser.paused(), namespace, workloads, tuple(connections), user, password_url)
+    tags_ = TargetTags(groups, parser.paused(), namespace, workloads, tuple(connections), user, password_url,
+                       password_tag)  # fmt: skip
     return tags_, parser.findings
 
 
@@ -231,7 +234,7 @@ def _database(parser: _Parser, entries: tuple[catalogue.Entry, ...]) -> str | No
     return value
 
 
-def _user_secret(parser: _Parser, vault_suffixes: tuple[str, ...]) -> tuple[str | None, str | None]:
+def _user_secret(parser: _Parser, vault_suffixes: tuple[str, ...]) -> tuple[str | None, str | None, str]:
     """sc-user and sc-password (a Key Vault secret URL, never a password); sc-sql-user/sc-sql-password are aliases.
     A finding names the tag the resource carries."""
     user, user_tag = _aliased(parser, USER, SQL_USER)
@@ -246,7 +249,7 @@ def _user_secret(parser: _Parser, vault_suffixes: tuple[str, ...]) -> tuple[str 
         parser.bad(password_tag, "must be a Key Vault secret URL, never a password",
                    f"set it to https://<vault>.{vault_suffixes[0]}/secrets/<name> and grant the app "
                    "'Key Vault Secrets User' on that vault")  # fmt: skip
-    return user, password_url
+    return user, password_url, password_tag
 
 
 def _aliased(parser: _Parser, name: str, alias: str) -> tuple[str | None, str]:

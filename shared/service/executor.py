@@ -108,25 +108,27 @@ class Executor:
             try:
                 secret = self.keyvault.read_secret(intent.password_url)  # read now, used once, never kept
             except SecretUrlError as error:
-                finding = _finding(Code.TAG_INVALID, intent.tagged.id, f"sc-password: {error}",
-                                   "point it at a Key Vault secret", "sc-password")  # fmt: skip
+                tag = intent.password_tag
+                finding = _finding(Code.TAG_INVALID, intent.tagged.id, f"{tag}: {error}",
+                                   "point it at a Key Vault secret", tag)  # fmt: skip
                 return Outcome(action, OutcomeStatus.FAILED, str(error), finding)
             except ReadError as error:  # the tag may name a vault or secret the app cannot read
                 [failure] = error.failures
                 if failure.status not in (403, 404):
                     raise  # throttled, transient, no answer: READ_FAILED, retried next run
+                tag = intent.password_tag
                 finding = _finding(
                     Code.KEYVAULT_SECRET_UNREADABLE,
                     intent.tagged.id,
-                    f"sc-password: the app cannot read {intent.password_url} ({failure.error or failure.status})",
-                    "point sc-password at an existing secret and grant the app 'Key Vault Secrets User' on its vault",
-                    "sc-password",
+                    f"{tag}: the app cannot read {intent.password_url} ({failure.error or failure.status})",
+                    f"point {tag} at an existing secret and grant the app 'Key Vault Secrets User' on its vault",
+                    tag,
                 )
                 return Outcome(action, OutcomeStatus.FAILED, failure.error or str(failure.status), finding)
             # The consent of exactly the version read, checked on the value about to be sent (whatever the URL's
             # spelling: host case, port, trailing slash or an older version all lead to that version's own tags).
             refusal = consent.vault_secret_admits(secret.vault_url, secret.name, secret.version, secret.tags,
-                                                  intent.tagged)  # fmt: skip
+                                                  intent.tagged, intent.password_tag)  # fmt: skip
             if refusal is not None:
                 return Outcome(action, OutcomeStatus.FAILED, str(Code.CONSENT_MISSING), refusal)
             password = secret.value

@@ -264,6 +264,7 @@ def test_valid_target_tags_parse_whole():
         connections=(TargetConnection(TargetKind.SQL_DATABASE, DB.id, AuthKind.SECRET, "java"),),
         user="app",
         password_url=URL,
+        password_tag="sc-sql-password",
     )
 
 
@@ -296,7 +297,7 @@ def test_a_paused_target_keeps_what_is_valid_and_falls_back_for_the_rest():
     )  # fmt: skip
     assert [f.tag for f in findings] == ["sc-workloads", "sc-auth", "sc-client-type"]
     wanted = (TargetConnection(TargetKind.SQL_DATABASE, DB.id, AuthKind.SECRET, "python"),)
-    assert tags == TargetTags(frozenset({"shop"}), True, "default", (), wanted, "app", URL)
+    assert tags == TargetTags(frozenset({"shop"}), True, "default", (), wanted, "app", URL, "sc-sql-password")
 
 
 def test_a_paused_sql_target_without_credentials_keeps_them_empty():
