@@ -52,10 +52,10 @@ class ObjectStore:
             if key in self._objects:
                 raise errors.already_exists(kind.plural, kind.group, key[2])
             self._require_namespace(kind, key[1])
-            stored = _defaulted(kind, copy.deepcopy(obj))
+            stored = defaulted(kind, copy.deepcopy(obj))
             meta = stored.setdefault("metadata", {})
             meta["uid"] = str(uuid.uuid4())
-            meta["creationTimestamp"] = _now()
+            meta["creationTimestamp"] = now_timestamp()
             if kind.has_generation:
                 meta["generation"] = 1
                 stored.pop("status", None)  # the apiserver drops status on create (status is a subresource)
@@ -77,7 +77,7 @@ class ObjectStore:
             sent = (obj.get("metadata") or {}).get("resourceVersion")
             if sent and sent != current["metadata"]["resourceVersion"]:
                 raise errors.conflict(kind.plural, kind.group, key[2])
-            stored = _defaulted(kind, copy.deepcopy(obj))
+            stored = defaulted(kind, copy.deepcopy(obj))
             meta = stored.setdefault("metadata", {})
             for name in ("uid", "creationTimestamp"):
                 meta[name] = current["metadata"][name]
@@ -199,7 +199,7 @@ def _key(kind: Kind, obj: dict) -> tuple[str, str, str]:
     return kind.plural, namespace, meta.get("name", "")
 
 
-def _defaulted(kind: Kind, obj: dict) -> dict:
+def defaulted(kind: Kind, obj: dict) -> dict:
     """The few apiserver defaults that callers read back: Secret `type` and workloads' `spec.replicas`."""
     if kind.kind == "Secret":
         obj.setdefault("type", "Opaque")
@@ -222,5 +222,6 @@ def _comparable(obj: dict) -> dict:
     return clone
 
 
-def _now() -> str:
+def now_timestamp() -> str:
+    """RFC 3339 in whole seconds, as the apiserver writes creationTimestamp and managedFields times."""
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

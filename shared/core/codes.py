@@ -34,6 +34,8 @@ class Code(StrEnum):
     SA_CONFLICT = auto()
     SECRET_IN_USE = auto()
     LINKER_NAME_TAKEN = auto()
+    GITOPS_MANAGED = auto()
+    WIRING_REVERTED = auto()
     # -- the cluster and the run -------------------------------------------------------------------------
     CLUSTER_NOT_READY = auto()
     CLUSTER_GONE = auto()
@@ -97,6 +99,8 @@ CATALOGUE: dict[Code, tuple[Severity, str]] = {
     Code.SA_CONFLICT: (_W, "the workload runs as a service account sc-autopilot does not own: not replaced"),
     Code.SECRET_IN_USE: (_W, "a removed connection's secret is still referenced: kept until it is not"),
     Code.LINKER_NAME_TAKEN: (_E, "a linker not ours (another target or namespace) has our name: left alone"),
+    Code.GITOPS_MANAGED: (_W, "a GitOps tool applies the workload: not patched; commit the wiring shown instead"),
+    Code.WIRING_REVERTED: (_W, "someone removed the wiring we repaired, again: no longer re-patched; commit it"),
     Code.CLUSTER_NOT_READY: (_W, "the cluster is Creating/Updating: its work is deferred and retried"),
     Code.CLUSTER_GONE: (_I, "the cluster no longer exists"),
     Code.READ_FAILED: (_E, "a read failed: nothing was removed, un-wired or overwritten on that partial view"),
@@ -142,13 +146,14 @@ class Finding:
     message: str
     fix: str
     tag: str | None = None
+    snippet: str | None = None  # what to commit (YAML), shown whole: GITOPS_MANAGED, WIRING_REVERTED
 
     @property
     def severity(self) -> Severity:
         return self.code.severity
 
     def to_dict(self) -> dict:
-        return {
+        entry = {
             "severity": self.severity.value,
             "code": str(self.code),
             "resource": self.resource_id,
@@ -156,6 +161,9 @@ class Finding:
             "message": self.message,
             "fix": self.fix,
         }
+        if self.snippet:
+            entry["snippet"] = self.snippet
+        return entry
 
 
 @dataclass(frozen=True)

@@ -12,9 +12,11 @@ from dataclasses import dataclass, replace
 from shared.core import catalogue, consent, naming
 from shared.core.catalogue import SecretSource
 from shared.core.codes import Code, Finding, ReadFailure
+from shared.core.gitops import GitOpsWiring, gitops_owner, snippet
 from shared.core.ids import ResourceRef
 from shared.core.manifests import (
     WI_LABEL,
+    carries,
     env_from_secrets,
     env_names,
     pod_spec,
@@ -50,6 +52,7 @@ from shared.core.plan import (
     is_removal,
     put_linker_id,
 )
+from shared.core.reverts import reverted_finding, stopped
 from shared.core.tags import TargetConnection, TargetTags, parse_cluster_tags, parse_target_tags
 
 DEFAULT_PROTECTED_NAMESPACES = ("kube-system", "kube-public", "kube-node-lease", "sc-system", "gatekeeper-system")
@@ -63,6 +66,7 @@ class PlannerSettings:
     protected_namespaces: tuple[str, ...] = DEFAULT_PROTECTED_NAMESPACES
     vault_suffixes: tuple[str, ...] = ("vault.azure.net",)
     managed_subscriptions: frozenset[str] = frozenset()  # lower-case SC_SUBSCRIPTIONS
+    gitops_wiring: GitOpsWiring = GitOpsWiring.SUGGEST  # SC_GITOPS_WIRING
 
 
 @dataclass(frozen=True)
@@ -267,6 +271,12 @@ def plan_cluster(
     rewired: dict[WorkloadRef, dict] = {}
     for ref in sorted(final_wirings.keys() | later_wirings.keys()):
         state = actual.workloads[ref]
+        if settings.gitops_wiring is GitOpsWiring.SUGGEST and gitops_owner(state.manifest):
+            findings += _gitops_managed(desired.cluster, state, later_wirings.get(ref, {}))  # never patched
+            continue
+        if ref in final_wirings and (history := stopped(state.manifest, final_wirings[ref])):
+            findings.append(reverted_finding(desired.cluster.id, ref, state.manifest, history, final_wirings[ref]))
+            continue  # someone keeps removing it: not fought (until the manifest carries it or the wiring changes)
         after = state.manifest
         if ref in final_wirings and (after := rewire(state.manifest, final_wirings[ref])) != state.manifest:
             rewired[ref] = after
@@ -555,6 +565,28 @@ def _cleanup(
         if account in actual.service_accounts.get(namespace, frozenset()) and not still_used and not in_pods:
             actions.append(DeleteObject(desired.cluster, ObjectKind.SERVICE_ACCOUNT, namespace, account, rewires))
     return actions
+
+
+def _gitops_managed(cluster: ResourceRef, state: WorkloadState, wanted: dict[str, Wiring]) -> list[Finding]:
+    """A GitOps-managed workload lacking wiring it should have: the exact lines to commit, instead of a patch the
+    next reconcile would revert. Once the manifest carries them, nothing is reported (and the verdict is
+    Compliant)."""
+    missing = [wiring for _, wiring in sorted(wanted.items()) if not carries(state.manifest, wiring)]
+    owner = gitops_owner(state.manifest)
+    if not missing or owner is None:
+        return []
+    wiring = ", ".join(w.secret for w in missing)
+    return [
+        Finding(
+            Code.GITOPS_MANAGED,
+            cluster.id,
+            f"{state.ref} is applied by {owner.tool} ({owner.evidence}): not patched; it lacks the wiring of {wiring}",
+            "commit the wiring below to the workload's source; the next reconcile of the GitOps tool applies it (or "
+            "set SC_GITOPS_WIRING=patch to patch it and exempt sc-autopilot's fields, docs/operations.md)",
+            "sc-workloads",
+            snippet(state.manifest, state.ref, missing),
+        )
+    ]
 
 
 def _name_taken(intent: Intent, connection: Connection) -> Finding:

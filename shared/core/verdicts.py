@@ -8,10 +8,12 @@ from enum import Enum
 
 from shared.core import naming
 from shared.core.codes import Code
+from shared.core.gitops import GitOpsWiring, gitops_owner
 from shared.core.manifests import WI_LABEL, pod_spec, pod_template, service_account_of
 from shared.core.model import AuthKind, ClusterState, Connection, Intent, WorkloadRef
 from shared.core.plan import Plan, PutLinker
 from shared.core.planner import Desired
+from shared.core.reverts import read_history
 
 
 class Status(Enum):
@@ -38,6 +40,8 @@ VERDICT_OF: dict[Code, Status] = {
     Code.FEDERATED_CREDENTIAL_MISSING: Status.DRIFTED,
     Code.CLUSTER_WI_DISABLED: Status.DRIFTED,
     Code.WORKLOAD_NOT_WIRED: Status.DRIFTED,
+    Code.GITOPS_MANAGED: Status.DRIFTED,
+    Code.WIRING_REVERTED: Status.DRIFTED,
     Code.NOT_WANTED: Status.ORPHANED,
     Code.TARGET_DELETED: Status.ORPHANED,
     Code.EXTENSION_NOT_READY: Status.ERROR,
@@ -92,9 +96,17 @@ class Verdict:
         }
 
 
-def judge(desired: Desired, actual: ClusterState, plan: Plan, evidence: Evidence) -> list[Verdict]:
+def judge(
+    desired: Desired,
+    actual: ClusterState,
+    plan: Plan,
+    evidence: Evidence,
+    gitops_wiring: GitOpsWiring = GitOpsWiring.SUGGEST,
+) -> list[Verdict]:
     connections = {c.name: c for c in actual.connections}
-    verdicts = [_judge_intent(i, connections.get(i.linker_name), actual, plan, evidence) for i in desired.intents]
+    verdicts = [
+        _judge_intent(i, connections.get(i.linker_name), actual, plan, evidence, gitops_wiring) for i in desired.intents
+    ]
     intended = {i.linker_name for i in desired.intents}
     for connection in actual.connections:
         if naming.is_ours(connection) and connection.name not in intended:
@@ -112,13 +124,14 @@ def judge(desired: Desired, actual: ClusterState, plan: Plan, evidence: Evidence
 
 
 def _judge_intent(
-    intent: Intent, connection: Connection | None, actual: ClusterState, plan: Plan, evidence: Evidence
-) -> Verdict:
+    intent: Intent, connection: Connection | None, actual: ClusterState, plan: Plan, evidence: Evidence,
+    gitops_wiring: GitOpsWiring,
+) -> Verdict:  # fmt: skip
     waiting = next((d for d in plan.deferred if d.linker is None), None)  # the cluster, not one linker, is busy
     if waiting is not None:
         return _verdict(intent, [Reason(Code.CLUSTER_NOT_READY, waiting.reason,
                                         "wait: retried when the cluster settles")])  # fmt: skip
-    absent = [r for r in _workload_reasons(intent, actual) if r.code is Code.WORKLOAD_NOT_FOUND]
+    absent = [r for r in _workload_reasons(intent, actual, gitops_wiring) if r.code is Code.WORKLOAD_NOT_FOUND]
     if connection is None:  # a workload that does not exist is an Error from the first sweep on
         return _verdict(intent, [Reason(Code.LINKER_MISSING, "the connection does not exist",
                                         "sc-autopilot creates it"), *absent])  # fmt: skip
@@ -145,7 +158,7 @@ def _judge_intent(
                               "sc-autopilot puts the connection again, which rewrites it"))  # fmt: skip
     if intent.auth is AuthKind.WORKLOAD_IDENTITY:
         reasons += _workload_identity_reasons(intent, actual, evidence)
-    reasons += _workload_reasons(intent, actual)
+    reasons += _workload_reasons(intent, actual, gitops_wiring)
     available, failures = evidence.validation.get(intent.linker_name, (True, ()))
     if not available:
         reasons.append(Reason(Code.VALIDATE_FAILED, "; ".join(failures) or "Service Connector validation failed",
@@ -153,7 +166,7 @@ def _judge_intent(
     return _verdict(intent, reasons)
 
 
-def _workload_reasons(intent: Intent, actual: ClusterState) -> list[Reason]:
+def _workload_reasons(intent: Intent, actual: ClusterState, gitops_wiring: GitOpsWiring) -> list[Reason]:
     reasons = []
     for spec in intent.workloads:
         state = actual.workloads.get(WorkloadRef(spec.kind, intent.namespace, spec.name))
@@ -161,7 +174,18 @@ def _workload_reasons(intent: Intent, actual: ClusterState) -> list[Reason]:
             reasons.append(
                 Reason(Code.WORKLOAD_NOT_FOUND, f"{spec.kind}/{spec.name} does not exist", "fix sc-workloads")
             )
-        elif missing := _wiring_gaps(intent, spec.container, state.manifest):
+            continue
+        missing = _wiring_gaps(intent, spec.container, state.manifest)
+        owner = gitops_owner(state.manifest) if gitops_wiring is GitOpsWiring.SUGGEST else None
+        history = read_history(state.manifest)
+        if missing and history.stopped:
+            reasons.append(Reason(Code.WIRING_REVERTED, f"{spec.kind}/{spec.name}: {missing} (removed by "
+                                  f"{history.last_by} {len(history.reverts)} times)",
+                                  "commit the wiring the WIRING_REVERTED finding shows to its source"))  # fmt: skip
+        elif missing and owner is not None:
+            reasons.append(Reason(Code.GITOPS_MANAGED, f"{spec.kind}/{spec.name} ({owner.tool}): {missing}",
+                                  "commit the wiring the GITOPS_MANAGED finding shows to its source"))  # fmt: skip
+        elif missing:
             reasons.append(
                 Reason(Code.WORKLOAD_NOT_WIRED, f"{spec.kind}/{spec.name}: {missing}", "sc-autopilot rewires it")
             )

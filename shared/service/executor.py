@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import jsonpatch
@@ -34,6 +35,7 @@ from shared.core.plan import (
     RewireWorkload,
 )
 from shared.core.policy import blocked_by
+from shared.core.reverts import read_history, record, remover, reverted, reverted_finding, with_history
 from shared.core.tags import SecretUrlError
 from shared.service.results import Outcome, OutcomeStatus
 
@@ -42,11 +44,16 @@ CONFLICT_ATTEMPTS = 4
 
 
 class Executor:
-    def __init__(self, arm: Arm, kube: KubeClients, keyvault: KeyVault, protected_namespaces: tuple[str, ...]):
+    def __init__(
+        self, arm: Arm, kube: KubeClients, keyvault: KeyVault, protected_namespaces: tuple[str, ...],
+        revert_window: timedelta = timedelta(hours=24), clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ):  # fmt: skip
         self.arm = arm
         self.kube = kube
         self.keyvault = keyvault
         self.protected = protected_namespaces
+        self.revert_window = revert_window  # SC_REVERT_WINDOW_HOURS
+        self.clock = clock
 
     def apply(self, actions: tuple[Action, ...], correlation_id: str | None = None) -> list[Outcome]:
         """Each action in turn, with one rule (shared.core.policy.blocked_by): an action whose prerequisite (its
@@ -150,13 +157,25 @@ class Executor:
             current, basis = basis or api.get(ref.kind, ref.namespace, ref.name), None  # planned basis first
             if current is None:
                 return Outcome(action, OutcomeStatus.SKIPPED, "the workload is gone")
-            wanted = rewire(current, dict(action.wirings))
+            wirings = dict(action.wirings)
+            wanted = rewire(current, wirings)
+            # we added it, someone removed it: a revert, counted on the workload (a patch that also takes wiring
+            # back is never held: what it removes may be what a deletion after it waits for)
+            gone = {} if action.removes else reverted(current, wirings)
+            history = read_history(current)
+            if gone:
+                history = record(history, self.clock(), remover(current, gone), self.revert_window, wirings)
+                # the second revert within the window: record it and stop (an annotation, no pod template change)
+                wanted = with_history(current if history.stopped else wanted, history)
             operations = jsonpatch.make_patch(current, wanted).patch
             if not operations:
                 return Outcome(action, OutcomeStatus.SKIPPED, "already as wanted")
             guard = {"op": "test", "path": "/metadata/resourceVersion", "value": current["metadata"]["resourceVersion"]}
             try:
                 api.json_patch(ref.kind, ref.namespace, ref.name, [guard, *operations])
+                if gone and history.stopped:
+                    finding = reverted_finding(action.cluster.id, ref, current, history, wirings)
+                    return Outcome(action, OutcomeStatus.SKIPPED, f"wiring reverted by {history.last_by}", finding)
                 return Outcome(action, OutcomeStatus.APPLIED)
             except ApiException as error:
                 kind = classify_kube(error).kind

@@ -13,6 +13,7 @@ from kubernetes.client.exceptions import ApiException
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt
 
 from shared.adapters.kube.errors import KUBE_ERRORS, RETRYABLE, classify, read_failed
+from shared.core.gitops import FIELD_MANAGER
 from shared.core.manifests import WORKLOAD_KINDS
 
 METADATA_ONLY = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1"
@@ -116,6 +117,7 @@ class KubeApi:
         return self._call(
             "PATCH",
             f"{group}/namespaces/{namespace}/{plural}/{name}",
+            query={"fieldManager": FIELD_MANAGER},
             body=operations,
             content_type="application/json-patch+json",
         )
@@ -123,8 +125,8 @@ class KubeApi:
     def merge_patch(self, kind: str, namespace: str, name: str, patch: dict) -> dict:
         group, plural = RESOURCES[kind]
         return self._call(
-            "PATCH", f"{group}/namespaces/{namespace}/{plural}/{name}", body=patch,
-            content_type="application/merge-patch+json",
+            "PATCH", f"{group}/namespaces/{namespace}/{plural}/{name}", query={"fieldManager": FIELD_MANAGER},
+            body=patch, content_type="application/merge-patch+json",
         )  # fmt: skip
 
     def secret_keys(self, namespace: str, name: str) -> frozenset[str] | None:
