@@ -24,9 +24,18 @@ param existingSystemTopics string = ''
 @description('Key Vaults whose secrets sc-sql-password tags may name, as resource ids, comma separated: the app gets Key Vault Secrets User on each (RBAC vaults), never a subscription-wide getSecret.')
 param keyVaults string = ''
 
+@description('Existing Microsoft.KeyVault.vaults system topics to reuse (only one is allowed per vault), as `<vault id>=<topic id>` pairs, comma separated; a vault in keyVaults without one gets a new topic in its resource group.')
+param existingVaultTopics string = ''
+
+@description('SECRET_NEAR_EXPIRY this many days before the exp of the Key Vault version a connection carries.')
+param secretExpiryWarningDays int = 14
+
 @allowed(['report', 'delete'])
 param cleanupMode string = 'report'
 param orphanGraceHours int = 24
+@description('Wiring sc-autopilot added that someone removes twice within this many hours is no longer re-patched (WIRING_REVERTED).')
+@minValue(0)
+param revertWindowHours int = 24
 param maxDeletionsPerRun int = 20
 @description('Removal circuit breaker: a run that would remove (un-wire, delete) more than this holds all its removals.')
 param maxRemovalsPerRun int = 20
@@ -37,6 +46,11 @@ param validateBudget int = 50
 param concurrency int = 16
 @description('NCRONTAB, six fields, seconds first.')
 param sweepSchedule string = '0 0 * * * *'
+@description('NCRONTAB of wire_timer: workloads deployed after their tags are wired within one period')
+param wireSchedule string = '0 */5 * * * *'
+@description('suggest: GitOps-managed workloads are not patched, the wiring to commit is reported; patch: patched anyway')
+@allowed(['suggest', 'patch'])
+param gitopsWiring string = 'suggest'
 param protectedNamespaces string = 'kube-system,kube-public,kube-node-lease,sc-system,gatekeeper-system'
 param dryRun bool = false
 
@@ -81,6 +95,7 @@ var subscriptionIds = empty(subscriptionCsv) ? [subscription().subscriptionId] :
 var topicCsv = replace(existingSystemTopics, ' ', '')
 var vaultCsv = replace(keyVaults, ' ', '')
 var vaultIds = empty(vaultCsv) ? [] : split(vaultCsv, ',')
+var vaultTopicCsv = replace(existingVaultTopics, ' ', '')
 
 resource identity 'Microsoft.ManagedIdentity/userAssignedIdentities@2023-01-31' = {
   name: identityName
@@ -238,10 +253,14 @@ resource app 'Microsoft.Web/sites@2024-04-01' = {
         { name: 'SC_PROTECTED_NAMESPACES', value: protectedNamespaces }
         { name: 'SC_DRY_RUN', value: string(dryRun) }
         { name: 'SC_SWEEP_SCHEDULE', value: sweepSchedule }
+        { name: 'SC_WIRE_SCHEDULE', value: wireSchedule }
+        { name: 'SC_GITOPS_WIRING', value: gitopsWiring }
         { name: 'SC_CLEANUP_MODE', value: cleanupMode }
         { name: 'SC_ORPHAN_GRACE_HOURS', value: string(orphanGraceHours) }
+        { name: 'SC_REVERT_WINDOW_HOURS', value: string(revertWindowHours) }
         { name: 'SC_MAX_DELETIONS_PER_RUN', value: string(maxDeletionsPerRun) }
         { name: 'SC_MAX_REMOVALS_PER_RUN', value: string(maxRemovalsPerRun) }
+        { name: 'SC_SECRET_EXPIRY_WARNING_DAYS', value: string(secretExpiryWarningDays) }
         { name: 'SC_VALIDATE_BUDGET', value: string(validateBudget) }
         { name: 'SC_CONCURRENCY', value: string(concurrency) }
         // '.vault.azure.net' in the public cloud, with a leading dot: shared/config.py strips it.
@@ -287,6 +306,22 @@ module vaultAccess 'modules/vault-access.bicep' = [
     params: {
       vaultName: last(split(vaultId, '/'))
       principalId: identity.properties.principalId
+    }
+  }
+]
+
+// Each named vault's secret events (new version, near expiry, expired) to on_resource_event, once the code is
+// deployed: a rotation reaches the connections that read the secret without waiting for the sweep.
+module vaultEvents 'modules/vault-events.bicep' = [
+  for (vaultId, i) in vaultIds: {
+    name: 'sc-autopilot-vault-events-${i}-${suffix}'
+    scope: resourceGroup(split(vaultId, '/')[2], split(vaultId, '/')[4])
+    params: {
+      deployEventSubscription: deployEventSubscription
+      vaultId: vaultId
+      existingVaultTopics: vaultTopicCsv
+      newTopicName: 'egst-${take(last(split(vaultId, '/')), 24)}-${suffix}'
+      functionAppId: app.id
     }
   }
 ]

@@ -6,6 +6,7 @@
       .events                        driver: events and the delayed queue (route -> reconcile)
       .applier                       driver: the CLI's plan and apply
       .sweeper                       driver: the sweep (judge -> reconcile -> orphans)
+      .wiring                        driver: wire_timer (named workloads that exist and lack wiring -> patches)
 
 The drivers hold the reconciler; the reconciler holds the adapters; nothing holds the Application."""
 
@@ -30,6 +31,7 @@ from shared.service.reconciler import Reconciler
 from shared.service.routing import Router
 from shared.service.run import Runs
 from shared.service.sweep import Sweeper
+from shared.service.wiring import WireDriver
 
 
 class Application:
@@ -38,18 +40,20 @@ class Application:
         clients = AzureClients(settings, credential)
         self.arm = arm = Arm(clients)
         kube = KubeClients(clients)
-        self.inventory = Inventory(arm, kube, settings.subscriptions, settings.protected_namespaces)
-        executor = Executor(arm, kube, KeyVault(clients), settings.protected_namespaces,
+        keyvault = KeyVault(clients)
+        self.inventory = Inventory(arm, kube, settings.subscriptions, settings.protected_namespaces, keyvault)
+        executor = Executor(arm, kube, keyvault, settings.protected_namespaces,
                             timedelta(hours=settings.revert_window_hours))  # fmt: skip
         planner = PlannerSettings(
             settings.protected_namespaces, settings.keyvault_dns_suffixes, frozenset(settings.subscriptions),
-            settings.gitops_wiring,
+            settings.gitops_wiring, timedelta(days=settings.secret_expiry_warning_days),
         )  # fmt: skip
         self.reconciler = Reconciler(self.inventory, executor, planner)
         self.runs = Runs(settings)
         self.events = EventDriver(settings, self.inventory, Router(arm), self.reconciler, self.runs, planner)
         self.applier = ApplyDriver(self.inventory, self.reconciler, self.runs)
         self.sweeper = Sweeper(settings, arm, self.inventory, self.reconciler, self.runs)
+        self.wiring = WireDriver(settings, self.inventory, kube, self.reconciler, self.runs, planner)
 
 
 @functools.cache

@@ -27,6 +27,7 @@ class Code(StrEnum):
     CONSENT_MISSING = auto()
     ENV_KEY_CONFLICT = auto()
     SQL_WI_DB_USER_REQUIRED = auto()
+    SECRET_PINNED = auto()
     # -- workloads ---------------------------------------------------------------------------------------
     WORKLOAD_NOT_FOUND = auto()
     CONTAINER_NOT_FOUND = auto()
@@ -75,6 +76,11 @@ class Code(StrEnum):
     VALIDATE_FAILED = auto()
     NOT_WANTED = auto()
     TARGET_DELETED = auto()
+    SECRET_STALE = auto()
+    SECRET_NEAR_EXPIRY = auto()
+    SECRET_EXPIRED = auto()
+    ROLLOUT_PENDING = auto()
+    ROLLOUT_STUCK = auto()
 
     @property
     def severity(self) -> Severity:
@@ -93,6 +99,7 @@ CATALOGUE: dict[Code, tuple[Severity, str]] = {
     Code.CONSENT_MISSING: (_E, "an owner has not consented to this edge (cluster, namespace, identity or secret)"),
     Code.ENV_KEY_CONFLICT: (_E, "the connection's keys would shadow keys the workload already gets"),
     Code.SQL_WI_DB_USER_REQUIRED: (_I, "a database admin must create the contained user of the identity"),
+    Code.SECRET_PINNED: (_I, "the password URL names one version: pinned, never rotated (the vault has a newer one)"),
     Code.WORKLOAD_NOT_FOUND: (_E, "a workload named in sc-workloads does not exist"),
     Code.CONTAINER_NOT_FOUND: (_W, "the :container named in sc-workloads is not in the workload"),
     Code.WI_IDENTITY_CONFLICT: (_W, "two workload-identity connections with different identities on one workload"),
@@ -136,6 +143,11 @@ CATALOGUE: dict[Code, tuple[Severity, str]] = {
     Code.VALIDATE_FAILED: (_E, "Service Connector's validation reports the connection unavailable"),
     Code.NOT_WANTED: (_I, "our connection is no longer asked for by tags: its wiring is removed"),
     Code.TARGET_DELETED: (_I, "our connection's target no longer exists: its wiring is removed"),
+    Code.SECRET_STALE: (_W, "the connection's secret holds an older Key Vault version than the vault's current one"),
+    Code.SECRET_NEAR_EXPIRY: (_W, "the Key Vault version in use expires within SC_SECRET_EXPIRY_WARNING_DAYS"),
+    Code.SECRET_EXPIRED: (_E, "the Key Vault version in use is past its expiry date"),
+    Code.ROLLOUT_PENDING: (_I, "a consumer is still rolling out onto the connection's current secret"),
+    Code.ROLLOUT_STUCK: (_E, "a consumer's rollout onto the current secret passed its progress deadline"),
 }
 
 

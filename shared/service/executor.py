@@ -20,7 +20,7 @@ from shared.adapters.kube.client import KubeClients
 from shared.adapters.kube.errors import KUBE_ERRORS, KubeFailureKind
 from shared.adapters.kube.errors import classify as classify_kube
 from shared.adapters.logs import get_logger, log_event
-from shared.core import consent, naming
+from shared.core import consent, naming, rotation
 from shared.core.codes import Code, Finding
 from shared.core.manifests import rewire
 from shared.core.model import AuthKind, Intent, ObjectKind
@@ -113,7 +113,8 @@ class Executor:
         password = None
         if intent.auth is AuthKind.SECRET and intent.password_url:
             try:
-                secret = self.keyvault.read_secret(intent.password_url)  # read now, used once, never kept
+                # read now, used once, never kept: the version the plan chose (its consent is the one checked below)
+                secret = self.keyvault.read_secret(intent.password_url, action.version)
             except SecretUrlError as error:
                 tag = intent.password_tag
                 finding = _finding(Code.TAG_INVALID, intent.tagged.id, f"{tag}: {error}",
@@ -140,7 +141,20 @@ class Executor:
                 return Outcome(action, OutcomeStatus.FAILED, str(Code.CONSENT_MISSING), refusal)
             password = secret.value
         state = self.arm.put_linker(intent.cluster.id, intent.linker_name, _linker_body(intent, password))
+        if password is not None and state == "Succeeded":
+            self._record_version(intent, f"{secret.vault_url}/secrets/{secret.name}/{secret.version}")
         return Outcome(action, OutcomeStatus.APPLIED, state)
+
+    def _record_version(self, intent: Intent, version_id: str) -> None:
+        """Annotate the connection's secret with the Key Vault version it now holds (its id, never the value), so
+        the sweep can tell a secret behind its vault. A secret not written yet is recorded by the next put."""
+        api = KubeApi(self.kube.for_cluster(intent.cluster))
+        try:
+            api.merge_patch("Secret", intent.namespace, intent.secret_name,
+                            {"metadata": {"annotations": {rotation.VERSION_ANNOTATION: version_id}}})  # fmt: skip
+        except ApiException as error:
+            if classify_kube(error).kind is not KubeFailureKind.NOT_FOUND:
+                raise
 
     # -- Kubernetes ------------------------------------------------------------------------------------
     def _rewire(self, action: RewireWorkload) -> Outcome:
@@ -158,7 +172,8 @@ class Executor:
             if current is None:
                 return Outcome(action, OutcomeStatus.SKIPPED, "the workload is gone")
             wirings = dict(action.wirings)
-            wanted = rewire(current, wirings)
+            rewired = rotation.stamp_digest(current, rewire(current, wirings), action.digest)
+            wanted = rotation.mark_rolled(current, rewired, self.clock().strftime("%Y-%m-%dT%H:%M:%SZ"))
             # we added it, someone removed it: a revert, counted on the workload (a patch that also takes wiring
             # back is never held: what it removes may be what a deletion after it waits for)
             gone = {} if action.removes else reverted(current, wirings)

@@ -182,7 +182,7 @@ class Sweeper:
         return Evidence(
             extension_state=extension_state,
             secret_keys=secret_keys, expected_keys=expected, federated_subjects=subjects, validation=validation,
-            missing_targets=missing,
+            missing_targets=missing, expiry_warning=self.reconciler.settings.expiry_warning,
         )  # fmt: skip
 
 

@@ -5,6 +5,8 @@ Objects stay plain dicts (as the API server sends them) so that read-modify-writ
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 from typing import Any
 
@@ -133,6 +135,16 @@ class KubeApi:
         """The keys of a secret, values dropped at once (the sweep needs names, never values)."""
         secret = self.get("Secret", namespace, name)
         return None if secret is None else frozenset((secret.get("data") or {}).keys())
+
+    def secret_digest(self, namespace: str, name: str) -> str | None:
+        """An HMAC-SHA256 of a secret's content, keyed by its namespace and name (the same content in two secrets
+        digests differently), computed here and the values dropped at once: never returned, never logged."""
+        secret = self.get("Secret", namespace, name)
+        if secret is None:
+            return None
+        data = secret.get("data") or {}
+        material = json.dumps(data, sort_keys=True, separators=(",", ":")).encode()
+        return hmac.new(f"sc-autopilot/{namespace}/{name}".encode(), material, hashlib.sha256).hexdigest()
 
     def delete(self, kind: str, namespace: str, name: str, *, uid: str, resource_version: str) -> bool:
         """Delete exactly the object we looked at: preconditions on uid and resourceVersion (409 otherwise)."""
