@@ -13,7 +13,7 @@ from shared.adapters.errors import ReadError
 from shared.adapters.kube.api import KubeApi
 from shared.adapters.kube.client import KubeClients
 from shared.adapters.storage import SharedFacts
-from shared.core import naming, rotation
+from shared.core import catalogue, naming, rotation
 from shared.core.codes import ReadFailure
 from shared.core.ids import CLUSTER_TYPE, ResourceRef, type_of
 from shared.core.manifests import env_from_secrets
@@ -26,7 +26,6 @@ from shared.core.model import (
     Intent,
     TaggedResource,
     TargetInfo,
-    TargetKind,
     WorkloadRef,
     WorkloadState,
 )
@@ -36,8 +35,6 @@ from shared.service.run import Caches
 
 # Leaf reads of one cluster's state run here (never anything that submits more work, so it cannot deadlock).
 _READS = ThreadPoolExecutor(max_workers=32, thread_name_prefix="sc-read")
-TARGET_KINDS = {"microsoft.sql/servers/databases": TargetKind.SQL_DATABASE}
-OPENAI_ACCOUNT_KINDS = {"openai", "aiservices"}
 
 
 KEY_TABLE_FACT = "key-table"
@@ -291,11 +288,8 @@ def _target(resource: TaggedResource) -> TargetInfo | None:
         ref = ResourceRef.parse(resource.id)
     except ValueError:
         return None
-    if resource.type in TARGET_KINDS:
-        return TargetInfo(ref, TARGET_KINDS[resource.type], resource.tags)
-    if resource.type == "microsoft.cognitiveservices/accounts" and resource.kind.lower() in OPENAI_ACCOUNT_KINDS:
-        return TargetInfo(ref, TargetKind.OPENAI, resource.tags)
-    return None
+    kind = catalogue.classify(resource.type, resource.kind, resource.capabilities)
+    return None if kind is None else TargetInfo(ref, kind, resource.tags)
 
 
 def _names_by_namespace(items: list[dict]) -> dict[str, frozenset[str]]:
