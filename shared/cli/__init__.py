@@ -59,22 +59,26 @@ def _run(args: argparse.Namespace) -> int:
         return render_saved_report(args.json_report, args.html_page, args.previous)
     settings = Settings.from_env()
     scope = _scope(args, settings)
-    if args.command == "sweep":
-        _check_writable(args.report)
-        return run_sweep(Application(settings), args, scope)
-    if args.command == "handle-event":
-        payload = _read_events(args.file)
-        return _finish(Application(settings).events.handle(payload), args, dry_run=settings.dry_run)
-    if args.command == "plan":
-        _check_writable(args.out)
-        return run_plan(Application(settings), args, scope)
-    if args.saved_plan:
-        return apply_saved_plan(Application(settings), args)
+    for path in (getattr(args, "report", None), getattr(args, "out", None)):
+        _check_writable(path)
+    payload = _read_events(args.file) if args.command == "handle-event" else None
     app = Application(settings)
+    if not app.runs.app_wide:
+        output.error(
+            "note: AzureWebJobsStorage is not set, so SC_MAX_REMOVALS_PER_HOUR counts this process's removals only, "
+            "not the Function App's (docs/operations.md, 'Budgets')"
+        )
+    if args.command == "sweep":
+        return run_sweep(app, args, scope)
+    if args.command == "handle-event":
+        return _finish(app.events.handle(payload), args, dry_run=settings.dry_run)
+    if args.command == "plan":
+        return run_plan(app, args, scope)
+    if args.saved_plan:
+        return apply_saved_plan(app, args)
     dry_run = True if args.dry_run else None
-    return _finish(
-        _with_progress(lambda p: app.applier.apply(dry_run, scope, p)), args, dry_run=dry_run or settings.dry_run
-    )
+    report = _with_progress(lambda p: app.applier.apply(dry_run, scope, p, release_removals=args.max_removals))
+    return _finish(report, args, dry_run=dry_run or settings.dry_run)
 
 
 def run_plan(app: Application, args: argparse.Namespace, scope: ClusterScope) -> int:
@@ -101,7 +105,9 @@ def apply_saved_plan(app: Application, args: argparse.Namespace) -> int:
         for line in differences:
             print(f"  {line}", file=sys.stderr)
         return EXIT_FAILED
-    report = _with_progress(lambda p: app.applier.apply(False, scope, p, expected=expected))
+    report = _with_progress(
+        lambda p: app.applier.apply(False, scope, p, expected=expected, release_removals=args.max_removals)
+    )
     return _finish(report, args, dry_run=False)
 
 

@@ -4,17 +4,17 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 
-from shared.service.run import Allowance, Caches
+from shared.service.run import Caches, LocalAllowance
 
 
 def test_an_allowance_is_never_overspent_by_concurrent_clusters():
-    allowance = Allowance(5)
+    allowance = LocalAllowance(5)
     granted = list(ThreadPoolExecutor(8).map(lambda _: allowance.take(2), range(8)))
     assert sum(granted) == 5 and allowance.take() == 0
 
 
 def test_reserve_plans_with_what_is_left_and_spends_what_it_used():
-    allowance = Allowance(3)
+    allowance = LocalAllowance(3)
     assert allowance.reserve(lambda left: (f"planned with {left}", 2)) == "planned with 3"
     assert allowance.reserve(lambda left: (left, left)) == 1 and allowance.left == 0
 
