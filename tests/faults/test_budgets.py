@@ -25,8 +25,8 @@ WORKERS = 3
 def removals_since(world: World, mark: int) -> set[tuple[str, str]]:
     """Each removal carried out once, whoever carried it out: a successful DELETE, or a PATCH of a workload."""
     writes = world.estate.writes_since(mark)
-    unwired = [r for r in writes if r["method"] == "PATCH" and "/apis/apps/" in r["path"]]
-    return {(r["method"], r["path"]) for r in writes if r["method"] == "DELETE"} | {("PATCH", r["path"]) for r in unwired}
+    deleted = {("DELETE", r["path"]) for r in writes if r["method"] == "DELETE"}
+    return deleted | {("PATCH", r["path"]) for r in writes if r["method"] == "PATCH" and "/apis/apps/" in r["path"]}
 
 
 def test_a_storm_over_several_workers_removes_at_most_the_hourly_budget(world: World, azurite, monkeypatch, tmp_path,
