@@ -6,6 +6,7 @@ from pathlib import Path
 
 import yaml
 
+from emulator.arm import dataservices as ds
 from emulator.arm import managedclusters
 from emulator.arm import resources as rt
 from emulator.arm.store import Subscription
@@ -14,6 +15,28 @@ from emulator.events import Webhook
 from emulator.identity import Grant, Identity, principal_ids
 
 DEFAULT_TENANT = "72f988bf-0000-4000-8000-000000000001"
+# Shorthand scenario keys for the data services Service Connector targets (each item: name, tags, location, kind,
+# sku, properties; `databases` for servers and Cosmos DB accounts); `resources:` takes any type the emulator knows.
+DATA_SERVICES = {
+    "storage_accounts": "Microsoft.Storage/storageAccounts",
+    "service_bus_namespaces": "Microsoft.ServiceBus/namespaces",
+    "event_hubs_namespaces": "Microsoft.EventHub/namespaces",
+    "cosmos_accounts": "Microsoft.DocumentDB/databaseAccounts",
+    "postgres_servers": "Microsoft.DBforPostgreSQL/flexibleServers",
+    "mysql_servers": "Microsoft.DBforMySQL/flexibleServers",
+    "redis_caches": "Microsoft.Cache/redis",
+    "app_configuration_stores": "Microsoft.AppConfiguration/configurationStores",
+    "signalr_services": "Microsoft.SignalRService/SignalR",
+    "web_pubsubs": "Microsoft.SignalRService/WebPubSub",
+}
+# `api:` of a Cosmos DB account -> how ARM says it; the collection its `databases` go to ("db/graph" for Gremlin)
+COSMOS_APIS = {
+    "sql": ({}, "sqlDatabases"),
+    "mongodb": ({"kind": "MongoDB"}, "mongodbDatabases"),
+    "cassandra": ({"capabilities": [{"name": "EnableCassandra"}]}, "cassandraKeyspaces"),
+    "gremlin": ({"capabilities": [{"name": "EnableGremlin"}]}, "gremlinDatabases"),
+    "table": ({"capabilities": [{"name": "EnableTable"}]}, "tables"),
+}
 
 
 def load(source: Path | str | dict) -> dict:
@@ -134,3 +157,33 @@ def _resource_group(cloud: Cloud, subscription_id: str, spec: dict) -> None:
         for name, secret in (item.get("secrets") or {}).items():  # "value" or {value, tags}
             secret = secret if isinstance(secret, dict) else {"value": secret}
             cloud.keyvault.seed(item["name"], name, str(secret["value"]), secret.get("tags"))
+    for key, resource_type in DATA_SERVICES.items():
+        for item in spec.get(key) or []:
+            _data_service(cloud, rg_id, location, resource_type, item)
+    for item in spec.get("resources") or []:
+        _data_service(cloud, rg_id, location, item["type"], item)
+
+
+def _data_service(cloud: Cloud, rg_id: str, location: str, resource_type: str, item: dict) -> None:
+    """One data service (and what its provider creates with it), its databases, keyspaces, graphs or tables."""
+    namespace, type_name = resource_type.split("/", 1)
+    resource_id = f"{rg_id}/providers/{namespace}/{type_name}/{item['name']}"
+    body = {"location": item.get("location", location), "tags": item.get("tags") or {},
+            "properties": dict(item.get("properties") or {})}  # fmt: skip
+    body.update({k: item[k] for k in ("kind", "sku") if k in item})
+    collection = "databases"  # flexible servers' databases
+    if resource_type.lower() == ds.COSMOS_ACCOUNT:
+        extra, collection = COSMOS_APIS[str(item.get("api", "sql")).lower()]
+        body.setdefault("kind", extra.get("kind", "GlobalDocumentDB"))
+        body["properties"].setdefault("capabilities", extra.get("capabilities", []))
+    resource = cloud.arm.put(rt.new_resource(resource_id, resource_type.lower(), body, None, cloud.tenant_id))
+    for companion in rt.companions(resource, cloud.tenant_id):
+        cloud.arm.put(companion)
+    child_type = f"{resource_type.lower()}/{collection.lower()}"
+    for database in item.get("databases") or []:
+        name, _, graph = str(database).partition("/")
+        child_id = f"{resource_id}/{collection}/{name}"
+        cloud.arm.put(rt.new_resource(child_id, child_type, {"properties": {}}, None, cloud.tenant_id))
+        if graph:
+            graph_type = f"{ds.COSMOS_ACCOUNT}/gremlindatabases/graphs"
+            cloud.arm.put(rt.new_resource(f"{child_id}/graphs/{graph}", graph_type, {}, None, cloud.tenant_id))

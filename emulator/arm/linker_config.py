@@ -45,6 +45,7 @@ class Credentials:
     principal_id: str = ""  # the user-assigned identity's object id
     tenant_id: str = ""
     account_key: str = ""
+    secrets: bool = False  # building the Kubernetes secret: fetch the target's keys (else they stay "")
 
 
 def sql_configuration(

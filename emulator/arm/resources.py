@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field
-
-from emulator.arm import managedclusters
+from emulator.arm import dataservices, keys, managedclusters
 from emulator.arm.errors import arm_error, bad_request
 from emulator.arm.ids import stable_uuid
 from emulator.arm.managedclusters import PUBLIC_IP, outbound_ip  # noqa: F401 (Service Connector's firewall rule)
+from emulator.arm.typespec import TypeSpec
 
 CLUSTER = "microsoft.containerservice/managedclusters"
 SQL_SERVER = "microsoft.sql/servers"
@@ -23,17 +21,6 @@ ROLE_ASSIGNMENT = "microsoft.authorization/roleassignments"
 RESOURCE_GROUP = "microsoft.resources/resourcegroups"
 TAGS = "microsoft.resources/tags"
 LINKER = "microsoft.servicelinker/linkers"
-
-# Types that appear in `/resources` listings (tracked resources); proxy resources do not.
-TRACKED = {CLUSTER, SQL_SERVER, SQL_DATABASE, COGNITIVE_ACCOUNT, IDENTITY, KEY_VAULT, PUBLIC_IP}
-
-
-@dataclass
-class TypeSpec:
-    canonical: str  # the type spelling ARM returns
-    parent: str | None = None  # lower-case parent type that must exist
-    shape: Callable[[dict, dict | None, str], None] = lambda resource, existing, tenant: None
-    actions: dict[str, str] = field(default_factory=dict)  # lower action -> handler name on the service
 
 
 def _sql_server(resource: dict, existing: dict | None, tenant: str) -> None:
@@ -104,6 +91,10 @@ def _role_assignment(resource: dict, existing: dict | None, tenant: str) -> None
     props["scope"] = resource["id"].split("/providers/Microsoft.Authorization/", 1)[0]
 
 
+def _cognitive_keys(account: dict) -> dict:
+    return {"key1": keys.hex_key(account["id"], "key1"), "key2": keys.hex_key(account["id"], "key2")}
+
+
 TYPES: dict[str, TypeSpec] = {
     CLUSTER: TypeSpec(
         "Microsoft.ContainerService/ManagedClusters",
@@ -114,7 +105,7 @@ TYPES: dict[str, TypeSpec] = {
     SQL_DATABASE: TypeSpec("Microsoft.Sql/servers/databases", parent=SQL_SERVER, shape=_sql_database),
     SQL_FIREWALL_RULE: TypeSpec("Microsoft.Sql/servers/firewallRules", parent=SQL_SERVER, shape=_firewall_rule),
     COGNITIVE_ACCOUNT: TypeSpec(
-        "Microsoft.CognitiveServices/accounts", shape=_cognitive_account, actions={"listkeys": "list_keys"}
+        "Microsoft.CognitiveServices/accounts", shape=_cognitive_account, actions={"listkeys": _cognitive_keys}
     ),
     IDENTITY: TypeSpec("Microsoft.ManagedIdentity/userAssignedIdentities", shape=_identity),
     FEDERATED_CREDENTIAL: TypeSpec(
@@ -126,6 +117,11 @@ TYPES: dict[str, TypeSpec] = {
     PUBLIC_IP: TypeSpec("Microsoft.Network/publicIPAddresses"),
     EXTENSION: TypeSpec("Microsoft.KubernetesConfiguration/extensions", shape=_extension),
     ROLE_ASSIGNMENT: TypeSpec("Microsoft.Authorization/roleAssignments", shape=_role_assignment),
+    **dataservices.TYPES,
+}
+# Types that appear in `/resources` listings (tracked resources); proxy resources do not.
+TRACKED = {CLUSTER, SQL_SERVER, SQL_DATABASE, COGNITIVE_ACCOUNT, IDENTITY, KEY_VAULT, PUBLIC_IP} | {
+    key for key, spec in dataservices.TYPES.items() if spec.tracked
 }
 
 
@@ -155,3 +151,9 @@ def new_resource(resource_id: str, type_key: str, body: dict, existing: dict | N
             resource["properties"].setdefault(key, value)
     spec.shape(resource, existing, tenant)
     return resource
+
+
+def companions(resource: dict, tenant: str) -> list[dict]:
+    """What the provider creates with a new resource (a storage account's default services, ...)."""
+    make = TYPES[resource["type"].lower()].companions
+    return [new_resource(rid, key, body, None, tenant) for rid, key, body in (make(resource) if make else [])]

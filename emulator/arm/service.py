@@ -132,11 +132,14 @@ class ArmService:
                     "properties": {"provisioningState": "Succeeded"},
                 }
             else:
-                self._require_parent(path)
+                self._require_parent(path, body)
                 resource = rt.new_resource(path.id, type_key, body, existing, self.tenant_id)
             if type_key == rt.CLUSTER:
                 resource["properties"]["provisioningState"] = "Updating" if existing else "Creating"
             self.store.put(resource)
+            if existing is None and type_key != rt.RESOURCE_GROUP:
+                for companion in rt.companions(resource, self.tenant_id):
+                    self.store.put(companion)
             if type_key == rt.CLUSTER and existing is None:
                 for node_resource in managedclusters.node_resources(resource):
                     self.store.put(node_resource)
@@ -146,7 +149,17 @@ class ArmService:
         self.events.emit(WRITE, path.id, f"{path.type}/write", request, identity, updated=existing is not None)
         if type_key == rt.CLUSTER:
             return self._provision_cluster(path, resource, existing is None, request.query["api-version"])
-        return Response(200 if existing else 201, resource)
+        status = 200 if existing or type_key == rt.RESOURCE_GROUP else rt.TYPES[type_key].created_status
+        if status == 202:  # the provider answers Accepted and an operation; the client GETs the resource after it
+            return self._accepted(path, resource.get("location", "global"), request.query["api-version"])
+        return Response(status, resource)
+
+    def _accepted(self, path: ArmPath, location: str, api_version: str) -> Response:
+        op = self.operations.start(
+            path.subscription_id, path.type.split("/")[0], location, lambda: Outcome("Succeeded")
+        )
+        status_url, result_url = self._operation_urls(op, api_version)
+        return Response(202, None, {"Azure-AsyncOperation": status_url, "Location": result_url})
 
     def _provision_cluster(self, path: ArmPath, cluster: dict, created: bool, api_version: str) -> Response:
         """AKS answers Creating/Updating with an Azure-AsyncOperation and reaches Succeeded on its own, after the
@@ -171,7 +184,7 @@ class ArmService:
         status_url, _ = self._operation_urls(op, api_version)
         return Response(201 if created else 200, body, {"Azure-AsyncOperation": status_url})
 
-    def _require_parent(self, path: ArmPath) -> None:
+    def _require_parent(self, path: ArmPath, body: dict) -> None:
         parent_id = parent_of(path.id)
         if "/providers/" not in parent_id.lower():
             if self.store.get(parent_id) is None:  # the resource group
@@ -185,6 +198,9 @@ class ArmService:
                 "Can not perform requested operation on nested resource. "
                 f"Parent resource '{parent_id.rsplit('/', 1)[-1]}' not found.",
             )
+        check = rt.TYPES[path.type.lower()].parent_check
+        if check is not None:
+            check(parent, body)
 
     def _delete(self, request: Request, path: ArmPath, identity: Identity) -> Response:
         removed = self.store.delete(path.id)
@@ -205,6 +221,8 @@ class ArmService:
             )
             urls = self._operation_urls(op, request.query["api-version"])
             return Response(202, None, {"Azure-AsyncOperation": urls[0], "Location": urls[1]})
+        if rt.TYPES.get(path.type.lower(), rt.TypeSpec("")).deleted_status == 202:
+            return self._accepted(path, removed[0].get("location", "global"), request.query["api-version"])
         return Response(200)
 
     def _operation_urls(self, op, api_version: str) -> tuple[str, str]:
@@ -285,24 +303,18 @@ class ArmService:
         if type_key == rt.LINKER:
             return self.linkers.action(request, path, identity)
         resource = self._existing(path)
-        handler_name = rt.TYPES.get(type_key, rt.TypeSpec("")).actions.get(path.action.lower())
-        if handler_name is None:
+        handler = rt.TYPES.get(type_key, rt.TypeSpec("")).actions.get(path.action.lower())
+        if handler is None:
             raise arm_error(
                 404, "InvalidResourceType", f"The action '{path.action}' is not supported on '{path.type}'."
             )
-        body = getattr(self, f"_action_{handler_name}")(resource)
+        body = getattr(self, f"_action_{handler}")(resource) if isinstance(handler, str) else handler(resource)
         self.events.emit(ACTION, path.id, f"{path.type}/{path.action}/action", request, identity, updated=True)
         return Response(200, body)
 
     def _action_list_cluster_user_credential(self, cluster: dict) -> dict:
         kubeconfig = self.clusters.kubeconfig_for(cluster)
         return {"kubeconfigs": [{"name": "clusterUser", "value": base64.b64encode(kubeconfig.encode()).decode()}]}
-
-    def _action_list_keys(self, account: dict) -> dict:
-        return {
-            "key1": rt.stable_uuid("key1", account["id"]).replace("-", ""),
-            "key2": rt.stable_uuid("key2", account["id"]).replace("-", ""),
-        }
 
     # -- providers -------------------------------------------------------------------------------------
     def _provider_view(self, subscription_id: str, namespace: str) -> dict:

@@ -12,16 +12,19 @@ import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from emulator.arm import keys, managedclusters
 from emulator.arm import resources as rt
 from emulator.arm.errors import arm_error, bad_request, missing_registration, not_found
-from emulator.arm.linker_config import (
-    AccountKind,
-    AuthType,
-    ConfigItem,
-    Credentials,
-    account_configuration,
-    renamed,
-    sql_configuration,
+from emulator.arm.linker_config import AuthType, ConfigItem, Credentials, renamed
+from emulator.arm.linker_targets import (
+    KEY_VAULT_SECRETS_USER,
+    SecretSource,
+    TargetContext,
+    TargetKind,
+    expected_shapes,
+    kind_of,
+    resource_id_of,
+    roles_for,
 )
 from emulator.arm.notify import DELETE, WRITE, ResourceEvents
 from emulator.arm.operations import Operations, Outcome
@@ -29,7 +32,7 @@ from emulator.arm.paths import ArmPath
 from emulator.arm.store import ArmStore
 from emulator.clusters import Clusters
 from emulator.faults import Faults
-from emulator.http import Request, Response
+from emulator.http import HttpError, Request, Response
 from emulator.identity import Identity
 from emulator.site import Site
 
@@ -43,13 +46,14 @@ CLIENT_TYPES = {
     "none", "dotnet", "java", "python", "go", "php", "ruby", "django", "nodejs", "springBoot", "kafka-springBoot",
     "jms-springBoot", "dapr",
 }  # fmt: skip
-# Auth types an AKS source accepts per target type (azure-cli _resource_config.py; SQL + workload identity
-# as the AKS-to-SQL tutorial uses it).
-ALLOWED_AUTH = {
-    rt.SQL_DATABASE: {"secret", "userAssignedIdentity"},
-    rt.COGNITIVE_ACCOUNT: {"userAssignedIdentity", "secret", "servicePrincipalSecret"},
+SOURCE_TYPE = "Microsoft.ContainerService/managedClusters"
+# Targets whose server Service Connector opens to the cluster's outbound IP (the firewall rule type under it).
+FIREWALLS = {
+    "sql": rt.SQL_FIREWALL_RULE,
+    "postgres-flexible": "microsoft.dbforpostgresql/flexibleservers/firewallrules",
+    "mysql-flexible": "microsoft.dbformysql/flexibleservers/firewallrules",
 }
-OPENAI_USER_ROLE = "5e0bd9bd-7b93-4f28-af87-19fc36ad61bd"  # Cognitive Services OpenAI User
+CSI_ADDON = "azureKeyvaultSecretsProvider"  # the AKS add-on whose identity a Key Vault CSI connection uses
 EXTENSION_NAME = "sc-extension"
 AKS_API_VERSION = "2025-07-01"  # what Service Connector's own cluster update is recorded with (INFERRED)
 EXTENSION_NAMESPACE = "sc-system"
@@ -64,6 +68,27 @@ def service_account_name(client_id: str) -> str:
     return f"sc-account-{client_id}"
 
 
+@dataclass(frozen=True)
+class Target:
+    """A linker's target as Service Connector resolved it: its kind, the id's parts, the resource it reads."""
+
+    kind: TargetKind
+    parts: dict[str, str]
+    resource: dict  # the account, server, namespace, vault, cache or database the configuration comes from
+    server_id: str  # the resource a firewall rule or role assignment goes on
+
+    @property
+    def csi(self) -> bool:
+        return self.kind.name == "keyvault" and bool(self.parts.get("csi"))
+
+
+def is_csi(target_service: dict) -> bool:
+    """Key Vault through the Secrets Store CSI driver: `resourceProperties.connectAsKubernetesCsiDriver`."""
+    properties = target_service.get("resourceProperties") or {}
+    csi = bool(properties.get("connectAsKubernetesCsiDriver"))
+    return str(properties.get("type", "")).lower() == "keyvault" and csi
+
+
 @dataclass(kw_only=True, eq=False)
 class ServiceLinker:
     """Linkers on a managed cluster: validated like the service, provisioned by an LRO with its side effects."""
@@ -76,6 +101,8 @@ class ServiceLinker:
     tenant_id: str
     site: Site
     _secret_values: dict[str, str] = field(default_factory=dict, init=False, repr=False)  # linker id -> raw secret
+    # linker id -> the configuration written at provisioning (what listConfigurations answers, credentials blanked)
+    _configurations: dict[str, list[ConfigItem]] = field(default_factory=dict, init=False, repr=False)
 
     # -- CRUD ------------------------------------------------------------------------------------------
     def handle(self, request: Request, path: ArmPath, identity: Identity) -> Response:
@@ -144,7 +171,7 @@ class ServiceLinker:
                 "lastModifiedAt": now,
             },
             "properties": {
-                "targetService": {"type": "AzureResource", "id": props["targetService"]["id"]},
+                "targetService": _target_service(props["targetService"]),
                 "authInfo": auth,
                 "clientType": props.get("clientType", "none"),
                 "scope": props.get("scope") or "default",
@@ -179,6 +206,7 @@ class ServiceLinker:
         def complete() -> Outcome:
             self.store.delete(path.id)
             self._secret_values.pop(path.id.lower(), None)
+            self._configurations.pop(path.id.lower(), None)
             # Every successful delete raises ResourceDeleteSuccess, a linker's too (FACTS.md section 10).
             self.events.emit(DELETE, path.id, "Microsoft.ServiceLinker/linkers/delete", request, identity, updated=True)
             return Outcome("Succeeded")
@@ -199,7 +227,7 @@ class ServiceLinker:
             configs = [
                 {"name": item.name, "value": "" if item.credential else item.value, "configType": "Default",
                  "description": ""}
-                for item in self._configuration(linker)
+                for item in self._configurations.get(linker["id"].lower()) or self._configuration(linker)
             ]  # fmt: skip
             return Response(200, {"configurations": configs})
         if action == "validatelinker":
@@ -256,42 +284,34 @@ class ServiceLinker:
         }
 
     # -- validation of the request body ----------------------------------------------------------------
-    def _validate(self, props: dict) -> dict:
+    def _validate(self, props: dict) -> Target:
         target_service = props.get("targetService") or {}
         if target_service.get("type") != "AzureResource" or not target_service.get("id"):
             raise bad_request(
                 "targetService must be {type: 'AzureResource', id: <target resource id>}.", "InvalidTargetService"
             )
-        target = self.store.get(target_service["id"])
-        if target is None:
-            raise bad_request(f"Target resource '{target_service['id']}' was not found.", "TargetNotFound")
-        target_type = target["type"].lower()
-        allowed = ALLOWED_AUTH.get(target_type)
-        if allowed is None:
-            raise bad_request(
-                f"Target resource type '{target['type']}' is not supported for source type "
-                "'Microsoft.ContainerService/managedClusters'.",
-                "UnsupportedTargetType",
-            )
+        target = self._resolve(target_service)
+        allowed = [str(a) for a in target.kind.auth]
         auth = props.get("authInfo") or {}
         auth_type = auth.get("authType")
         if auth_type not in AUTH_TYPES:
             raise bad_request(f"authInfo.authType '{auth_type}' is not a valid discriminator value.", "InvalidAuthType")
         if auth_type not in allowed:
             raise bad_request(
-                f"Auth type '{auth_type}' is not supported for target '{target['type']}' with an AKS source. "
-                f"Supported: {', '.join(sorted(allowed))}.",
+                f"Unsupported resource: auth type '{auth_type}' is not supported for target '{target.kind.name}' "
+                f"({target.kind.shape}) with a '{SOURCE_TYPE}' source. Supported: {', '.join(allowed)}.",
                 "UnsupportedAuthType",
             )
-        if auth_type == "secret" and target_type == rt.SQL_DATABASE:
-            info = auth.get("secretInfo") or {}
-            if not auth.get("name") or info.get("secretType") != "rawValue" or not info.get("value"):
+        if auth_type == "secret":
+            self._validate_secret(target.kind, auth)
+        if target.csi:
+            if auth_type != "userAssignedIdentity":
                 raise bad_request(
-                    "Secret auth for an AKS source requires authInfo.name and "
-                    "secretInfo {secretType: rawValue, value}; "
-                    "Key Vault secret references are not supported.",
-                    "InvalidSecretInfo",
+                    "connectAsKubernetesCsiDriver uses the azure-keyvault-secrets-provider add-on's identity: "
+                    "authInfo must be {authType: userAssignedIdentity} without a clientId.",
+                    "InvalidAuthInfo",
                 )
+            return target
         if auth_type == "userAssignedIdentity":
             if not auth.get("clientId") or not auth.get("subscriptionId"):
                 raise bad_request("userAssignedIdentity requires clientId and subscriptionId.", "InvalidAuthInfo")
@@ -311,6 +331,54 @@ class ServiceLinker:
             raise bad_request(f"scope '{scope}' is not a valid Kubernetes namespace name.", "InvalidScope")
         return target
 
+    def _resolve(self, target_service: dict) -> Target:
+        """Match the id against the AKS targets' shapes and find the resource it names (azure-docs
+        how-to-troubleshoot-front-end-error.md: "Unknown resource type", "Target resource ID is invalid")."""
+        target_id = target_service["id"]
+        found = kind_of(target_id)
+        if found is None:
+            shapes = expected_shapes(target_id)
+            hint = f" Expected {' or '.join(shapes)}." if shapes else ""
+            raise bad_request(
+                f"Unknown resource type: target resource ID is invalid: '{target_id}' is not a target Service "
+                f"Connector supports for a '{SOURCE_TYPE}' source.{hint}",
+                "UnsupportedTargetType",
+            )
+        kind, match = found
+        parts = {k: v for k, v in match.groupdict().items() if v is not None}
+        resource_id = resource_id_of(target_id, kind, match)
+        resource = self.store.get(resource_id)
+        exists = resource is not None and (kind.index_of or self.store.get(target_id) is not None)
+        if kind.index_of and exists and not (parts[kind.index_of].isdigit() and int(parts[kind.index_of]) < 16):
+            raise bad_request(
+                f"Target resource ID is invalid: '{target_id}': the database must be an index from 0 to 15.",
+                "UnsupportedTargetType",
+            )
+        if not exists:
+            raise bad_request(f"Target resource '{target_id}' was not found.", "TargetNotFound")
+        if kind.name == "keyvault" and is_csi(target_service):
+            parts["csi"] = "true"
+        server_group = "server" if "server" in parts else "account"
+        return Target(kind, parts, resource, target_id[: match.end(server_group)])
+
+    def _validate_secret(self, kind: TargetKind, auth: dict) -> None:
+        info = auth.get("secretInfo") or {}
+        if kind.secret is SecretSource.USER:
+            if not auth.get("name") or info.get("secretType") != "rawValue" or not info.get("value"):
+                raise bad_request(
+                    "Secret auth for an AKS source requires authInfo.name and "
+                    "secretInfo {secretType: rawValue, value}; "
+                    "Key Vault secret references are not supported.",
+                    "InvalidSecretInfo",
+                )
+        elif auth.get("name") or info.get("value"):
+            # INFERRED (the CLI refuses these keys for SecretAuto targets; the service's answer is not documented)
+            raise bad_request(
+                f"Service Connector fetches the credential of a '{kind.name}' target itself: authInfo must be "
+                "{authType: secret} without name or secretInfo.",
+                "InvalidSecretInfo",
+            )
+
     def _identity_by_client_id(self, subscription_id: str, client_id: str) -> dict | None:
         for identity in self.store.of_type_under(f"/subscriptions/{subscription_id}", rt.TYPES[rt.IDENTITY].canonical):
             if identity["properties"]["clientId"].lower() == client_id.lower():
@@ -318,7 +386,7 @@ class ServiceLinker:
         return None
 
     # -- provisioning (the LRO's work) -----------------------------------------------------------------
-    def _provision(self, linker_id: str, cluster_id: str, target: dict, identity: Identity) -> Outcome:
+    def _provision(self, linker_id: str, cluster_id: str, target: Target, identity: Identity) -> Outcome:
         linker = self.store.get(linker_id)
         cluster = self.store.get(cluster_id)
         if linker is None or cluster is None:
@@ -344,11 +412,17 @@ class ServiceLinker:
         if kube.get("namespaces", None, namespace) is None:
             kube.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}})
         auth = props["authInfo"]
-        if auth["authType"] == "userAssignedIdentity":
+        addon_identity = None
+        if target.csi:
+            addon_identity = self._enable_csi_addon(cluster, identity)
+            self._assign_roles(target, addon_identity["properties"]["principalId"], (KEY_VAULT_SECRETS_USER,))
+        elif auth["authType"] == "userAssignedIdentity":
             self._wire_workload_identity(cluster, target, auth, namespace, kube, identity)
-        if target["type"].lower() == rt.SQL_DATABASE:
-            self._open_sql_firewall(cluster, target)
-        data = {item.name: item.value for item in self._configuration(linker, include_secrets=True)}
+        if target.kind.name in FIREWALLS:
+            self._open_firewall(cluster, target)
+        configuration = self._configuration(linker, include_secrets=True, addon_identity=addon_identity)
+        self._configurations[linker_id.lower()] = configuration
+        data = {item.name: item.value for item in configuration}
         kube.apply(
             {
                 "apiVersion": "v1",
@@ -410,57 +484,89 @@ class ServiceLinker:
                     },
                 }
             )
-        if target["type"].lower() == rt.COGNITIVE_ACCOUNT:
-            principal_id = uami["properties"]["principalId"]
-            assignment_name = rt.stable_uuid(target["id"], principal_id)
-            assignment_id = f"{target['id']}/providers/Microsoft.Authorization/roleAssignments/{assignment_name}"
-            subscription = target["id"].split("/")[2]
-            role = f"/subscriptions/{subscription}/providers/Microsoft.Authorization/roleDefinitions/{OPENAI_USER_ROLE}"
-            body = {
-                "properties": {
-                    "roleDefinitionId": role,
-                    "principalId": principal_id,
-                    "principalType": "ServicePrincipal",
-                }
-            }
+        self._assign_roles(target, uami["properties"]["principalId"], roles_for(target.kind, target.resource))
+
+    def _assign_roles(self, target: Target, principal_id: str, roles: tuple[str, ...]) -> None:
+        """The roles of concept-microsoft-entra-roles.md, on the resource the target hangs under (the account)."""
+        subscription = target.server_id.split("/")[2]
+        for role in roles:
+            assignment_name = rt.stable_uuid(target.server_id, principal_id, role)
+            assignment_id = f"{target.server_id}/providers/Microsoft.Authorization/roleAssignments/{assignment_name}"
+            definition = f"/subscriptions/{subscription}/providers/Microsoft.Authorization/roleDefinitions/{role}"
+            body = {"properties": {"roleDefinitionId": definition, "principalId": principal_id,
+                                   "principalType": "ServicePrincipal"}}  # fmt: skip
             self.store.put(rt.new_resource(assignment_id, rt.ROLE_ASSIGNMENT, body, None, self.tenant_id))
 
-    def _open_sql_firewall(self, cluster: dict, target: dict) -> None:
-        server_id = target["id"].rsplit("/databases/", 1)[0]
-        ip = rt.outbound_ip(cluster["id"])
-        rule_id = f"{server_id}/firewallRules/ServiceLinker-{rt.stable_uuid(cluster['id'])[:8]}"
-        body = {"properties": {"startIpAddress": ip, "endIpAddress": ip}}
-        self.store.put(rt.new_resource(rule_id, rt.SQL_FIREWALL_RULE, body, None, self.tenant_id))
+    def _enable_csi_addon(self, cluster: dict, identity: Identity) -> dict:
+        """Service Connector enables the azureKeyvaultSecretsProvider add-on (D-AKS); AKS gives it an identity in the
+        node resource group, `azurekeyvaultsecretsprovider-<cluster>` (as AKS names it)."""
+        identity_id = (f"{managedclusters.node_resource_group_id(cluster)}/providers/Microsoft.ManagedIdentity/"
+                       f"userAssignedIdentities/azurekeyvaultsecretsprovider-{cluster['name']}")  # fmt: skip
+        addon_identity = self.store.get(identity_id)
+        if addon_identity is None:
+            body = {"location": cluster["location"], "properties": {}}
+            addon_identity = self.store.put(rt.new_resource(identity_id, rt.IDENTITY, body, None, self.tenant_id))
+        profiles = cluster["properties"].setdefault("addonProfiles", {})
+        if not (profiles.get(CSI_ADDON) or {}).get("enabled"):
+            profiles[CSI_ADDON] = {
+                "enabled": True,
+                "config": {"enableSecretRotation": "false", "rotationPollInterval": "2m"},
+                "identity": {"resourceId": identity_id, "clientId": addon_identity["properties"]["clientId"],
+                             "objectId": addon_identity["properties"]["principalId"]},
+            }  # fmt: skip
+            self.store.put(rt.new_resource(cluster["id"], rt.CLUSTER, cluster, cluster, self.tenant_id))
+            self.events.emit_as(
+                WRITE, cluster["id"], "Microsoft.ContainerService/managedClusters/write", identity, AKS_API_VERSION
+            )
+        return addon_identity
 
-    # -- configuration (key names per target kind and client type: linker_config.py) -------------------
-    def _configuration(self, linker: dict, include_secrets: bool = False) -> list[ConfigItem]:
+    def _open_firewall(self, cluster: dict, target: Target) -> None:
+        """An IP rule for the cluster's outbound IP on the server (D-AKS: networking is firewall rules only)."""
+        ip = rt.outbound_ip(cluster["id"])
+        rule_id = f"{target.server_id}/firewallRules/ServiceLinker-{rt.stable_uuid(cluster['id'])[:8]}"
+        body = {"properties": {"startIpAddress": ip, "endIpAddress": ip}}
+        self.store.put(rt.new_resource(rule_id, FIREWALLS[target.kind.name], body, None, self.tenant_id))
+
+    # -- configuration (key names per target kind, auth type and client type: linker_targets.py) ---------------
+    def _configuration(
+        self, linker: dict, include_secrets: bool = False, addon_identity: dict | None = None
+    ) -> list[ConfigItem]:
         props = linker["properties"]
-        target_id = props["targetService"]["id"]
-        target = self.store.get(target_id) or {"id": target_id, "name": target_id.rsplit("/", 1)[-1]}
+        try:
+            target = self._resolve(props["targetService"])
+        except HttpError:  # the target is gone (or never was): nothing to compute from
+            return []
         auth = props["authInfo"]
         auth_type = AuthType(auth["authType"])
         secret = self._secret_values.get(linker["id"].lower(), "") if include_secrets else ""
         identity = (
             self._identity_by_client_id(auth["subscriptionId"], auth["clientId"])
-            if auth_type is AuthType.USER_ASSIGNED_IDENTITY
+            if auth_type is AuthType.USER_ASSIGNED_IDENTITY and auth.get("clientId")
             else None
         )
+        client_id = auth.get("clientId") or ""
+        if target.csi:
+            client_id = (addon_identity or self._csi_identity(linker) or {}).get("properties", {}).get("clientId", "")
         creds = Credentials(
             user=auth.get("name") or "",
             password=secret,
-            client_id=auth.get("clientId") or "",
+            client_id=client_id,
             principal_id=(identity or {}).get("properties", {}).get("principalId", ""),
             tenant_id=self.tenant_id,
-            account_key=rt.stable_uuid("key1", target_id).replace("-", "") if include_secrets else "",
+            account_key=keys.hex_key(target.resource["id"], "key1") if include_secrets else "",
+            secrets=include_secrets,
         )
-        if "/databases/" in target_id.lower():
-            items = sql_configuration(
-                props["clientType"], auth_type, target_id.split("/")[8], target_id.rsplit("/", 1)[-1], creds
-            )
-        else:
-            kind = AccountKind(target.get("kind") or AccountKind.OPENAI)
-            items = account_configuration(kind, auth_type, {"location": "westeurope", **target}, creds)
+        resource = {"location": "westeurope", **target.resource}
+        context = TargetContext(
+            props["targetService"]["id"], target.parts, resource, props["clientType"], auth_type, creds, target.csi
+        )
+        items = target.kind.configure(context)
         return renamed(items, (props.get("configurationInfo") or {}).get("customizedKeys"))
+
+    def _csi_identity(self, linker: dict) -> dict | None:
+        cluster = self.store.get(linker["id"].rsplit("/providers/", 1)[0])
+        addon = ((cluster or {}).get("properties", {}).get("addonProfiles") or {}).get(CSI_ADDON) or {}
+        return self.store.get(addon.get("identity", {}).get("resourceId", "")) if addon else None
 
     def _op_url(self, path: str) -> str:
         return f"{self.site.arm_endpoint}{path}?api-version=2024-04-01"
@@ -470,6 +576,14 @@ class ServiceLinker:
             "Azure-AsyncOperation": self._op_url(op.status_path),
             "Location": self._op_url(op.result_path),
         }
+
+
+def _target_service(target_service: dict) -> dict:
+    """What GET echoes: the type, the id and the resource properties (Key Vault CSI, App Configuration extension)."""
+    echoed = {"type": "AzureResource", "id": target_service["id"]}
+    if target_service.get("resourceProperties"):
+        echoed["resourceProperties"] = dict(target_service["resourceProperties"])
+    return echoed
 
 
 def _who(identity: Identity) -> str:

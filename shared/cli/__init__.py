@@ -13,27 +13,25 @@ import logging
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import argcomplete
-import jsonschema
 
-from shared import report as report_module
+from shared.adapters.azure.preflight import NoCredentialError, UnreachableError
 from shared.adapters.logs import LOGGER_NAME
-from shared.cli import output
+from shared.cli import guards, output
+from shared.cli.guards import UsageError
 from shared.cli.parser import build_parser
 from shared.config import ConfigError, Settings
-from shared.container import Application
-from shared.core.plan import moved
 from shared.core.scope import ClusterScope
-from shared.service.results import ClusterResult, RunReport
+
+if TYPE_CHECKING:  # the service layer and the report load every SDK: imported where used, after the preflight
+    from shared.container import Application
+    from shared.service.results import ClusterResult, RunReport
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_DEFERRED, EXIT_DRIFT = 0, 1, 2, 3, 4
 EXIT_CHANGES_PENDING = 2  # plan --detailed-exitcode only, as terraform's
 SAVED_PLAN_KIND = "sc-autopilot/plan"
-
-
-class UsageError(Exception):
-    """A mistake in how the CLI was called: a one-line message and exit 2."""
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -49,20 +47,26 @@ def main(argv: list[str] | None = None) -> int:
     _logging(args)
     try:
         return _run(args)
-    except (UsageError, ConfigError) as error:
+    except (UsageError, ConfigError, NoCredentialError) as error:
         output.error(str(error))
         return EXIT_FAILED if detailed else EXIT_USAGE
+    except UnreachableError as error:  # the endpoint refused at the first call: one line, not a minute of retries
+        output.error(str(error))
+        return EXIT_FAILED
 
 
 def _run(args: argparse.Namespace) -> int:
     if args.command == "report":  # offline: needs no settings and no cloud
         return render_saved_report(args.json_report, args.html_page, args.previous)
     settings = Settings.from_env()
-    scope = _scope(args, settings)
-    for path in (getattr(args, "report", None), getattr(args, "out", None)):
-        _check_writable(path)
-    payload = _read_events(args.file) if args.command == "handle-event" else None
-    app = Application(settings)
+    guards.report_path(getattr(args, "report", None))
+    _check_writable(getattr(args, "report", None) or getattr(args, "out", None))
+    payload = guards.events(_read_events(args.file), args.file) if args.command == "handle-event" else b""
+    credential = guards.credential(settings, args)
+    scope = _scope(args, settings, credential)
+    from shared.container import Application
+
+    app = Application(settings, credential)
     if not app.runs.app_wide:
         output.error(
             "note: AzureWebJobsStorage is not set, so SC_MAX_REMOVALS_PER_HOUR counts this process's removals only, "
@@ -78,11 +82,13 @@ def _run(args: argparse.Namespace) -> int:
         return apply_saved_plan(app, args)
     dry_run = True if args.dry_run else None
     report = _with_progress(lambda p: app.applier.apply(dry_run, scope, p, release_removals=args.max_removals))
+    guards.check_matched(scope, len(report.runs), bool(report.failures), app)
     return _finish(report, args, dry_run=dry_run or settings.dry_run)
 
 
 def run_plan(app: Application, args: argparse.Namespace, scope: ClusterScope) -> int:
     report = _with_progress(lambda p: app.applier.plan(scope, p))
+    guards.check_matched(scope, len(report.runs), bool(report.failures), app)
     if args.out:
         args.out.write_text(json.dumps(_saved_plan(report, scope), indent=2) + "\n")
     code = _finish(report, args, dry_run=True)
@@ -93,6 +99,8 @@ def run_plan(app: Application, args: argparse.Namespace, scope: ClusterScope) ->
 
 def apply_saved_plan(app: Application, args: argparse.Namespace) -> int:
     """Apply only what was reviewed: a fresh plan must list exactly the saved actions, cluster by cluster."""
+    from shared.core.plan import moved
+
     if args.subscription or args.resource_group or args.cluster or args.dry_run:
         raise UsageError("--plan carries its own scope: no --subscription, --resource-group, --cluster or --dry-run")
     saved = _load_saved_plan(args.saved_plan)
@@ -117,17 +125,20 @@ def _finish(report: RunReport, args: argparse.Namespace, dry_run: bool) -> int:
         output.run_table(report, dry_run, out)
     else:
         output.dump(report.to_dict(), args.output, out)
-    if not report.ok:
+    if not report.ok or guards.has_errors(report):
         return EXIT_FAILED
     return EXIT_DEFERRED if report.deferred else EXIT_OK
 
 
 def run_sweep(app: Application, args: argparse.Namespace, scope: ClusterScope) -> int:
+    from shared import report as report_module
+
     dry_run = True if args.dry_run else None
     result = _with_progress(lambda p: app.sweeper.run(dry_run=dry_run, progress=p, scope=scope))
+    guards.check_matched(scope, len(result.clusters), bool(result.failures), app)
     document = report_module.to_json(result)
     if args.report:
-        html = args.report.suffix.lower() in (".html", ".htm")
+        html = args.report.suffix.lower() == ".html"
         args.report.write_text(report_module.to_html(document) if html else json.dumps(document, indent=2))
     out = output.console()
     if args.output == "table":
@@ -141,6 +152,8 @@ def run_sweep(app: Application, args: argparse.Namespace, scope: ClusterScope) -
 
 
 def render_saved_report(source: Path, target: Path, previous: list[Path]) -> int:
+    from shared import report as report_module
+
     document = _load_report(source)
     earlier = [_load_earlier(path) for path in previous]
     _check_writable(target)
@@ -150,16 +163,11 @@ def render_saved_report(source: Path, target: Path, previous: list[Path]) -> int
 
 
 # -- checks made before any work ---------------------------------------------------------------------------
-def _scope(args: argparse.Namespace, settings: Settings) -> ClusterScope:
+def _scope(args: argparse.Namespace, settings: Settings, credential) -> ClusterScope:
     if args.command not in ("plan", "apply", "sweep"):
         return ClusterScope()
     split = lambda values: [v.strip() for value in values for v in value.split(",") if v.strip()]  # noqa: E731
-    subscriptions = split(args.subscription)
-    for subscription in subscriptions:
-        if subscription.lower() not in settings.subscriptions:
-            raise UsageError(
-                f"--subscription {subscription} is not one of SC_SUBSCRIPTIONS ({', '.join(settings.subscriptions)})"
-            )
+    subscriptions = guards.subscriptions(split(args.subscription), settings, credential)
     return ClusterScope.of(subscriptions, split(args.resource_group), split(args.cluster))
 
 
@@ -186,6 +194,10 @@ def _read_events(name: str) -> bytes:
 
 
 def _load_report(path: Path) -> dict:
+    import jsonschema
+
+    from shared import report as report_module
+
     try:
         document = json.loads(path.read_text())
         jsonschema.validate(document, report_module.schema())

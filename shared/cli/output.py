@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import sys
+from typing import TYPE_CHECKING
 
 import yaml
 from rich.console import Console
@@ -13,7 +14,9 @@ from rich.table import Table
 from rich.text import Text
 
 from shared.core.verdicts import WORST_FIRST
-from shared.service.results import RunReport
+
+if TYPE_CHECKING:
+    from shared.service.results import RunReport
 
 VERDICT_STYLES = {"Error": "bold red", "Drifted": "yellow", "Pending": "cyan", "Orphaned": "magenta",
                   "Compliant": "green"}  # fmt: skip

@@ -16,8 +16,9 @@ OUTPUTS = ("table", "json", "yaml")
 
 EXIT_CODES = """exit codes:
   0  nothing failed
-  1  something failed or could not be read; a saved plan no longer matches
-  2  usage or settings error
+  1  something failed or could not be read, an endpoint refused, or an error-severity finding (a broken tag, a
+     missing workload, a consent not given: plan, apply, handle-event); a saved plan no longer matches
+  2  usage or settings error, no Azure credential, a filter or an event file that matches nothing
   3  apply, handle-event: work deferred (a cluster is busy), retried later
   4  sweep: drift found (a connection Drifted or Orphaned, repaired or not)
   plan --detailed-exitcode: 0 no changes, 2 changes pending, 1 any error"""

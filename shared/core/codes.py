@@ -171,6 +171,8 @@ class ReadFailure:
 
     @property
     def fix(self) -> str:
+        if self.error == "CredentialUnavailable":  # no token: a credential problem, not an outage
+            return "no usable Azure credential: run `az login`, or set AZURE_CLIENT_ID for a managed identity"
         if self.status in (401, 403):
             return f"grant the app's identity read access for the {self.read} on {self.resource_id}"
         if self.status == 429:

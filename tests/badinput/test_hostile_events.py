@@ -15,7 +15,7 @@ import pytest
 from azure.functions.eventgrid import EventGridEventInConverter
 from azure.functions.meta import Datum
 
-from shared.cli import EXIT_OK, main
+from shared.cli import EXIT_USAGE, main
 from shared.core.eventgrid import EventHint, Ignored, decode, parse_event
 from tests.badinput.conftest import assert_writes_within, bystanders, writes_since
 from tests.badinput.hostile import ALL, EVENT_CATEGORIES, EVENTS, RAW, RAW_PAYLOADS
@@ -135,7 +135,8 @@ def test_hostile_events_into_the_function_are_ignored_and_logged(events, on_reso
 
 
 # -- end to end: the CLI reads a file ------------------------------------------------------------------------
-def test_handle_event_from_a_broken_file_reports_the_ignore(admin, tmp_path, capsys):
+def test_handle_event_from_a_broken_file_is_a_usage_error(admin, tmp_path, capsys):
+    """The CLI says the file is unreadable (exit 2, one line) before any request; the function reports an ignore."""
     broken = [
         p for p in RAW_PAYLOADS if p.id in ("not-utf8", "truncated-event", "deeply-nested-array", "over-1mb-bytes")
     ]
@@ -145,10 +146,10 @@ def test_handle_event_from_a_broken_file_reports_the_ignore(admin, tmp_path, cap
         body = payload.values[0]
         path.write_bytes(body if isinstance(body, bytes) else body.encode())
         mark = admin.mark()
-        assert main(["--output", "json", "handle-event", str(path)]) == EXIT_OK, payload.id
-        output = json.loads(capsys.readouterr().out)
-        assert output["clusters"] == [], payload.id
-        assert output["ignoredEvents"][0]["reason"].startswith("undecodable payload"), payload.id
+        assert main(["--output", "json", "handle-event", str(path)]) == EXIT_USAGE, payload.id
+        captured = capsys.readouterr()
+        assert captured.out == "" and captured.err.count("\n") == 1, payload.id
+        assert captured.err.startswith(f"sc-autopilot: the event file {path} is not readable JSON: "), payload.id
         assert admin.requests_since(mark) == [], payload.id
 
 

@@ -110,18 +110,27 @@ def test_a_saved_plan_applies_only_while_the_estate_matches(estate, admin, capsy
     assert main(["apply", "--plan", str(tmp_path / "other.json")]) == EXIT_USAGE
 
 
-def test_filters_limit_a_run_and_an_unknown_subscription_is_a_usage_error(estate, admin, capsys):
+def test_filters_limit_a_run_and_a_filter_that_matches_nothing_is_a_usage_error(estate, admin, capsys):
     estate.tag(CLUSTER, {"sc-group": "shop"})
     estate.tag(DATABASE, SQL_TAGS)
     mark = admin.mark()
-    code, report = run_json(capsys, "apply", "--cluster", "aks-other", "-o", "json")
-    assert code == EXIT_OK and report["clusters"] == [] and estate.writes_since(mark) == []
+    assert main(["apply", "--cluster", "aks-other", "-o", "json"]) == EXIT_USAGE
+    captured = capsys.readouterr()
+    assert captured.out == "" and estate.writes_since(mark) == []
+    assert captured.err == (
+        f"sc-autopilot: --cluster aks-other matches no cluster tagged sc-group; tagged: aks-shop (-g rg-shop, "
+        f"--subscription {SUB})\n"
+    )
     code, report = run_json(
         capsys, "plan", "-o", "json", "-g", "rg-shop", "--subscription", SUB.upper(), "--cluster", CLUSTER
     )
     assert code == EXIT_OK and [c["cluster"] for c in report["clusters"]] == [CLUSTER]
+    code, report = run_json(capsys, "plan", "-o", "json", "--subscription", "contoso-platform")  # a name, as az
+    assert code == EXIT_OK and [c["cluster"] for c in report["clusters"]] == [CLUSTER]
     assert main(["plan", "--subscription", "00000000-0000-4000-8000-000000000000"]) == EXIT_USAGE
-    assert "is not one of SC_SUBSCRIPTIONS" in capsys.readouterr().err
+    assert f"is not one of SC_SUBSCRIPTIONS (by id or name): {SUB} (contoso-platform)" in capsys.readouterr().err
+    assert main(["plan", "-g", "rg-nope"]) == EXIT_USAGE
+    assert "-g rg-nope matches no cluster tagged sc-group; tagged: aks-shop" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("mistake", ["missing event file", "http endpoint", "unwritable report", "no settings"])

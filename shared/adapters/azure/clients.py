@@ -7,7 +7,6 @@ from functools import cached_property
 from typing import Any
 
 from azure.core.credentials import TokenCredential
-from azure.identity import DefaultAzureCredential
 from azure.keyvault.secrets import SecretClient
 from azure.mgmt.containerservice import ContainerServiceClient
 from azure.mgmt.kubernetesconfiguration import SourceControlConfigurationClient
@@ -15,6 +14,7 @@ from azure.mgmt.msi import ManagedServiceIdentityClient
 from azure.mgmt.resource.resources import ResourceManagementClient
 from azure.mgmt.servicelinker import ServiceLinkerManagementClient
 
+from shared.adapters.azure.credential import default_credential
 from shared.adapters.azure.pacing import PacingPolicy, RateLimitPacer
 from shared.config import Settings
 
@@ -34,10 +34,7 @@ class AzureClients:
 
     @cached_property
     def credential(self) -> TokenCredential:
-        # Functions: the app's user-assigned identity (AZURE_CLIENT_ID); a laptop: `az login`.
-        return self._credential or DefaultAzureCredential(
-            managed_identity_client_id=self.settings.managed_identity_client_id
-        )
+        return self._credential or default_credential(self.settings)
 
     def _timeouts(self) -> dict[str, float]:
         # azure-core's transport waits 300 s by default to connect and again to read: a hung server would hold a run

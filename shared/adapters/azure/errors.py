@@ -6,7 +6,12 @@ import re
 from dataclasses import dataclass
 from enum import Enum
 
-from azure.core.exceptions import HttpResponseError, ServiceRequestError, ServiceResponseError
+from azure.core.exceptions import (
+    ClientAuthenticationError,
+    HttpResponseError,
+    ServiceRequestError,
+    ServiceResponseError,
+)
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt
 
 from shared.adapters.errors import ReadError
@@ -23,6 +28,7 @@ class FailureKind(Enum):
     UNREGISTERED = "unregistered"  # 409 MissingSubscriptionRegistration
     NOT_FOUND = "not_found"
     INVALID = "invalid"  # 400: our request is wrong (a bug or bad tags)
+    CREDENTIAL = "credential"  # no token could be had, or ARM refused ours (401): not an outage, never retried
 
 
 RETRYABLE = {FailureKind.THROTTLED, FailureKind.TRANSIENT, FailureKind.CONFLICT}
@@ -32,6 +38,7 @@ AZURE_ERRORS = (HttpResponseError, ServiceRequestError, ServiceResponseError)
 ABSENT_CODES = frozenset({"ResourceNotFound", "NotFound", "ResourceGroupNotFound", "ParentResourceNotFound", ""})
 # A long-running operation that ended Failed reaches us on a 200 polling response: its error code says whether the
 # service broke (worth another try) or our request was wrong.
+CREDENTIAL_UNAVAILABLE = "CredentialUnavailable"  # ReadFailure.error for a token that could not be had
 TRANSIENT_CODES = frozenset({"InternalServerError", "InternalError", "ServiceUnavailable", "GatewayTimeout"})
 
 
@@ -55,6 +62,8 @@ def classify(error: BaseException) -> AzureFailure:
         return AzureFailure(FailureKind.TRANSIENT, None, "ConnectionError", str(error)[:300])
     if not isinstance(error, HttpResponseError):
         raise TypeError(f"not an Azure SDK error: {type(error).__name__}")
+    if isinstance(error, ClientAuthenticationError) and error.status_code in (None, 401):
+        return AzureFailure(FailureKind.CREDENTIAL, error.status_code, CREDENTIAL_UNAVAILABLE, _first_line(error))
     status = error.status_code
     code = (error.error.code if error.error else None) or ""
     message = (error.error.message if error.error else None) or str(error.message or "")
@@ -72,6 +81,11 @@ def classify(error: BaseException) -> AzureFailure:
     if status is None or status >= 500 or status == 408 or code in TRANSIENT_CODES:
         return AzureFailure(FailureKind.TRANSIENT, status, code, message, retry_after)
     return AzureFailure(FailureKind.INVALID, status, code, message)
+
+
+def _first_line(error: BaseException) -> str:
+    """The credential chain's message is a dozen lines, one per credential tried: its first says enough."""
+    return (str(error.message if isinstance(error, HttpResponseError) else error) or "").splitlines()[0][:300]
 
 
 def _retry_after(error: HttpResponseError) -> float:
