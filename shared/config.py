@@ -14,6 +14,9 @@ from shared.core.planner import DEFAULT_PROTECTED_NAMESPACES
 
 log = logging.getLogger("sc_autopilot.config")
 CLEANUP_MODES = ("report", "delete")
+# Former names still read, with a warning, so an upgrade does not silently drop a cap; the infrastructure sets only
+# their successors.
+DEPRECATED_SETTINGS = {"SC_MAX_REMOVALS_PER_RUN": "SC_MAX_REMOVALS_PER_HOUR"}
 _GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 
 
