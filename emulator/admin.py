@@ -10,6 +10,9 @@ from emulator.events import EventLog, Webhook
 from emulator.faults import Faults
 from emulator.http import Request, Response
 from emulator.identity import TokenService
+from emulator.keyvault import KeyVaultService
+from emulator.kube.controllers import RolloutMode
+from emulator.kube.resources import BY_KIND
 from emulator.requestlog import RequestLog
 from emulator.throttle import TokenBuckets
 
@@ -26,6 +29,7 @@ class AdminApi:
     faults: Faults
     throttle: TokenBuckets
     tokens: TokenService
+    vaults: KeyVaultService
 
     def handle(self, request: Request) -> Response:
         route = (request.method, request.path.removeprefix("/_emulator").rstrip("/"))
@@ -41,6 +45,8 @@ class AdminApi:
             ("POST", "/token"): self._token,
             ("POST", "/webhooks"): self._webhook,
             ("POST", "/provisioning-state"): self._provisioning_state,
+            ("POST", "/rollouts"): self._rollouts,
+            ("POST", "/keyvault/expiry"): self._expiry_events,
         }.get(route)
         if handler is None:
             return Response(404, {"error": {"code": "NotFound", "message": f"No admin route {route}."}})
@@ -121,3 +127,18 @@ class AdminApi:
             return Response(404, {"error": {"code": "ResourceNotFound", "message": body["id"]}})
         resource["properties"]["provisioningState"] = body["state"]
         return Response(200, resource)
+
+    def _rollouts(self, request: Request) -> Response:
+        """`{cluster, kind, namespace, name, mode: hold|complete}`: hold a workload's rollouts (its new pods never
+        become ready; a Deployment then passes its progress deadline) or let them, and the held one, complete."""
+        body = request.json() or {}
+        store = self.clusters.runtime(body["cluster"]).store
+        plural = BY_KIND[body["kind"]].plural
+        return Response(200, store.set_rollout_mode(plural, body.get("namespace", "default"), body["name"],
+                                                    RolloutMode(body["mode"])))  # fmt: skip
+
+    def _expiry_events(self, request: Request) -> Response:
+        """Key Vault's own clock, run now (or at `{now}` unix seconds): SecretNearExpiry / SecretExpired for the
+        current versions that reached those points and were not announced yet."""
+        body = request.json() or {}
+        return Response(200, {"events": self.vaults.raise_expiry_events(body.get("now"))})

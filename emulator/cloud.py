@@ -80,6 +80,7 @@ class Cloud:
             faults=self.faults,
             throttle=self.throttle,
             tokens=self.tokens,
+            vaults=self.keyvault,
         )
 
     # -- the front door --------------------------------------------------------------------------------

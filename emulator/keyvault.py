@@ -21,6 +21,9 @@ from emulator.identity import VAULT_AUDIENCE, Identity, TokenService
 
 VAULT_SUFFIX = ".vault.azure.net"
 NEW_VERSION_EVENT = "Microsoft.KeyVault.SecretNewVersionCreated"
+NEAR_EXPIRY_EVENT = "Microsoft.KeyVault.SecretNearExpiry"
+EXPIRED_EVENT = "Microsoft.KeyVault.SecretExpired"
+NEAR_EXPIRY_SECONDS = 30 * 24 * 3600  # Key Vault raises SecretNearExpiry 30 days before the current version's exp
 SECRET_NAME = re.compile(r"^[0-9a-zA-Z-]{1,127}$")
 
 
@@ -64,6 +67,7 @@ class KeyVaultService:
     events: EventLog
     tenant_id: str
     _secrets: dict[str, dict[str, list[SecretVersion]]] = field(default_factory=dict, init=False)  # vault -> name
+    _announced: set[tuple[str, str]] = field(default_factory=set, init=False)  # (version, event type) raised
 
     # -- writes ------------------------------------------------------------------------------------------
     def seed(self, vault: str, name: str, value: str, tags: dict[str, str] | None = None) -> SecretVersion:
@@ -158,8 +162,27 @@ class KeyVaultService:
         if not isinstance(body.get("value"), str):
             raise _bad_parameter("Property value is required.")
         secret = self._add_version(vault["name"], name, body)
-        self.events.publish(self._new_version_event(vault, secret))
+        self.events.publish(self._event(NEW_VERSION_EVENT, vault, secret))
         return secret
+
+    def raise_expiry_events(self, now: float | None = None) -> list[dict]:
+        """Key Vault's clock: each secret's current version (the newest enabled one) raises SecretNearExpiry 30
+        days before its `exp` and SecretExpired at it, once each (the emulator runs this when the admin asks)."""
+        now = time.time() if now is None else now
+        raised = []
+        for vault_name, secrets in self._secrets.items():
+            vault = self._vault(vault_name)
+            for versions in secrets.values():
+                current = next((v for v in reversed(versions) if v.enabled), None)
+                if vault is None or current is None or current.expires is None:
+                    continue
+                due = EXPIRED_EVENT if now >= current.expires else None
+                if due is None and now >= current.expires - NEAR_EXPIRY_SECONDS:
+                    due = NEAR_EXPIRY_EVENT
+                if due is not None and (current.version, due) not in self._announced:
+                    self._announced.add((current.version, due))
+                    raised.append(self.events.publish(self._event(due, vault, current)))
+        return raised
 
     def _update(self, vault: dict, name: str, version: str, body: dict) -> SecretVersion:
         secret = self._find(vault, name, version)
@@ -239,12 +262,13 @@ class KeyVaultService:
             item["contentType"] = secret.content_type
         return item
 
-    def _new_version_event(self, vault: dict, secret: SecretVersion) -> dict:
+    def _event(self, event_type: str, vault: dict, secret: SecretVersion) -> dict:
+        """What the vault's system topic carries for a secret version (the recorded sample's data keys)."""
         return {
             "id": str(uuid.uuid4()),
             "topic": vault["id"],
             "subject": secret.name,
-            "eventType": NEW_VERSION_EVENT,
+            "eventType": event_type,
             "eventTime": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
             "data": {
                 "Id": self._url(vault, secret),

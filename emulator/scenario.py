@@ -25,6 +25,8 @@ DATA_SERVICES = {
     "postgres_servers": "Microsoft.DBforPostgreSQL/flexibleServers",
     "mysql_servers": "Microsoft.DBforMySQL/flexibleServers",
     "redis_caches": "Microsoft.Cache/redis",
+    "redis_enterprises": "Microsoft.Cache/redisEnterprise",  # + its `default` database
+    "app_insights": "Microsoft.Insights/components",
     "app_configuration_stores": "Microsoft.AppConfiguration/configurationStores",
     "signalr_services": "Microsoft.SignalRService/SignalR",
     "web_pubsubs": "Microsoft.SignalRService/WebPubSub",

@@ -24,6 +24,12 @@ param existingSystemTopics string = ''
 @description('Key Vaults whose secrets sc-sql-password tags may name, as resource ids, comma separated: the app gets Key Vault Secrets User on each (RBAC vaults), never a subscription-wide getSecret.')
 param keyVaults string = ''
 
+@description('Existing Microsoft.KeyVault.vaults system topics to reuse (only one is allowed per vault), as `<vault id>=<topic id>` pairs, comma separated; a vault in keyVaults without one gets a new topic in its resource group.')
+param existingVaultTopics string = ''
+
+@description('SECRET_NEAR_EXPIRY this many days before the exp of the Key Vault version a connection carries.')
+param secretExpiryWarningDays int = 14
+
 @allowed(['report', 'delete'])
 param cleanupMode string = 'report'
 param orphanGraceHours int = 24
@@ -82,6 +88,7 @@ var subscriptionIds = empty(subscriptionCsv) ? [subscription().subscriptionId] :
 var topicCsv = replace(existingSystemTopics, ' ', '')
 var vaultCsv = replace(keyVaults, ' ', '')
 var vaultIds = empty(vaultCsv) ? [] : split(vaultCsv, ',')
+var vaultTopicCsv = replace(existingVaultTopics, ' ', '')
 
 resource identity 'Microsoft.ManagedIdentity/userAssignedIdentities@2023-01-31' = {
   name: identityName
@@ -243,6 +250,7 @@ resource app 'Microsoft.Web/sites@2024-04-01' = {
         { name: 'SC_ORPHAN_GRACE_HOURS', value: string(orphanGraceHours) }
         { name: 'SC_MAX_DELETIONS_PER_RUN', value: string(maxDeletionsPerRun) }
         { name: 'SC_MAX_REMOVALS_PER_HOUR', value: string(maxRemovalsPerHour) }
+        { name: 'SC_SECRET_EXPIRY_WARNING_DAYS', value: string(secretExpiryWarningDays) }
         { name: 'SC_VALIDATE_BUDGET', value: string(validateBudget) }
         { name: 'SC_CONCURRENCY', value: string(concurrency) }
         // '.vault.azure.net' in the public cloud, with a leading dot: shared/config.py strips it.
@@ -288,6 +296,22 @@ module vaultAccess 'modules/vault-access.bicep' = [
     params: {
       vaultName: last(split(vaultId, '/'))
       principalId: identity.properties.principalId
+    }
+  }
+]
+
+// Each named vault's secret events (new version, near expiry, expired) to on_resource_event, once the code is
+// deployed: a rotation reaches the connections that read the secret without waiting for the sweep.
+module vaultEvents 'modules/vault-events.bicep' = [
+  for (vaultId, i) in vaultIds: {
+    name: 'sc-autopilot-vault-events-${i}-${suffix}'
+    scope: resourceGroup(split(vaultId, '/')[2], split(vaultId, '/')[4])
+    params: {
+      deployEventSubscription: deployEventSubscription
+      vaultId: vaultId
+      existingVaultTopics: vaultTopicCsv
+      newTopicName: 'egst-${take(last(split(vaultId, '/')), 24)}-${suffix}'
+      functionAppId: app.id
     }
   }
 ]

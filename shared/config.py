@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from croniter import croniter
 
+from shared.core.gitops import GitOpsWiring
 from shared.core.planner import DEFAULT_PROTECTED_NAMESPACES
 
 log = logging.getLogger("sc_autopilot.config")
@@ -38,11 +39,14 @@ class Settings:
     max_deletions_per_run: int = 20
     # the removal circuit breaker: removals the whole app may make in any sliding hour; more are held
     max_removals_per_hour: int = 20
+    secret_expiry_warning_days: float = 14.0  # SECRET_NEAR_EXPIRY this long before a Key Vault version's exp
     validate_budget: int = 50
     concurrency: int = 16
     http_timeout_seconds: float = 60.0  # connect and read timeout of every ARM, Key Vault and Kubernetes call
     retry_base_seconds: float = 1.0  # first backoff of the retry policies (then doubling; Retry-After wins)
     managed_identity_client_id: str | None = None
+    gitops_wiring: GitOpsWiring = GitOpsWiring.SUGGEST  # SC_GITOPS_WIRING: suggest (commit this) or patch
+    revert_window_hours: float = 24.0  # SC_REVERT_WINDOW_HOURS: two reverts of our wiring within it stop re-patching
 
     arm_audience: str | None = None  # the token audience for ARM; None: the endpoint itself (public, sovereign)
 
@@ -77,6 +81,12 @@ class Settings:
                 "tokens are only ever sent over TLS."
             )
         protected = _csv(env.get("SC_PROTECTED_NAMESPACES", ",".join(DEFAULT_PROTECTED_NAMESPACES)))
+        gitops = env.get("SC_GITOPS_WIRING", GitOpsWiring.SUGGEST).strip().lower()
+        if gitops not in tuple(GitOpsWiring):
+            raise ConfigError(
+                f"SC_GITOPS_WIRING must be suggest (report the wiring to commit for workloads a GitOps tool applies) "
+                f"or patch (patch them anyway), not {gitops!r}."
+            )
         return cls(
             subscriptions=tuple(s.lower() for s in subscriptions),
             arm_endpoint=arm_endpoint,
@@ -90,11 +100,14 @@ class Settings:
             cleanup_mode=cleanup_mode,
             max_deletions_per_run=int(_number(env, "SC_MAX_DELETIONS_PER_RUN", 20, minimum=0)),
             max_removals_per_hour=_removals_per_hour(env),
+            secret_expiry_warning_days=_number(env, "SC_SECRET_EXPIRY_WARNING_DAYS", 14.0, minimum=0),
             validate_budget=int(_number(env, "SC_VALIDATE_BUDGET", 50, minimum=0)),
             concurrency=int(_number(env, "SC_CONCURRENCY", 16, minimum=1)),
             http_timeout_seconds=_number(env, "SC_HTTP_TIMEOUT_SECONDS", 60.0, minimum=0.1),
             retry_base_seconds=_number(env, "SC_RETRY_BASE_SECONDS", 1.0, minimum=0),
             managed_identity_client_id=env.get("AZURE_CLIENT_ID") or None,
+            gitops_wiring=GitOpsWiring(gitops),
+            revert_window_hours=_number(env, "SC_REVERT_WINDOW_HOURS", 24.0, minimum=0),
         )
 
 

@@ -13,6 +13,7 @@ The drivers hold the reconciler; the reconciler holds the adapters; nothing hold
 from __future__ import annotations
 
 import functools
+from datetime import timedelta
 
 from azure.core.credentials import TokenCredential
 
@@ -44,11 +45,14 @@ class Application:
         clients = AzureClients(settings, credential)
         self.arm = arm = Arm(clients)
         kube = KubeClients(clients)
-        self.inventory = Inventory(arm, kube, settings.subscriptions, settings.protected_namespaces)
-        executor = Executor(arm, kube, KeyVault(clients), settings.protected_namespaces)
+        keyvault = KeyVault(clients)
+        self.inventory = Inventory(arm, kube, settings.subscriptions, settings.protected_namespaces, keyvault)
+        executor = Executor(arm, kube, keyvault, settings.protected_namespaces,
+                            timedelta(hours=settings.revert_window_hours))  # fmt: skip
         planner = PlannerSettings(
-            settings.protected_namespaces, settings.keyvault_dns_suffixes, frozenset(settings.subscriptions)
-        )
+            settings.protected_namespaces, settings.keyvault_dns_suffixes, frozenset(settings.subscriptions),
+            settings.gitops_wiring, timedelta(days=settings.secret_expiry_warning_days),
+        )  # fmt: skip
         self.reconciler = Reconciler(self.inventory, executor, planner)
         self.runs = Runs(settings, counters=BlobCounters.from_settings(storage) if storage else None)
         self.events = EventDriver(settings, self.inventory, Router(arm), self.reconciler, self.runs, planner)

@@ -24,6 +24,8 @@ COSMOS_ACCOUNT = "microsoft.documentdb/databaseaccounts"
 POSTGRES_SERVER = "microsoft.dbforpostgresql/flexibleservers"
 MYSQL_SERVER = "microsoft.dbformysql/flexibleservers"
 REDIS = "microsoft.cache/redis"
+REDIS_ENTERPRISE = "microsoft.cache/redisenterprise"
+APP_INSIGHTS = "microsoft.insights/components"
 APP_CONFIGURATION = "microsoft.appconfiguration/configurationstores"
 SIGNALR = "microsoft.signalrservice/signalr"
 WEB_PUBSUB = "microsoft.signalrservice/webpubsub"
@@ -293,6 +295,46 @@ def _redis_keys(cache: dict) -> dict:
     return {slot: keys.short_key(cache["id"], slot) for slot in ("primaryKey", "secondaryKey")}
 
 
+def _redis_enterprise(resource: dict, existing: dict | None, tenant: str) -> None:
+    props = resource["properties"]
+    resource.setdefault("sku", {"name": "Enterprise_E10", "capacity": 2})
+    props["hostName"] = f"{resource['name']}.{resource['location']}.redisenterprise.cache.azure.net"
+    props.setdefault("minimumTlsVersion", "1.2")
+    props["provisioningState"] = "Succeeded"
+    props["resourceState"] = "Running"
+
+
+def _redis_enterprise_database(resource: dict, existing: dict | None, tenant: str) -> None:
+    props = resource["properties"]
+    props.setdefault("clientProtocol", "Encrypted")
+    props["port"] = 10000
+    props.setdefault("clusteringPolicy", "OSSCluster")
+    props.setdefault("evictionPolicy", "VolatileLRU")
+    props["provisioningState"] = "Succeeded"
+    props["resourceState"] = "Running"
+
+
+def _default_database(cache: dict) -> list[tuple[str, str, dict]]:
+    return [(f"{cache['id']}/databases/default", f"{REDIS_ENTERPRISE}/databases", {"properties": {}})]
+
+
+def _app_insights(resource: dict, existing: dict | None, tenant: str) -> None:
+    """A component's instrumentation key and connection string (the ones Service Connector's secret carries)."""
+    props = resource["properties"]
+    resource.setdefault("kind", "web")
+    key = stable_uuid("instrumentation-key", resource["id"])
+    app_id = stable_uuid("app-id", resource["id"])
+    location = resource["location"]
+    props.setdefault("Application_Type", "web")
+    props["InstrumentationKey"] = key
+    props["AppId"] = app_id
+    props["ConnectionString"] = (
+        f"InstrumentationKey={key};IngestionEndpoint=https://{location}-0.in.applicationinsights.azure.com/;"
+        f"LiveEndpoint=https://{location}.livediagnostics.monitor.azure.com/;ApplicationId={app_id}"
+    )
+    props["provisioningState"] = "Succeeded"
+
+
 def _app_configuration(resource: dict, existing: dict | None, tenant: str) -> None:
     props = resource["properties"]
     resource.setdefault("sku", {"name": "standard"})
@@ -386,6 +428,11 @@ def _types() -> dict[str, TypeSpec]:
                                                   parent=MYSQL_SERVER, shape=_flexible_firewall_rule,
                                                   created_status=202, deleted_status=202),
         REDIS: TypeSpec("Microsoft.Cache/Redis", shape=_redis, tracked=True, actions={"listkeys": _redis_keys}),
+        REDIS_ENTERPRISE: TypeSpec("Microsoft.Cache/redisEnterprise", shape=_redis_enterprise, tracked=True,
+                                   companions=_default_database),
+        f"{REDIS_ENTERPRISE}/databases": TypeSpec("Microsoft.Cache/redisEnterprise/databases", parent=REDIS_ENTERPRISE,
+                                                  shape=_redis_enterprise_database, actions={"listkeys": _redis_keys}),
+        APP_INSIGHTS: TypeSpec("microsoft.insights/components", shape=_app_insights, tracked=True),
         APP_CONFIGURATION: TypeSpec("Microsoft.AppConfiguration/configurationStores", shape=_app_configuration,
                                     tracked=True, actions={"listkeys": _app_configuration_keys}),
         SIGNALR: TypeSpec("Microsoft.SignalRService/SignalR", shape=_signalr_like("service.signalr.net", "SignalR"),

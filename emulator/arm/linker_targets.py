@@ -325,15 +325,21 @@ _SERVICE_BUS = _namespace_table("AZURE_SERVICEBUS") | {
 
 
 # -- Azure Cache for Redis (how-to-integrate-redis-cache.md) -------------------------------------------------------
-def _redis_fields(ctx: TargetContext) -> dict[str, str]:
-    host = ctx.resource["properties"]["hostName"]
-    key = keys.short_key(ctx.resource["id"]) if ctx.creds.secrets else ""
-    database = ctx.parts["database"]
-    return _common(ctx) | {
-        "host": host, "port": "6380", "database": database, "password": key, "ssl": "true",
-        "secret_connection_string": f"rediss://:{key}@{host}:6380/{database}",
-        "dotnet_connection_string": f"{host}:6380,password={key},ssl=True,defaultDatabase={database}",
-    }  # fmt: skip
+def _redis_fields(port: str, enterprise: bool = False) -> Fields:
+    """Azure Cache for Redis (the database is an index) and Redis Enterprise (its `default` database, always index
+    0, port 10000; names assumed the same as Redis's, TARGETS.md 3.19)."""
+
+    def fields(ctx: TargetContext) -> dict[str, str]:
+        host = ctx.resource["properties"]["hostName"]
+        key = keys.short_key(ctx.target_id if enterprise else ctx.resource["id"]) if ctx.creds.secrets else ""
+        database = "0" if enterprise else ctx.parts["database"]
+        return _common(ctx) | {
+            "host": host, "port": port, "database": database, "password": key, "ssl": "true",
+            "secret_connection_string": f"rediss://:{key}@{host}:{port}/{database}",
+            "dotnet_connection_string": f"{host}:{port},password={key},ssl=True,defaultDatabase={database}",
+        }  # fmt: skip
+
+    return fields
 
 
 _REDIS_FIELDS = (("HOST", "host"), ("PORT", "port"), ("DATABASE", "database"), ("PASSWORD", "password"),
@@ -346,6 +352,17 @@ _REDIS: KeyTable = {
     "none": {SECRET: tuple((f"AZURE_REDIS_{name}", field) for name, field in _REDIS_FIELDS)},
     "springBoot": {SECRET: tuple((f"spring.redis.{name.lower()}", field) for name, field in _REDIS_FIELDS)},
 }  # fmt: skip
+
+
+# -- Application Insights (recording test_webapp_app_insights_e2e.yaml: no AZURE_ prefix) -------------------------
+_APP_INSIGHTS: KeyTable = {"*": {SECRET: (
+    ("APPINSIGHTS_INSTRUMENTATIONKEY", "key"), ("APPLICATIONINSIGHTS_CONNECTION_STRING", "secret_connection_string")
+)}}  # fmt: skip
+
+
+def _app_insights_fields(ctx: TargetContext) -> dict[str, str]:
+    props = ctx.resource["properties"]
+    return {"key": props["InstrumentationKey"], "secret_connection_string": props["ConnectionString"]}
 
 
 # -- PostgreSQL and MySQL flexible servers (how-to-integrate-postgres.md, -mysql.md): user-provided secret ---------
@@ -507,7 +524,11 @@ def _kinds() -> tuple[TargetKind, ...]:
                    ("4f6d3b9b-027b-4f4c-9142-0e5a2a2247e0", "69a216fc-b8fb-44d8-bc22-1f3c2cd27a39"),
                    tabled(_namespace_fields, _SERVICE_BUS)),
         TargetKind("redis", "Microsoft.Cache/redis/{account}/databases/{database}", _ALL,
-                   SecretSource.SERVICE, (), tabled(_redis_fields, _REDIS), index_of="database"),
+                   SecretSource.SERVICE, (), tabled(_redis_fields("6380"), _REDIS), index_of="database"),
+        TargetKind("redis-enterprise", "Microsoft.Cache/redisEnterprise/{account}/databases/{database}", (SECRET,),
+                   SecretSource.SERVICE, (), tabled(_redis_fields("10000", enterprise=True), _REDIS)),
+        TargetKind("app-insights", "microsoft.insights/components/{account}", (SECRET,), SecretSource.SERVICE, (),
+                   tabled(_app_insights_fields, _APP_INSIGHTS)),
         TargetKind("postgres-flexible",
                    "Microsoft.DBforPostgreSQL/flexibleServers/{account}/databases/{database}",
                    (SECRET,), SecretSource.USER, (), tabled(_database_fields("5432", _POSTGRES_STRINGS), _POSTGRES)),

@@ -10,13 +10,14 @@ from collections.abc import Callable
 
 import jsonpatch
 import kubernetes_validate
+import yaml
 
 from emulator.http import HttpError, Principal, Request, Response
-from emulator.kube import errors
+from emulator.kube import errors, fields
 from emulator.kube.resources import BY_PLURAL, GROUPS, KINDS, Kind
 from emulator.kube.selectors import field_selector, label_selector
 from emulator.kube.smp import SmpError, strategic_merge_patch
-from emulator.kube.store import ObjectStore
+from emulator.kube.store import ObjectStore, defaulted, now_timestamp
 from emulator.kube.tables import table, wants_table
 
 Authorizer = Callable[[Principal, str, str], bool]
@@ -34,7 +35,9 @@ _LABEL_RULE = (
     "end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for validation is "
     "'[a-z0-9]([-a-z0-9]*[a-z0-9])?')"
 )
-PATCH_TYPES = ("application/json-patch+json", "application/merge-patch+json", "application/strategic-merge-patch+json")
+APPLY_PATCH = "application/apply-patch+yaml"
+PATCH_TYPES = ("application/json-patch+json", "application/merge-patch+json", "application/strategic-merge-patch+json",
+               APPLY_PATCH)  # fmt: skip
 VERBS = {"GET": "read", "POST": "write", "PUT": "write", "PATCH": "write", "DELETE": "delete"}
 K8S_VERBS = {("GET", True): "get", ("GET", False): "list", ("POST", False): "create", ("PUT", True): "update",
              ("PATCH", True): "patch", ("DELETE", True): "delete"}  # fmt: skip
@@ -164,7 +167,7 @@ class KubeApi:
         obj.setdefault("apiVersion", kind.api_version)
         obj.setdefault("kind", kind.kind)
         self._validate(kind, obj)
-        return Response(201, self.store.create(obj))
+        return Response(201, self.store.create(_tracked(request, None, defaulted(kind, obj))))
 
     def _update(self, request: Request, kind: Kind, namespace: str | None, name: str) -> Response:
         obj = self._body(request)
@@ -176,7 +179,7 @@ class KubeApi:
         if current is None:
             raise errors.not_found(kind.plural, kind.group, name)
         _check_immutable(kind, current, obj)
-        return Response(200, self.store.update(obj))
+        return Response(200, self.store.update(_tracked(request, current, defaulted(kind, obj))))
 
     def _patch(self, request: Request, kind: Kind, namespace: str | None, name: str) -> Response:
         content_type = (request.header("content-type") or "").split(";")[0].strip()
@@ -188,6 +191,8 @@ class KubeApi:
                 + ", ".join(PATCH_TYPES),
             )
         current = self.store.get(kind.plural, namespace, name)
+        if content_type == APPLY_PATCH:
+            return self._apply(request, kind, namespace, name, current)
         if current is None:
             raise errors.not_found(kind.plural, kind.group, name)
         patch = self._json(request)
@@ -216,7 +221,45 @@ class KubeApi:
             raise errors.status_error(400, "BadRequest", "metadata.name cannot be changed by a patch")
         self._validate(kind, patched)
         _check_immutable(kind, current, patched)
-        return Response(200, self.store.update(patched))
+        return Response(200, self.store.update(_tracked(request, current, defaulted(kind, patched))))
+
+    def _apply(self, request: Request, kind: Kind, namespace: str | None, name: str, current: dict | None) -> Response:
+        """Server-side apply (PATCH application/apply-patch+yaml): create or merge under `fieldManager`, which
+        owns exactly the fields of its configuration; another manager's field it would change is a conflict
+        (409) unless `force=true`."""
+        manager = request.query.get("fieldManager") or ""
+        if not manager:
+            raise errors.status_error(
+                422, "Invalid", 'PatchOptions.meta.k8s.io "" is invalid: fieldManager: Required value: is required '
+                "for apply patch",
+            )  # fmt: skip
+        try:
+            config = yaml.safe_load(request.body or b"")
+        except yaml.YAMLError as error:
+            raise errors.status_error(400, "BadRequest", f"error decoding YAML: {error}") from None
+        if not isinstance(config, dict):
+            raise errors.status_error(400, "BadRequest", "the apply configuration must be an object")
+        meta = config.setdefault("metadata", {})
+        if meta.get("name", name) != name:
+            raise errors.status_error(400, "BadRequest", "the name of the object does not match the name on the URL")
+        if namespace:
+            meta.setdefault("namespace", namespace)
+        if config.get("apiVersion") != kind.api_version or config.get("kind") != kind.kind:
+            raise errors.status_error(400, "BadRequest", f"the object must be {kind.api_version} {kind.kind}")
+        sent = meta.pop("resourceVersion", None)
+        if sent and current is not None and sent != current["metadata"]["resourceVersion"]:
+            raise errors.conflict(kind.plural, kind.group, name)
+        force = request.query.get("force") in ("true", "1")
+        try:
+            applied = fields.track_apply(current, config, manager, force, now_timestamp())
+        except fields.ApplyConflictError as conflict:
+            raise _apply_conflict(conflict) from None
+        self._validate(kind, applied)
+        applied = defaulted(kind, applied)
+        if current is None:
+            return Response(201, self.store.create(applied))
+        _check_immutable(kind, current, applied)
+        return Response(200, self.store.update(applied))
 
     def _delete(self, request: Request, kind: Kind, namespace: str | None, name: str) -> Response:
         current = self.store.get(kind.plural, namespace, name)
@@ -368,6 +411,34 @@ def _check_immutable(kind: Kind, old: dict, new: dict) -> None:
                 "'minReadySeconds' are forbidden")})  # fmt: skip
     if causes:
         raise errors.invalid(kind.kind, kind.group, old["metadata"]["name"], causes)
+
+
+def _manager(request: Request) -> str:
+    """`fieldManager`, else the User-Agent up to its first '/' (managedfields: prefixFromUserAgent)."""
+    return request.query.get("fieldManager") or (request.header("user-agent") or "").split("/")[0][:128]
+
+
+def _tracked(request: Request, current: dict | None, new: dict) -> dict:
+    """`new` with managedFields recomputed from `current`'s (any the client sent are ignored)."""
+    return fields.track_update(current, new, _manager(request), now_timestamp())
+
+
+def _apply_conflict(conflict: fields.ApplyConflictError) -> HttpError:
+    """Worded as the apiserver words apply conflicts (internal.NewConflictError)."""
+    items = conflict.conflicts
+    causes = [{"reason": "FieldManagerConflict", "message": f'conflict with "{m}" using {v}', "field": path}
+              for m, v, path in items]  # fmt: skip
+    if len(items) == 1:
+        manager, version, path = items[0]
+        message = f'Apply failed with 1 conflict: conflict with "{manager}" using {version}: {path}'
+    else:
+        by_manager: dict[tuple[str, str], list[str]] = {}
+        for manager, version, path in items:
+            by_manager.setdefault((manager, version), []).append(path)
+        parts = [f'conflicts with "{m}" using {v}:\n' + "\n".join(f"- {p}" for p in paths)
+                 for (m, v), paths in by_manager.items()]  # fmt: skip
+        message = f"Apply failed with {len(items)} conflicts: " + "\n".join(parts)
+    return errors.status_error(409, "Conflict", message, {"causes": causes})
 
 
 def _metadata_only(obj: dict) -> dict:

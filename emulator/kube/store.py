@@ -8,6 +8,7 @@ import uuid
 from datetime import UTC, datetime
 
 from emulator.kube import errors
+from emulator.kube.controllers import ROLLING, Controllers, RolloutMode
 from emulator.kube.resources import BY_KIND, Kind
 
 SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
@@ -22,17 +23,20 @@ class ObjectStore:
         self._lock = threading.RLock()
         self._objects: dict[tuple[str, str, str], dict] = {}
         self._version = 0
+        self.controllers = Controllers()
         for name in SYSTEM_NAMESPACES:
             self.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
 
     # -- reads -----------------------------------------------------------------------------------------
     def get(self, plural: str, namespace: str | None, name: str) -> dict | None:
         with self._lock:
+            self._advance()
             found = self._objects.get((plural, namespace or "", name))
             return copy.deepcopy(found) if found else None
 
     def list(self, plural: str, namespace: str | None = None) -> list[dict]:
         with self._lock:
+            self._advance()
             items = [
                 copy.deepcopy(obj)
                 for (p, ns, _), obj in self._objects.items()
@@ -52,10 +56,10 @@ class ObjectStore:
             if key in self._objects:
                 raise errors.already_exists(kind.plural, kind.group, key[2])
             self._require_namespace(kind, key[1])
-            stored = _defaulted(kind, copy.deepcopy(obj))
+            stored = defaulted(kind, copy.deepcopy(obj))
             meta = stored.setdefault("metadata", {})
             meta["uid"] = str(uuid.uuid4())
-            meta["creationTimestamp"] = _now()
+            meta["creationTimestamp"] = now_timestamp()
             if kind.has_generation:
                 meta["generation"] = 1
                 stored.pop("status", None)  # the apiserver drops status on create (status is a subresource)
@@ -77,7 +81,7 @@ class ObjectStore:
             sent = (obj.get("metadata") or {}).get("resourceVersion")
             if sent and sent != current["metadata"]["resourceVersion"]:
                 raise errors.conflict(kind.plural, kind.group, key[2])
-            stored = _defaulted(kind, copy.deepcopy(obj))
+            stored = defaulted(kind, copy.deepcopy(obj))
             meta = stored.setdefault("metadata", {})
             for name in ("uid", "creationTimestamp"):
                 meta[name] = current["metadata"][name]
@@ -111,7 +115,31 @@ class ObjectStore:
                     del self._objects[key]
             if removed is not None:
                 self._version += 1
+                self.controllers.forget((plural, namespace or "", name))
             return removed is not None
+
+    def set_rollout_mode(self, plural: str, namespace: str, name: str, mode: RolloutMode) -> dict:
+        """Hold a workload's rollouts (its new pods never become ready) or let them complete (the admin knob)."""
+        key = (plural, namespace, name)
+        with self._lock:
+            current = self._objects.get(key)
+            if plural not in ROLLING or current is None:
+                raise errors.not_found(plural, "apps", name)
+            self.controllers.set_mode(key, mode, current)
+            return self._restatus(key)
+
+    def _advance(self) -> None:
+        """The controllers' clock: a held Deployment passes its progress deadline while nobody writes to it."""
+        for key in self.controllers.held():
+            if key in self._objects:
+                self._restatus(key)
+
+    def _restatus(self, key: tuple[str, str, str]) -> dict:
+        current = self._objects[key]
+        status = self.controllers.status(key, current)
+        if status == current.get("status"):
+            return copy.deepcopy(current)
+        return self._store(key, {**current, "status": status}, observe=False)
 
     def snapshot(self) -> dict:
         """{plural: [objects]} for the admin state endpoint."""
@@ -141,7 +169,9 @@ class ObjectStore:
         if kind.namespaced and ("namespaces", "", namespace) not in self._objects:
             raise errors.not_found("namespaces", "", namespace)
 
-    def _store(self, key: tuple[str, str, str], obj: dict) -> dict:
+    def _store(self, key: tuple[str, str, str], obj: dict, observe: bool = True) -> dict:
+        if observe and key[0] in ROLLING:
+            self.controllers.observe(key, obj)
         self._version += 1
         obj["metadata"]["resourceVersion"] = str(self._version)
         self._objects[key] = obj
@@ -199,7 +229,7 @@ def _key(kind: Kind, obj: dict) -> tuple[str, str, str]:
     return kind.plural, namespace, meta.get("name", "")
 
 
-def _defaulted(kind: Kind, obj: dict) -> dict:
+def defaulted(kind: Kind, obj: dict) -> dict:
     """The few apiserver defaults that callers read back: Secret `type` and workloads' `spec.replicas`."""
     if kind.kind == "Secret":
         obj.setdefault("type", "Opaque")
@@ -222,5 +252,6 @@ def _comparable(obj: dict) -> dict:
     return clone
 
 
-def _now() -> str:
+def now_timestamp() -> str:
+    """RFC 3339 in whole seconds, as the apiserver writes creationTimestamp and managedFields times."""
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

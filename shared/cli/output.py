@@ -47,7 +47,7 @@ def progress(out: Console) -> Progress:
 
 def run_table(report: RunReport, dry_run: bool, out: Console) -> None:
     table = Table(title="Plan" if dry_run else "Plan and outcome per cluster", show_lines=True)
-    table.add_column("cluster", no_wrap=True, overflow="fold")
+    _name_column(table, "cluster", [run.cluster.rsplit("/", 1)[-1] for run in report.runs])
     table.add_column("action", ratio=3)
     table.add_column("outcome", ratio=1)
     for run in report.runs:
@@ -68,19 +68,58 @@ def run_table(report: RunReport, dry_run: bool, out: Console) -> None:
     out.print(f"{planned} planned change(s); " + summary if dry_run else summary)
 
 
-def findings_table(findings: list[dict], out: Console) -> None:
+class Fixes:
+    """Fixes are meant to be copied: a table cell would wrap or cut them, so a table shows `fix [n]` and the fixes
+    are printed whole below it, one per line (a multi-line fix, e.g. a manifest snippet, line for line). The same
+    fix given for many rows is printed once."""
+
+    def __init__(self) -> None:
+        self._numbers: dict[str, int] = {}
+        self._printed = 0
+
+    def ref(self, fix: str) -> str:
+        return f"fix [{self._numbers.setdefault(fix, len(self._numbers) + 1)}]"
+
+    def print(self, out: Console) -> None:
+        """The fixes referenced since the last print (numbers run on across the tables of one output)."""
+        new = [(fix, number) for fix, number in self._numbers.items() if number > self._printed]
+        if not new:
+            return
+        self._printed = len(self._numbers)
+        whole = {"soft_wrap": True, "markup": False, "highlight": False}  # the terminal wraps; nothing is cut
+        out.print("fixes:", **whole)
+        for fix, number in new:
+            first, *rest = fix.splitlines() or [""]
+            if rest:
+                out.print(f"[{number}]", **whole)
+                for line in (first, *rest):
+                    out.print(line, **whole)
+            else:
+                out.print(f"[{number}] {first}", **whole)
+
+
+def _name_column(table: Table, header: str, names: list[str], **options) -> None:
+    """A name is read, searched and copied whole: never wrapped, as wide as the longest."""
+    table.add_column(header, no_wrap=True, min_width=max((len(n) for n in names), default=len(header)), **options)
+
+
+def findings_table(findings: list[dict], out: Console, fixes: Fixes | None = None) -> None:
     if not findings:
         return
+    fixes = fixes or Fixes()
     table = Table(title="Findings")
-    width = max(len(f["code"]) for f in findings)
-    table.add_column("code", no_wrap=True, min_width=width)  # a code is read and searched whole
-    table.add_column("resource", overflow="fold", max_width=24)
-    table.add_column("message and fix")
+    ordered = sorted(findings, key=lambda f: ("error", "warning", "info").index(f["severity"]))
+    resources = [f["resource"].rsplit("/", 1)[-1] for f in ordered]
+    _name_column(table, "code", [f["code"] for f in ordered])
+    _name_column(table, "resource", resources)
+    table.add_column("message")
     severity = {"error": "red", "warning": "yellow", "info": ""}
-    for f in sorted(findings, key=lambda f: ("error", "warning", "info").index(f["severity"])):
-        resource = f["resource"].rsplit("/", 1)[-1]
-        table.add_row(Text(f["code"], severity[f["severity"]]), resource, f"{f['message']}\nfix: {f['fix']}")
+    for f, resource in zip(ordered, resources, strict=True):
+        fix = f["fix"] + (f"\n{f['snippet']}" if f.get("snippet") else "")  # a snippet is printed whole, after it
+        message = Text(f["message"]).append(f"  {fixes.ref(fix)}", "bold") if fix else Text(f["message"])
+        table.add_row(Text(f["code"], severity[f["severity"]]), resource, message)
     out.print(table)
+    fixes.print(out)
 
 
 def sweep_table(document: dict, report_path: str | None, out: Console) -> None:
@@ -95,20 +134,20 @@ def sweep_table(document: dict, report_path: str | None, out: Console) -> None:
         (c for c in document["connections"] if c["verdict"] != "Compliant"),
         key=lambda c: (RANK[c["verdict"]], c["cluster"].lower(), c["connection"]),
     )
+    fixes = Fixes()
     if trouble:
         table = Table(show_lines=True)
         table.add_column("verdict", no_wrap=True)
-        table.add_column("cluster / connection", overflow="fold", max_width=30)
-        table.add_column("why and fix")
-        for c in trouble:
-            reasons = "\n".join(f"{r['code']}: {r['message']}\n  fix: {r['fix']}" for r in c["reasons"])
+        names = [f"{c['cluster'].rsplit('/', 1)[-1]}\n{c['connection']}" for c in trouble]
+        _name_column(table, "cluster / connection", [line for name in names for line in name.splitlines()])
+        table.add_column("why")
+        for c, name in zip(trouble, names, strict=True):
+            reasons = "\n".join(f"{r['code']}: {r['message']}  {fixes.ref(r['fix'])}" for r in c["reasons"])
             verdict = c["verdict"] + (" (repaired)" if c["repaired"] else "")
-            table.add_row(
-                Text(verdict, VERDICT_STYLES[c["verdict"]]), f"{c['cluster'].rsplit('/', 1)[-1]}\n{c['connection']}",
-                reasons,
-            )  # fmt: skip
+            table.add_row(Text(verdict, VERDICT_STYLES[c["verdict"]]), name, reasons)
         out.print(table)
-    findings_table(document["findings"], out)
+        fixes.print(out)
+    findings_table(document["findings"], out, fixes)
     out.print(
         f"{summary['connections']} connection(s) on {summary['clusters']} cluster(s); {summary['repaired']} repaired, "
         f"{summary['orphanedObjects']} orphaned object(s), {summary['changes']} change(s)"

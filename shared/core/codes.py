@@ -27,6 +27,7 @@ class Code(StrEnum):
     CONSENT_MISSING = auto()
     ENV_KEY_CONFLICT = auto()
     SQL_WI_DB_USER_REQUIRED = auto()
+    SECRET_PINNED = auto()
     # -- workloads ---------------------------------------------------------------------------------------
     WORKLOAD_NOT_FOUND = auto()
     CONTAINER_NOT_FOUND = auto()
@@ -34,6 +35,8 @@ class Code(StrEnum):
     SA_CONFLICT = auto()
     SECRET_IN_USE = auto()
     LINKER_NAME_TAKEN = auto()
+    GITOPS_MANAGED = auto()
+    WIRING_REVERTED = auto()
     # -- the cluster and the run -------------------------------------------------------------------------
     CLUSTER_NOT_READY = auto()
     CLUSTER_GONE = auto()
@@ -73,6 +76,11 @@ class Code(StrEnum):
     VALIDATE_FAILED = auto()
     NOT_WANTED = auto()
     TARGET_DELETED = auto()
+    SECRET_STALE = auto()
+    SECRET_NEAR_EXPIRY = auto()
+    SECRET_EXPIRED = auto()
+    ROLLOUT_PENDING = auto()
+    ROLLOUT_STUCK = auto()
 
     @property
     def severity(self) -> Severity:
@@ -91,12 +99,15 @@ CATALOGUE: dict[Code, tuple[Severity, str]] = {
     Code.CONSENT_MISSING: (_E, "an owner has not consented to this edge (cluster, namespace, identity or secret)"),
     Code.ENV_KEY_CONFLICT: (_E, "the connection's keys would shadow keys the workload already gets"),
     Code.SQL_WI_DB_USER_REQUIRED: (_I, "a database admin must create the contained user of the identity"),
+    Code.SECRET_PINNED: (_I, "the password URL names one version: pinned, never rotated (the vault has a newer one)"),
     Code.WORKLOAD_NOT_FOUND: (_E, "a workload named in sc-workloads does not exist"),
     Code.CONTAINER_NOT_FOUND: (_W, "the :container named in sc-workloads is not in the workload"),
     Code.WI_IDENTITY_CONFLICT: (_W, "two workload-identity connections with different identities on one workload"),
     Code.SA_CONFLICT: (_W, "the workload runs as a service account sc-autopilot does not own: not replaced"),
     Code.SECRET_IN_USE: (_W, "a removed connection's secret is still referenced: kept until it is not"),
     Code.LINKER_NAME_TAKEN: (_E, "a linker not ours (another target or namespace) has our name: left alone"),
+    Code.GITOPS_MANAGED: (_W, "a GitOps tool applies the workload: not patched; commit the wiring shown instead"),
+    Code.WIRING_REVERTED: (_W, "someone removed the wiring we repaired, again: no longer re-patched; commit it"),
     Code.CLUSTER_NOT_READY: (_W, "the cluster is Creating/Updating: its work is deferred and retried"),
     Code.CLUSTER_GONE: (_I, "the cluster no longer exists"),
     Code.READ_FAILED: (_E, "a read failed: nothing was removed, un-wired or overwritten on that partial view"),
@@ -136,6 +147,11 @@ CATALOGUE: dict[Code, tuple[Severity, str]] = {
     Code.VALIDATE_FAILED: (_E, "Service Connector's validation reports the connection unavailable"),
     Code.NOT_WANTED: (_I, "our connection is no longer asked for by tags: its wiring is removed"),
     Code.TARGET_DELETED: (_I, "our connection's target no longer exists: its wiring is removed"),
+    Code.SECRET_STALE: (_W, "the connection's secret holds an older Key Vault version than the vault's current one"),
+    Code.SECRET_NEAR_EXPIRY: (_W, "the Key Vault version in use expires within SC_SECRET_EXPIRY_WARNING_DAYS"),
+    Code.SECRET_EXPIRED: (_E, "the Key Vault version in use is past its expiry date"),
+    Code.ROLLOUT_PENDING: (_I, "a consumer is still rolling out onto the connection's current secret"),
+    Code.ROLLOUT_STUCK: (_E, "a consumer's rollout onto the current secret passed its progress deadline"),
 }
 
 
@@ -146,13 +162,14 @@ class Finding:
     message: str
     fix: str
     tag: str | None = None
+    snippet: str | None = None  # what to commit (YAML), shown whole: GITOPS_MANAGED, WIRING_REVERTED
 
     @property
     def severity(self) -> Severity:
         return self.code.severity
 
     def to_dict(self) -> dict:
-        return {
+        entry = {
             "severity": self.severity.value,
             "code": str(self.code),
             "resource": self.resource_id,
@@ -160,6 +177,9 @@ class Finding:
             "message": self.message,
             "fix": self.fix,
         }
+        if self.snippet:
+            entry["snippet"] = self.snippet
+        return entry
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 
 from shared.core.ids import CLUSTER_TYPE, COGNITIVE_ACCOUNT_TYPE, SQL_DATABASE_TYPE
@@ -28,6 +29,20 @@ HANDLED_OPERATIONS = tuple(
     )
 )  # fmt: skip
 HANDLED_EVENT_TYPES = (WRITE, DELETE)
+
+
+class SecretEvent(StrEnum):
+    """What a vault's system topic says about a secret version (docs/FACTS.md section 10)."""
+
+    NEW_VERSION = "Microsoft.KeyVault.SecretNewVersionCreated"
+    NEAR_EXPIRY = "Microsoft.KeyVault.SecretNearExpiry"
+    EXPIRED = "Microsoft.KeyVault.SecretExpired"
+
+
+SECRET_EVENT_TYPES = tuple(SecretEvent)
+_VAULT_NAME = re.compile(r"[A-Za-z0-9-]{3,24}")
+_SECRET_NAME = re.compile(r"[0-9A-Za-z-]{1,127}")
+_VERSION = re.compile(r"[0-9A-Za-z]{1,64}")
 
 # Applied with fullmatch (`$` would let a trailing newline through). No empty segment and no `.`/`..` segment:
 # an HTTP client resolves those, so the id would name something else than it says.
@@ -52,6 +67,19 @@ class EventHint:
 
 
 @dataclass(frozen=True)
+class SecretHint:
+    """A vault says something about one secret: reconcile the clusters whose targets read it (by any URL naming it).
+    The version it names is a hint too: the reconcile reads the vault's current version itself."""
+
+    vault: str  # lower-case vault name
+    name: str  # lower-case secret name (Key Vault names are case-insensitive)
+    version: str
+    event: SecretEvent
+    event_id: str
+    expires: int | None = None  # unix seconds, the version's `exp` as the event carries it
+
+
+@dataclass(frozen=True)
 class Ignored:
     reason: str
     event_id: str = ""
@@ -69,7 +97,7 @@ def decode(payload: bytes | str | Any) -> list[Any]:
     return payload if isinstance(payload, list) else [payload]
 
 
-def parse_event(event: Any) -> EventHint | Ignored:
+def parse_event(event: Any) -> EventHint | SecretHint | Ignored:
     """One event in EventGrid or CloudEvents 1.0 schema."""
     if not isinstance(event, dict):
         return Ignored("not a JSON object")
@@ -77,6 +105,8 @@ def parse_event(event: Any) -> EventHint | Ignored:
     event_type = _text(event.get("eventType") or event.get("type"))
     subject = _text(event.get("subject"))
     data = event.get("data")
+    if event_type in SECRET_EVENT_TYPES:
+        return _secret_hint(SecretEvent(event_type), subject, data, event_id)
     if event_type not in HANDLED_EVENT_TYPES:
         return Ignored(f"event type {event_type[:100]!r} is not handled", event_id)
     if not isinstance(data, dict):
@@ -105,6 +135,27 @@ def parse_event(event: Any) -> EventHint | Ignored:
         correlation_id=_text(data.get("correlationId")),
         operation=operation,
     )
+
+
+def _secret_hint(event: SecretEvent, subject: str, data: Any, event_id: str) -> SecretHint | Ignored:
+    """A Key Vault secret event: `data` keys matched case-insensitively and trimmed, values trimmed (the documented
+    sample has stray spaces in both). The secret is named by `ObjectName` (or the subject), its vault by
+    `VaultName`."""
+    if not isinstance(data, dict):
+        return Ignored("event has no data object", event_id)
+    fields = {str(k).strip().lower(): v.strip() if isinstance(v, str) else v for k, v in data.items()}
+    if _text(fields.get("objecttype")).lower() not in ("", "secret"):
+        return Ignored(f"object type {_text(fields.get('objecttype'))[:40]!r} is not a secret", event_id)
+    vault = _text(fields.get("vaultname"))
+    name = _text(fields.get("objectname")) or subject.strip()
+    version = _text(fields.get("version"))
+    if not _VAULT_NAME.fullmatch(vault) or not _SECRET_NAME.fullmatch(name):
+        return Ignored(f"vault {vault[:40]!r} / secret {name[:130]!r} is not a Key Vault secret", event_id)
+    if version and not _VERSION.fullmatch(version):
+        return Ignored(f"version {version[:70]!r} is not a Key Vault version", event_id)
+    expires = fields.get("exp")
+    expires = int(expires) if isinstance(expires, int | float) and not isinstance(expires, bool) else None
+    return SecretHint(vault.lower(), name.lower(), version, event, event_id, expires)
 
 
 def resource_type_of(namespace: str, rest: str) -> str:

@@ -82,6 +82,7 @@ def service_account_of(manifest: dict) -> str:
 
 # -- our wiring, recorded on the workload ------------------------------------------------------------------
 WIRING_ANNOTATION = "sc-autopilot.io/wiring"
+REVERTS_ANNOTATION = "sc-autopilot.io/reverts"  # reverts of our wiring by others (shared/core/reverts.py)
 WI_LABEL = "azure.workload.identity/use"
 
 
@@ -95,6 +96,20 @@ def read_wirings(manifest: dict) -> dict[str, Wiring]:
         return {str(name): Wiring.from_dict(record) for name, record in data.items()}
     except (ValueError, TypeError, KeyError, AttributeError):
         return {}
+
+
+def carries(manifest: dict, wiring: Wiring) -> bool:
+    """The manifest has this wiring, whoever put it there: every container's envFrom names the secret; with
+    workload identity, the service account and the pod label are set."""
+    containers = {c.get("name"): c for c in pod_spec(manifest).get("containers") or []}
+    for name in wiring.containers:
+        refs = [(e.get("secretRef") or {}).get("name") for e in (containers.get(name) or {}).get("envFrom") or []]
+        if wiring.secret not in refs:
+            return False
+    if wiring.service_account:
+        labels = (pod_template(manifest).get("metadata") or {}).get("labels") or {}
+        return pod_spec(manifest).get("serviceAccountName") == wiring.service_account and labels.get(WI_LABEL) == "true"
+    return True
 
 
 def rewire(manifest: dict, wirings: dict[str, Wiring]) -> dict:
@@ -132,6 +147,8 @@ def rewire(manifest: dict, wirings: dict[str, Wiring]) -> dict:
         if wiring.label:
             template.setdefault("metadata", {}).setdefault("labels", {})[WI_LABEL] = "true"
     annotations = result.setdefault("metadata", {}).setdefault("annotations", {})
+    if _stopped(annotations) and all(carries(manifest, w) for w in wirings.values()):
+        annotations.pop(REVERTS_ANNOTATION)  # someone else put the wiring in (we had stopped): re-patching resumes
     if wirings:
         annotations[WIRING_ANNOTATION] = json.dumps(
             {name: wirings[name].to_dict() for name in sorted(wirings)}, sort_keys=True, separators=(",", ":")
@@ -141,6 +158,13 @@ def rewire(manifest: dict, wirings: dict[str, Wiring]) -> dict:
     if not annotations:
         result["metadata"].pop("annotations")
     return result
+
+
+def _stopped(annotations: dict) -> bool:
+    try:
+        return bool(json.loads(annotations.get(REVERTS_ANNOTATION) or "{}").get("stopped"))
+    except (ValueError, AttributeError):
+        return False
 
 
 def _template(manifest: dict) -> dict:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from enum import Enum, StrEnum
 
 from shared.core.ids import ResourceRef
@@ -169,6 +170,24 @@ class WorkloadState:
 
 
 @dataclass(frozen=True)
+class VaultVersion:
+    """A Key Vault secret version's metadata as `GET /secrets/{name}/versions` lists it (never the value)."""
+
+    vault_url: str  # https://<vault>.vault.azure.net
+    name: str
+    version: str
+    enabled: bool = True
+    expires: datetime | None = None
+    not_before: datetime | None = None
+    created: datetime | None = None
+    tags: dict[str, str] = field(default_factory=dict, compare=False, hash=False)  # its owner's consent
+
+    @property
+    def id(self) -> str:
+        return f"{self.vault_url}/secrets/{self.name}/{self.version}"
+
+
+@dataclass(frozen=True)
 class ClusterState:
     info: ClusterInfo
     connections: tuple[Connection, ...]
@@ -182,3 +201,8 @@ class ClusterState:
     namespaces: dict[str, dict[str, str]] = field(default_factory=dict)
     # (kind, namespace, name) of an env source (Secret, ConfigMap) -> the keys it gives a container (never values)
     env_keys: dict[tuple[str, str, str], frozenset[str]] = field(default_factory=dict)
+    # (lower-case vault URL, lower-case secret name) -> its versions (metadata only); None: the app cannot list them
+    vault_versions: dict[tuple[str, str], tuple[VaultVersion, ...] | None] = field(default_factory=dict)
+    # (namespace, secret name) -> HMAC digest of the content of one of our connections' secrets (never the values)
+    secret_digests: dict[tuple[str, str], str] = field(default_factory=dict)
+    observed_at: datetime | None = None  # when the state was read: the clock of expiry and rollout deadlines

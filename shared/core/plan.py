@@ -35,6 +35,10 @@ class PutLinker:
     intent: Intent
     reason: str
     replaces: bool = False  # a linker of that name exists: the PUT overwrites it (held on a partial view)
+    # the Key Vault version whose value the PUT carries (its consent is checked on exactly that version); None:
+    # the current one at apply time
+    version: str | None = None
+    stale: bool = False  # re-put because the secret holds an older Key Vault version than the vault's current
     requires: tuple[str, ...] = field(default=(), compare=False)  # the provider registrations of the plan
 
     @property
@@ -80,6 +84,8 @@ class RewireWorkload:
     # instead of reading the workload again.
     basis: dict | None = field(default=None, compare=False, repr=False)
     after_linkers: tuple[str, ...] = ()  # sorted names of the linkers still to be put that this patch waits for
+    digest: str | None = None  # the content digest of our secrets it reads (rotation.stamp_digest); None: unknown
+    rolls: bool = False  # the patch changes that digest in the pod template: a rollout onto new secret content
     requires: tuple[str, ...] = field(default=(), compare=False)  # with after_linkers: those linkers' puts
 
     @property
@@ -89,7 +95,8 @@ class RewireWorkload:
     def describe(self) -> str:
         linkers = ", ".join(name for name, _ in self.wirings) or "none"
         after = f" (after linker {', '.join(self.after_linkers)} is put)" if self.after_linkers else ""
-        return f"rewire {self.workload} on {self.cluster.name}: our connections = {linkers}{after}"
+        rolls = "; rolls out onto the changed secret content" if self.rolls else ""
+        return f"rewire {self.workload} on {self.cluster.name}: our connections = {linkers}{after}{rolls}"
 
 
 @dataclass(frozen=True)
@@ -139,11 +146,12 @@ class Defer:
     reason: str
     retry_after_seconds: int = 60
     linker: str | None = None  # waiting for this linker's running operation; None: for the whole cluster
+    workload: WorkloadRef | None = None  # waiting for this workload's rollout onto our secret to finish
     requires: tuple[str, ...] = field(default=(), compare=False)
 
     @property
     def id(self) -> str:
-        return f"defer/{self.linker or ''}"
+        return f"defer/{self.linker or self.workload or ''}"
 
     def describe(self) -> str:
         return f"defer {self.cluster.name}: {self.reason} (retry in {self.retry_after_seconds}s)"

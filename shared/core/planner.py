@@ -8,12 +8,15 @@ protected namespaces are never touched; workloads are wired only once their secr
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
 
-from shared.core import consent, naming
+from shared.core import consent, naming, rotation
 from shared.core.codes import Code, Finding, ReadFailure
+from shared.core.gitops import GitOpsWiring, gitops_owner, snippet
 from shared.core.ids import ResourceRef
 from shared.core.manifests import (
     WI_LABEL,
+    carries,
     env_from_secrets,
     env_names,
     pod_spec,
@@ -50,12 +53,14 @@ from shared.core.plan import (
     is_removal,
     put_linker_id,
 )
+from shared.core.reverts import reverted_finding, stopped
 from shared.core.tags import parse_cluster_tags, parse_target_tags
 
 DEFAULT_PROTECTED_NAMESPACES = ("kube-system", "kube-public", "kube-node-lease", "sc-system", "gatekeeper-system")
 REQUIRED_PROVIDERS = ("Microsoft.ServiceLinker", "Microsoft.KubernetesConfiguration")
 NOT_READY_RETRY_SECONDS = 120
 LINKER_SETTLING_RETRY_SECONDS = 30
+ROLLOUT_RETRY_SECONDS = 30
 
 
 @dataclass(frozen=True)
@@ -63,6 +68,8 @@ class PlannerSettings:
     protected_namespaces: tuple[str, ...] = DEFAULT_PROTECTED_NAMESPACES
     vault_suffixes: tuple[str, ...] = ("vault.azure.net",)
     managed_subscriptions: frozenset[str] = frozenset()  # lower-case SC_SUBSCRIPTIONS
+    gitops_wiring: GitOpsWiring = GitOpsWiring.SUGGEST  # SC_GITOPS_WIRING
+    expiry_warning: timedelta = timedelta(days=rotation.DEFAULT_EXPIRY_WARNING_DAYS)
 
 
 @dataclass(frozen=True)
@@ -229,8 +236,13 @@ def plan_cluster(
             reason = f"linker {connection.name} is {connection.provisioning_state}"
             actions.append(Defer(desired.cluster, reason, LINKER_SETTLING_RETRY_SECONDS, connection.name))
         elif reason := _linker_drift(intent, connection, actual):
+            check = rotation.check_secret(intent, actual)
+            version = check.wanted.version if check and check.wanted else None
             registrations = tuple(a.id for a in actions if isinstance(a, RegisterProvider))
-            actions.append(PutLinker(intent, reason, replaces=connection is not None, requires=registrations))
+            actions.append(PutLinker(intent, reason, replaces=connection is not None, version=version,
+                                     requires=registrations))  # fmt: skip
+        elif rotate := _rotation(intent, actual, settings, findings):
+            actions.append(rotate)
         else:
             ready.add(intent.linker_name)
 
@@ -250,13 +262,27 @@ def plan_cluster(
     rewired: dict[WorkloadRef, dict] = {}
     for ref in sorted(final_wirings.keys() | later_wirings.keys()):
         state = actual.workloads[ref]
+        if settings.gitops_wiring is GitOpsWiring.SUGGEST and gitops_owner(state.manifest):
+            findings += _gitops_managed(desired.cluster, state, later_wirings.get(ref, {}))  # never patched
+            continue
+        if ref in final_wirings and (history := stopped(state.manifest, final_wirings[ref])):
+            findings.append(reverted_finding(desired.cluster.id, ref, state.manifest, history, final_wirings[ref]))
+            continue  # someone keeps removing it: not fought (until the manifest carries it or the wiring changes)
         after = state.manifest
-        if ref in final_wirings and (after := rewire(state.manifest, final_wirings[ref])) != state.manifest:
+        if ref not in final_wirings:
+            pass
+        elif (
+            after := _rewired(state.manifest, final_wirings[ref], digest := _digest(ref, final_wirings[ref], actual))
+        ) != state.manifest:
             rewired[ref] = after
             wirings = tuple(sorted(final_wirings[ref].items()))
             before = read_wirings(state.manifest)
             removes = any(final_wirings[ref].get(name) != wiring for name, wiring in before.items())
-            actions.append(RewireWorkload(desired.cluster, ref, wirings, removes, basis=state.manifest))
+            rolls = rotation.rolls_out(state.manifest, after)
+            actions.append(RewireWorkload(desired.cluster, ref, wirings, removes, basis=state.manifest, digest=digest,
+                                          rolls=rolls))  # fmt: skip
+        elif digest is not None:
+            actions += _awaiting_rollout(desired.cluster, state, actual, findings)
         waits = tuple(sorted(put & later_wirings.get(ref, {}).keys()))
         if waits and rewire(after, later_wirings[ref]) != after:
             wirings = tuple(sorted(later_wirings[ref].items()))
@@ -275,6 +301,62 @@ def plan_cluster(
         actions.append(DeleteLinker(desired.cluster, connection.name, rewires + tuple(a.id for a in cleanup)))
     plan = Plan(desired.cluster, tuple(actions), tuple(findings))
     return hold_destructive(plan, desired.failed_reads) if desired.failed_reads else plan
+
+
+def _rewired(manifest: dict, wirings: dict[str, Wiring], digest: str | None) -> dict:
+    """The manifest with exactly `wirings`, carrying the digest of the content they give it (one pure rule, shared
+    with the executor)."""
+    return rotation.stamp_digest(manifest, rewire(manifest, wirings), digest)
+
+
+def _digest(ref: WorkloadRef, wirings: dict[str, Wiring], actual: ClusterState) -> str | None:
+    known = {name: d for (namespace, name), d in actual.secret_digests.items() if namespace == ref.namespace}
+    return rotation.combined_digest([w.secret for w in wirings.values()], known)
+
+
+def _rotation(
+    intent: Intent, actual: ClusterState, settings: PlannerSettings, findings: list[Finding]
+) -> PutLinker | None:
+    """A connection otherwise as wanted whose secret is behind its Key Vault secret (a new version, or no record of
+    the version it holds): re-put once with the new value, if that version's own `sc-targets` admits the target (Key
+    Vault does not carry tags over to a new version). Otherwise CONSENT_MISSING names the version and the command,
+    and the existing wiring stays as it is."""
+    check = rotation.check_secret(intent, actual)
+    if check is None or not check.readable:
+        return None
+    findings += rotation.secret_findings(
+        check, intent, actual.observed_at or datetime.now(UTC), settings.expiry_warning
+    )
+    if not check.behind:
+        return None
+    wanted = check.wanted
+    refusal = consent.vault_secret_admits(check.vault_url, check.name, wanted.version, wanted.tags, intent.target)
+    if refusal is not None:
+        findings.append(refusal)
+        return None
+    return PutLinker(intent, f"rotated: {rotation.stale_message(check)}", replaces=True, version=wanted.version,
+                     stale=True)  # fmt: skip
+
+
+def _awaiting_rollout(
+    cluster: ResourceRef, state: WorkloadState, actual: ClusterState, findings: list[Finding]
+) -> list[Action]:
+    """A consumer already carrying the current digest whose rollout has not finished: looked at again later
+    (ROLLOUT_PENDING, requeued), or ROLLOUT_STUCK once past its deadline."""
+    if state.ref.kind not in rotation.ROLLING_KINDS or rotation.digest_of(state.manifest) is None:
+        return []
+    rollout = rotation.rollout_state(state.manifest, actual.observed_at or datetime.now(UTC))
+    if rollout.state is rotation.Rollout.COMPLETE:
+        return []
+    if rollout.state is rotation.Rollout.STUCK:
+        findings.append(_finding(Code.ROLLOUT_STUCK, cluster, rollout.message,
+                                 f"kubectl -n {state.ref.namespace} rollout status {state.ref.kind.lower()}/"
+                                 f"{state.ref.name}: fix what keeps the new pods from becoming ready"))  # fmt: skip
+        return []
+    findings.append(_finding(Code.ROLLOUT_PENDING, cluster, rollout.message,
+                             "nothing: sc-autopilot looks again until the rollout completes"))  # fmt: skip
+    return [Defer(cluster, f"rollout of {state.ref} onto the current secret: {rollout.message}",
+                  ROLLOUT_RETRY_SECONDS, workload=state.ref)]  # fmt: skip
 
 
 def hold_destructive(plan: Plan, failures: tuple[ReadFailure, ...]) -> Plan:
@@ -539,6 +621,28 @@ def _cleanup(
         if account in actual.service_accounts.get(namespace, frozenset()) and not still_used and not in_pods:
             actions.append(DeleteObject(desired.cluster, ObjectKind.SERVICE_ACCOUNT, namespace, account, rewires))
     return actions
+
+
+def _gitops_managed(cluster: ResourceRef, state: WorkloadState, wanted: dict[str, Wiring]) -> list[Finding]:
+    """A GitOps-managed workload lacking wiring it should have: the exact lines to commit, instead of a patch the
+    next reconcile would revert. Once the manifest carries them, nothing is reported (and the verdict is
+    Compliant)."""
+    missing = [wiring for _, wiring in sorted(wanted.items()) if not carries(state.manifest, wiring)]
+    owner = gitops_owner(state.manifest)
+    if not missing or owner is None:
+        return []
+    wiring = ", ".join(w.secret for w in missing)
+    return [
+        Finding(
+            Code.GITOPS_MANAGED,
+            cluster.id,
+            f"{state.ref} is applied by {owner.tool} ({owner.evidence}): not patched; it lacks the wiring of {wiring}",
+            "commit the wiring below to the workload's source; the next reconcile of the GitOps tool applies it (or "
+            "set SC_GITOPS_WIRING=patch to patch it and exempt sc-autopilot's fields, docs/operations.md)",
+            "sc-workloads",
+            snippet(state.manifest, state.ref, missing),
+        )
+    ]
 
 
 def _name_taken(intent: Intent, connection: Connection) -> Finding:

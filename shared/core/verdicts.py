@@ -4,14 +4,17 @@ success). Pure: the sweep gathers the evidence, this judges it."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from enum import Enum
 
-from shared.core import naming
+from shared.core import consent, naming, rotation
 from shared.core.codes import Code
+from shared.core.gitops import GitOpsWiring, gitops_owner
 from shared.core.manifests import WI_LABEL, pod_spec, pod_template, service_account_of
 from shared.core.model import AuthKind, ClusterState, Connection, Intent, WorkloadRef
-from shared.core.plan import Plan, PutLinker
+from shared.core.plan import Plan, PutLinker, RewireWorkload
 from shared.core.planner import Desired
+from shared.core.reverts import read_history
 
 
 class Status(Enum):
@@ -38,12 +41,20 @@ VERDICT_OF: dict[Code, Status] = {
     Code.FEDERATED_CREDENTIAL_MISSING: Status.DRIFTED,
     Code.CLUSTER_WI_DISABLED: Status.DRIFTED,
     Code.WORKLOAD_NOT_WIRED: Status.DRIFTED,
+    Code.GITOPS_MANAGED: Status.DRIFTED,
+    Code.WIRING_REVERTED: Status.DRIFTED,
     Code.NOT_WANTED: Status.ORPHANED,
     Code.TARGET_DELETED: Status.ORPHANED,
     Code.EXTENSION_NOT_READY: Status.ERROR,
     Code.VALIDATE_FAILED: Status.ERROR,
     Code.WORKLOAD_NOT_FOUND: Status.ERROR,
     Code.READ_FAILED: Status.ERROR,
+    Code.SECRET_STALE: Status.DRIFTED,
+    Code.SECRET_NEAR_EXPIRY: Status.COMPLIANT,  # still working: a warning on a Compliant connection
+    Code.SECRET_EXPIRED: Status.ERROR,
+    Code.KEYVAULT_SECRET_UNREADABLE: Status.ERROR,
+    Code.ROLLOUT_PENDING: Status.PENDING,
+    Code.ROLLOUT_STUCK: Status.ERROR,
 }
 
 
@@ -70,6 +81,7 @@ class Evidence:
     federated_subjects: dict[str, frozenset[tuple[str, str]]] = field(default_factory=dict)  # by client id
     validation: dict[str, tuple[bool, tuple[str, ...]]] = field(default_factory=dict)  # available, failures
     missing_targets: frozenset[str] = frozenset()  # lower-case ids
+    expiry_warning: timedelta = timedelta(days=rotation.DEFAULT_EXPIRY_WARNING_DAYS)
 
 
 @dataclass(frozen=True)
@@ -80,6 +92,7 @@ class Verdict:
     status: Status
     reasons: tuple[Reason, ...] = ()
     repaired: bool = False
+    consumers: tuple[Consumer, ...] = ()  # the workloads reading its secret: their rollout onto it
 
     def to_dict(self) -> dict:
         return {
@@ -89,12 +102,34 @@ class Verdict:
             "verdict": self.status.value,
             "repaired": self.repaired,
             "reasons": [{"code": r.code, "message": r.message, "fix": r.fix} for r in self.reasons],
+            "consumers": [c.to_dict() for c in self.consumers],
         }
 
 
-def judge(desired: Desired, actual: ClusterState, plan: Plan, evidence: Evidence) -> list[Verdict]:
+@dataclass(frozen=True)
+class Consumer:
+    """A workload reading the connection's secret: when we last rolled it onto the secret's content, and whether
+    that rollout finished."""
+
+    workload: str
+    rollout: str  # rotation.Rollout value
+    rolled_at: str | None
+
+    def to_dict(self) -> dict:
+        return {"workload": self.workload, "rollout": self.rollout, "rolledAt": self.rolled_at}
+
+
+def judge(
+    desired: Desired,
+    actual: ClusterState,
+    plan: Plan,
+    evidence: Evidence,
+    gitops_wiring: GitOpsWiring = GitOpsWiring.SUGGEST,
+) -> list[Verdict]:
     connections = {c.name: c for c in actual.connections}
-    verdicts = [_judge_intent(i, connections.get(i.linker_name), actual, plan, evidence) for i in desired.intents]
+    verdicts = [
+        _judge_intent(i, connections.get(i.linker_name), actual, plan, evidence, gitops_wiring) for i in desired.intents
+    ]
     intended = {i.linker_name for i in desired.intents}
     for connection in actual.connections:
         if naming.is_ours(connection) and connection.name not in intended:
@@ -112,13 +147,14 @@ def judge(desired: Desired, actual: ClusterState, plan: Plan, evidence: Evidence
 
 
 def _judge_intent(
-    intent: Intent, connection: Connection | None, actual: ClusterState, plan: Plan, evidence: Evidence
-) -> Verdict:
-    waiting = next((d for d in plan.deferred if d.linker is None), None)  # the cluster, not one linker, is busy
+    intent: Intent, connection: Connection | None, actual: ClusterState, plan: Plan, evidence: Evidence,
+    gitops_wiring: GitOpsWiring,
+) -> Verdict:  # fmt: skip
+    waiting = next((d for d in plan.deferred if d.linker is None and d.workload is None), None)  # the cluster is busy
     if waiting is not None:
         return _verdict(intent, [Reason(Code.CLUSTER_NOT_READY, waiting.reason,
                                         "wait: retried when the cluster settles")])  # fmt: skip
-    absent = [r for r in _workload_reasons(intent, actual) if r.code is Code.WORKLOAD_NOT_FOUND]
+    absent = [r for r in _workload_reasons(intent, actual, gitops_wiring) if r.code is Code.WORKLOAD_NOT_FOUND]
     if connection is None:  # a workload that does not exist is an Error from the first sweep on
         return _verdict(intent, [Reason(Code.LINKER_MISSING, "the connection does not exist",
                                         "sc-autopilot creates it"), *absent])  # fmt: skip
@@ -129,9 +165,10 @@ def _judge_intent(
     put = next(
         (a for a in plan.actions if isinstance(a, PutLinker) and a.intent.linker_name == intent.linker_name), None
     )
-    if put is not None:
+    if put is not None and not put.stale:
         code = Code.LINKER_FAILED if connection.provisioning_state == "Failed" else Code.LINKER_DRIFTED
         reasons.append(Reason(code, put.reason, "sc-autopilot puts the connection again"))
+    reasons += _secret_reasons(intent, actual, evidence)
     if evidence.extension_state not in (None, "Succeeded"):
         reasons.append(Reason(Code.EXTENSION_NOT_READY, f"sc-extension is {evidence.extension_state}",
                               "check the extension in the portal; see docs/operations.md (Helm errors)"))  # fmt: skip
@@ -145,15 +182,66 @@ def _judge_intent(
                               "sc-autopilot puts the connection again, which rewrites it"))  # fmt: skip
     if intent.auth is AuthKind.WORKLOAD_IDENTITY:
         reasons += _workload_identity_reasons(intent, actual, evidence)
-    reasons += _workload_reasons(intent, actual)
+    reasons += _workload_reasons(intent, actual, gitops_wiring)
     available, failures = evidence.validation.get(intent.linker_name, (True, ()))
     if not available:
         reasons.append(Reason(Code.VALIDATE_FAILED, "; ".join(failures) or "Service Connector validation failed",
                               "see the validation details in the portal"))  # fmt: skip
-    return _verdict(intent, reasons)
+    consumers, rollout_reasons = _consumers(intent, actual, plan)
+    verdict = _verdict(intent, reasons + rollout_reasons)
+    return Verdict(verdict.cluster, verdict.connection, verdict.target, verdict.status, verdict.reasons,
+                   consumers=consumers)  # fmt: skip
 
 
-def _workload_reasons(intent: Intent, actual: ClusterState) -> list[Reason]:
+def _secret_reasons(intent: Intent, actual: ClusterState, evidence: Evidence) -> list[Reason]:
+    """A connection whose secret is behind its Key Vault secret is never Compliant: SECRET_STALE (repaired by a
+    re-put when the new version's sc-targets admits the target; else its fix is the consent command), and the
+    version in use near or past its expiry."""
+    check = rotation.check_secret(intent, actual)
+    if check is None:
+        return []
+    if not check.readable:
+        return [Reason(Code.KEYVAULT_SECRET_UNREADABLE, f"the app cannot list the versions of {check.url}",
+                       "grant the app 'Key Vault Secrets User' on the vault (getSecret and readMetadata)")]  # fmt: skip
+    reasons = []
+    if check.behind:
+        wanted = check.wanted
+        refusal = consent.vault_secret_admits(check.vault_url, check.name, wanted.version, wanted.tags, intent.target)
+        fix = refusal.fix if refusal else "sc-autopilot puts the connection again with it and rolls out its consumers"
+        reasons.append(Reason(Code.SECRET_STALE, rotation.stale_message(check), fix))
+    now = actual.observed_at or datetime.now(UTC)
+    for finding in rotation.secret_findings(check, intent, now, evidence.expiry_warning):
+        if finding.code in VERDICT_OF:
+            reasons.append(Reason(finding.code, finding.message, finding.fix))
+    return reasons
+
+
+def _consumers(intent: Intent, actual: ClusterState, plan: Plan) -> tuple[tuple[Consumer, ...], list[Reason]]:
+    """Each named workload that rolls (Deployment, StatefulSet, DaemonSet) and carries our digest: its rollout,
+    or WORKLOAD_NOT_WIRED while its pods still run with content the secret no longer holds."""
+    consumers, reasons = [], []
+    now = actual.observed_at or datetime.now(UTC)
+    rolling = {a.workload for a in plan.actions if isinstance(a, RewireWorkload) and a.rolls}
+    for spec in intent.workloads:
+        state = actual.workloads.get(WorkloadRef(spec.kind, intent.namespace, spec.name))
+        if state is None or spec.kind not in rotation.ROLLING_KINDS or rotation.digest_of(state.manifest) is None:
+            continue
+        if state.ref in rolling:
+            reasons.append(Reason(Code.WORKLOAD_NOT_WIRED, f"{spec.kind}/{spec.name} has not rolled onto the "
+                                  "secret's current content", "sc-autopilot rolls it out"))  # fmt: skip
+            continue
+        rollout = rotation.rollout_state(state.manifest, now)
+        consumers.append(Consumer(str(state.ref), rollout.state.value, rollout.rolled_at))
+        if rollout.state is rotation.Rollout.PENDING:
+            reasons.append(Reason(Code.ROLLOUT_PENDING, rollout.message, "wait: sc-autopilot looks again"))
+        elif rollout.state is rotation.Rollout.STUCK:
+            reasons.append(Reason(Code.ROLLOUT_STUCK, rollout.message,
+                                  f"kubectl -n {intent.namespace} rollout status {spec.kind.lower()}/{spec.name}: "
+                                  "fix what keeps the new pods from becoming ready"))  # fmt: skip
+    return tuple(dict.fromkeys(consumers)), reasons
+
+
+def _workload_reasons(intent: Intent, actual: ClusterState, gitops_wiring: GitOpsWiring) -> list[Reason]:
     reasons = []
     for spec in intent.workloads:
         state = actual.workloads.get(WorkloadRef(spec.kind, intent.namespace, spec.name))
@@ -161,7 +249,18 @@ def _workload_reasons(intent: Intent, actual: ClusterState) -> list[Reason]:
             reasons.append(
                 Reason(Code.WORKLOAD_NOT_FOUND, f"{spec.kind}/{spec.name} does not exist", "fix sc-workloads")
             )
-        elif missing := _wiring_gaps(intent, spec.container, state.manifest):
+            continue
+        missing = _wiring_gaps(intent, spec.container, state.manifest)
+        owner = gitops_owner(state.manifest) if gitops_wiring is GitOpsWiring.SUGGEST else None
+        history = read_history(state.manifest)
+        if missing and history.stopped:
+            reasons.append(Reason(Code.WIRING_REVERTED, f"{spec.kind}/{spec.name}: {missing} (removed by "
+                                  f"{history.last_by} {len(history.reverts)} times)",
+                                  "commit the wiring the WIRING_REVERTED finding shows to its source"))  # fmt: skip
+        elif missing and owner is not None:
+            reasons.append(Reason(Code.GITOPS_MANAGED, f"{spec.kind}/{spec.name} ({owner.tool}): {missing}",
+                                  "commit the wiring the GITOPS_MANAGED finding shows to its source"))  # fmt: skip
+        elif missing:
             reasons.append(
                 Reason(Code.WORKLOAD_NOT_WIRED, f"{spec.kind}/{spec.name}: {missing}", "sc-autopilot rewires it")
             )

@@ -175,11 +175,16 @@ def _findings(findings: list[dict]) -> str:
         f'<tr class="sev-{esc(f["severity"])}"><td data-label="Severity">{esc(f["severity"])}</td>'
         f'<td data-label="Code"><code class="code">{esc(f["code"])}</code></td>'
         f'<td data-label="Resource" class="id" title="{esc(f["resource"])}">{esc(_name(f["resource"]))}</td>'
-        f'<td data-label="Message">{esc(f["message"])}</td><td data-label="Fix">{esc(f["fix"])}</td></tr>'
+        f'<td data-label="Message">{esc(f["message"])}</td><td data-label="Fix">{esc(f["fix"])}{_snippet(f)}</td></tr>'
         for f in ordered
     )
     head = "<thead><tr><th>Severity</th><th>Code</th><th>Resource</th><th>Message</th><th>Fix</th></tr></thead>"
     return f'<section id="findings">{title}<table>{head}<tbody>{rows}</tbody></table></section>'
+
+
+def _snippet(finding: dict) -> str:
+    """What to commit, whole: preformatted, so it is copied exactly as shown."""
+    return f'<pre class="snippet">{esc(finding["snippet"])}</pre>' if finding.get("snippet") else ""
 
 
 def _changes(changes: list[dict], dry_run: bool) -> str:

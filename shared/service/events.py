@@ -5,7 +5,7 @@ through `reconcile_later`. A thin loop: it never changes anything itself."""
 from __future__ import annotations
 
 from shared.config import Settings
-from shared.core.eventgrid import EventHint, Ignored, decode, parse_event
+from shared.core.eventgrid import EventHint, Ignored, SecretHint, decode, parse_event
 from shared.core.ids import ResourceRef
 from shared.core.planner import PlannerSettings
 from shared.service.inventory import Inventory
@@ -36,20 +36,26 @@ class EventDriver:
             report.ignore(Ignored(f"undecodable payload: {str(error)[:200]}"))
             return report
         hints: list[EventHint] = []
+        secret_hints: list[SecretHint] = []
         for item in items:
             outcome = parse_event(item)
             if isinstance(outcome, Ignored):
                 report.ignore(outcome)
+            elif isinstance(outcome, SecretHint):
+                secret_hints.append(outcome)
             elif ResourceRef.parse(outcome.resource_id).subscription_id.lower() not in self.subscriptions:
                 report.ignore(Ignored("subscription is not in SC_SUBSCRIPTIONS", outcome.event_id))
             else:
                 hints.append(outcome)
-        if not hints:
+        if not hints and not secret_hints:
             return report
         estate = self.inventory.estate()
         report.failures += [f.finding() for f in estate.failures]
         run = self.runs.new(estate)
         clusters: dict[ResourceRef, str] = {}
+        for secret_hint in secret_hints:  # the clusters whose targets carry that secret: each reads the vault itself
+            for cluster in self.router.secret_scope(secret_hint, estate, self.planner_settings):
+                clusters.setdefault(cluster, secret_hint.event_id)
         for hint in hints:
             scope = self.router.scope(hint, estate, run.each)
             for cluster in scope:

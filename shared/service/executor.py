@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import jsonpatch
@@ -19,7 +20,7 @@ from shared.adapters.kube.client import KubeClients
 from shared.adapters.kube.errors import KUBE_ERRORS, KubeFailureKind
 from shared.adapters.kube.errors import classify as classify_kube
 from shared.adapters.logs import get_logger, log_event
-from shared.core import consent, naming
+from shared.core import consent, naming, rotation
 from shared.core.codes import Code, Finding
 from shared.core.manifests import rewire
 from shared.core.model import AuthKind, Intent, ObjectKind
@@ -34,6 +35,7 @@ from shared.core.plan import (
     RewireWorkload,
 )
 from shared.core.policy import blocked_by
+from shared.core.reverts import read_history, record, remover, reverted, reverted_finding, with_history
 from shared.core.tags import SecretUrlError
 from shared.service.results import Outcome, OutcomeStatus
 
@@ -42,11 +44,16 @@ CONFLICT_ATTEMPTS = 4
 
 
 class Executor:
-    def __init__(self, arm: Arm, kube: KubeClients, keyvault: KeyVault, protected_namespaces: tuple[str, ...]):
+    def __init__(
+        self, arm: Arm, kube: KubeClients, keyvault: KeyVault, protected_namespaces: tuple[str, ...],
+        revert_window: timedelta = timedelta(hours=24), clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ):  # fmt: skip
         self.arm = arm
         self.kube = kube
         self.keyvault = keyvault
         self.protected = protected_namespaces
+        self.revert_window = revert_window  # SC_REVERT_WINDOW_HOURS
+        self.clock = clock
 
     def apply(self, actions: tuple[Action, ...], correlation_id: str | None = None) -> list[Outcome]:
         """Each action in turn, with one rule (shared.core.policy.blocked_by): an action whose prerequisite (its
@@ -106,7 +113,8 @@ class Executor:
         password = None
         if intent.auth is AuthKind.SECRET and intent.sql_password_url:
             try:
-                secret = self.keyvault.read_secret(intent.sql_password_url)  # read now, used once, never kept
+                # read now, used once, never kept: the version the plan chose (its consent is the one checked below)
+                secret = self.keyvault.read_secret(intent.sql_password_url, action.version)
             except SecretUrlError as error:
                 finding = _finding(Code.TAG_INVALID, intent.target.id, f"sc-sql-password: {error}",
                                    "point it at a Key Vault secret", "sc-sql-password")  # fmt: skip
@@ -133,7 +141,20 @@ class Executor:
                 return Outcome(action, OutcomeStatus.FAILED, str(Code.CONSENT_MISSING), refusal)
             password = secret.value
         state = self.arm.put_linker(intent.cluster.id, intent.linker_name, _linker_body(intent, password))
+        if password is not None and state == "Succeeded":
+            self._record_version(intent, f"{secret.vault_url}/secrets/{secret.name}/{secret.version}")
         return Outcome(action, OutcomeStatus.APPLIED, state)
+
+    def _record_version(self, intent: Intent, version_id: str) -> None:
+        """Annotate the connection's secret with the Key Vault version it now holds (its id, never the value), so
+        the sweep can tell a secret behind its vault. A secret not written yet is recorded by the next put."""
+        api = KubeApi(self.kube.for_cluster(intent.cluster))
+        try:
+            api.merge_patch("Secret", intent.namespace, intent.secret_name,
+                            {"metadata": {"annotations": {rotation.VERSION_ANNOTATION: version_id}}})  # fmt: skip
+        except ApiException as error:
+            if classify_kube(error).kind is not KubeFailureKind.NOT_FOUND:
+                raise
 
     # -- Kubernetes ------------------------------------------------------------------------------------
     def _rewire(self, action: RewireWorkload) -> Outcome:
@@ -150,13 +171,26 @@ class Executor:
             current, basis = basis or api.get(ref.kind, ref.namespace, ref.name), None  # planned basis first
             if current is None:
                 return Outcome(action, OutcomeStatus.SKIPPED, "the workload is gone")
-            wanted = rewire(current, dict(action.wirings))
+            wirings = dict(action.wirings)
+            rewired = rotation.stamp_digest(current, rewire(current, wirings), action.digest)
+            wanted = rotation.mark_rolled(current, rewired, self.clock().strftime("%Y-%m-%dT%H:%M:%SZ"))
+            # we added it, someone removed it: a revert, counted on the workload (a patch that also takes wiring
+            # back is never held: what it removes may be what a deletion after it waits for)
+            gone = {} if action.removes else reverted(current, wirings)
+            history = read_history(current)
+            if gone:
+                history = record(history, self.clock(), remover(current, gone), self.revert_window, wirings)
+                # the second revert within the window: record it and stop (an annotation, no pod template change)
+                wanted = with_history(current if history.stopped else wanted, history)
             operations = jsonpatch.make_patch(current, wanted).patch
             if not operations:
                 return Outcome(action, OutcomeStatus.SKIPPED, "already as wanted")
             guard = {"op": "test", "path": "/metadata/resourceVersion", "value": current["metadata"]["resourceVersion"]}
             try:
                 api.json_patch(ref.kind, ref.namespace, ref.name, [guard, *operations])
+                if gone and history.stopped:
+                    finding = reverted_finding(action.cluster.id, ref, current, history, wirings)
+                    return Outcome(action, OutcomeStatus.SKIPPED, f"wiring reverted by {history.last_by}", finding)
                 return Outcome(action, OutcomeStatus.APPLIED)
             except ApiException as error:
                 kind = classify_kube(error).kind

@@ -7,10 +7,11 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from shared.adapters.azure.arm import Arm
+from shared.adapters.azure.keyvault import KeyVault
 from shared.adapters.errors import ReadError
 from shared.adapters.kube.api import KubeApi
 from shared.adapters.kube.client import KubeClients
-from shared.core import naming
+from shared.core import naming, rotation
 from shared.core.codes import ReadFailure
 from shared.core.ids import CLUSTER_TYPE, ResourceRef, type_of
 from shared.core.manifests import env_from_secrets
@@ -37,9 +38,13 @@ OPENAI_ACCOUNT_KINDS = {"openai", "aiservices"}
 
 
 class Inventory:
-    def __init__(self, arm: Arm, kube: KubeClients, subscriptions: tuple[str, ...], protected: tuple[str, ...]):
+    def __init__(
+        self, arm: Arm, kube: KubeClients, subscriptions: tuple[str, ...], protected: tuple[str, ...],
+        keyvault: KeyVault | None = None,
+    ):  # fmt: skip
         self.arm = arm
         self.kube = kube
+        self.keyvault = keyvault
         self.subscriptions = subscriptions
         self.protected = protected
 
@@ -137,6 +142,44 @@ class Inventory:
         return estate.remember(
             shape, lambda: frozenset(self.arm.linker_configuration_names(cluster.id, connection.name))
         )
+
+    def vault_versions(self, intents: Iterable[Intent], estate: Estate) -> dict[tuple[str, str], tuple | None]:
+        """The versions (metadata only) of every Key Vault secret the intents' connections carry: one listing per
+        secret per run. A vault that answers 403/404 is unreadable (None: nothing is rotated, the sweep says so);
+        any other failure is a ReadError, like every read."""
+        found: dict[tuple[str, str], tuple | None] = {}
+        for intent in intents:
+            url = rotation.password_url(intent)
+            if not url:
+                continue
+            vault_url, name, _ = rotation.split_url(url)
+            check_key = rotation.secret_key(vault_url, name)
+            if check_key in found:
+                continue
+            try:
+                found[check_key] = estate.remember(
+                    ("vault-versions", *check_key), lambda u=url: self.keyvault.versions(u)
+                )
+            except ReadError as error:
+                if error.failures[0].status not in (403, 404):
+                    raise
+                found[check_key] = None
+        return found
+
+    def secret_digests(self, actual: ClusterState, intents: Iterable[Intent]) -> dict[tuple[str, str], str]:
+        """The content digest of each of our connections' secrets that a workload reads or should read (one GET
+        each; values dropped at once, never logged)."""
+        api = KubeApi(self.kube.for_cluster(actual.info.ref))
+        wanted = {
+            (i.namespace, i.secret_name) for i in intents
+            if i.workloads and i.secret_name in actual.secrets.get(i.namespace, frozenset())
+        }  # fmt: skip
+        digests = {}
+        for namespace, name in sorted(wanted):
+            digest = api.secret_digest(namespace, name)
+            if digest is not None:
+                digests[(namespace, name)] = digest
+        return digests
 
     def env_keys(self, actual: ClusterState, intents: Iterable[Intent], estate: Estate) -> dict[tuple, frozenset]:
         """The keys of every connection secret the intents' workloads get or would get through envFrom: the

@@ -15,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from shared.adapters import telemetry
 from shared.adapters.errors import ReadError
@@ -22,7 +23,15 @@ from shared.adapters.logs import get_logger, log_event
 from shared.core.codes import Code, Finding
 from shared.core.ids import ResourceRef
 from shared.core.model import ClusterState, IdentityInfo
-from shared.core.plan import DeleteLinker, Plan, PutLinker, RegisterProvider, changed_actions, is_removal
+from shared.core.plan import (
+    DeleteLinker,
+    Plan,
+    PutLinker,
+    RegisterProvider,
+    RewireWorkload,
+    changed_actions,
+    is_removal,
+)
 from shared.core.planner import Desired, PlannerSettings, desired_state, plan_cluster
 from shared.core.tags import parse_cluster_tags
 from shared.service.executor import Executor
@@ -31,7 +40,9 @@ from shared.service.results import ClusterResult, OutcomeStatus
 from shared.service.run import Run
 
 log = get_logger("app")
-MAX_PASSES = 3  # plan -> apply -> re-read; a second pass wires workloads once their new secrets exist
+# plan -> apply -> re-read; a second pass wires workloads once their new secrets exist (or rolls them onto new
+# content), a third confirms a rollout
+MAX_PASSES = 3
 # Applying these changes what the next plan sees (new secrets to wire, a provider to use); anything else settles
 # in the pass that applied it, so no confirmation pass is spent on it.
 FOLLOW_UP_ACTIONS = (PutLinker, DeleteLinker, RegisterProvider)
@@ -145,7 +156,7 @@ class Reconciler:
             outcomes = self.executor.apply(plan.actions, correlation_id)
             result.outcomes += outcomes
             result.findings = list(plan.findings) + result.outcome_findings()
-            if not any(o.status is OutcomeStatus.APPLIED and isinstance(o.action, FOLLOW_UP_ACTIONS) for o in outcomes):
+            if not any(o.status is OutcomeStatus.APPLIED and _follows_up(o.action) for o in outcomes):
                 break
             observed = self.observe(cluster, run, release)
 
@@ -169,9 +180,21 @@ class Reconciler:
                 failed += error.failures
         actual = self.inventory.cluster_state(info, estate)
         desired = desired_state(actual, list(estate.targets), identities, self.settings, tuple(failed))
-        actual = dataclasses.replace(actual, env_keys=self.inventory.env_keys(actual, desired.intents, estate))
+        actual = dataclasses.replace(
+            actual,
+            env_keys=self.inventory.env_keys(actual, desired.intents, estate),
+            vault_versions=self.inventory.vault_versions(desired.intents, estate),
+            secret_digests=self.inventory.secret_digests(actual, desired.intents),
+            observed_at=datetime.now(UTC),
+        )
         plan = plan_cluster(desired, actual, self.settings, release)
         return Observation(desired, actual, plan)
+
+
+def _follows_up(action: object) -> bool:
+    """Applying it changes what the next plan sees; a rollout onto new secret content is confirmed by the next
+    pass (ROLLOUT_PENDING requeues the cluster while it runs)."""
+    return isinstance(action, FOLLOW_UP_ACTIONS) or (isinstance(action, RewireWorkload) and action.rolls)
 
 
 def unexpected_failure(cluster: ResourceRef, error: Exception) -> Finding:

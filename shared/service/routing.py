@@ -6,8 +6,9 @@ from collections.abc import Callable, Iterable
 
 from shared.adapters.azure.arm import Arm
 from shared.adapters.errors import ReadError
+from shared.core import rotation
 from shared.core.codes import Finding
-from shared.core.eventgrid import EventHint
+from shared.core.eventgrid import EventHint, SecretHint
 from shared.core.ids import CLUSTER_TYPE, ResourceRef
 from shared.core.planner import PlannerSettings
 from shared.core.tags import declared_groups, parse_target_tags
@@ -49,6 +50,22 @@ class Router:
             return self.arm.has_linker_to(cluster.id, target.id)
         except ReadError:
             return True
+
+    @staticmethod
+    def secret_scope(hint: SecretHint, estate: Estate, settings: PlannerSettings) -> list[ResourceRef]:
+        """For a Key Vault secret's event: the clusters sharing a group with a target whose password URL names that
+        secret (versioned or not: a pinned one is reported, never rotated)."""
+        groups: set[str] = set()
+        for target in estate.targets:
+            tags, _ = parse_target_tags(target.ref, target.kind, target.tags,
+                                        protected_namespaces=settings.protected_namespaces,
+                                        vault_suffixes=settings.vault_suffixes)  # fmt: skip
+            url = tags.sql_password_url if tags else None
+            if url:
+                vault_url, name, _ = rotation.split_url(url)
+                if name.lower() == hint.name and vault_url.removeprefix("https://").split(".", 1)[0] == hint.vault:
+                    groups |= tags.groups
+        return sorted(ResourceRef.parse(c.id) for c in estate.clusters if declared_groups(c.tags) & groups)
 
     @staticmethod
     def target_findings(hint: EventHint, estate: Estate, settings: PlannerSettings) -> list[Finding]:

@@ -96,13 +96,17 @@ class Sweeper:
             outcome.findings += list(observed.plan.findings) + failures
             outcome.verdicts = [_unknown(intent, failures) for intent in observed.desired.intents]
             return outcome
-        verdicts = judge(observed.desired, observed.actual, observed.plan, evidence)
+        gitops = self.settings.gitops_wiring
+        verdicts = judge(observed.desired, observed.actual, observed.plan, evidence, gitops)
         outcome.findings += list(observed.plan.findings)
-        if not run.dry_run and any(v.status in (Status.DRIFTED, Status.ORPHANED) for v in verdicts):
+        # Drift is repaired; so is anything else the plan still writes while every verdict holds (e.g. lifting the
+        # stop on a reverted wiring once the manifest carries it).
+        drifted = any(v.status in (Status.DRIFTED, Status.ORPHANED) for v in verdicts)
+        if not run.dry_run and (drifted or observed.plan.writes):
             _record(outcome, self.reconciler.reconcile(cluster, run, first=sight))
             observed = self.reconciler.observe(cluster, run) or observed
             after = {v.connection: v for v in judge(observed.desired, observed.actual, observed.plan,
-                                                    self._evidence(observed, run))}  # fmt: skip
+                                                    self._evidence(observed, run), gitops)}  # fmt: skip
             verdicts = [
                 Verdict(v.cluster, v.connection, v.target, v.status, v.reasons, repaired=True)
                 if v.status is Status.DRIFTED and after.get(v.connection, v).status is Status.COMPLIANT
@@ -178,7 +182,7 @@ class Sweeper:
         return Evidence(
             extension_state=extension_state,
             secret_keys=secret_keys, expected_keys=expected, federated_subjects=subjects, validation=validation,
-            missing_targets=missing,
+            missing_targets=missing, expiry_warning=self.reconciler.settings.expiry_warning,
         )  # fmt: skip
 
 

@@ -38,6 +38,10 @@ def cloud(make_cloud: Callable[..., LocalCloud]) -> LocalCloud:
     return make_cloud(hostile_spec())
 
 
+# after a secret-auth put: the Key Vault version the connection's secret now holds, recorded on it (issue 21)
+RECORD_VERSION = r"^PATCH /clusters/[^/]+/api/v1/namespaces/shop/secrets/sc-[a-z0-9]+-secret$"
+
+
 def writes_since(admin, mark: int) -> list[dict]:
     """Successful writes to ARM, Kubernetes or Key Vault since `mark` (reads, and the kubeconfig POST, are fine)."""
     return [

@@ -17,7 +17,7 @@ from azure.functions.meta import Datum
 
 from shared.cli import EXIT_USAGE, main
 from shared.core.eventgrid import EventHint, Ignored, decode, parse_event
-from tests.badinput.conftest import assert_writes_within, bystanders, writes_since
+from tests.badinput.conftest import RECORD_VERSION, assert_writes_within, bystanders, writes_since
 from tests.badinput.hostile import ALL, EVENT_CATEGORIES, EVENTS, RAW, RAW_PAYLOADS
 from tests.conftest import CLUSTER, DATABASE, OPENAI
 from tests.e2e.conftest import CLUSTER_TAGS, OPENAI_TAGS, SQL_TAGS
@@ -111,6 +111,7 @@ def test_every_hostile_event_in_one_batch_with_genuine_ones(estate, app, admin):
             rf"^PUT .*/managedClusters/aks-shop/providers/Microsoft\.ServiceLinker/linkers/({linkers})$",
             r"^PATCH /clusters/[^/]+/apis/(apps|batch)/v1/namespaces/shop/"
             r"(deployments/api|statefulsets/worker|deployments/web|cronjobs/report)$",
+            RECORD_VERSION,
         ],
     )
     assert bystanders(estate) == before

@@ -15,7 +15,7 @@ from shared.config import DEFAULT_PROTECTED_NAMESPACES
 from shared.core.ids import ResourceRef
 from shared.core.model import TargetKind
 from shared.core.tags import SecretUrlError, parse_cluster_tags, parse_target_tags, split_secret_url
-from tests.badinput.conftest import assert_writes_within, bystanders, writes_since
+from tests.badinput.conftest import RECORD_VERSION, assert_writes_within, bystanders, writes_since
 from tests.badinput.hostile import (
     CLUSTER_TAG_CATEGORIES,
     CLUSTER_TAGS_HOSTILE,
@@ -162,7 +162,11 @@ def test_a_value_at_the_256_character_limit_is_used_whole(estate, app, admin):
     [linker] = estate.linkers()
     assert_writes_within(
         writes_since(admin, mark),
-        [r"^POST .*/providers/Microsoft\.KubernetesConfiguration/register$", rf"^PUT .*/linkers/{linker['name']}$"],
+        [
+            r"^POST .*/providers/Microsoft\.KubernetesConfiguration/register$",
+            rf"^PUT .*/linkers/{linker['name']}$",
+            RECORD_VERSION,
+        ],
     )
     assert bystanders(estate) == before and env_from_secrets(estate.workload("Deployment", "api")) == []
 

@@ -109,3 +109,14 @@ def test_an_error_finding_fails_plan_apply_and_handle_event(estate, tmp_path):
     estate.tag(DATABASE, SQL_TAGS)  # fixed: the same commands succeed
     done, _ = cli("apply")
     assert done.returncode == EXIT_OK, done.stdout
+
+
+def test_a_consent_fix_is_printed_whole_at_80_columns(estate):
+    """CONSENT_MISSING (namespace payments lets no target in): its fix command, whole on one line, under the table."""
+    estate.tag(CLUSTER, {"sc-group": "shop"})
+    estate.tag(DATABASE, SQL_TAGS | {"sc-namespace": "payments"})
+    table, _ = cli("plan", env=dict(os.environ) | {"COLUMNS": "80", "NO_COLOR": "1"})
+    document, _ = cli("plan", "-o", "json")
+    (fix,) = {f["fix"] for f in json.loads(document.stdout)["findings"] if f["code"] == "CONSENT_MISSING"}
+    assert len(fix) > 80 and table.returncode == EXIT_FAILED
+    assert f"[1] {fix}" in table.stdout.splitlines(), table.stdout

@@ -272,7 +272,8 @@ def test_kubectl_prints_the_api_servers_tables(cluster, tmp_path):
     assert ["shop", "Active"] in [row[:2] for row in namespaces[1:]]
     deployments = kubectl("get", "deploy")
     assert deployments[0] == ["NAME", "READY", "UP-TO-DATE", "AVAILABLE", "AGE"]
-    assert [row[:4] for row in deployments[1:]] == [["api", "0/1", "0", "0"], ["web", "0/1", "0", "0"]]
+    # the emulated controllers converge at once (emulator/kube/controllers.py): every replica up to date
+    assert [row[:4] for row in deployments[1:]] == [["api", "1/1", "1", "1"], ["web", "1/1", "1", "1"]]
     assert deployments[1][4].endswith("s")  # the age, e.g. "0s"
     wide = kubectl("get", "deploy", "web", "-o", "wide")
     assert wide[0] == ["NAME", "READY", "UP-TO-DATE", "AVAILABLE", "AGE", "CONTAINERS", "IMAGES", "SELECTOR"]

@@ -40,6 +40,8 @@ EVENT_HUBS = f"{P}/Microsoft.EventHub/namespaces/eh-shop"
 POSTGRES = f"{P}/Microsoft.DBforPostgreSQL/flexibleServers/pg-shop"
 MYSQL = f"{P}/Microsoft.DBforMySQL/flexibleServers/my-shop"
 REDIS = f"{P}/Microsoft.Cache/redis/redis-shop"
+REDIS_ENTERPRISE = f"{P}/Microsoft.Cache/redisEnterprise/redise-shop"
+APP_INSIGHTS = f"{P}/microsoft.insights/components/appi-shop"
 APP_CONFIG = f"{P}/Microsoft.AppConfiguration/configurationStores/appcs-shop"
 SIGNALR = f"{P}/Microsoft.SignalRService/SignalR/sigr-shop"
 WEB_PUBSUB = f"{P}/Microsoft.SignalRService/WebPubSub/wps-shop"
@@ -58,6 +60,8 @@ TARGET = {
     "eventhub": EVENT_HUBS,
     "servicebus": SERVICE_BUS,
     "redis": f"{REDIS}/databases/0",
+    "redis-enterprise": f"{REDIS_ENTERPRISE}/databases/default",
+    "app-insights": APP_INSIGHTS,
     "postgres-flexible": f"{POSTGRES}/databases/orders",
     "mysql-flexible": f"{MYSQL}/databases/orders",
     "signalr": SIGNALR,
@@ -119,6 +123,8 @@ CASES = {
     ("redis", SECRET, "dotnet"): ["AZURE_REDIS_CONNECTIONSTRING"],
     ("redis", SECRET, "none"): ["AZURE_REDIS_HOST", "AZURE_REDIS_PORT", "AZURE_REDIS_DATABASE", "AZURE_REDIS_PASSWORD",
                                 "AZURE_REDIS_SSL"],
+    ("redis-enterprise", SECRET, "python"): ["AZURE_REDIS_CONNECTIONSTRING"],
+    ("app-insights", SECRET, "python"): ["APPINSIGHTS_INSTRUMENTATIONKEY", "APPLICATIONINSIGHTS_CONNECTION_STRING"],
     ("postgres-flexible", SECRET, "python"): ["AZURE_POSTGRESQL_CONNECTIONSTRING"],
     ("postgres-flexible", SECRET, "django"): ["AZURE_POSTGRESQL_NAME", "AZURE_POSTGRESQL_HOST", "AZURE_POSTGRESQL_USER",
                                               "AZURE_POSTGRESQL_PASSWORD"],
@@ -151,8 +157,8 @@ ROLES = {
     "webpubsub": {"8cf5e20a-e4b2-4e9d-b3a1-5ceb692c2761"},
     "redis": set(),  # Redis uses data access policies, not an ARM role (TARGETS.md 3.18)
 }
-CREDENTIAL_SUFFIXES = ("CONNECTIONSTRING", "PASSWORD", "CLIENTSECRET", "KEY", "password", "connection-string",
-                       "client-secret")  # fmt: skip
+CREDENTIAL_SUFFIXES = ("CONNECTIONSTRING", "CONNECTION_STRING", "PASSWORD", "CLIENTSECRET", "KEY", "password",
+                       "connection-string", "client-secret")  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -245,8 +251,10 @@ def estate(local, person):
                                       (f"{MYSQL}/databases/orders", "2023-12-30", None),
                                       (APP_CONFIG, "2024-05-01", {"name": "standard"}),
                                       (SIGNALR, "2024-03-01", {"name": "Standard_S1"}),
-                                      (WEB_PUBSUB, "2024-03-01", {"name": "Standard_S1"})):  # fmt: skip
-        body = GenericResource(location=None if sku is None else "westeurope", sku=sku, properties={})
+                                      (WEB_PUBSUB, "2024-03-01", {"name": "Standard_S1"}),
+                                      (REDIS_ENTERPRISE, "2024-10-01", {"name": "Enterprise_E10"}),
+                                      (APP_INSIGHTS, "2020-02-02", None)):  # fmt: skip
+        body = GenericResource(location=None if "/databases/" in resource_id else "westeurope", sku=sku, properties={})
         generic.begin_create_or_update_by_id(resource_id, body, api_version=version).result()
     return {"storage": storage, "cosmos": cosmos}
 
@@ -397,6 +405,8 @@ def test_key_vault_csi_mode_uses_the_add_on_identity(local, estate, linkers, adm
         (f"{COSMOS}/cosmos-sql/sqlDatabases/missing", {"authType": SECRET}, "TargetNotFound"),
         ("keyvault", {"authType": SECRET}, "UnsupportedAuthType"),
         ("storage-file", None, "UnsupportedAuthType"),  # workload identity: Azure Files takes secrets only
+        ("redis-enterprise", None, "UnsupportedAuthType"),
+        ("app-insights", None, "UnsupportedAuthType"),
         ("postgres-flexible", None, "UnsupportedAuthType"),
         ("postgres-flexible", {"authType": SECRET}, "InvalidSecretInfo"),  # user-provided: name + rawValue
         ("servicebus", {"authType": SECRET, "name": "x", "secretInfo": {"secretType": "rawValue", "value": "y"}},

@@ -115,3 +115,26 @@ def test_checkov_finds_nothing_beyond_the_documented_skip_list():
     assert "Failed checks: 0" in result.stdout
     # a file checkov's own Bicep parser cannot read is skipped silently: every file must be scanned
     assert "Parsing errors" not in result.stdout, result.stdout[-3000:]  # checkov prints it only when some are
+
+
+def test_each_named_vault_sends_the_secret_events_the_code_handles():
+    """A rotation reaches on_resource_event from every vault in keyVaults (issue 21): its system topic, or the one
+    named for it in existingVaultTopics, subscribed to exactly SECRET_EVENT_TYPES."""
+    from shared.core.eventgrid import SECRET_EVENT_TYPES
+    from tests.infra.bicep import Template
+
+    variables = bicep("modules/vault-events.bicep")["variables"]
+    assert sorted(variables["handledEventTypes"]["value"]) == sorted(SECRET_EVENT_TYPES)
+    subscription = bicep("modules/vault-events.bicep")["resources"]["vaultToFunction"]["config"]["config"]["properties"]
+    assert subscription["destination"]["properties"]["resourceId"].endswith("/functions/on_resource_event")
+    rg = "/subscriptions/00000000-0000-4000-8000-00000000000a/resourceGroups/rg-kv/providers/Microsoft.KeyVault/vaults"
+    topic = rg.replace("Microsoft.KeyVault/vaults", "Microsoft.EventGrid/systemTopics/kv-b-topic")
+    params = {"keyVaults": f"{rg}/kv-a,{rg}/kv-b", "deployEventSubscription": True,
+              "existingVaultTopics": f"{rg}/kv-b={topic}"}  # fmt: skip
+    modules = Template("main.bicep", params).module("vaultEvents")
+    assert [m.value("reuseTopic") for m in modules] == [False, True]
+    assert modules[1].value("topicName") == "kv-b-topic" and modules[0].value("topicName").startswith("egst-kv-a-")
+    assert [len(m.instances("resources", "newTopic")) for m in modules] == [1, 0]
+    assert [len(m.instances("resources", "vaultToFunction")) for m in modules] == [1, 1]
+    held = Template("main.bicep", {**params, "deployEventSubscription": False}).module("vaultEvents")
+    assert [len(m.instances("resources", "vaultToFunction")) for m in held] == [0, 0]

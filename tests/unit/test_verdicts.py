@@ -71,7 +71,7 @@ def test_a_converged_cluster_with_good_evidence_is_compliant():
         SQL: (Status.COMPLIANT, ()), OAI: (Status.COMPLIANT, ())
     }  # fmt: skip
     assert result[SQL].to_dict() == {"cluster": CLUSTER.id, "connection": SQL, "target": DB.id, "verdict": "Compliant",
-                                     "repaired": False, "reasons": []}  # fmt: skip
+                                     "repaired": False, "reasons": [], "consumers": []}  # fmt: skip
 
 
 def test_a_deferred_plan_makes_every_connection_pending_with_the_reason():

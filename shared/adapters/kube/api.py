@@ -5,6 +5,8 @@ Objects stay plain dicts (as the API server sends them) so that read-modify-writ
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 from typing import Any
 
@@ -13,6 +15,7 @@ from kubernetes.client.exceptions import ApiException
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt
 
 from shared.adapters.kube.errors import KUBE_ERRORS, RETRYABLE, classify, read_failed
+from shared.core.gitops import FIELD_MANAGER
 from shared.core.manifests import WORKLOAD_KINDS
 
 METADATA_ONLY = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1"
@@ -116,6 +119,7 @@ class KubeApi:
         return self._call(
             "PATCH",
             f"{group}/namespaces/{namespace}/{plural}/{name}",
+            query={"fieldManager": FIELD_MANAGER},
             body=operations,
             content_type="application/json-patch+json",
         )
@@ -123,14 +127,24 @@ class KubeApi:
     def merge_patch(self, kind: str, namespace: str, name: str, patch: dict) -> dict:
         group, plural = RESOURCES[kind]
         return self._call(
-            "PATCH", f"{group}/namespaces/{namespace}/{plural}/{name}", body=patch,
-            content_type="application/merge-patch+json",
+            "PATCH", f"{group}/namespaces/{namespace}/{plural}/{name}", query={"fieldManager": FIELD_MANAGER},
+            body=patch, content_type="application/merge-patch+json",
         )  # fmt: skip
 
     def secret_keys(self, namespace: str, name: str) -> frozenset[str] | None:
         """The keys of a secret, values dropped at once (the sweep needs names, never values)."""
         secret = self.get("Secret", namespace, name)
         return None if secret is None else frozenset((secret.get("data") or {}).keys())
+
+    def secret_digest(self, namespace: str, name: str) -> str | None:
+        """An HMAC-SHA256 of a secret's content, keyed by its namespace and name (the same content in two secrets
+        digests differently), computed here and the values dropped at once: never returned, never logged."""
+        secret = self.get("Secret", namespace, name)
+        if secret is None:
+            return None
+        data = secret.get("data") or {}
+        material = json.dumps(data, sort_keys=True, separators=(",", ":")).encode()
+        return hmac.new(f"sc-autopilot/{namespace}/{name}".encode(), material, hashlib.sha256).hexdigest()
 
     def delete(self, kind: str, namespace: str, name: str, *, uid: str, resource_version: str) -> bool:
         """Delete exactly the object we looked at: preconditions on uid and resourceVersion (409 otherwise)."""
