@@ -34,6 +34,7 @@ class Settings:
     keyvault_dns_suffixes: tuple[str, ...] = ("vault.azure.net",)
     lro_poll_seconds: float = 5.0
     sweep_schedule: str = "0 0 * * * *"
+    wire_schedule: str = "0 */5 * * * *"  # SC_WIRE_SCHEDULE: wire_timer, for workloads deployed after their tags
     orphan_grace_hours: float = 24.0
     cleanup_mode: str = "report"
     max_deletions_per_run: int = 20
@@ -45,6 +46,7 @@ class Settings:
     http_timeout_seconds: float = 60.0  # connect and read timeout of every ARM, Key Vault and Kubernetes call
     retry_base_seconds: float = 1.0  # first backoff of the retry policies (then doubling; Retry-After wins)
     managed_identity_client_id: str | None = None
+    watch_port: int = 7071  # sc-autopilot watch listens here (the Functions host port; make emulator delivers)
     gitops_wiring: GitOpsWiring = GitOpsWiring.SUGGEST  # SC_GITOPS_WIRING: suggest (commit this) or patch
     revert_window_hours: float = 24.0  # SC_REVERT_WINDOW_HOURS: two reverts of our wiring within it stop re-patching
 
@@ -68,12 +70,8 @@ class Settings:
         cleanup_mode = env.get("SC_CLEANUP_MODE", "report").strip().lower()
         if cleanup_mode not in CLEANUP_MODES:
             raise ConfigError(f"SC_CLEANUP_MODE must be one of {', '.join(CLEANUP_MODES)}, not {cleanup_mode!r}.")
-        schedule = env.get("SC_SWEEP_SCHEDULE", cls.sweep_schedule).strip()
-        if len(schedule.split()) != 6 or not croniter.is_valid(schedule, second_at_beginning=True):
-            raise ConfigError(
-                f"SC_SWEEP_SCHEDULE {schedule!r} is not an NCRONTAB expression: six fields, seconds first "
-                "(e.g. '0 0 * * * *' hourly)."
-            )
+        schedule = _schedule(env, "SC_SWEEP_SCHEDULE", cls.sweep_schedule, "'0 0 * * * *' hourly")
+        wire_schedule = _schedule(env, "SC_WIRE_SCHEDULE", cls.wire_schedule, "'0 */5 * * * *' every 5 minutes")
         arm_endpoint = env.get("SC_ARM_ENDPOINT", cls.arm_endpoint).strip().rstrip("/")
         if not arm_endpoint.lower().startswith("https://") or len(arm_endpoint) <= len("https://"):
             raise ConfigError(
@@ -96,6 +94,7 @@ class Settings:
             keyvault_dns_suffixes=_dns_suffixes(env.get("SC_KEYVAULT_DNS_SUFFIXES", "vault.azure.net")),
             lro_poll_seconds=_number(env, "SC_LRO_POLL_SECONDS", 5.0, minimum=0),
             sweep_schedule=schedule,
+            wire_schedule=wire_schedule,
             orphan_grace_hours=_number(env, "SC_ORPHAN_GRACE_HOURS", 24.0, minimum=0),
             cleanup_mode=cleanup_mode,
             max_deletions_per_run=int(_number(env, "SC_MAX_DELETIONS_PER_RUN", 20, minimum=0)),
@@ -106,6 +105,7 @@ class Settings:
             http_timeout_seconds=_number(env, "SC_HTTP_TIMEOUT_SECONDS", 60.0, minimum=0.1),
             retry_base_seconds=_number(env, "SC_RETRY_BASE_SECONDS", 1.0, minimum=0),
             managed_identity_client_id=env.get("AZURE_CLIENT_ID") or None,
+            watch_port=int(_number(env, "SC_WATCH_PORT", 7071, minimum=1)),
             gitops_wiring=GitOpsWiring(gitops),
             revert_window_hours=_number(env, "SC_REVERT_WINDOW_HOURS", 24.0, minimum=0),
         )
@@ -121,6 +121,15 @@ def _removals_per_hour(env: Mapping[str, str]) -> int:
         "the whole app over a sliding hour; rename the setting (docs/operations.md, 'Budgets')."
     )
     return int(_number(env, "SC_MAX_REMOVALS_PER_RUN", 20, minimum=0))
+
+
+def _schedule(env: Mapping[str, str], name: str, default: str, example: str) -> str:
+    schedule = env.get(name, default).strip()
+    if len(schedule.split()) != 6 or not croniter.is_valid(schedule, second_at_beginning=True):
+        raise ConfigError(
+            f"{name} {schedule!r} is not an NCRONTAB expression: six fields, seconds first (e.g. {example})."
+        )
+    return schedule
 
 
 def _csv(value: str) -> list[str]:
