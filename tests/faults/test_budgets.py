@@ -117,7 +117,7 @@ def test_a_fanned_out_sweep_deletes_at_most_the_cap_in_the_whole_run(make_cloud,
     states = [o["state"] for o in report.report(path)["orphans"]]
     for blob in [b.name for b in report.container.list_blobs() if run in b.name]:  # Azurite outlives this test
         report.container.delete_blob(blob)
-    assert sorted(states) == ["capped"] * 4 + ["deleting"] * 2
+    assert sorted(states) == ["capped"] * 4 + ["deleted"] * 2
 
 
 def expired(name: str, namespace: str) -> dict:
