@@ -8,9 +8,11 @@ import json
 import time
 from datetime import UTC, datetime, timedelta
 
+import jsonschema
 import pytest
 from azure.keyvault.secrets import SecretClient
 
+from shared import report as sweep_report
 from shared.core.codes import Code
 from shared.core.rotation import DIGEST_ANNOTATION, ROLLED_AT_ANNOTATION, VERSION_ANNOTATION
 from tests.conftest import CLUSTER, DATABASE, OPENAI, Admin, UserCredential, kube_call
@@ -148,6 +150,12 @@ def test_a_rotation_whose_event_never_arrives_is_not_compliant_and_the_sweep_rep
     assert {c.workload: c.rollout for c in orders.consumers} == {
         "deployment/shop/api": "Complete", "statefulset/shop/worker": "Complete"}  # fmt: skip
     assert all(c.rolled_at for c in orders.consumers)
+    document = sweep_report.to_json(after)  # the report says when each consumer last rolled onto the current secret
+    jsonschema.validate(document, sweep_report.schema())
+    [row] = [c for c in document["connections"] if "orders" in c["connection"]]
+    assert {c["workload"] for c in row["consumers"]} == {"deployment/shop/api", "statefulset/shop/worker"}
+    page = sweep_report.to_html(document)
+    assert f"deployment/shop/api: Complete, rolled {row['consumers'][0]['rolledAt']}" in page
 
 
 def test_a_new_version_without_its_consent_pushes_nothing_and_says_how_to_grant_it(wired, app, admin, vault):
