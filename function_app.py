@@ -4,6 +4,7 @@ import azure.functions as func
 
 from functions.events import blueprint as events_blueprint
 from functions.sweep import blueprint as sweep_blueprint
+from functions.wiring import blueprint as wiring_blueprint
 from shared.adapters import telemetry
 from shared.config import TelemetrySettings
 
@@ -13,3 +14,4 @@ telemetry.configure(
 app = func.FunctionApp()
 app.register_functions(events_blueprint)
 app.register_functions(sweep_blueprint)
+app.register_functions(wiring_blueprint)

@@ -33,6 +33,9 @@ param secretExpiryWarningDays int = 14
 @allowed(['report', 'delete'])
 param cleanupMode string = 'report'
 param orphanGraceHours int = 24
+@description('Wiring sc-autopilot added that someone removes twice within this many hours is no longer re-patched (WIRING_REVERTED).')
+@minValue(0)
+param revertWindowHours int = 24
 param maxDeletionsPerRun int = 20
 @description('Removal circuit breaker: a run that would remove (un-wire, delete) more than this holds all its removals.')
 param maxRemovalsPerRun int = 20
@@ -43,6 +46,11 @@ param validateBudget int = 50
 param concurrency int = 16
 @description('NCRONTAB, six fields, seconds first.')
 param sweepSchedule string = '0 0 * * * *'
+@description('NCRONTAB of wire_timer: workloads deployed after their tags are wired within one period')
+param wireSchedule string = '0 */5 * * * *'
+@description('suggest: GitOps-managed workloads are not patched, the wiring to commit is reported; patch: patched anyway')
+@allowed(['suggest', 'patch'])
+param gitopsWiring string = 'suggest'
 param protectedNamespaces string = 'kube-system,kube-public,kube-node-lease,sc-system,gatekeeper-system'
 param dryRun bool = false
 
@@ -245,8 +253,11 @@ resource app 'Microsoft.Web/sites@2024-04-01' = {
         { name: 'SC_PROTECTED_NAMESPACES', value: protectedNamespaces }
         { name: 'SC_DRY_RUN', value: string(dryRun) }
         { name: 'SC_SWEEP_SCHEDULE', value: sweepSchedule }
+        { name: 'SC_WIRE_SCHEDULE', value: wireSchedule }
+        { name: 'SC_GITOPS_WIRING', value: gitopsWiring }
         { name: 'SC_CLEANUP_MODE', value: cleanupMode }
         { name: 'SC_ORPHAN_GRACE_HOURS', value: string(orphanGraceHours) }
+        { name: 'SC_REVERT_WINDOW_HOURS', value: string(revertWindowHours) }
         { name: 'SC_MAX_DELETIONS_PER_RUN', value: string(maxDeletionsPerRun) }
         { name: 'SC_MAX_REMOVALS_PER_RUN', value: string(maxRemovalsPerRun) }
         { name: 'SC_SECRET_EXPIRY_WARNING_DAYS', value: string(secretExpiryWarningDays) }

@@ -29,6 +29,7 @@ class Settings:
     keyvault_dns_suffixes: tuple[str, ...] = ("vault.azure.net",)
     lro_poll_seconds: float = 5.0
     sweep_schedule: str = "0 0 * * * *"
+    wire_schedule: str = "0 */5 * * * *"  # SC_WIRE_SCHEDULE: wire_timer, for workloads deployed after their tags
     orphan_grace_hours: float = 24.0
     cleanup_mode: str = "report"
     max_deletions_per_run: int = 20
@@ -62,12 +63,8 @@ class Settings:
         cleanup_mode = env.get("SC_CLEANUP_MODE", "report").strip().lower()
         if cleanup_mode not in CLEANUP_MODES:
             raise ConfigError(f"SC_CLEANUP_MODE must be one of {', '.join(CLEANUP_MODES)}, not {cleanup_mode!r}.")
-        schedule = env.get("SC_SWEEP_SCHEDULE", cls.sweep_schedule).strip()
-        if len(schedule.split()) != 6 or not croniter.is_valid(schedule, second_at_beginning=True):
-            raise ConfigError(
-                f"SC_SWEEP_SCHEDULE {schedule!r} is not an NCRONTAB expression: six fields, seconds first "
-                "(e.g. '0 0 * * * *' hourly)."
-            )
+        schedule = _schedule(env, "SC_SWEEP_SCHEDULE", cls.sweep_schedule, "'0 0 * * * *' hourly")
+        wire_schedule = _schedule(env, "SC_WIRE_SCHEDULE", cls.wire_schedule, "'0 */5 * * * *' every 5 minutes")
         arm_endpoint = env.get("SC_ARM_ENDPOINT", cls.arm_endpoint).strip().rstrip("/")
         if not arm_endpoint.lower().startswith("https://") or len(arm_endpoint) <= len("https://"):
             raise ConfigError(
@@ -90,6 +87,7 @@ class Settings:
             keyvault_dns_suffixes=_dns_suffixes(env.get("SC_KEYVAULT_DNS_SUFFIXES", "vault.azure.net")),
             lro_poll_seconds=_number(env, "SC_LRO_POLL_SECONDS", 5.0, minimum=0),
             sweep_schedule=schedule,
+            wire_schedule=wire_schedule,
             orphan_grace_hours=_number(env, "SC_ORPHAN_GRACE_HOURS", 24.0, minimum=0),
             cleanup_mode=cleanup_mode,
             max_deletions_per_run=int(_number(env, "SC_MAX_DELETIONS_PER_RUN", 20, minimum=0)),
@@ -103,6 +101,15 @@ class Settings:
             gitops_wiring=GitOpsWiring(gitops),
             revert_window_hours=_number(env, "SC_REVERT_WINDOW_HOURS", 24.0, minimum=0),
         )
+
+
+def _schedule(env: Mapping[str, str], name: str, default: str, example: str) -> str:
+    schedule = env.get(name, default).strip()
+    if len(schedule.split()) != 6 or not croniter.is_valid(schedule, second_at_beginning=True):
+        raise ConfigError(
+            f"{name} {schedule!r} is not an NCRONTAB expression: six fields, seconds first (e.g. {example})."
+        )
+    return schedule
 
 
 def _csv(value: str) -> list[str]:

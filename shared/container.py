@@ -6,6 +6,7 @@
       .events                        driver: events and the delayed queue (route -> reconcile)
       .applier                       driver: the CLI's plan and apply
       .sweeper                       driver: the sweep (judge -> reconcile -> orphans)
+      .wiring                        driver: wire_timer (named workloads that exist and lack wiring -> patches)
 
 The drivers hold the reconciler; the reconciler holds the adapters; nothing holds the Application."""
 
@@ -30,6 +31,7 @@ from shared.service.reconciler import Reconciler
 from shared.service.routing import Router
 from shared.service.run import Runs
 from shared.service.sweep import Sweeper
+from shared.service.wiring import WireDriver
 
 
 class Application:
@@ -51,6 +53,7 @@ class Application:
         self.events = EventDriver(settings, self.inventory, Router(arm), self.reconciler, self.runs, planner)
         self.applier = ApplyDriver(self.inventory, self.reconciler, self.runs)
         self.sweeper = Sweeper(settings, arm, self.inventory, self.reconciler, self.runs)
+        self.wiring = WireDriver(settings, self.inventory, kube, self.reconciler, self.runs, planner)
 
 
 @functools.cache

@@ -18,6 +18,7 @@ from shared.core.verdicts import Status
 from tests.conftest import CLUSTER, DATABASE, OPENAI, Admin, demo_spec, kube_call
 from tests.e2e.conftest import CLUSTER_TAGS, OPENAI_TAGS, SQL_TAGS, Estate, env_from_secrets
 
+OPERATIONS = (Path(__file__).resolve().parents[2] / "docs" / "operations.md").read_text()
 WORKLOADS = (("Deployment", "api"), ("Deployment", "web"), ("StatefulSet", "worker"), ("CronJob", "report"))
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 FLUX_LABELS = {"kustomize.toolkit.fluxcd.io/name": "shop", "kustomize.toolkit.fluxcd.io/namespace": "flux-system"}
@@ -113,6 +114,7 @@ def test_a_flux_workload_is_left_alone_and_its_kustomize_patch_makes_it_complian
     [finding] = [f for f in run.findings if f.code == "GITOPS_MANAGED"]
     secret = next(s for s in env_from_secrets(estate.workload("StatefulSet", "worker")))
     assert f"name: {secret}" in finding.snippet and "name: api-config" in finding.snippet
+    assert f"```yaml\n{finding.snippet}\n```" in OPERATIONS  # the guide shows exactly this finding
     sweep = app.sweeper.run(now=NOW)
     document = report.to_json(sweep)
     [shown] = gitops_findings(document)
@@ -170,6 +172,30 @@ def test_argo_cd_and_helm_workloads_get_plain_lines_and_values_that_make_them_co
     assert web_now["spec"]["template"]["spec"]["serviceAccountName"].startswith("sc-account-")
 
 
+def test_patch_mode_wiring_survives_a_flux_reapply_of_a_manifest_that_does_not_declare_it(
+    make_cloud, monkeypatch, tmp_path
+):
+    admin = Admin(make_cloud(without(demo_spec(), "api")))
+    monkeypatch.setenv("SC_GITOPS_WIRING", "patch")
+    estate, app = Estate(admin), Application(Settings.from_env())
+    source = tmp_path / "shop"
+    source.mkdir()
+    (source / "deployment.yaml").write_text(yaml.safe_dump(deployment("api", [{"name": "api", "image": IMAGE}])))
+    (source / "kustomization.yaml").write_text(yaml.safe_dump({"resources": ["deployment.yaml"]}))
+    flux_apply(admin, source)
+    estate.tag(CLUSTER, CLUSTER_TAGS)
+    estate.tag(DATABASE, SQL_TAGS)
+    assert app.events.handle(estate.new_events()).ok
+    secret = env_from_secrets(estate.workload("Deployment", "api"))[0]  # patched, as asked
+    flux_apply(admin, source)  # the next reconcile: server-side apply with force, the manifest without envFrom
+    api = estate.workload("Deployment", "api")
+    assert env_from_secrets(api) == [secret] and "f:envFrom" in str(managers(api)["sc-autopilot"]["fieldsV1"])
+    mark = admin.mark()
+    sweep = app.sweeper.run(now=NOW)
+    assert [v.status for c in sweep.clusters for v in c.verdicts] == [Status.COMPLIANT]
+    assert estate.writes_since(mark) == []  # no fight: nothing to re-patch
+
+
 def helm_chart(name: str, values: dict, labels: dict) -> dict:
     """A stand-in for `helm template` of a chart made by `helm create` (with an envFrom value, as the hint says):
     serviceAccount.name, podLabels and envFrom rendered where that chart renders them."""
@@ -215,3 +241,55 @@ def test_a_pipeline_that_keeps_reverting_the_wiring_gets_one_repatch_then_wiring
     assert [v.status for c in sweep.clusters for v in c.verdicts] == [Status.COMPLIANT]
     api = estate.workload("Deployment", "api")
     assert "sc-autopilot.io/reverts" not in api["metadata"].get("annotations", {})
+
+
+def test_wire_timer_wires_a_workload_deployed_after_its_connection_with_kubernetes_reads_and_no_arm_write(
+    make_cloud, monkeypatch
+):
+    from azure.functions.timer import TimerRequest
+
+    from shared import container
+    from tests.conftest import indexed_functions
+
+    admin = Admin(make_cloud(without(demo_spec(), "api", "web")))
+    monkeypatch.setenv("SC_WIRE_SCHEDULE", "0 */5 * * * *")
+    estate, app = Estate(admin), Application(Settings.from_env())
+    estate.tag(CLUSTER, CLUSTER_TAGS)
+    estate.tag(DATABASE, SQL_TAGS)
+    estate.tag(OPENAI, OPENAI_TAGS)
+    app.events.handle(estate.new_events())  # infrastructure first: the connections exist, api and web do not yet
+    secret = env_from_secrets(estate.workload("StatefulSet", "worker"))[0]
+    # the team deploys api (a plain pipeline) and web (Flux) minutes later: no Azure event says so
+    kube_call(admin, CLUSTER, "POST", "/apis/apps/v1/namespaces/shop/deployments",
+              deployment("api", [{"name": "api", "image": IMAGE}]), "application/json")  # fmt: skip
+    web = deployment("web", [{"name": "web", "image": IMAGE}], labels=dict(FLUX_LABELS))
+    server_side_apply(admin, web, "kustomize-controller")
+    wire_timer = indexed_functions()["wire_timer"].get_user_function()
+    container.application.cache_clear()
+    try:
+        mark = admin.mark()
+        wire_timer(TimerRequest(past_due=False))
+        first = admin.requests_since(mark)
+        assert env_from_secrets(estate.workload("Deployment", "api")) == [secret]  # wired within one schedule
+        assert "sc-autopilot" not in managers(estate.workload("Deployment", "web"))  # Flux's: suggested, untouched
+        # no ARM write: reads only (GETs, and POSTs that read: listConfigurations, listClusterUserCredential)
+        arm = [f"{r['method']} {r['path'].rsplit('/', 2)[-2:]}" for r in first if r["service"] == "arm"]
+        print("\nfirst run, ARM:", arm)
+        assert all(r["method"] == "GET" or r["path"].rsplit("/", 1)[-1].startswith("list")
+                   for r in first if r["service"] == "arm")  # fmt: skip
+        mark = admin.mark()
+        wire_timer(TimerRequest(past_due=False))  # steady state: nothing to wire
+        steady = admin.requests_since(mark)
+    finally:
+        container.application.cache_clear()
+    calls = {service: sorted(f"{r['method']} {r['path']}" for r in steady if r["service"] == service)
+             for service in ("arm", "kube")}  # fmt: skip
+    assert len(calls["arm"]) == 1 and "/resources" in calls["arm"][0]  # the subscription's tag listing, nothing else
+    assert all(line.startswith("GET ") for line in calls["kube"])
+    # a metadata-only list per named kind (Deployment, StatefulSet, CronJob): web (Flux's) was suggested in this
+    # version already, the others carry our wiring record
+    assert len(calls["kube"]) == 3, calls["kube"]
+    print(
+        f"\nwire_timer, first run: {sum(r['service'] == 'arm' for r in first)} ARM call(s), "
+        f"{sum(r['service'] == 'kube' for r in first)} Kubernetes call(s); steady state: {calls}"
+    )

@@ -119,3 +119,24 @@ def test_a_cronjob_snippet_patches_its_job_template():
     patch = next(yaml.safe_load_all(text))
     containers = patch["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"]
     assert containers == [{"name": "report", "envFrom": [{"secretRef": {"name": "sc-s-secret"}}]}]
+
+
+def test_the_settings_of_gitops_wiring_reverts_and_the_wire_timer():
+    import json
+
+    from shared.config import ConfigError, Settings
+    from tests.conftest import SUB, indexed_functions
+
+    settings = Settings.from_env({"SC_SUBSCRIPTIONS": SUB})
+    assert (settings.gitops_wiring, settings.wire_schedule, settings.revert_window_hours) == (
+        GitOpsWiring.SUGGEST, "0 */5 * * * *", 24.0,
+    )  # fmt: skip
+    assert (
+        Settings.from_env({"SC_SUBSCRIPTIONS": SUB, "SC_GITOPS_WIRING": " Patch "}).gitops_wiring is GitOpsWiring.PATCH
+    )
+    for name, value, says in [("SC_GITOPS_WIRING", "fight", "suggest"), ("SC_WIRE_SCHEDULE", "*/5 * * * *", "NCRONTAB"),
+                              ("SC_REVERT_WINDOW_HOURS", "-1", "at least")]:  # fmt: skip
+        with pytest.raises(ConfigError, match=says):
+            Settings.from_env({"SC_SUBSCRIPTIONS": SUB, name: value})
+    [binding] = [json.loads(b) for b in indexed_functions()["wire_timer"].get_raw_bindings()]
+    assert binding["type"] == "timerTrigger" and binding["schedule"] == "%SC_WIRE_SCHEDULE%"
