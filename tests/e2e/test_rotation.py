@@ -240,3 +240,30 @@ def test_a_rollout_is_pending_until_it_completes_and_stuck_past_its_deadline(wir
     assert "deployment/api" in stuck.message and "has timed out progressing" in stuck.message
     [orders] = [v for v in app.sweeper.run(dry_run=True).clusters[0].verdicts if "orders" in v.connection]
     assert orders.status.value == "Error" and Code.ROLLOUT_STUCK in {r.code for r in orders.reasons}
+
+
+def test_an_estate_wired_before_versions_were_recorded_is_adopted_without_a_restart(wired, app, admin, vault):
+    """The first run after the upgrade: one re-put per secret-auth connection (same value), a baseline digest on each
+    consumer's metadata (its pods are not restarted); the next rotation then rolls each consumer once."""
+    secret = sql_secret(wired)
+    path = f"/api/v1/namespaces/shop/secrets/{secret['metadata']['name']}"
+    remove = [{"op": "remove", "path": "/metadata/annotations/" + VERSION_ANNOTATION.replace("/", "~1")}]
+    kube_call(admin, CLUSTER, "PATCH", path, remove, "application/json-patch+json")
+    digest = "/spec/template/metadata/annotations/" + DIGEST_ANNOTATION.replace("/", "~1")
+    for plural, name in (("deployments", "api"), ("statefulsets", "worker")):
+        kube_call(admin, CLUSTER, "PATCH", f"/apis/apps/v1/namespaces/shop/{plural}/{name}",
+                  [{"op": "remove", "path": digest}], "application/json-patch+json")  # fmt: skip
+    before = {n: wired.workload(k, n) for k, n in (("Deployment", "api"), ("StatefulSet", "worker"))}
+    mark = admin.mark()
+    assert app.applier.apply().ok
+    assert len(linker_puts(wired, mark)) == 1 and secret_values(sql_secret(wired))["AZURE_SQL_PASSWORD"] == PASSWORD
+    for kind, name in (("Deployment", "api"), ("StatefulSet", "worker")):
+        after = wired.workload(kind, name)
+        assert after["spec"]["template"] == before[name]["spec"]["template"]  # not restarted
+        assert after["metadata"]["annotations"][DIGEST_ANNOTATION]  # the baseline
+    rotate(vault)
+    assert app.events.handle(wired.new_events()).ok
+    for kind, name in (("Deployment", "api"), ("StatefulSet", "worker")):
+        after = wired.workload(kind, name)
+        assert DIGEST_ANNOTATION in template_annotations(after)  # rolled, once
+        assert DIGEST_ANNOTATION not in after["metadata"]["annotations"]
