@@ -84,8 +84,12 @@ format: $(VENV)/.installed
 	$(PY) -m ruff format .
 	$(PY) -m ruff check --fix .
 
+# The local cloud delivers its Event Grid events where `sc-autopilot watch` listens, as Event Grid does to the Functions
+# host (README, Play). SC_WATCH_PORT moves both.
+SC_WATCH_PORT ?= 7071
 emulator: $(VENV)/.installed
-	$(PY) -m emulator serve --scenario emulator/scenarios/demo.yaml --env-file .local-cloud.env
+	$(PY) -m emulator serve --scenario emulator/scenarios/demo.yaml --env-file .local-cloud.env \
+	  --deliver-events-to "http://127.0.0.1:$(SC_WATCH_PORT)/runtime/webhooks/eventgrid?functionName=on_resource_event"
 
 clean:
 	rm -rf $(VENV) .venv-checkov .venv-az node_modules .pytest_cache .ruff_cache .hypothesis mutants mutants.log

@@ -48,8 +48,8 @@ def progress(out: Console) -> Progress:
 def run_table(report: RunReport, dry_run: bool, out: Console) -> None:
     table = Table(title="Plan" if dry_run else "Plan and outcome per cluster", show_lines=True)
     _name_column(table, "cluster", [run.cluster.rsplit("/", 1)[-1] for run in report.runs])
-    table.add_column("action", ratio=3)
-    table.add_column("outcome", ratio=1)
+    table.add_column("action", ratio=3, overflow="fold")  # a long id is folded, never cut
+    table.add_column("outcome", ratio=1, overflow="fold")
     for run in report.runs:
         outcomes = {o.action.describe(): o for o in run.outcomes}
         lines = [line for plan in run.plans for line in plan.lines()] or ["(nothing to change)"]
