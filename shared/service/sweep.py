@@ -4,6 +4,7 @@ its removal budget and the run's orphan cap. It never writes anything itself."""
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from datetime import UTC, datetime, timedelta
 
@@ -17,7 +18,7 @@ from shared.core import naming
 from shared.core.codes import Code, Finding
 from shared.core.ids import ResourceRef, type_of
 from shared.core.model import AuthKind, Intent
-from shared.core.orphans import CleanupPolicy, plan_orphans, plan_releases
+from shared.core.orphans import CleanupPolicy, Orphan, OrphanState, plan_orphans, plan_releases
 from shared.core.plan import DeleteObject, Plan, PutLinker
 from shared.core.scope import EVERYWHERE, ClusterScope
 from shared.core.verdicts import Evidence, Reason, Status, Verdict, judge, verdict_of
@@ -147,7 +148,9 @@ class Sweeper:
         if run.dry_run:
             return
         if actions:
-            _record(outcome, self.reconciler.apply(Plan(cluster, tuple(actions)), run))
+            result = self.reconciler.apply(Plan(cluster, tuple(actions)), run)
+            _record(outcome, result)
+            outcome.orphans = _after_deletions(outcome.orphans, result)
         if release:  # due: unwired and removed like any unwanted connection
             _record(outcome, self.reconciler.reconcile(cluster, run, release=release), findings=False)
 
@@ -182,6 +185,23 @@ class Sweeper:
             secret_keys=secret_keys, expected_keys=expected, federated_subjects=subjects, validation=validation,
             missing_targets=missing, expiry_warning=self.reconciler.settings.expiry_warning,
         )  # fmt: skip
+
+
+def _after_deletions(orphans: list[Orphan], result: ClusterResult) -> list[Orphan]:
+    """An orphan planned for deletion says what happened to it: deleted, or not (the report must not say
+    "deleting" about an object that is gone, or one that is still there)."""
+    settled = {
+        (o.action.kind, o.action.namespace, o.action.name): o.status
+        for o in result.settled if isinstance(o.action, DeleteObject)
+    }  # fmt: skip
+
+    def state(orphan: Orphan) -> OrphanState:
+        if orphan.state is not OrphanState.DELETING:
+            return orphan.state
+        done = settled.get((orphan.kind, orphan.namespace, orphan.name))
+        return OrphanState.DELETED if done is not None and done.done else OrphanState.DELETE_FAILED
+
+    return [dataclasses.replace(o, state=state(o)) for o in orphans]
 
 
 def _record(outcome: ClusterSweep, result: ClusterResult, findings: bool = True) -> None:

@@ -75,8 +75,10 @@ def test_orphans_are_annotated_first_then_deleted_after_the_grace_period(make_cl
     assert [o.state for o in first.clusters[0].orphans] == ["first-seen"]
     assert estate.secret("sc-oldconnection-secret")["metadata"]["annotations"]["sc-autopilot.io/orphaned-since"]
     assert [o.state for o in app.sweeper.run(now=NOW + timedelta(hours=1)).clusters[0].orphans] == ["waiting"]
+    planned = app.sweeper.run(dry_run=True, now=NOW + timedelta(hours=25))
+    assert [o.state for o in planned.clusters[0].orphans] == ["deleting"]  # a dry run says what it would do
     later = app.sweeper.run(now=NOW + timedelta(hours=25))
-    assert [o.state for o in later.clusters[0].orphans] == ["deleting"]
+    assert [o.state for o in later.clusters[0].orphans] == ["deleted"]  # a run says what happened
     assert estate.secret("sc-oldconnection-secret") is None
 
 
