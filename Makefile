@@ -52,6 +52,10 @@ test:
 	$(PY) -m ruff format --check .
 	$(PY) -m pytest -q -n 2
 
+# Not part of `make test`: the end-to-end walk of every catalogue target and auth type (make test runs 4 of them).
+test-targets: deps
+	$(PY) -m pytest -q -n 2 -m all_targets tests/e2e/test_every_target.py
+
 # Not part of `make test`: minutes to an hour (N = 50, 200, 1000). BENCH_ARGS="--sizes 50 --runs 1" for a taste.
 bench: $(VENV)/.installed
 	$(PY) -m bench $(BENCH_ARGS)
