@@ -2,7 +2,8 @@
 
     Application(settings)            everything, wired once (one per process in the Functions: `application()`)
       .reconciler                    the one reconciler (shared.service.reconciler)
-      .runs                          makes each invocation's Run: its budgets, caches, dry-run (shared.service.run)
+      .runs                          makes each invocation's Run: its budgets (app-wide in the storage account when
+                                     there is one), caches, dry-run (shared.service.run)
       .events                        driver: events and the delayed queue (route -> reconcile)
       .applier                       driver: the CLI's plan and apply
       .sweeper                       driver: the sweep (judge -> reconcile -> orphans)
@@ -20,6 +21,7 @@ from azure.core.credentials import TokenCredential
 from shared.adapters.azure.arm import Arm
 from shared.adapters.azure.clients import AzureClients
 from shared.adapters.azure.keyvault import KeyVault
+from shared.adapters.budgets import BlobCounters
 from shared.adapters.kube.client import KubeClients
 from shared.adapters.storage import LinkerIndex, SharedFacts
 from shared.config import ConfigError, Settings, StorageSettings
@@ -37,15 +39,16 @@ from shared.service.wiring import WireDriver
 
 class Application:
     def __init__(
-        self,
-        settings: Settings,
-        credential: TokenCredential | None = None,
-        index: LinkerIndex | None = None,
-        facts: SharedFacts | None = None,
+        self, settings: Settings, credential: TokenCredential | None = None, storage: StorageSettings | None = None
     ):
-        """`index` and `facts`: the app's storage account (the Functions always have one); without them (the CLI on
-        a laptop) routing scans small estates' linkers, and what does not change per event is kept per process."""
+        """`storage`: the app's storage account, for the app-wide budgets, the linker index and the facts every
+        instance shares; by default AzureWebJobsStorage when it is set (the Functions always have it). Without it (a
+        CLI on a workstation) the budgets count this process only (`runs.app_wide`), routing scans small estates'
+        linkers, and what does not change per event is kept for the process."""
         self.settings = settings
+        storage = storage or _storage()
+        index = LinkerIndex.from_settings(storage) if storage else None
+        facts = SharedFacts.from_settings(storage) if storage else None
         clients = AzureClients(settings, credential)
         self.arm = arm = Arm(clients)
         kube = KubeClients(clients, facts)
@@ -60,7 +63,7 @@ class Application:
             settings.gitops_wiring, timedelta(days=settings.secret_expiry_warning_days),
         )  # fmt: skip
         self.reconciler = Reconciler(self.inventory, executor, planner)
-        self.runs = Runs(settings, caches)
+        self.runs = Runs(settings, caches, counters=BlobCounters.from_settings(storage) if storage else None)
         self.index = index
         self.events = EventDriver(settings, self.inventory, Router(arm, index), self.reconciler, self.runs, planner)
         self.applier = ApplyDriver(self.inventory, self.reconciler, self.runs)
@@ -68,13 +71,14 @@ class Application:
         self.wiring = WireDriver(settings, self.inventory, kube, self.reconciler, self.runs, planner)
 
 
+def _storage() -> StorageSettings | None:
+    try:
+        return StorageSettings.from_env()
+    except ConfigError:  # not configured: a CLI on a workstation
+        return None
+
+
 @functools.cache
 def application() -> Application:
-    """One per process (a Functions worker): clients, tokens, connection pools and caches are reused across calls,
-    and the app's storage holds the linker index and the facts every instance shares."""
-    try:
-        storage = StorageSettings.from_env()
-    except ConfigError:  # no storage configured (the CLI on a laptop): routing scans, facts last for the process
-        return Application(Settings.from_env())
-    return Application(Settings.from_env(), index=LinkerIndex.from_settings(storage),
-                       facts=SharedFacts.from_settings(storage))  # fmt: skip
+    """One per process (a Functions worker): clients, tokens, connection pools and caches are reused across calls."""
+    return Application(Settings.from_env())

@@ -9,6 +9,7 @@ import hashlib
 import json
 import uuid
 from datetime import UTC, datetime
+from typing import Self
 
 from azure.core import MatchConditions
 from azure.core.exceptions import AzureError, ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
@@ -149,7 +150,26 @@ def _key(resource_id: str) -> str:
     return hashlib.sha256(resource_id.lower().encode()).hexdigest()[:32]
 
 
-class LinkerIndex:
+class _IndexBlobs:
+    """The `sc-index` container of the app's storage account, created on the first write (building the app makes no
+    call: a CLI whose storage does not answer still runs, without what the container would give it)."""
+
+    def __init__(self, blobs: BlobServiceClient):
+        self.container = blobs.get_container_client(INDEX_CONTAINER)
+        self._created = False
+
+    @classmethod
+    def from_settings(cls, settings: StorageSettings) -> Self:
+        return cls(storage_clients(settings)[0])
+
+    def _ensure_container(self) -> None:
+        if not self._created:
+            with contextlib.suppress(ResourceExistsError):
+                self.container.create_container()
+            self._created = True
+
+
+class LinkerIndex(_IndexBlobs):
     """Reverse routing: which clusters hold a linker of ours to which target, in the app's storage account.
 
     One empty blob per holding, `linkers/<target>/<cluster>/<linker>` (the ids in its metadata), so an event reads one
@@ -158,15 +178,6 @@ class LinkerIndex:
     we put or delete a linker, re-synced per cluster by the sweep. A HINT for where to look, never evidence: a
     cluster's own linker listing decides what it holds. Every method fails soft (a failed index read is "unknown",
     a failed write is logged): routing then falls back, and the next sweep re-syncs."""
-
-    def __init__(self, blobs: BlobServiceClient):
-        self.container = blobs.get_container_client(INDEX_CONTAINER)
-        with contextlib.suppress(ResourceExistsError):
-            self.container.create_container()
-
-    @classmethod
-    def from_settings(cls, settings: StorageSettings) -> LinkerIndex:
-        return cls(storage_clients(settings)[0])
 
     def clusters_for(self, target_id: str) -> frozenset[str] | None:
         """Lower-case ids of the clusters recorded as holding a linker to the target; None when unknown (the index
@@ -195,11 +206,13 @@ class LinkerIndex:
     def mark_built(self) -> None:
         """Every cluster has been recorded by a sweep: from now on an event may route by the index."""
         with contextlib.suppress(AzureError):
+            self._ensure_container()
             self.container.upload_blob(_BUILT, datetime.now(UTC).isoformat().encode(), overwrite=True)
 
     def _update(self, cluster_id: str, change) -> None:
         manifest = self.container.get_blob_client(f"holdings/{_key(cluster_id)}.json")
         try:
+            self._ensure_container()
             for _ in range(4):  # optimistic concurrency on the cluster's manifest (ETag); another writer wins a race
                 try:
                     download = manifest.download_blob()
@@ -241,21 +254,12 @@ class LinkerIndex:
         return f"linkers/{_key(target_id)}/{_key(cluster_id)}/{linker}"
 
 
-class SharedFacts:
+class SharedFacts(_IndexBlobs):
     """What does not change per event, shared by every instance of the app through its storage account: each
     cluster's API endpoint and CA (from listClusterUserCredential: a POST, counted in ARM's write bucket) and the
     configuration key names per connection shape (listConfigurations, a POST too). Never a credential: only the
     server URL and the public CA certificate are kept; tokens stay in memory. Fails soft: a fact that cannot be read
     is read from ARM again."""
-
-    def __init__(self, blobs: BlobServiceClient):
-        self.container = blobs.get_container_client(INDEX_CONTAINER)
-        with contextlib.suppress(ResourceExistsError):
-            self.container.create_container()
-
-    @classmethod
-    def from_settings(cls, settings: StorageSettings) -> SharedFacts:
-        return cls(storage_clients(settings)[0])
 
     def get(self, kind: str, key: str) -> dict | None:
         try:
@@ -268,6 +272,7 @@ class SharedFacts:
 
     def put(self, kind: str, key: str, value: dict) -> None:
         try:
+            self._ensure_container()
             self.container.upload_blob(f"facts/{kind}/{_key(key)}.json", json.dumps(value).encode(), overwrite=True)
         except AzureError as error:
             log.warning("shared fact %s not stored (%s)", kind, type(error).__name__)

@@ -3,10 +3,13 @@ does not change per event (provider registration, key tables, cluster endpoints)
 
 from __future__ import annotations
 
+import contextlib
+
 import pytest
+from azure.core.exceptions import ResourceNotFoundError
 
 from bench import scenario
-from shared.adapters.storage import LinkerIndex, SharedFacts
+from shared.adapters.storage import LinkerIndex
 from shared.config import Settings, StorageSettings
 from shared.container import Application
 from tests.conftest import Admin
@@ -16,10 +19,8 @@ LINKERS = "/providers/Microsoft.ServiceLinker/linkers"
 
 
 def instance() -> Application:
-    """One Functions instance: its own process caches, the app's shared storage."""
-    storage = StorageSettings.from_env()
-    return Application(Settings.from_env(), index=LinkerIndex.from_settings(storage),
-                       facts=SharedFacts.from_settings(storage))  # fmt: skip
+    """One Functions instance: its own process caches, the app's shared storage (AzureWebJobsStorage)."""
+    return Application(Settings.from_env())
 
 
 @pytest.fixture
@@ -28,8 +29,9 @@ def admin(make_cloud, azurite, monkeypatch) -> Admin:
     cloud = make_cloud(scenario.generate(3, arm_ms=0, kube_ms=0, throttling=False))
     monkeypatch.setenv("AzureWebJobsStorage", azurite)
     container = LinkerIndex.from_settings(StorageSettings.from_env()).container
-    for blob in container.list_blobs():  # a fresh account
-        container.delete_blob(blob.name)
+    with contextlib.suppress(ResourceNotFoundError):  # a fresh index (Azurite is shared by the session)
+        for blob in container.list_blobs():
+            container.delete_blob(blob.name)
     return Admin(cloud)
 
 
