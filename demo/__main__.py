@@ -29,7 +29,7 @@ from shared.service.results import SweepResult
 SCENARIO = Path(__file__).resolve().parent.parent / "emulator" / "scenarios" / "demo.yaml"
 WRITES = {"PUT", "PATCH", "DELETE"}
 PASSWORD_URL = "https://kv-shop.vault.azure.net/secrets/sql-orders-password"  # noqa: S105 - a URL, not a password
-console = Console(width=110)
+console = Console(width=110, soft_wrap=True)  # fixes and names are copied: never wrapped mid-command
 ENV_FROM = "/spec/template/spec/containers/0/envFrom"
 REPORT_DIR = Path(tempfile.gettempdir()) / "sc-autopilot-demo-report"  # one place, overwritten by each run
 
@@ -205,18 +205,19 @@ def run(workdir: Path) -> int:
         console.print("   shop/sc-byhandorders-secret remains, referenced by nothing")
 
         step(8, "The compliance sweep: verdicts, then the orphan is marked, and cleaned after its grace period",
-             "SC_CLEANUP_MODE=delete, SC_ORPHAN_GRACE_HOURS=24; the second sweep runs 25 hours later")  # fmt: skip
+             "SC_CLEANUP_MODE=delete, SC_ORPHAN_GRACE_HOURS=24; the first sweep is dated 25 hours ago")  # fmt: skip
         os.environ.update({"SC_CLEANUP_MODE": "delete", "SC_ORPHAN_GRACE_HOURS": "24"})
         sweeper_app = Application(Settings.from_env())
-        now = datetime.now(UTC)
-        first = sweeper_app.sweeper.run(now=now)
+        # The run's clock is explicit: the first sweep is dated a day ago (it marks the orphan then), so the second,
+        # run now, finds the grace period over. Every report's generatedAt is then the time its sweep ran.
+        first = sweeper_app.sweeper.run(now=datetime.now(UTC) - timedelta(hours=25))
         console.print(f"   first sweep: {_summary(first)}")
 
         step(9, "Meanwhile a team tags an OpenAI account for a Deployment not deployed yet; someone edits the worker",
              "the next sweep says what needs a person (Error) and repairs the drift (Drifted, repaired)")  # fmt: skip
         demo.trouble()
-        later = sweeper_app.sweeper.run(now=now + timedelta(hours=25))
-        console.print(f"   25 hours later: {_summary(later)}")
+        later = sweeper_app.sweeper.run(now=datetime.now(UTC))
+        console.print(f"   25 hours later (now): {_summary(later)}")
         for verdict in (v for c in later.clusters for v in c.verdicts if v.status is not Status.COMPLIANT):
             style = VERDICT_STYLES[verdict.status.value]
             for reason in verdict.reasons:

@@ -17,6 +17,7 @@ import sys
 import threading
 from pathlib import Path
 
+from emulator.events import Webhook
 from emulator.runtime import start
 
 TOOLS = Path(__file__).resolve().parent.parent / "tools"  # kubelogin for the local cloud (tools/kubelogin.py)
@@ -30,6 +31,17 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--env-file", type=Path, help="also write the app settings as KEY=VALUE lines here")
     serve.add_argument("--workdir", type=Path, help="where to write the CA bundle (default: a temp dir)")
     serve.add_argument("--log-level", default="WARNING")
+    serve.add_argument(
+        "--kube",
+        choices=("emulated", "real"),
+        help="each AKS cluster's Kubernetes API: the emulated one (default) or a real control plane (`make kube`)",
+    )
+    serve.add_argument(
+        "--deliver-events-to", action="append", default=[], metavar="URL",
+        help="an Event Grid subscription of every subscription topic and every vault's system topic (as the "
+        "deployment subscribes the vaults it names): POST each event (EventGrid schema) to URL, "
+        "e.g. `sc-autopilot watch` or the Functions host's /runtime/webhooks/eventgrid?functionName=on_resource_event",
+    )  # fmt: skip
     run = commands.add_parser("exec", help="run one command with the local cloud's settings")
     run.add_argument("--env-file", type=Path, default=Path(".local-cloud.env"), help="what serve --env-file wrote")
     run.add_argument("argv", nargs=argparse.REMAINDER, help="-- COMMAND [ARG ...]")
@@ -38,7 +50,12 @@ def main(argv: list[str] | None = None) -> int:
         return _exec(parser, args.env_file, args.argv)
     logging.basicConfig(level=args.log_level, stream=sys.stderr)
 
-    running = start(args.scenario, args.workdir)
+    running = start(args.scenario, args.workdir, args.kube)
+    arm = running.cloud.arm
+    vaults = [v["id"] for sub in arm.subscriptions.values()
+              for v in arm.of_type_under(f"/subscriptions/{sub.id}", "Microsoft.KeyVault/vaults")]  # fmt: skip
+    for url in args.deliver_events_to:
+        running.cloud.events.webhooks += [Webhook(url), *(Webhook(url, topic=vault) for vault in vaults)]
     if args.env_file:
         args.env_file.write_text("".join(f"{k}={v}\n" for k, v in running.environment().items()))
     print(json.dumps(running.info()), flush=True)

@@ -40,6 +40,7 @@ class Settings:
     http_timeout_seconds: float = 60.0  # connect and read timeout of every ARM, Key Vault and Kubernetes call
     retry_base_seconds: float = 1.0  # first backoff of the retry policies (then doubling; Retry-After wins)
     managed_identity_client_id: str | None = None
+    watch_port: int = 7071  # sc-autopilot watch listens here (the Functions host port; make emulator delivers)
     gitops_wiring: GitOpsWiring = GitOpsWiring.SUGGEST  # SC_GITOPS_WIRING: suggest (commit this) or patch
     revert_window_hours: float = 24.0  # SC_REVERT_WINDOW_HOURS: two reverts of our wiring within it stop re-patching
 
@@ -98,6 +99,7 @@ class Settings:
             http_timeout_seconds=_number(env, "SC_HTTP_TIMEOUT_SECONDS", 60.0, minimum=0.1),
             retry_base_seconds=_number(env, "SC_RETRY_BASE_SECONDS", 1.0, minimum=0),
             managed_identity_client_id=env.get("AZURE_CLIENT_ID") or None,
+            watch_port=int(_number(env, "SC_WATCH_PORT", 7071, minimum=1)),
             gitops_wiring=GitOpsWiring(gitops),
             revert_window_hours=_number(env, "SC_REVERT_WINDOW_HOURS", 24.0, minimum=0),
         )

@@ -70,6 +70,10 @@ class TargetKind:
     roles: tuple[str, ...]  # role definition GUIDs assigned to the workload identity on the target
     configure: Callable[[TargetContext], list[ConfigItem]]
     index_of: str = ""  # a named group that is not an ARM child but an index on the resource (Redis database)
+    # The action Service Connector performs with the caller's token to fetch a secret (concept-permission.md), and
+    # where: a suffix of the resource id, formatted with the id's parts.
+    list_keys: str = ""
+    list_keys_at: str = ""
 
     @cached_property
     def pattern(self) -> re.Pattern:
@@ -485,6 +489,8 @@ COGNITIVE_ROLES = {  # per account kind; AIServices takes the OpenAI row (INFERR
 DOCUMENTDB_ACCOUNT_CONTRIBUTOR = "5bd9cd88-fe45-4216-938b-f97437e15450"
 
 _ALL = (WI, SECRET, SP)
+_SAS_LIST_KEYS = "Microsoft.{}/namespaces/authorizationRules/listkeys/action"
+_SAS_RULE = f"/authorizationRules/{keys.SAS_RULE}"
 
 
 def _kinds() -> tuple[TargetKind, ...]:
@@ -492,7 +498,8 @@ def _kinds() -> tuple[TargetKind, ...]:
         TargetKind(f"storage-{s}", f"Microsoft.Storage/storageAccounts/{{account}}/{s}Services/default",
                    (SECRET,) if s == "file" else _ALL,
                    SecretSource.SERVICE, (STORAGE_ROLES[s],) if s in STORAGE_ROLES else (),
-                   tabled(_storage_fields(s), _storage_table(s)))
+                   tabled(_storage_fields(s), _storage_table(s)),
+                   list_keys="Microsoft.Storage/storageAccounts/listkeys/action")
         for s in ("blob", "queue", "table", "file")
     )  # fmt: skip
     cosmos = (
@@ -505,7 +512,8 @@ def _kinds() -> tuple[TargetKind, ...]:
     cosmos_kinds = tuple(
         TargetKind(name, f"Microsoft.DocumentDB/databaseAccounts/{{account}}/{tail}", _ALL, SecretSource.SERVICE,
                    (DOCUMENTDB_ACCOUNT_CONTRIBUTOR,),
-                   tabled(_cosmos_fields(api), table or _cosmos_connection_string_table()))
+                   tabled(_cosmos_fields(api), table or _cosmos_connection_string_table()),
+                   list_keys="Microsoft.DocumentDB/databaseAccounts/listKeys/action")
         for name, tail, api, table in cosmos
     )  # fmt: skip
     return (
@@ -514,19 +522,25 @@ def _kinds() -> tuple[TargetKind, ...]:
                    (KEY_VAULT_SECRETS_USER, KEY_VAULT_CERTIFICATE_USER), _key_vault),
         TargetKind("appconfig", "Microsoft.AppConfiguration/configurationStores/{account}", _ALL,
                    SecretSource.SERVICE, ("516239f1-63e1-4d78-a4de-a74fb236a071",),
-                   tabled(_app_configuration_fields, _APP_CONFIGURATION)),
+                   tabled(_app_configuration_fields, _APP_CONFIGURATION),
+                   list_keys="Microsoft.AppConfiguration/configurationStores/ListKeys/action"),
         *cosmos_kinds,
         TargetKind("eventhub", "Microsoft.EventHub/namespaces/{account}", _ALL, SecretSource.SERVICE,
                    ("a638d3c7-ab3a-418d-83e6-5f17a39d4fde", "2b629674-e913-4c01-ae53-ef4638d8f975"),
-                   tabled(_namespace_fields, _EVENT_HUBS)),
+                   tabled(_namespace_fields, _EVENT_HUBS), list_keys=_SAS_LIST_KEYS.format("EventHub"),
+                   list_keys_at=_SAS_RULE),
         TargetKind("servicebus", "Microsoft.ServiceBus/namespaces/{account}", _ALL,
                    SecretSource.SERVICE,
                    ("4f6d3b9b-027b-4f4c-9142-0e5a2a2247e0", "69a216fc-b8fb-44d8-bc22-1f3c2cd27a39"),
-                   tabled(_namespace_fields, _SERVICE_BUS)),
+                   tabled(_namespace_fields, _SERVICE_BUS), list_keys=_SAS_LIST_KEYS.format("ServiceBus"),
+                   list_keys_at=_SAS_RULE),
         TargetKind("redis", "Microsoft.Cache/redis/{account}/databases/{database}", _ALL,
-                   SecretSource.SERVICE, (), tabled(_redis_fields("6380"), _REDIS), index_of="database"),
+                   SecretSource.SERVICE, (), tabled(_redis_fields("6380"), _REDIS), index_of="database",
+                   list_keys="Microsoft.Cache/redis/listKeys/action"),
         TargetKind("redis-enterprise", "Microsoft.Cache/redisEnterprise/{account}/databases/{database}", (SECRET,),
-                   SecretSource.SERVICE, (), tabled(_redis_fields("10000", enterprise=True), _REDIS)),
+                   SecretSource.SERVICE, (), tabled(_redis_fields("10000", enterprise=True), _REDIS),
+                   list_keys="Microsoft.Cache/redisEnterprise/databases/listKeys/action",
+                   list_keys_at="/databases/{database}"),
         TargetKind("app-insights", "microsoft.insights/components/{account}", (SECRET,), SecretSource.SERVICE, (),
                    tabled(_app_insights_fields, _APP_INSIGHTS)),
         TargetKind("postgres-flexible",
@@ -536,14 +550,17 @@ def _kinds() -> tuple[TargetKind, ...]:
                    "Microsoft.DBforMySQL/flexibleServers/{account}/databases/{database}",
                    (SECRET,), SecretSource.USER, (), tabled(_database_fields("3306", _MYSQL_STRINGS), _MYSQL)),
         TargetKind("signalr", "Microsoft.SignalRService/SignalR/{account}", _ALL,
-                   SecretSource.SERVICE, ("7e4f1700-ea5a-4f59-8f37-079cfe29dce3",), tabled(_signalr_fields, _SIGNALR)),
+                   SecretSource.SERVICE, ("7e4f1700-ea5a-4f59-8f37-079cfe29dce3",), tabled(_signalr_fields, _SIGNALR),
+                   list_keys="Microsoft.SignalRService/SignalR/listkeys/action"),
         TargetKind("webpubsub", "Microsoft.SignalRService/WebPubSub/{account}", _ALL,
                    SecretSource.SERVICE, ("8cf5e20a-e4b2-4e9d-b3a1-5ceb692c2761",),
-                   tabled(_signalr_fields, _WEB_PUBSUB)),
+                   tabled(_signalr_fields, _WEB_PUBSUB),
+                   list_keys="Microsoft.SignalRService/WebPubSub/listkeys/action"),
         TargetKind("sql", "Microsoft.Sql/servers/{server}/databases/{database}", (SECRET, WI),
                    SecretSource.USER, (), _sql),
         TargetKind("cognitiveservices", "Microsoft.CognitiveServices/accounts/{account}", _ALL,
-                   SecretSource.SERVICE, (), _cognitive),
+                   SecretSource.SERVICE, (), _cognitive,
+                   list_keys="Microsoft.CognitiveServices/accounts/listKeys/action"),
     )  # fmt: skip
 
 

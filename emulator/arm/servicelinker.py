@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 
 from emulator.arm import keys, managedclusters
 from emulator.arm import resources as rt
-from emulator.arm.errors import arm_error, bad_request, missing_registration, not_found
+from emulator.arm.errors import arm_error, authorization_failed, bad_request, missing_registration, not_found
 from emulator.arm.linker_config import AuthType, ConfigItem, Credentials, renamed
 from emulator.arm.linker_targets import (
     KEY_VAULT_SECRETS_USER,
@@ -248,7 +248,10 @@ class ServiceLinker:
         sentences, `description` null, `sourceId`/`targetId` null (FACTS.md section 10)."""
         props = linker["properties"]
         target_id = props["targetService"]["id"]
-        exists = self.store.get(target_id) is not None
+        try:
+            exists = bool(self._resolve(props["targetService"]))  # a Redis database index is no ARM resource
+        except HttpError:
+            exists = False
         start = _now()
         auth_type = props["authInfo"]["authType"]
         checks = ["Target resource existence validated.", "Target service firewall validated."]
@@ -406,6 +409,10 @@ class ServiceLinker:
             linker["properties"]["provisioningState"] = "Failed"
             return Outcome("Failed", {"code": "InternalServerError", "message": "Injected LRO failure."})
         props = linker["properties"]
+        refused = self._missing_right(target, props["authInfo"], identity)
+        if refused is not None:
+            linker["properties"]["provisioningState"] = "Failed"
+            return Outcome("Failed", refused)
         kube = self.clusters.runtime(cluster_id).store
         self._ensure_extension(cluster, kube, identity)
         namespace = props["scope"]
@@ -434,6 +441,23 @@ class ServiceLinker:
         )
         props["provisioningState"] = "Succeeded"
         return Outcome("Succeeded", properties={"Message": None})
+
+    def _missing_right(self, target: Target, auth: dict, identity: Identity) -> dict | None:
+        """Service Connector acts on the target with the caller's token ("the intersection of permissions between
+        Service Connector and users", concept-permission.md): fetching a secret, opening a firewall, assigning a
+        role. INFERRED: a missing right fails the operation with the caller's AuthorizationFailed."""
+        needed = []
+        if auth["authType"] == "secret" and target.kind.list_keys:
+            at = target.resource["id"] + target.kind.list_keys_at.format(**target.parts)
+            needed.append((target.kind.list_keys, at))
+        if target.kind.name in FIREWALLS:
+            needed.append((f"{rt.TYPES[FIREWALLS[target.kind.name]].canonical}/write", target.server_id))
+        if target.csi or (auth["authType"] == "userAssignedIdentity" and roles_for(target.kind, target.resource)):
+            needed.append(("Microsoft.Authorization/roleAssignments/write", target.server_id))
+        for action, scope in needed:
+            if not identity.allowed(action, scope):
+                return authorization_failed(identity.principal, action, scope).response.body["error"]
+        return None
 
     def _ensure_extension(self, cluster: dict, kube, identity: Identity) -> None:
         extension_id = f"{cluster['id']}/providers/Microsoft.KubernetesConfiguration/extensions/{EXTENSION_NAME}"

@@ -71,6 +71,8 @@ def _run(args: argparse.Namespace) -> int:
         return run_sweep(app, args, scope)
     if args.command == "handle-event":
         return _finish(app.events.handle(payload), args, dry_run=settings.dry_run)
+    if args.command == "watch":
+        return run_watch(app, args, settings)
     if args.command == "plan":
         return run_plan(app, args, scope)
     if args.saved_plan:
@@ -142,6 +144,31 @@ def run_sweep(app: Application, args: argparse.Namespace, scope: ClusterScope) -
     if not result.ok or verdicts["Error"]:
         return EXIT_FAILED
     return EXIT_DRIFT if verdicts["Drifted"] or verdicts["Orphaned"] else EXIT_OK
+
+
+def run_watch(app: Application, args: argparse.Namespace, settings: Settings) -> int:
+    from shared.cli.watch import Watch
+
+    out = output.console()
+
+    def show(title: str, report: RunReport) -> None:
+        out.rule(title)
+        if args.output == "table":
+            output.run_table(report, settings.dry_run, out)
+        else:
+            output.dump(report.to_dict(), args.output, out)
+        out.file.flush()  # a watch is read as it goes, often through a pipe or a log file
+
+    try:
+        watch = Watch(app, show, args.host, args.port or settings.watch_port)
+    except OSError as error:
+        raise UsageError(f"cannot listen on {args.host}:{args.port or settings.watch_port}: {error.strerror}") from None
+    print(f"watching: Event Grid deliveries to {watch.url} (Ctrl-C stops)", file=sys.stderr, flush=True)
+    try:
+        watch.run(lambda: _with_progress(lambda p: app.applier.apply(None, ClusterScope(), p)))
+    except KeyboardInterrupt:
+        watch.stop()
+    return EXIT_OK
 
 
 def render_saved_report(source: Path, target: Path, previous: list[Path]) -> int:

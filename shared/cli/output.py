@@ -13,7 +13,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from rich.text import Text
 
-from shared.core.verdicts import WORST_FIRST
+from shared.core.verdicts import WORST_FIRST, Status
 
 if TYPE_CHECKING:
     from shared.service.results import RunReport
@@ -48,8 +48,8 @@ def progress(out: Console) -> Progress:
 def run_table(report: RunReport, dry_run: bool, out: Console) -> None:
     table = Table(title="Plan" if dry_run else "Plan and outcome per cluster", show_lines=True)
     _name_column(table, "cluster", [run.cluster.rsplit("/", 1)[-1] for run in report.runs])
-    table.add_column("action", ratio=3)
-    table.add_column("outcome", ratio=1)
+    table.add_column("action", ratio=3, overflow="fold")  # a long id is folded, never cut
+    table.add_column("outcome", ratio=1, overflow="fold")
     for run in report.runs:
         outcomes = {o.action.describe(): o for o in run.outcomes}
         lines = [line for plan in run.plans for line in plan.lines()] or ["(nothing to change)"]
@@ -126,8 +126,13 @@ def sweep_table(document: dict, report_path: str | None, out: Console) -> None:
     """Worst first; Compliant connections are counted, not listed."""
     summary = document["summary"]
     counts = Text()
+    errors = sum(f["severity"] == "error" for f in document["findings"])  # they need a person too: counted
     for status in WORST_FIRST:
-        counts.append(f"{status.value} {summary['verdicts'][status.value]}", VERDICT_STYLES[status.value])
+        count = summary["verdicts"][status.value]
+        label = f"{status.value} {count}"
+        if status is Status.ERROR and errors:
+            label = f"{status.value} {count + errors} ({count} connection(s), {errors} finding(s))"
+        counts.append(label, VERDICT_STYLES[status.value])
         counts.append("  ")
     out.print(counts)
     trouble = sorted(

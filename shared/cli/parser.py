@@ -114,6 +114,15 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument("--dry-run", action="store_true", help="judge and report only; change nothing")
     sweep.add_argument("--report", type=Path, metavar="FILE", help="write the report here: .json or .html")
 
+    watch = command(
+        "watch", "reconcile each Event Grid event delivered to a local endpoint, as the Functions host does",
+        "Listen where Event Grid delivers to the Functions host (http://HOST:PORT/runtime/webhooks/eventgrid), "
+        "reconcile everything once, then each delivered event as it arrives, until Ctrl-C. The local cloud "
+        "delivers there with `python -m emulator serve --deliver-events-to URL` (make emulator does).",
+    )  # fmt: skip
+    watch.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
+    watch.add_argument("--port", type=int, help="port to listen on (default: SC_WATCH_PORT, else 7071, the host's)")
+
     report = command(
         "report", "render a saved JSON sweep report as an HTML page (offline)",
         "Render a report written by `sweep --report x.json` as one self-contained HTML page; with --previous, "

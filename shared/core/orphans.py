@@ -34,7 +34,9 @@ class OrphanState(StrEnum):
     WAITING = "waiting"  # within the grace period
     IN_USE = "in-use"  # a workload references it: never deleted while so
     REPORT_ONLY = "report-only"  # SC_CLEANUP_MODE=report
-    DELETING = "deleting"
+    DELETING = "deleting"  # due: planned for deletion (what a dry run shows; a run says what then happened)
+    DELETED = "deleted"  # due, and the deletion succeeded in this run
+    DELETE_FAILED = "delete-failed"  # due, and the deletion failed or was blocked in this run: tried again next run
     CAPPED = "capped"  # due, but the run's deletion cap is reached
 
 

@@ -37,15 +37,15 @@ def page(report: dict, previous: list[dict]) -> str:
 <p class="meta">{esc(report["generatedAt"])} · {summary["clusters"]} cluster(s) · {summary["connections"]}
 connection(s) · {summary["repaired"]} repaired · {summary["orphanedObjects"]} orphaned object(s) ·
 {summary["findings"]} finding(s) · {summary["changes"]} change(s){dry}</p>
-{_cards(summary, previous)}{_trend(report, previous)}</header>
+{_cards(summary, previous, report["findings"])}{_trend(report, previous)}</header>
 <main>
 <section id="connections"><h2>Connections</h2>
 {_filters(clusters, codes)}
 <p class="shown" id="shown" aria-live="polite"></p>
 {_connections(trouble, compliant)}
 </section>
-{_orphans(report["orphans"])}
 {_findings(report["findings"])}
+{_orphans(report["orphans"])}
 {_changes(report["changes"], report["dryRun"])}
 </main>
 <script>{assets.joinpath("page.js").read_text()}</script>
@@ -53,8 +53,11 @@ connection(s) · {summary["repaired"]} repaired · {summary["orphanedObjects"]} 
 """
 
 
-def _cards(summary: dict, previous: list[dict]) -> str:
+def _cards(summary: dict, previous: list[dict], findings: list[dict]) -> str:
+    """One card per verdict. The Error card counts every error that needs a person: the Error connections and the
+    error-severity findings (a refused consent or a broken tag blocks a connection that therefore has no verdict)."""
     before = previous[-1]["summary"]["verdicts"] if previous else None
+    error_findings = sum(f["severity"] == "error" for f in findings)
     cards = []
     for verdict in ORDER:
         count = summary["verdicts"][verdict]
@@ -62,9 +65,13 @@ def _cards(summary: dict, previous: list[dict]) -> str:
         if before is not None:
             change = count - before.get(verdict, 0)
             delta = f'<small class="delta">{"+" if change > 0 else ""}{change} since last</small>' if change else ""
+        detail = ""
+        if verdict == "Error" and error_findings:
+            detail = f'<small class="detail">{count} connection(s) · {error_findings} finding(s)</small>'
+            count += error_findings
         cards.append(
             f'<button type="button" class="card v-{verdict.lower()}" data-verdict="{verdict}" '
-            f'aria-label="show {verdict} connections"><b>{count}</b><span>{verdict}</span>{delta}</button>'
+            f'aria-label="show {verdict} connections"><b>{count}</b><span>{verdict}</span>{detail}{delta}</button>'
         )
     return f'<div class="cards">{"".join(cards)}</div>'
 
@@ -143,10 +150,16 @@ def _row(c: dict) -> str:
     why = "".join(f'<div><code class="code">{esc(r["code"])}</code> {esc(r["message"])}</div>' for r in c["reasons"])
     fix = "".join(f"<div>{esc(r['fix'])}</div>" for r in c["reasons"]) or "—"
     repaired = ' <span class="repaired">repaired</span>' if c["repaired"] else ""
+    # each consumer's rollout onto the secret, and when sc-autopilot last rolled it (a rotation's confirmation)
+    consumers = "".join(
+        f'<div class="consumer">{esc(k["workload"])}: {esc(k["rollout"])}'
+        f"{', rolled ' + esc(k['rolledAt']) if k.get('rolledAt') else ''}</div>"
+        for k in c.get("consumers") or []
+    )
     return (
         f'<tr class="row v-{verdict.lower()}" data-verdict="{verdict}" data-codes="{esc(codes)}">'
         f'<td data-label="Verdict"><span class="badge v-{verdict.lower()}">{verdict}</span>{repaired}</td>'
-        f'<td data-label="Connection" class="id">{esc(c["connection"])}</td>'
+        f'<td data-label="Connection" class="id">{esc(c["connection"])}{consumers}</td>'
         f'<td data-label="Target" class="id" title="{esc(c["target"])}">{esc(_name(c["target"]))}</td>'
         f'<td data-label="Why">{why or "—"}</td><td data-label="Fix">{fix}</td></tr>'
     )

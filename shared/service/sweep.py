@@ -4,6 +4,7 @@ its removal budget and the run's orphan cap. It never writes anything itself."""
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from datetime import UTC, datetime, timedelta
 
@@ -15,10 +16,11 @@ from shared.adapters.logs import get_logger, log_event
 from shared.config import Settings
 from shared.core import naming
 from shared.core.codes import Code, Finding
-from shared.core.ids import ResourceRef, type_of
+from shared.core.ids import ResourceRef
 from shared.core.model import AuthKind, Intent
-from shared.core.orphans import CleanupPolicy, plan_orphans, plan_releases
+from shared.core.orphans import CleanupPolicy, Orphan, OrphanState, plan_orphans, plan_releases
 from shared.core.plan import DeleteObject, Plan, PutLinker
+from shared.core.planner import tagged_ref
 from shared.core.scope import EVERYWHERE, ClusterScope
 from shared.core.verdicts import Evidence, Reason, Status, Verdict, judge, verdict_of
 from shared.service.apply import clusters_in
@@ -130,7 +132,7 @@ class Sweeper:
         cluster, actual, desired = observed.actual.info.ref, observed.actual, observed.desired
         intended = {i.linker_name for i in desired.intents}
         held = [c for c in actual.connections if naming.is_ours(c) and c.name not in intended
-                and ResourceRef(c.target_id) in desired.refused_targets]  # fmt: skip
+                and tagged_ref(c.target_id) in desired.refused_targets]  # fmt: skip
 
         def rules(left: int) -> tuple[tuple, int]:
             actions, orphans, findings = plan_orphans(cluster, actual, self.policy, run.now, left)
@@ -147,7 +149,9 @@ class Sweeper:
         if run.dry_run:
             return
         if actions:
-            _record(outcome, self.reconciler.apply(Plan(cluster, tuple(actions)), run))
+            result = self.reconciler.apply(Plan(cluster, tuple(actions)), run)
+            _record(outcome, result)
+            outcome.orphans = _after_deletions(outcome.orphans, result)
         if release:  # due: unwired and removed like any unwanted connection
             _record(outcome, self.reconciler.reconcile(cluster, run, release=release), findings=False)
 
@@ -169,12 +173,13 @@ class Sweeper:
                 key = intent.identity.client_id.lower()
                 if key not in subjects:
                     subjects[key] = arm.federated_subjects(intent.identity.ref.id)
-        present = {t.ref.id.lower() for t in estate.targets}
-        missing = frozenset(
+        present = {t.ref for t in estate.targets}
+        tagged = {c.name: tagged_ref(c.target_id) for c in observed.actual.connections if naming.is_ours(c)}
+        missing = frozenset(  # a target is gone when the resource its owner tagged is (GET by id, once a run)
             c.target_id.lower() for c in observed.actual.connections
-            if naming.is_ours(c) and c.target_id.lower() not in present and type_of(c.target_id) in API_VERSIONS
-            and estate.remember(("target-exists", c.target_id.lower()),
-                                lambda c=c: arm.target_exists(c.target_id, type_of(c.target_id)),
+            if (ref := tagged.get(c.name)) is not None and ref not in present and ref.type in API_VERSIONS
+            and estate.remember(("target-exists", ref.id.lower()),
+                                lambda ref=ref: arm.target_exists(ref.id, ref.type),
                                 keep=lambda exists: True) is False
         )  # fmt: skip
         return Evidence(
@@ -182,6 +187,23 @@ class Sweeper:
             secret_keys=secret_keys, expected_keys=expected, federated_subjects=subjects, validation=validation,
             missing_targets=missing, expiry_warning=self.reconciler.settings.expiry_warning,
         )  # fmt: skip
+
+
+def _after_deletions(orphans: list[Orphan], result: ClusterResult) -> list[Orphan]:
+    """An orphan planned for deletion says what happened to it: deleted, or not (the report must not say
+    "deleting" about an object that is gone, or one that is still there)."""
+    settled = {
+        (o.action.kind, o.action.namespace, o.action.name): o.status
+        for o in result.settled if isinstance(o.action, DeleteObject)
+    }  # fmt: skip
+
+    def state(orphan: Orphan) -> OrphanState:
+        if orphan.state is not OrphanState.DELETING:
+            return orphan.state
+        done = settled.get((orphan.kind, orphan.namespace, orphan.name))
+        return OrphanState.DELETED if done is not None and done.done else OrphanState.DELETE_FAILED
+
+    return [dataclasses.replace(o, state=state(o)) for o in orphans]
 
 
 def _record(outcome: ClusterSweep, result: ClusterResult, findings: bool = True) -> None:

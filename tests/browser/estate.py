@@ -55,6 +55,13 @@ def large_report(clusters: int = 300, per_cluster: int = 3, seed: int = 300, dry
                     ObjectKind.SECRET, "shop", f"sc-old{index:04d}-secret", "2026-11-30T10:00:00Z", OrphanState.WAITING
                 )
             )
+        if index % 40 == 5:  # an error that blocks a connection before it has a verdict: counted on the Error card
+            sweep.findings.append(Finding(Code.CONSENT_MISSING, cluster, "namespace payments does not let db0 in",
+                                          "kubectl annotate namespace payments sc-autopilot.io/allowed-targets=...",
+                                          "sc-namespace"))  # fmt: skip
+        if index % 60 == 11:
+            sweep.orphans.append(Orphan(ObjectKind.SECRET, "shop", f"sc-gone{index:04d}-secret", "2026-11-29T10:00:00Z",
+                                        OrphanState.DELETED))  # fmt: skip
         if index % 25 == 3:
             sweep.findings.append(Finding(Code.CONTAINER_NOT_FOUND, cluster, "deployment/web has no container 'web'",
                                           "fix the :container suffix in sc-workloads", "sc-workloads"))  # fmt: skip

@@ -66,7 +66,16 @@ def test_renders_300_clusters_fast_worst_first_and_offline(page, page_file, docu
     assert document["byCluster"][next(c for c in document["byCluster"] if c.lower() == first_cluster)].get("Error")
     assert page.js("document.getElementById('compliant').open") is False  # Compliant collapsed
     cards = page.js("[...document.querySelectorAll('.card b')].map(b => +b.textContent)")
-    assert cards == [document["summary"]["verdicts"][v] for v in WORST_FIRST]  # the counts agree
+    errors = sum(f["severity"] == "error" for f in document["findings"])  # counted as the JSON says, not the page
+    assert errors and document["summary"]["verdicts"]["Error"]
+    expected = [document["summary"]["verdicts"][v] + (errors if v == "Error" else 0) for v in WORST_FIRST]
+    assert cards == expected  # the cards count every error, the findings' included
+    detail = page.js("document.querySelector('.card.v-error .detail').textContent")
+    assert detail == f"{document['summary']['verdicts']['Error']} connection(s) · {errors} finding(s)"
+    sections = page.js("[...document.querySelectorAll('main > section')].map(s => s.id)")
+    assert sections == ["connections", "findings", "orphans", "changes"]  # what blocks work first, orphans after
+    states = page.js("[...document.querySelectorAll('#orphans td[data-label=State]')].map(td => td.textContent)")
+    assert sorted(states) == sorted(o["state"] for o in document["orphans"]) and "deleted" in states
     shot = os.environ.get("SC_SCREENSHOTS")
     if shot:
         page.screenshot(Path(shot) / "report-wide.png")

@@ -161,10 +161,30 @@ CREDENTIAL_SUFFIXES = ("CONNECTIONSTRING", "CONNECTION_STRING", "PASSWORD", "CLI
                        "connection-string", "client-secret")  # fmt: skip
 
 
+# What Service Connector does with the caller's token on the targets (concept-permission.md): the app's grants in the
+# demo scenario cover SQL and Cognitive Services; these are the other targets' (Redis keys left out on purpose).
+ON_BEHALF_OF = [
+    "Microsoft.Storage/storageAccounts/listkeys/action",
+    "Microsoft.DocumentDB/databaseAccounts/listKeys/action",
+    "Microsoft.AppConfiguration/configurationStores/ListKeys/action",
+    "Microsoft.EventHub/namespaces/authorizationRules/listkeys/action",
+    "Microsoft.ServiceBus/namespaces/authorizationRules/listkeys/action",
+    "Microsoft.Cache/redisEnterprise/databases/listKeys/action",
+    "Microsoft.SignalRService/SignalR/listkeys/action",
+    "Microsoft.SignalRService/WebPubSub/listkeys/action",
+    "Microsoft.DBforPostgreSQL/flexibleServers/firewallRules/write",
+    "Microsoft.DBforMySQL/flexibleServers/firewallRules/write",
+]
+REDIS_KEYS = "Microsoft.Cache/redis/listKeys/action"
+
+
 @pytest.fixture(scope="module")
 def local(tmp_path_factory):
     spec = demo_spec() | {"throttling": {"enabled": False}}
     spec["subscriptions"][0]["providers"]["Microsoft.KubernetesConfiguration"] = "Registered"
+    app = spec["principals"][0]
+    app["grants"][0]["actions"] += ON_BEHALF_OF
+    app["grants"].append({"scope": f"{P}/Microsoft.Cache/redis/redis-shop", "actions": [REDIS_KEYS]})
     cloud = start(spec, tmp_path_factory.mktemp("sc-targets"))
     with pytest.MonkeyPatch.context() as patch:
         for key, value in cloud.environment().items():
@@ -378,6 +398,20 @@ def test_workload_identity_gets_the_documented_roles_on_the_target(local, estate
     assert ROLES[target] <= assigned if ROLES[target] else assigned == set()
 
 
+def test_service_connector_fetches_keys_with_the_callers_rights(estate, linkers, admin, person):
+    """concept-permission.md (on-behalf-of: the intersection of Service Connector's and the caller's permissions): the
+    app may list the keys of redis-shop only; a linker to another cache fails with the caller's AuthorizationFailed."""
+    other = f"{P}/Microsoft.Cache/redis/redis-three"
+    generic = ResourceManagementClient(person, SUB, **arm_kwargs()).resources
+    body = GenericResource(location="westeurope", properties={})
+    generic.begin_create_or_update_by_id(other, body, api_version="2024-11-01").result()
+    with pytest.raises(HttpResponseError) as raised:
+        linker = _linker(f"{other}/databases/0", {"authType": SECRET})
+        linkers.linker.begin_create_or_update(CLUSTER, "no_keys", linker).result()
+    assert "AuthorizationFailed" in str(raised.value) and REDIS_KEYS in str(raised.value)
+    assert linkers.linker.get(CLUSTER, "no_keys").provisioning_state == "Failed"
+
+
 def test_key_vault_csi_mode_uses_the_add_on_identity(local, estate, linkers, admin, core):
     """TARGETS.md 3.9: `connectAsKubernetesCsiDriver`, no auth arguments; SC enables the add-on and writes the
     vault's name, the tenant and the add-on identity's client id."""
@@ -453,3 +487,18 @@ def test_arm_lists_tags_and_raises_events_for_the_new_types(local, estate, admin
             "rg-shop", "cosmos-mongo", "wrong", {"resource": {"id": "wrong"}, "options": {}}
         ).result()
     assert raised.value.status_code == 400
+
+
+def test_validate_follows_the_target_resource(estate, linkers, admin, person):
+    """D-AKS: validate reports success for an AKS source, unless the target is gone (a Redis database index is not an
+    ARM resource: the cache is what must exist)."""
+    cache = f"{P}/Microsoft.Cache/redis/redis-gone"
+    generic = ResourceManagementClient(person, SUB, **arm_kwargs()).resources
+    body = GenericResource(location="westeurope", properties={})
+    generic.begin_create_or_update_by_id(cache, body, api_version="2024-11-01").result()
+    linkers.linker.begin_create_or_update(CLUSTER, "gone", _linker(f"{cache}/databases/3", _auth(WI, admin))).result()
+    assert linkers.linker.begin_validate(CLUSTER, "gone").result().is_connection_available is True
+    generic.begin_delete_by_id(cache, api_version="2024-11-01").result()
+    assert linkers.linker.begin_validate(CLUSTER, "gone").result().is_connection_available is False
+    names = [c.name for c in linkers.linker.list_configurations(CLUSTER, "gone").configurations]
+    assert names == ["AZURE_REDIS_HOST", "AZURE_REDIS_CLIENTID"]  # as written, though the cache is gone

@@ -53,4 +53,5 @@ def test_sweep_table_keeps_names_whole_and_numbers_fixes_across_tables():
     }  # fmt: skip
     lines = render(80, lambda out: output.sweep_table(document, None, out)).splitlines()
     assert any(LINKER in line for line in lines)  # the connection's name on one line, whole
+    assert "Error 2 (1 connection(s), 1 finding(s))" in lines[0]  # an error finding needs a person too
     assert "[1] create it" in lines and f"[2] {CONSENT_FIX}" in lines  # numbered on across both tables
