@@ -217,7 +217,7 @@ def _parse_time(value: str | None) -> datetime | None:
 # -- one connection's secret against its vault -------------------------------------------------------------
 def password_url(intent: Intent) -> str | None:
     """The Key Vault secret URL whose value the connection carries (the one place that names the tag's field)."""
-    return intent.sql_password_url if intent.auth is AuthKind.SECRET else None
+    return intent.password_url if intent.auth is AuthKind.SECRET else None
 
 
 @dataclass(frozen=True)
@@ -278,23 +278,23 @@ def secret_findings(check: SecretCheck, intent: Intent, now: datetime, warning: 
     findings = []
     if check.pinned and check.latest is not None and check.latest.version != check.pinned:
         findings.append(Finding(
-            Code.SECRET_PINNED, intent.target.id,
+            Code.SECRET_PINNED, intent.tagged.id,
             f"{check.url} names version {check.pinned}: pinned, never rotated (the vault's current version is "
             f"{check.latest.version})",
             f"to follow rotations, set the tag to the unversioned URL {check.vault_url}/secrets/{check.name}",
-            "sc-sql-password",
+            intent.password_tag,
         ))  # fmt: skip
     version = check.wanted
     if version is not None and (state := expiry(version, now, warning)) is not Expiry.VALID:
         code = Code.SECRET_EXPIRED if state is Expiry.EXPIRED else Code.SECRET_NEAR_EXPIRY
         when = "expired" if state is Expiry.EXPIRED else "expires"
         findings.append(Finding(
-            code, intent.target.id,
+            code, intent.tagged.id,
             f"Key Vault secret {check.vault_url}/secrets/{check.name} version {version.version} {when} at "
             f"{version.expires.isoformat()}",
             "rotate it (docs/operations.md, Rotating a password): a new version with its sc-targets, then "
             "sc-autopilot re-puts the connection and rolls out its consumers",
-            "sc-sql-password",
+            intent.password_tag,
         ))  # fmt: skip
     return findings
 
