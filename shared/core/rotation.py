@@ -158,7 +158,8 @@ class RolloutState:
 
 
 def rollout_state(manifest: dict, now: datetime) -> RolloutState:
-    """What the workload's controller reports about its latest template, as `kubectl rollout status` reads it:
+    """What the workload's controller reports about its latest template, as `kubectl rollout status` reads it
+    (kubectl pkg/polymorphichelpers/rollout_status.go, docs/FACTS.md section 10):
     a Deployment by observedGeneration, updated/available replicas and its Progressing condition (past
     progressDeadlineSeconds: ProgressDeadlineExceeded); a StatefulSet by updateRevision vs currentRevision; a
     DaemonSet by updatedNumberScheduled. Those two have no deadline of their own: the Deployment default counts
@@ -186,6 +187,11 @@ def rollout_state(manifest: dict, now: datetime) -> RolloutState:
         return RolloutState(Rollout.COMPLETE, f"{name}: {updated} of {replicas} updated and available", rolled_at)
     if kind == "StatefulSet":
         update, current = status.get("updateRevision"), status.get("currentRevision")
+        if not status.get("observedGeneration"):
+            return _waiting(name, "the controller has not observed it yet", spec, rolled_at, now)
+        if status.get("readyReplicas", 0) < replicas:
+            detail = f"{replicas - status.get('readyReplicas', 0)} pod(s) not ready"
+            return _waiting(name, detail, spec, rolled_at, now)
         if update and update != current:
             detail = f"{status.get('updatedReplicas', 0)} of {replicas} on revision {update}"
             return _waiting(name, detail, spec, rolled_at, now)
