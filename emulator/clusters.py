@@ -23,6 +23,7 @@ class ClusterRuntime:
     cluster_id: str
     store: ObjectStore
     api: KubeApi
+    server: str | None = None  # the scenario's `api_server`: the kubeconfig names it instead (e.g. one that refuses)
 
 
 class Clusters:
@@ -68,7 +69,7 @@ class Clusters:
     def kubeconfig_for(self, cluster: dict) -> str:
         """What listClusterUserCredential returns for this cluster's API server."""
         runtime = self.ensure(cluster)
-        server = f"{self._site.arm_endpoint}/clusters/{runtime.key}"
+        server = runtime.server or f"{self._site.arm_endpoint}/clusters/{runtime.key}"
         config = managedclusters.user_kubeconfig(cluster, server, self._site.ca_pem, self._tokens.tenant_id)
         return yaml.safe_dump(config)
 

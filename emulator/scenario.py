@@ -140,6 +140,7 @@ def _resource_group(cloud: Cloud, subscription_id: str, spec: dict) -> None:
             cloud.arm.put(node_resource)
         runtime = cloud.clusters.ensure(cluster)
         runtime.store.load(item.get("kubernetes") or {})
+        runtime.server = item.get("api_server")
     for item in spec.get("sql_servers") or []:
         server_id = f"{rg_id}/providers/Microsoft.Sql/servers/{item['name']}"
         put(rt.SQL_SERVER, server_id, item, properties={"administratorLogin": item.get("admin_login", "sqladmin")})
