@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: demo test bench mutation lint format emulator clean chromium screenshots
+.PHONY: demo test kube bench mutation lint format emulator clean chromium screenshots
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -46,11 +46,21 @@ demo: $(VENV)/.installed
 chromium:
 	@command -v chromium >/dev/null 2>&1 || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium)
 
+# The real Kubernetes control plane (tools/localkube: etcd, kube-apiserver, controllers, simulated nodes), compiled
+# from its pinned Go modules into ~/.cache/sc-autopilot/localkube/<source digest>/: minutes cold, a lookup warm.
+kube: $(VENV)/.installed
+	$(PY) -m emulator.realkube.build
+
 test:
 	$(INSTALL) deps .venv-az/.installed chromium
+	$(PY) -m emulator.realkube.build
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 	$(PY) -m pytest -q -n 2
+
+# Not part of `make test`: the end-to-end walk of every catalogue target and auth type (make test runs 4 of them).
+test-targets: deps
+	$(PY) -m pytest -q -n 2 -m all_targets tests/e2e/test_every_target.py
 
 # Not part of `make test`: minutes to an hour (N = 50, 200, 1000). BENCH_ARGS="--sizes 50 --runs 1" for a taste.
 bench: $(VENV)/.installed
@@ -85,11 +95,13 @@ format: $(VENV)/.installed
 	$(PY) -m ruff check --fix .
 
 # The local cloud delivers its Event Grid events where `sc-autopilot watch` listens, as Event Grid does to the Functions
-# host (README, Play). SC_WATCH_PORT moves both.
+# host (README, Play). SC_WATCH_PORT moves both. `make emulator KUBE=real`: each AKS cluster is a real control plane
+# (built first if missing, see `kube`).
 SC_WATCH_PORT ?= 7071
 emulator: $(VENV)/.installed
 	$(PY) -m emulator serve --scenario emulator/scenarios/demo.yaml --env-file .local-cloud.env \
-	  --deliver-events-to "http://127.0.0.1:$(SC_WATCH_PORT)/runtime/webhooks/eventgrid?functionName=on_resource_event"
+	  --deliver-events-to "http://127.0.0.1:$(SC_WATCH_PORT)/runtime/webhooks/eventgrid?functionName=on_resource_event" \
+	  $(if $(KUBE),--kube $(KUBE))
 
 clean:
 	rm -rf $(VENV) .venv-checkov .venv-az node_modules .pytest_cache .ruff_cache .hypothesis mutants mutants.log

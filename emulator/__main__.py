@@ -32,8 +32,14 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--workdir", type=Path, help="where to write the CA bundle (default: a temp dir)")
     serve.add_argument("--log-level", default="WARNING")
     serve.add_argument(
+        "--kube",
+        choices=("emulated", "real"),
+        help="each AKS cluster's Kubernetes API: the emulated one (default) or a real control plane (`make kube`)",
+    )
+    serve.add_argument(
         "--deliver-events-to", action="append", default=[], metavar="URL",
-        help="an Event Grid subscription of every subscription topic: POST each event (EventGrid schema) to URL, "
+        help="an Event Grid subscription of every subscription topic and every vault's system topic (as the "
+        "deployment subscribes the vaults it names): POST each event (EventGrid schema) to URL, "
         "e.g. `sc-autopilot watch` or the Functions host's /runtime/webhooks/eventgrid?functionName=on_resource_event",
     )  # fmt: skip
     run = commands.add_parser("exec", help="run one command with the local cloud's settings")
@@ -44,8 +50,12 @@ def main(argv: list[str] | None = None) -> int:
         return _exec(parser, args.env_file, args.argv)
     logging.basicConfig(level=args.log_level, stream=sys.stderr)
 
-    running = start(args.scenario, args.workdir)
-    running.cloud.events.webhooks.extend(Webhook(url) for url in args.deliver_events_to)
+    running = start(args.scenario, args.workdir, args.kube)
+    arm = running.cloud.arm
+    vaults = [v["id"] for sub in arm.subscriptions.values()
+              for v in arm.of_type_under(f"/subscriptions/{sub.id}", "Microsoft.KeyVault/vaults")]  # fmt: skip
+    for url in args.deliver_events_to:
+        running.cloud.events.webhooks += [Webhook(url), *(Webhook(url, topic=vault) for vault in vaults)]
     if args.env_file:
         args.env_file.write_text("".join(f"{k}={v}\n" for k, v in running.environment().items()))
     print(json.dumps(running.info()), flush=True)

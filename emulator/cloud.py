@@ -13,7 +13,7 @@ from emulator.arm.operations import Operations
 from emulator.arm.service import ArmService
 from emulator.arm.servicelinker import ServiceLinker
 from emulator.arm.store import ArmStore
-from emulator.clusters import Clusters
+from emulator.clusters import Clusters, KubeBackend
 from emulator.events import EventLog
 from emulator.faults import Faults
 from emulator.http import HttpError, Request, Response
@@ -38,6 +38,7 @@ class Cloud:
         lro_retry_after: float = 0,
         cluster_provisioning_seconds: float = 0,
         provider_registration_seconds: float = 0,
+        kube_backend: KubeBackend = KubeBackend.EMULATED,
     ):
         self.tenant_id = tenant_id
         self.site = Site()
@@ -47,7 +48,7 @@ class Cloud:
         self.faults = Faults()
         self.throttle = TokenBuckets()
         self.requests = RequestLog()
-        self.clusters = Clusters(self.tokens, self.site)
+        self.clusters = Clusters(self.tokens, self.site, self.requests.append, kube_backend)
         self.operations = operations = Operations(lro_polls, lro_retry_after)
         resource_events = ResourceEvents(self.events, self.tokens)
         linkers = ServiceLinker(
@@ -87,6 +88,8 @@ class Cloud:
     def handle(self, request: Request) -> Response:
         if request.path.startswith("/_emulator/"):
             return self.admin.handle(request)
+        if request.path.startswith("/_guard/"):  # a real API server's webhooks; it authenticates with its own secret
+            return self.clusters.handle_guard(request)
         if request.path.rstrip("/") == tenancy.METADATA_PATH and request.method == "GET":
             return Response(200, tenancy.metadata_endpoints(self.site.arm_endpoint))  # anonymous, as on ARM
         host = (request.header("host") or "").split(":")[0].lower()

@@ -9,6 +9,8 @@ from pathlib import Path
 
 from emulator import scenario as scenario_module
 from emulator.cloud import Cloud
+from emulator.clusters import KubeBackend, RealKube
+from emulator.realkube.build import ensure_built
 from emulator.server import start_server
 from emulator.sidecar import start_sidecar
 from emulator.tls import mint
@@ -46,6 +48,7 @@ class LocalCloud:
             "proxy": self.proxy,
             "app_client_id": self.app_client_id,
             "principals": self.principals,
+            **({"kubernetes": real} if (real := self.cloud.clusters.report()) else {}),
         }
 
     def environment(self) -> dict[str, str]:
@@ -75,19 +78,32 @@ class LocalCloud:
         return {i.principal.name: i.principal.client_id for i in self.cloud.tokens.identities.values()}
 
     def stop(self) -> None:
+        self.cloud.clusters.stop()  # real control planes first: their webhooks call the front door
         for server in self._servers:
             server.shutdown()
             server.server_close()
 
 
-def start(source: Path | str | dict, workdir: Path | None = None) -> LocalCloud:
+def start(source: Path | str | dict, workdir: Path | None = None, kube: str | None = None) -> LocalCloud:
+    """The local cloud for a scenario; `kube` ("emulated" or "real") overrides its `kubernetes_backend`."""
     spec = scenario_module.load(source)
+    if kube:
+        spec = {**spec, "kubernetes_backend": kube}
     cloud, app_identity = scenario_module.build(spec)
     workdir = Path(workdir or tempfile.mkdtemp(prefix="sc-local-cloud-"))
     tls = mint(workdir)
     cloud.site.ca_pem = tls.ca_bundle.read_text()
     front, arm_endpoint = start_server(cloud.handle, ssl_context=tls.server_context)
     cloud.site.arm_endpoint = arm_endpoint
+    if cloud.clusters.backend == KubeBackend.REAL:
+        real = RealKube(ensure_built(), workdir / "kube", tls.ca, tls.ca_bundle, arm_endpoint)
+        try:
+            cloud.clusters.start_real(real)
+        except BaseException:
+            cloud.clusters.stop()
+            front.shutdown()
+            front.server_close()
+            raise
     identity_header = secrets.token_hex(16)
     sidecar, sidecar_url = start_sidecar(
         lambda query: cloud.tokens.managed_identity_token(query, app_identity), identity_header, front.server_port

@@ -11,6 +11,7 @@ from emulator.arm import managedclusters
 from emulator.arm import resources as rt
 from emulator.arm.store import Subscription
 from emulator.cloud import Cloud
+from emulator.clusters import KubeBackend
 from emulator.events import Webhook
 from emulator.identity import Grant, Identity, principal_ids
 
@@ -55,6 +56,7 @@ def build(spec: dict) -> tuple[Cloud, Identity]:
         lro_retry_after=float(spec.get("lro_retry_after", 0)),
         cluster_provisioning_seconds=float(spec.get("cluster_provisioning_seconds", 0)),
         provider_registration_seconds=float(spec.get("provider_registration_seconds", 0)),
+        kube_backend=KubeBackend(spec.get("kubernetes_backend", KubeBackend.EMULATED)),
     )
     throttling = spec.get("throttling") or {}
     cloud.throttle.enabled = bool(throttling.get("enabled", True))
@@ -138,9 +140,8 @@ def _resource_group(cloud: Cloud, subscription_id: str, spec: dict) -> None:
         )
         for node_resource in managedclusters.node_resources(cluster):
             cloud.arm.put(node_resource)
-        runtime = cloud.clusters.ensure(cluster)
-        runtime.store.load(item.get("kubernetes") or {})
-        runtime.server = item.get("api_server")
+        cloud.clusters.load(cluster, item.get("kubernetes") or {})
+        cloud.clusters.ensure(cluster).server = item.get("api_server")
     for item in spec.get("sql_servers") or []:
         server_id = f"{rg_id}/providers/Microsoft.Sql/servers/{item['name']}"
         put(rt.SQL_SERVER, server_id, item, properties={"administratorLogin": item.get("admin_login", "sqladmin")})

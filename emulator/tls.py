@@ -17,6 +17,7 @@ SERVER_NAMES = ("127.0.0.1", "localhost", "*.vault.azure.net")
 class Tls:
     ca_bundle: Path
     server_context: ssl.SSLContext
+    ca: trustme.CA  # also signs each real control plane's serving certificate (emulator/realkube)
 
 
 def mint(directory: Path) -> Tls:
@@ -28,4 +29,4 @@ def mint(directory: Path) -> Tls:
     ca.cert_pem.write_to_path(str(ca_bundle))
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     cert.configure_cert(context)
-    return Tls(ca_bundle=ca_bundle, server_context=context)
+    return Tls(ca_bundle=ca_bundle, server_context=context, ca=ca)

@@ -61,14 +61,28 @@ def demo_spec() -> dict:
     return yaml.safe_load(DEMO_SCENARIO.read_text())
 
 
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """A test marked `realkube` runs twice: on the emulated Kubernetes API and on a real control plane."""
+    if metafunc.definition.get_closest_marker("realkube") and "kube_backend" in metafunc.fixturenames:
+        metafunc.parametrize("kube_backend", ["emulated", "real"], indirect=True)
+
+
 @pytest.fixture
-def make_cloud(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Callable[..., LocalCloud]]:
+def kube_backend(request: pytest.FixtureRequest) -> str | None:
+    """Each cluster's Kubernetes API: the scenario's choice (emulated by default), or "real" for `realkube` tests."""
+    return getattr(request, "param", None)
+
+
+@pytest.fixture
+def make_cloud(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, kube_backend: str | None
+) -> Iterator[Callable[..., LocalCloud]]:
     """Start a local cloud from a scenario (dict or path) and point the process environment at it."""
     started: list[LocalCloud] = []
 
     def factory(spec: dict | Path | None = None) -> LocalCloud:
         source = copy.deepcopy(spec) if isinstance(spec, dict) else (spec or DEMO_SCENARIO)
-        cloud = start(source, tmp_path / f"cloud{len(started)}")
+        cloud = start(source, tmp_path / f"cloud{len(started)}", kube_backend)
         started.append(cloud)
         for key, value in cloud.environment().items():
             monkeypatch.setenv(key, value)

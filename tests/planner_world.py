@@ -9,6 +9,7 @@ from shared.core import naming
 from shared.core.ids import ResourceRef
 from shared.core.manifests import rewire
 from shared.core.model import (
+    AuthKind,
     ClusterInfo,
     ClusterState,
     Connection,
@@ -92,7 +93,7 @@ def simulate(actual: ClusterState, actions) -> ClusterState:
             i = action.intent
             connections[i.linker_name] = Connection(
                 i.linker_name, i.target.id, i.auth.linker_auth_type, i.namespace, i.client_type, "Succeeded",
-                i.identity.client_id if i.identity else None, i.sql_user,
+                i.identity.client_id if i.identity else None, i.user, i.auth is AuthKind.CSI,
             )  # fmt: skip
             secrets.setdefault(i.namespace, set()).add(i.secret_name)
             if i.service_account:

@@ -15,8 +15,8 @@ def status_body(code: int, reason: str, message: str, details: dict | None = Non
         "reason": reason,
         "code": code,
     }
-    if details:
-        body["details"] = details
+    if details is not None:  # StatusDetails' fields are all omitempty: the core group's "" is left out, as there
+        body["details"] = {key: value for key, value in details.items() if value not in ("", None, [])}
     return body
 
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import threading
 import uuid
+from collections.abc import Iterator
 from datetime import UTC, datetime
 
 from emulator.kube import errors
@@ -49,6 +51,17 @@ class ObjectStore:
         return str(self._version)
 
     # -- writes ----------------------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def rolled_back(self) -> Iterator[None]:
+        """Writes inside are undone on exit (a dryRun=All request); other requests wait meanwhile."""
+        with self._lock:
+            # writes replace objects, never change them in place; the controllers' memory is undone too
+            saved = (dict(self._objects), self._version, copy.deepcopy(self.controllers))
+            try:
+                yield
+            finally:
+                self._objects, self._version, self.controllers = saved
+
     def create(self, obj: dict) -> dict:
         kind = _kind_of(obj)
         key = _key(kind, obj)

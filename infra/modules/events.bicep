@@ -16,13 +16,49 @@ var handledEventTypes = [
   'Microsoft.Resources.ResourceDeleteSuccess'
 ]
 var handledOperations = [
+  'Microsoft.AppConfiguration/configurationStores/delete'
+  'Microsoft.AppConfiguration/configurationStores/write'
+  'Microsoft.Cache/redis/delete'
+  'Microsoft.Cache/redis/write'
+  'Microsoft.Cache/redisEnterprise/delete'
+  'Microsoft.Cache/redisEnterprise/write'
   'Microsoft.CognitiveServices/accounts/delete'
   'Microsoft.CognitiveServices/accounts/write'
   'Microsoft.ContainerService/managedClusters/delete'
   'Microsoft.ContainerService/managedClusters/write'
+  'Microsoft.DBforMySQL/flexibleServers/delete'
+  'Microsoft.DBforMySQL/flexibleServers/write'
+  'Microsoft.DBforPostgreSQL/flexibleServers/delete'
+  'Microsoft.DBforPostgreSQL/flexibleServers/write'
+  'Microsoft.DocumentDB/databaseAccounts/delete'
+  'Microsoft.DocumentDB/databaseAccounts/write'
+  'Microsoft.EventHub/namespaces/delete'
+  'Microsoft.EventHub/namespaces/write'
+  'Microsoft.Insights/components/delete'
+  'Microsoft.Insights/components/write'
+  'Microsoft.KeyVault/vaults/delete'
+  'Microsoft.KeyVault/vaults/write'
   'Microsoft.Resources/tags/write'
+  'Microsoft.ServiceBus/namespaces/delete'
+  'Microsoft.ServiceBus/namespaces/write'
+  'Microsoft.SignalRService/SignalR/delete'
+  'Microsoft.SignalRService/SignalR/write'
+  'Microsoft.SignalRService/WebPubSub/delete'
+  'Microsoft.SignalRService/WebPubSub/write'
   'Microsoft.Sql/servers/databases/delete'
   'Microsoft.Sql/servers/databases/write'
+  'Microsoft.Storage/storageAccounts/delete'
+  'Microsoft.Storage/storageAccounts/write'
+]
+// Event Grid admits at most 25 advanced-filter values per event subscription (Azure Event Grid limits): one event
+// subscription per 25 operations, all delivering to the same function.
+var operationChunks = [
+  take(handledOperations, 25)
+  skip(handledOperations, 25)
+]
+var eventSubscriptionNames = [
+  'sc-autopilot-resource-events'
+  'sc-autopilot-resource-events-2'
 ]
 
 resource newTopic 'Microsoft.EventGrid/systemTopics@2022-06-15' = if (!reuseTopic) {
@@ -51,8 +87,8 @@ var deadLetter = {
   }
 }
 
-resource subscriptionToFunction 'Microsoft.EventGrid/systemTopics/eventSubscriptions@2022-06-15' = {
-  name: '${topicName}/sc-autopilot-resource-events' // the parent is either ours (newTopic) or an existing one
+resource subscriptionToFunction 'Microsoft.EventGrid/systemTopics/eventSubscriptions@2022-06-15' = [for (operations, i) in operationChunks: {
+  name: '${topicName}/${eventSubscriptionNames[i]}' // the parent is either ours (newTopic) or an existing one
   dependsOn: [newTopic]
   properties: {
     destination: {
@@ -71,7 +107,7 @@ resource subscriptionToFunction 'Microsoft.EventGrid/systemTopics/eventSubscript
         {
           operatorType: 'StringIn'
           key: 'data.operationName'
-          values: handledOperations
+          values: operations
         }
       ]
     }
@@ -81,4 +117,4 @@ resource subscriptionToFunction 'Microsoft.EventGrid/systemTopics/eventSubscript
     }
     deadLetterWithResourceIdentity: reuseTopic ? null : deadLetter
   }
-}
+}]

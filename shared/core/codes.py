@@ -116,7 +116,7 @@ CATALOGUE: dict[Code, tuple[Severity, str]] = {
     Code.SWEEP_FAILED: (_E, "sweeping the cluster failed repeatedly (poison message)"),
     Code.PERMISSION_MISSING: (_E, "ARM answered 403: the app's identity lacks a right"),
     Code.PROVIDER_NOT_REGISTERED: (_E, "a resource provider is not registered and could not be registered"),
-    Code.KEYVAULT_SECRET_UNREADABLE: (_E, "sc-sql-password names a Key Vault secret the app cannot read"),
+    Code.KEYVAULT_SECRET_UNREADABLE: (_E, "sc-password names a Key Vault secret the app cannot read"),
     Code.KUBE_FORBIDDEN: (_E, "the Kubernetes API answered 403: the app lacks in-cluster rights"),
     Code.KUBE_FAILED: (_E, "a Kubernetes write failed"),
     Code.ARM_THROTTLED: (_E, "ARM throttled a write beyond every retry"),

@@ -159,9 +159,15 @@ def identity_admits(
 
 
 def vault_secret_admits(
-    vault_url: str, name: str, version: str, tags: Mapping[str, str] | None, target: ResourceRef
+    vault_url: str,
+    name: str,
+    version: str,
+    tags: Mapping[str, str] | None,
+    target: ResourceRef,
+    tag: str = "sc-password",
 ) -> Finding | None:
-    """The vault's owner lets this secret version's value go into this target's connection."""
+    """The vault's owner lets this secret version's value go into this target's connection. `tag`: the target's tag
+    that named the secret (sc-password, or its alias sc-sql-password), named in the finding."""
     raw = _tag(tags, TARGETS_TAG)
     if covers(raw, target):
         return None
@@ -171,5 +177,5 @@ def vault_secret_admits(
         f"Key Vault secret {vault}/{name} (version {version}) does not allow target {target.name}",
         f"the vault's owner runs: az keyvault secret set-attributes --vault-name {vault} --name {name} "
         f'--version {version} --tags "{TARGETS_TAG}={_appended(raw, target.id)}"',
-        "sc-sql-password",
+        tag,
     )

@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from shared.core.ids import CLUSTER_TYPE, COGNITIVE_ACCOUNT_TYPE, SQL_DATABASE_TYPE
+from shared.core import catalogue
+from shared.core.ids import CLUSTER_TYPE
 
 WRITE = "Microsoft.Resources.ResourceWriteSuccess"
 DELETE = "Microsoft.Resources.ResourceDeleteSuccess"
@@ -19,15 +20,16 @@ TAGS_SUFFIX = "/providers/microsoft.resources/tags/default"
 TAGS_OPERATION = "microsoft.resources/tags/write"
 MAX_EVENT_BYTES = 1_048_576
 
-# Resource types we act on, by lower-case type; the operations Event Grid names for them.
-HANDLED_TYPES = (CLUSTER_TYPE, SQL_DATABASE_TYPE, COGNITIVE_ACCOUNT_TYPE)
+# Resource types we act on, by lower-case type (clusters and every type the catalogue tags); the operations Event
+# Grid names for them (the Event Grid subscription's filter, infra/modules/events.bicep, lists exactly these).
+HANDLED_TYPES = (CLUSTER_TYPE, *catalogue.TAGGED_TYPES)
 HANDLED_OPERATIONS = tuple(
     sorted(
-        [f"{t}/{verb}" for t in ("Microsoft.ContainerService/managedClusters", "Microsoft.Sql/servers/databases",
-                                 "Microsoft.CognitiveServices/accounts") for verb in ("write", "delete")]
+        [f"Microsoft.ContainerService/managedClusters/{verb}" for verb in ("write", "delete")]
+        + list(catalogue.handled_operations())
         + ["Microsoft.Resources/tags/write"]
     )
-)  # fmt: skip
+)
 HANDLED_EVENT_TYPES = (WRITE, DELETE)
 
 

@@ -13,8 +13,6 @@ _ID = re.compile(  # applied with fullmatch; after the provider namespace come t
 )
 
 CLUSTER_TYPE = "microsoft.containerservice/managedclusters"
-SQL_DATABASE_TYPE = "microsoft.sql/servers/databases"
-COGNITIVE_ACCOUNT_TYPE = "microsoft.cognitiveservices/accounts"
 IDENTITY_TYPE = "microsoft.managedidentity/userassignedidentities"
 
 

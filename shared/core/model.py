@@ -13,13 +13,38 @@ LINKER_SETTLING_STATES = frozenset({"Accepted", "InProgress", "Creating", "Updat
 
 
 class TargetKind(Enum):
-    SQL_DATABASE = "sql-database"
+    """A Service Connector target type (shared/core/catalogue.py holds what each one is)."""
+
+    SQL_DATABASE = "sql"
+    POSTGRES_FLEXIBLE = "postgres-flexible"
+    MYSQL_FLEXIBLE = "mysql-flexible"
+    STORAGE_BLOB = "storage-blob"
+    STORAGE_QUEUE = "storage-queue"
+    STORAGE_TABLE = "storage-table"
+    STORAGE_FILE = "storage-file"
+    KEYVAULT = "keyvault"
+    APP_CONFIGURATION = "appconfig"
+    COSMOS_SQL = "cosmos-sql"
+    COSMOS_MONGO = "cosmos-mongo"
+    COSMOS_CASSANDRA = "cosmos-cassandra"
+    COSMOS_GREMLIN = "cosmos-gremlin"
+    COSMOS_TABLE = "cosmos-table"
+    EVENT_HUBS = "eventhub"
+    SERVICE_BUS = "servicebus"
+    REDIS = "redis"
+    REDIS_ENTERPRISE = "redis-enterprise"
+    SIGNALR = "signalr"
+    WEB_PUBSUB = "webpubsub"
     OPENAI = "openai"
+    AI_SERVICES = "ai-services"
+    COGNITIVE_SERVICES = "cognitive-services"
+    APP_INSIGHTS = "app-insights"
 
 
 class AuthKind(Enum):
     SECRET = "secret"  # noqa: S105 - an auth kind, not a password
     WORKLOAD_IDENTITY = "workload-identity"
+    CSI = "csi"  # Key Vault through the Secrets Store CSI driver, with the cluster add-on's identity
 
     @property
     def linker_auth_type(self) -> str:
@@ -63,6 +88,7 @@ class TaggedResource:
     type: str  # lower-case
     kind: str
     tags: dict[str, str]
+    capabilities: tuple[str, ...] = ()  # a Cosmos DB account's (its API), read by a GET; empty for other types
 
 
 @dataclass(frozen=True)
@@ -94,7 +120,7 @@ class Intent:
     """One desired Service Connector connection, and the workloads it should be wired into."""
 
     cluster: ResourceRef
-    target: ResourceRef
+    target: ResourceRef  # Service Connector's target id (a sub-resource of the tagged resource for some kinds)
     target_kind: TargetKind
     namespace: str
     auth: AuthKind
@@ -104,8 +130,14 @@ class Intent:
     secret_name: str
     identity: IdentityInfo | None = None
     service_account: str | None = None
-    sql_user: str | None = None
-    sql_password_url: str | None = None  # a Key Vault secret URL, never a password
+    user: str | None = None  # sc-user, for a secret the user provides
+    password_url: str | None = None  # sc-password: a Key Vault secret URL, never a password
+    password_tag: str = "sc-password"  # noqa: S105 - the tag it came from (or sc-sql-password), named in findings
+    resource: ResourceRef | None = None  # the tagged resource (consents are its owner's); None: `target` itself
+
+    @property
+    def tagged(self) -> ResourceRef:
+        return self.resource or self.target
 
 
 @dataclass(frozen=True)
@@ -120,6 +152,7 @@ class Connection:
     provisioning_state: str
     client_id: str | None = None
     secret_user: str | None = None
+    csi: bool = False  # Key Vault connected as the Kubernetes CSI driver (resourceProperties)
 
     @property
     def settling(self) -> bool:

@@ -10,7 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
-from shared.core import consent, naming, rotation
+from shared.core import catalogue, consent, naming, rotation
+from shared.core.catalogue import SecretSource
 from shared.core.codes import Code, Finding, ReadFailure
 from shared.core.gitops import GitOpsWiring, gitops_owner, snippet
 from shared.core.ids import ResourceRef
@@ -35,7 +36,6 @@ from shared.core.model import (
     Intent,
     ObjectKind,
     TargetInfo,
-    TargetKind,
     Wiring,
     WorkloadRef,
     WorkloadState,
@@ -54,7 +54,7 @@ from shared.core.plan import (
     put_linker_id,
 )
 from shared.core.reverts import reverted_finding, stopped
-from shared.core.tags import parse_cluster_tags, parse_target_tags
+from shared.core.tags import TargetConnection, TargetTags, parse_cluster_tags, parse_target_tags
 
 DEFAULT_PROTECTED_NAMESPACES = ("kube-system", "kube-public", "kube-node-lease", "sc-system", "gatekeeper-system")
 REQUIRED_PROVIDERS = ("Microsoft.ServiceLinker", "Microsoft.KubernetesConfiguration")
@@ -128,7 +128,7 @@ def desired_state(
         if not target_tags.groups & cluster_tags.groups:
             continue
         identity, refusals = None, []
-        if target_tags.auth is AuthKind.WORKLOAD_IDENTITY:
+        if any(c.auth is AuthKind.WORKLOAD_IDENTITY for c in target_tags.connections):
             identity_ref = cluster_tags.identity
             outside = identity_ref and consent.identity_in_scope(
                 identity_ref, cluster.ref, settings.managed_subscriptions
@@ -149,26 +149,11 @@ def desired_state(
             held.add(target.ref)  # what exists stays exactly as it is; every run reports the missing consent
             refused.add(target.ref)
             continue
-        if identity is not None and target.kind is TargetKind.SQL_DATABASE:
-            findings.append(_sql_user_required(target, identity))
-        linker = _linker_name(actual, target.ref, target_tags.namespace)
-        intents.append(
-            Intent(
-                cluster=cluster.ref,
-                target=target.ref,
-                target_kind=target.kind,
-                namespace=target_tags.namespace,
-                auth=target_tags.auth,
-                client_type=target_tags.client_type,
-                workloads=target_tags.workloads,
-                linker_name=linker,
-                secret_name=naming.secret_name(linker),
-                identity=identity,
-                service_account=naming.service_account_name(identity.client_id) if identity else None,
-                sql_user=target_tags.sql_user,
-                sql_password_url=target_tags.sql_password_url,
-            )
-        )
+        for wanted in target_tags.connections:
+            intents.append(_intent(actual, target, target_tags, wanted, identity))
+            wi = identity is not None and wanted.auth is AuthKind.WORKLOAD_IDENTITY
+            if wi and catalogue.entry(wanted.kind).contained_db_user:
+                findings.append(_db_user_required(target, identity))
     return Desired(
         cluster.ref,
         tuple(intents),
@@ -177,6 +162,38 @@ def desired_state(
         failed_reads=failed_reads,
         refused_targets=frozenset(refused),
     )
+
+
+def _intent(
+    actual: ClusterState, target: TargetInfo, tags: TargetTags, wanted: TargetConnection, identity: IdentityInfo | None
+) -> Intent:
+    """One connection a tagged resource asks for, named from Service Connector's target id."""
+    target_ref = ResourceRef(wanted.target_id)
+    linker = _linker_name(actual, target_ref, tags.namespace)
+    wi = wanted.auth is AuthKind.WORKLOAD_IDENTITY
+    user_secret = wanted.auth is AuthKind.SECRET and catalogue.entry(wanted.kind).secret_source is SecretSource.USER
+    return Intent(
+        cluster=actual.info.ref,
+        target=target_ref,
+        target_kind=wanted.kind,
+        namespace=tags.namespace,
+        auth=wanted.auth,
+        client_type=wanted.client_type,
+        workloads=tags.workloads,
+        linker_name=linker,
+        secret_name=naming.secret_name(linker),
+        identity=identity if wi else None,
+        service_account=naming.service_account_name(identity.client_id) if wi and identity else None,
+        user=tags.user if user_secret else None,
+        password_url=tags.password_url if user_secret else None,
+        password_tag=tags.password_tag,
+        resource=None if target_ref == target.ref else target.ref,
+    )
+
+
+def tagged_ref(target_id: str) -> ResourceRef | None:
+    """The tagged resource a linker's target id belongs to (itself for a type the catalogue does not know)."""
+    return _ref_or_none(catalogue.tagged_id(target_id) or target_id)
 
 
 def _refusals(actual: ClusterState, target: TargetInfo, namespace: str, identity: IdentityInfo | None) -> list[Finding]:
@@ -330,7 +347,9 @@ def _rotation(
     if not check.behind:
         return None
     wanted = check.wanted
-    refusal = consent.vault_secret_admits(check.vault_url, check.name, wanted.version, wanted.tags, intent.target)
+    refusal = consent.vault_secret_admits(
+        check.vault_url, check.name, wanted.version, wanted.tags, intent.tagged, intent.password_tag
+    )
     if refusal is not None:
         findings.append(refusal)
         return None
@@ -390,7 +409,7 @@ def _left_alone(connection: Connection, desired: Desired, settings: PlannerSetti
     """An owned linker nobody asks for that must still stay exactly as it is, wiring included: its target is
     held (paused, mis-tagged, or refused for a consent and not released), outside the managed subscriptions, or
     unknown, or its namespace is protected."""
-    target = _ref_or_none(connection.target_id)
+    target = tagged_ref(connection.target_id)
     released = connection.name in release and target in desired.refused_targets
     return (
         target is None
@@ -410,7 +429,8 @@ def _linker_drift(intent: Intent, connection: Connection | None, actual: Cluster
         "namespace": intent.namespace,
         "client type": intent.client_type,
         "identity": intent.identity.client_id.lower() if intent.identity else None,
-        "sql user": intent.sql_user,
+        "user": intent.user,
+        "csi": intent.auth is AuthKind.CSI,
     }
     have = {
         "target": connection.target_id.lower(),
@@ -418,7 +438,8 @@ def _linker_drift(intent: Intent, connection: Connection | None, actual: Cluster
         "namespace": connection.namespace,
         "client type": connection.client_type,
         "identity": (connection.client_id or "").lower() or None,
-        "sql user": connection.secret_user if intent.auth is AuthKind.SECRET else None,
+        "user": connection.secret_user if intent.auth is AuthKind.SECRET else None,
+        "csi": connection.csi,
     }
     drifted = [k for k in wanted if wanted[k] != have[k]]
     if drifted:
@@ -552,7 +573,8 @@ def _shadowed_keys(
     """The connection's keys the containers already get: from their own `env` (which would silently win), or
     from another connection's secret in their envFrom, now or as this plan wires it (envFrom's last source wins,
     so ours would shadow it)."""
-    ours = env_keys.get(("Secret", intent.namespace, intent.secret_name), frozenset())
+    documented = catalogue.entry(intent.target_kind).keys_for(intent.auth, intent.client_type)  # before it exists
+    ours = env_keys.get(("Secret", intent.namespace, intent.secret_name), documented or frozenset())
     taken: set[str] = set()
     for c in pod_spec(manifest).get("containers") or []:
         if c.get("name") in containers:
@@ -665,7 +687,7 @@ def _identity_missing(cluster: ClusterInfo, target: TargetInfo, identity: Resour
     )
 
 
-def _sql_user_required(target: TargetInfo, identity: IdentityInfo) -> Finding:
+def _db_user_required(target: TargetInfo, identity: IdentityInfo) -> Finding:
     name = identity.ref.name.replace("]", "]]")
     tsql = (
         f"CREATE USER [{name}] FROM EXTERNAL PROVIDER; ALTER ROLE db_datareader ADD MEMBER [{name}]; "

@@ -158,7 +158,8 @@ class RolloutState:
 
 
 def rollout_state(manifest: dict, now: datetime) -> RolloutState:
-    """What the workload's controller reports about its latest template, as `kubectl rollout status` reads it:
+    """What the workload's controller reports about its latest template, as `kubectl rollout status` reads it
+    (kubectl pkg/polymorphichelpers/rollout_status.go, docs/FACTS.md section 10):
     a Deployment by observedGeneration, updated/available replicas and its Progressing condition (past
     progressDeadlineSeconds: ProgressDeadlineExceeded); a StatefulSet by updateRevision vs currentRevision; a
     DaemonSet by updatedNumberScheduled. Those two have no deadline of their own: the Deployment default counts
@@ -186,6 +187,11 @@ def rollout_state(manifest: dict, now: datetime) -> RolloutState:
         return RolloutState(Rollout.COMPLETE, f"{name}: {updated} of {replicas} updated and available", rolled_at)
     if kind == "StatefulSet":
         update, current = status.get("updateRevision"), status.get("currentRevision")
+        if not status.get("observedGeneration"):
+            return _waiting(name, "the controller has not observed it yet", spec, rolled_at, now)
+        if status.get("readyReplicas", 0) < replicas:
+            detail = f"{replicas - status.get('readyReplicas', 0)} pod(s) not ready"
+            return _waiting(name, detail, spec, rolled_at, now)
         if update and update != current:
             detail = f"{status.get('updatedReplicas', 0)} of {replicas} on revision {update}"
             return _waiting(name, detail, spec, rolled_at, now)
@@ -217,7 +223,7 @@ def _parse_time(value: str | None) -> datetime | None:
 # -- one connection's secret against its vault -------------------------------------------------------------
 def password_url(intent: Intent) -> str | None:
     """The Key Vault secret URL whose value the connection carries (the one place that names the tag's field)."""
-    return intent.sql_password_url if intent.auth is AuthKind.SECRET else None
+    return intent.password_url if intent.auth is AuthKind.SECRET else None
 
 
 @dataclass(frozen=True)
@@ -278,23 +284,23 @@ def secret_findings(check: SecretCheck, intent: Intent, now: datetime, warning: 
     findings = []
     if check.pinned and check.latest is not None and check.latest.version != check.pinned:
         findings.append(Finding(
-            Code.SECRET_PINNED, intent.target.id,
+            Code.SECRET_PINNED, intent.tagged.id,
             f"{check.url} names version {check.pinned}: pinned, never rotated (the vault's current version is "
             f"{check.latest.version})",
             f"to follow rotations, set the tag to the unversioned URL {check.vault_url}/secrets/{check.name}",
-            "sc-sql-password",
+            intent.password_tag,
         ))  # fmt: skip
     version = check.wanted
     if version is not None and (state := expiry(version, now, warning)) is not Expiry.VALID:
         code = Code.SECRET_EXPIRED if state is Expiry.EXPIRED else Code.SECRET_NEAR_EXPIRY
         when = "expired" if state is Expiry.EXPIRED else "expires"
         findings.append(Finding(
-            code, intent.target.id,
+            code, intent.tagged.id,
             f"Key Vault secret {check.vault_url}/secrets/{check.name} version {version.version} {when} at "
             f"{version.expires.isoformat()}",
             "rotate it (docs/operations.md, Rotating a password): a new version with its sc-targets, then "
             "sc-autopilot re-puts the connection and rolls out its consumers",
-            "sc-sql-password",
+            intent.password_tag,
         ))  # fmt: skip
     return findings
 

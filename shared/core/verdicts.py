@@ -206,7 +206,9 @@ def _secret_reasons(intent: Intent, actual: ClusterState, evidence: Evidence) ->
     reasons = []
     if check.behind:
         wanted = check.wanted
-        refusal = consent.vault_secret_admits(check.vault_url, check.name, wanted.version, wanted.tags, intent.target)
+        refusal = consent.vault_secret_admits(
+            check.vault_url, check.name, wanted.version, wanted.tags, intent.tagged, intent.password_tag
+        )
         fix = refusal.fix if refusal else "sc-autopilot puts the connection again with it and rolls out its consumers"
         reasons.append(Reason(Code.SECRET_STALE, rotation.stale_message(check), fix))
     now = actual.observed_at or datetime.now(UTC)

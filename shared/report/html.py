@@ -150,10 +150,16 @@ def _row(c: dict) -> str:
     why = "".join(f'<div><code class="code">{esc(r["code"])}</code> {esc(r["message"])}</div>' for r in c["reasons"])
     fix = "".join(f"<div>{esc(r['fix'])}</div>" for r in c["reasons"]) or "—"
     repaired = ' <span class="repaired">repaired</span>' if c["repaired"] else ""
+    # each consumer's rollout onto the secret, and when sc-autopilot last rolled it (a rotation's confirmation)
+    consumers = "".join(
+        f'<div class="consumer">{esc(k["workload"])}: {esc(k["rollout"])}'
+        f"{', rolled ' + esc(k['rolledAt']) if k.get('rolledAt') else ''}</div>"
+        for k in c.get("consumers") or []
+    )
     return (
         f'<tr class="row v-{verdict.lower()}" data-verdict="{verdict}" data-codes="{esc(codes)}">'
         f'<td data-label="Verdict"><span class="badge v-{verdict.lower()}">{verdict}</span>{repaired}</td>'
-        f'<td data-label="Connection" class="id">{esc(c["connection"])}</td>'
+        f'<td data-label="Connection" class="id">{esc(c["connection"])}{consumers}</td>'
         f'<td data-label="Target" class="id" title="{esc(c["target"])}">{esc(_name(c["target"]))}</td>'
         f'<td data-label="Why">{why or "—"}</td><td data-label="Fix">{fix}</td></tr>'
     )

@@ -111,32 +111,32 @@ class Executor:
     def _put_linker(self, action: PutLinker) -> Outcome:
         intent = action.intent
         password = None
-        if intent.auth is AuthKind.SECRET and intent.sql_password_url:
+        if intent.auth is AuthKind.SECRET and intent.password_url:
             try:
                 # read now, used once, never kept: the version the plan chose (its consent is the one checked below)
-                secret = self.keyvault.read_secret(intent.sql_password_url, action.version)
+                secret = self.keyvault.read_secret(intent.password_url, action.version)
             except SecretUrlError as error:
-                finding = _finding(Code.TAG_INVALID, intent.target.id, f"sc-sql-password: {error}",
-                                   "point it at a Key Vault secret", "sc-sql-password")  # fmt: skip
+                tag = intent.password_tag
+                finding = _finding(Code.TAG_INVALID, intent.tagged.id, f"{tag}: {error}",
+                                   "point it at a Key Vault secret", tag)  # fmt: skip
                 return Outcome(action, OutcomeStatus.FAILED, str(error), finding)
             except ReadError as error:  # the tag may name a vault or secret the app cannot read
                 [failure] = error.failures
                 if failure.status not in (403, 404):
                     raise  # throttled, transient, no answer: READ_FAILED, retried next run
+                tag = intent.password_tag
                 finding = _finding(
                     Code.KEYVAULT_SECRET_UNREADABLE,
-                    intent.target.id,
-                    f"sc-sql-password: the app cannot read {intent.sql_password_url} "
-                    f"({failure.error or failure.status})",
-                    "point sc-sql-password at an existing secret and grant the app "
-                    "'Key Vault Secrets User' on its vault",
-                    "sc-sql-password",
+                    intent.tagged.id,
+                    f"{tag}: the app cannot read {intent.password_url} ({failure.error or failure.status})",
+                    f"point {tag} at an existing secret and grant the app 'Key Vault Secrets User' on its vault",
+                    tag,
                 )
                 return Outcome(action, OutcomeStatus.FAILED, failure.error or str(failure.status), finding)
             # The consent of exactly the version read, checked on the value about to be sent (whatever the URL's
             # spelling: host case, port, trailing slash or an older version all lead to that version's own tags).
             refusal = consent.vault_secret_admits(secret.vault_url, secret.name, secret.version, secret.tags,
-                                                  intent.target)  # fmt: skip
+                                                  intent.tagged, intent.password_tag)  # fmt: skip
             if refusal is not None:
                 return Outcome(action, OutcomeStatus.FAILED, str(Code.CONSENT_MISSING), refusal)
             password = secret.value
@@ -289,23 +289,28 @@ HANDLERS: dict[type, Callable[[Executor, Any], Outcome]] = {
 
 
 def _linker_body(intent: Intent, password: str | None) -> dict:
+    target: dict = {"type": "AzureResource", "id": intent.target.id}
     if intent.auth is AuthKind.WORKLOAD_IDENTITY:
         auth = {
             "authType": "userAssignedIdentity",
             "clientId": intent.identity.client_id,
             "subscriptionId": intent.identity.ref.subscription_id,
         }
+    elif intent.auth is AuthKind.CSI:
+        # the cluster's azure-keyvault-secrets-provider add-on identity: Service Connector takes no auth arguments
+        auth = {"authType": "userAssignedIdentity"}
+        target["resourceProperties"] = {"type": "KeyVault", "connectAsKubernetesCsiDriver": True}
     elif password is not None:
         auth = {
             "authType": "secret",
-            "name": intent.sql_user,
+            "name": intent.user,
             "secretInfo": {"secretType": "rawValue", "value": password},
         }
     else:
         auth = {"authType": "secret"}  # the service fetches the target's keys itself
     return {
         "properties": {
-            "targetService": {"type": "AzureResource", "id": intent.target.id},
+            "targetService": target,
             "authInfo": auth,
             "clientType": intent.client_type,
             "scope": intent.namespace,

@@ -11,7 +11,7 @@ from shared.adapters.azure.keyvault import KeyVault
 from shared.adapters.errors import ReadError
 from shared.adapters.kube.api import KubeApi
 from shared.adapters.kube.client import KubeClients
-from shared.core import naming, rotation
+from shared.core import catalogue, naming, rotation
 from shared.core.codes import ReadFailure
 from shared.core.ids import CLUSTER_TYPE, ResourceRef, type_of
 from shared.core.manifests import env_from_secrets
@@ -24,7 +24,6 @@ from shared.core.model import (
     Intent,
     TaggedResource,
     TargetInfo,
-    TargetKind,
     WorkloadRef,
     WorkloadState,
 )
@@ -33,8 +32,6 @@ from shared.service.estate import Estate
 
 # Leaf reads of one cluster's state run here (never anything that submits more work, so it cannot deadlock).
 _READS = ThreadPoolExecutor(max_workers=32, thread_name_prefix="sc-read")
-TARGET_KINDS = {"microsoft.sql/servers/databases": TargetKind.SQL_DATABASE}
-OPENAI_ACCOUNT_KINDS = {"openai", "aiservices"}
 
 
 class Inventory:
@@ -220,11 +217,8 @@ def _target(resource: TaggedResource) -> TargetInfo | None:
         ref = ResourceRef.parse(resource.id)
     except ValueError:
         return None
-    if resource.type in TARGET_KINDS:
-        return TargetInfo(ref, TARGET_KINDS[resource.type], resource.tags)
-    if resource.type == "microsoft.cognitiveservices/accounts" and resource.kind.lower() in OPENAI_ACCOUNT_KINDS:
-        return TargetInfo(ref, TargetKind.OPENAI, resource.tags)
-    return None
+    kind = catalogue.classify(resource.type, resource.kind, resource.capabilities)
+    return None if kind is None else TargetInfo(ref, kind, resource.tags)
 
 
 def _names_by_namespace(items: list[dict]) -> dict[str, frozenset[str]]:

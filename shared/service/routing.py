@@ -60,7 +60,7 @@ class Router:
             tags, _ = parse_target_tags(target.ref, target.kind, target.tags,
                                         protected_namespaces=settings.protected_namespaces,
                                         vault_suffixes=settings.vault_suffixes)  # fmt: skip
-            url = tags.sql_password_url if tags else None
+            url = tags.password_url if tags else None
             if url:
                 vault_url, name, _ = rotation.split_url(url)
                 if name.lower() == hint.name and vault_url.removeprefix("https://").split(".", 1)[0] == hint.vault:

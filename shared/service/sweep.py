@@ -16,10 +16,11 @@ from shared.adapters.logs import get_logger, log_event
 from shared.config import Settings
 from shared.core import naming
 from shared.core.codes import Code, Finding
-from shared.core.ids import ResourceRef, type_of
+from shared.core.ids import ResourceRef
 from shared.core.model import AuthKind, Intent
 from shared.core.orphans import CleanupPolicy, Orphan, OrphanState, plan_orphans, plan_releases
 from shared.core.plan import DeleteObject, Plan, PutLinker
+from shared.core.planner import tagged_ref
 from shared.core.scope import EVERYWHERE, ClusterScope
 from shared.core.verdicts import Evidence, Reason, Status, Verdict, judge, verdict_of
 from shared.service.apply import clusters_in
@@ -131,7 +132,7 @@ class Sweeper:
         cluster, actual, desired = observed.actual.info.ref, observed.actual, observed.desired
         intended = {i.linker_name for i in desired.intents}
         held = [c for c in actual.connections if naming.is_ours(c) and c.name not in intended
-                and ResourceRef(c.target_id) in desired.refused_targets]  # fmt: skip
+                and tagged_ref(c.target_id) in desired.refused_targets]  # fmt: skip
 
         def rules(left: int) -> tuple[tuple, int]:
             actions, orphans, findings = plan_orphans(cluster, actual, self.policy, run.now, left)
@@ -172,12 +173,13 @@ class Sweeper:
                 key = intent.identity.client_id.lower()
                 if key not in subjects:
                     subjects[key] = arm.federated_subjects(intent.identity.ref.id)
-        present = {t.ref.id.lower() for t in estate.targets}
-        missing = frozenset(
+        present = {t.ref for t in estate.targets}
+        tagged = {c.name: tagged_ref(c.target_id) for c in observed.actual.connections if naming.is_ours(c)}
+        missing = frozenset(  # a target is gone when the resource its owner tagged is (GET by id, once a run)
             c.target_id.lower() for c in observed.actual.connections
-            if naming.is_ours(c) and c.target_id.lower() not in present and type_of(c.target_id) in API_VERSIONS
-            and estate.remember(("target-exists", c.target_id.lower()),
-                                lambda c=c: arm.target_exists(c.target_id, type_of(c.target_id)),
+            if (ref := tagged.get(c.name)) is not None and ref not in present and ref.type in API_VERSIONS
+            and estate.remember(("target-exists", ref.id.lower()),
+                                lambda ref=ref: arm.target_exists(ref.id, ref.type),
                                 keep=lambda exists: True) is False
         )  # fmt: skip
         return Evidence(

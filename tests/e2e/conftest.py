@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import os
+import time
 
 import pytest
 from azure.mgmt.resource.resources import ResourceManagementClient
@@ -76,8 +77,35 @@ class Estate:
             if r["type"].lower() == "microsoft.servicelinker/linkers" and r["id"].lower().startswith(CLUSTER.lower())
         ]
 
+    def rolled_out(self, timeout: float = 60) -> None:
+        """Wait until every Deployment, StatefulSet and DaemonSet has rolled out its template, as a person waits for
+        `kubectl rollout status` (a real control plane's controllers take a moment; the emulated API's are instant)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            pending = [
+                (item["kind"], item["metadata"]["name"])
+                for item in _iter_objects(self.objects())
+                if item["kind"] in ROLLING and not _rolled_out(item)
+            ]
+            if not pending:
+                return
+            assert time.monotonic() < deadline, f"still rolling out after {timeout} s: {pending}"
+            time.sleep(0.2)
+
     def writes_since(self, seq: int) -> list[dict]:
         return [r for r in self.admin.requests_since(seq) if r["method"] in WRITES and r["status"] < 400]
+
+
+ROLLING = ("Deployment", "StatefulSet", "DaemonSet")
+
+
+def _rolled_out(workload: dict) -> bool:
+    status, spec = workload.get("status") or {}, workload.get("spec") or {}
+    wanted = status.get("desiredNumberScheduled", spec.get("replicas", 1))
+    updated = status.get("updatedNumberScheduled", status.get("updatedReplicas", 0))
+    available = status.get("numberAvailable", status.get("availableReplicas", 0))
+    current = status.get("observedGeneration", 0) >= workload["metadata"].get("generation", 1)
+    return current and updated == wanted and available == wanted
 
 
 def _find(objects: dict, kind: str, namespace: str, name: str) -> dict:

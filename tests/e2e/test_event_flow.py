@@ -6,6 +6,7 @@ import logging
 import random
 
 import kubernetes_validate
+import pytest
 
 from tests.conftest import CLUSTER, DATABASE, OPENAI
 from tests.e2e.conftest import CLUSTER_TAGS, OPENAI_TAGS, PASSWORD, SQL_TAGS, env_from_secrets, secret_values
@@ -17,6 +18,7 @@ def connect_sql(estate, app):
     return app.events.handle(estate.new_events())
 
 
+@pytest.mark.realkube
 def test_sql_secret_connection_end_to_end(estate, app):
     report = connect_sql(estate, app)
     assert report.ok, report.summary()
@@ -33,6 +35,7 @@ def test_sql_secret_connection_end_to_end(estate, app):
     assert env_from_secrets(estate.workload("Deployment", "web")) == []  # not named: untouched
 
 
+@pytest.mark.realkube
 def test_a_second_run_makes_zero_writes(estate, app, admin):
     connect_sql(estate, app)
     mark = admin.mark()
@@ -41,6 +44,7 @@ def test_a_second_run_makes_zero_writes(estate, app, admin):
     assert estate.writes_since(mark) == []
 
 
+@pytest.mark.realkube
 def test_openai_workload_identity_end_to_end(estate, app, admin):
     estate.tag(CLUSTER, CLUSTER_TAGS)
     estate.tag(OPENAI, OPENAI_TAGS)
@@ -86,6 +90,7 @@ def test_a_cluster_that_is_updating_is_deferred_then_converges(estate, app, admi
     assert len(estate.linkers()) == 1 and env_from_secrets(estate.workload("Deployment", "api"))
 
 
+@pytest.mark.realkube
 def test_removing_the_group_tag_reverses_the_wiring(estate, app):
     connect_sql(estate, app)
     assert len(estate.linkers()) == 1
@@ -98,6 +103,7 @@ def test_removing_the_group_tag_reverses_the_wiring(estate, app):
     assert estate.secret(secret_name) is None
 
 
+@pytest.mark.realkube
 def test_deleting_the_target_reverses_the_wiring(estate, app):
     connect_sql(estate, app)
     estate.delete(DATABASE)

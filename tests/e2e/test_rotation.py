@@ -8,9 +8,11 @@ import json
 import time
 from datetime import UTC, datetime, timedelta
 
+import jsonschema
 import pytest
 from azure.keyvault.secrets import SecretClient
 
+from shared import report as sweep_report
 from shared.core.codes import Code
 from shared.core.rotation import DIGEST_ANNOTATION, ROLLED_AT_ANNOTATION, VERSION_ANNOTATION
 from tests.conftest import CLUSTER, DATABASE, OPENAI, Admin, UserCredential, kube_call
@@ -148,6 +150,12 @@ def test_a_rotation_whose_event_never_arrives_is_not_compliant_and_the_sweep_rep
     assert {c.workload: c.rollout for c in orders.consumers} == {
         "deployment/shop/api": "Complete", "statefulset/shop/worker": "Complete"}  # fmt: skip
     assert all(c.rolled_at for c in orders.consumers)
+    document = sweep_report.to_json(after)  # the report says when each consumer last rolled onto the current secret
+    jsonschema.validate(document, sweep_report.schema())
+    [row] = [c for c in document["connections"] if "orders" in c["connection"]]
+    assert {c["workload"] for c in row["consumers"]} == {"deployment/shop/api", "statefulset/shop/worker"}
+    page = sweep_report.to_html(document)
+    assert f"deployment/shop/api: Complete, rolled {row['consumers'][0]['rolledAt']}" in page
 
 
 def test_a_new_version_without_its_consent_pushes_nothing_and_says_how_to_grant_it(wired, app, admin, vault):
@@ -232,3 +240,30 @@ def test_a_rollout_is_pending_until_it_completes_and_stuck_past_its_deadline(wir
     assert "deployment/api" in stuck.message and "has timed out progressing" in stuck.message
     [orders] = [v for v in app.sweeper.run(dry_run=True).clusters[0].verdicts if "orders" in v.connection]
     assert orders.status.value == "Error" and Code.ROLLOUT_STUCK in {r.code for r in orders.reasons}
+
+
+def test_an_estate_wired_before_versions_were_recorded_is_adopted_without_a_restart(wired, app, admin, vault):
+    """The first run after the upgrade: one re-put per secret-auth connection (same value), a baseline digest on each
+    consumer's metadata (its pods are not restarted); the next rotation then rolls each consumer once."""
+    secret = sql_secret(wired)
+    path = f"/api/v1/namespaces/shop/secrets/{secret['metadata']['name']}"
+    remove = [{"op": "remove", "path": "/metadata/annotations/" + VERSION_ANNOTATION.replace("/", "~1")}]
+    kube_call(admin, CLUSTER, "PATCH", path, remove, "application/json-patch+json")
+    digest = "/spec/template/metadata/annotations/" + DIGEST_ANNOTATION.replace("/", "~1")
+    for plural, name in (("deployments", "api"), ("statefulsets", "worker")):
+        kube_call(admin, CLUSTER, "PATCH", f"/apis/apps/v1/namespaces/shop/{plural}/{name}",
+                  [{"op": "remove", "path": digest}], "application/json-patch+json")  # fmt: skip
+    before = {n: wired.workload(k, n) for k, n in (("Deployment", "api"), ("StatefulSet", "worker"))}
+    mark = admin.mark()
+    assert app.applier.apply().ok
+    assert len(linker_puts(wired, mark)) == 1 and secret_values(sql_secret(wired))["AZURE_SQL_PASSWORD"] == PASSWORD
+    for kind, name in (("Deployment", "api"), ("StatefulSet", "worker")):
+        after = wired.workload(kind, name)
+        assert after["spec"]["template"] == before[name]["spec"]["template"]  # not restarted
+        assert after["metadata"]["annotations"][DIGEST_ANNOTATION]  # the baseline
+    rotate(vault)
+    assert app.events.handle(wired.new_events()).ok
+    for kind, name in (("Deployment", "api"), ("StatefulSet", "worker")):
+        after = wired.workload(kind, name)
+        assert DIGEST_ANNOTATION in template_annotations(after)  # rolled, once
+        assert DIGEST_ANNOTATION not in after["metadata"]["annotations"]

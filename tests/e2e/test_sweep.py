@@ -6,6 +6,7 @@ import dataclasses
 from datetime import UTC, datetime, timedelta
 
 import jsonschema
+import pytest
 
 from shared import report
 from shared.config import Settings
@@ -24,12 +25,14 @@ def wire_everything(estate, app):
     estate.tag(DATABASE, SQL_TAGS)
     estate.tag(OPENAI, OPENAI_TAGS)
     assert app.events.handle(estate.new_events()).ok
+    estate.rolled_out()  # a sweep during a rollout rightly says Pending
 
 
 def statuses(result):
     return [v.status for c in result.clusters for v in c.verdicts]
 
 
+@pytest.mark.realkube
 def test_a_compliant_estate_swept_twice_makes_zero_writes(estate, app, admin):
     wire_everything(estate, app)
     mark = admin.mark()
@@ -39,17 +42,20 @@ def test_a_compliant_estate_swept_twice_makes_zero_writes(estate, app, admin):
     assert estate.writes_since(mark) == []
 
 
+@pytest.mark.realkube
 def test_drift_is_repaired_and_reverified(estate, app, admin, cloud):
     wire_everything(estate, app)
     runtime = cloud.cloud.clusters.runtime(CLUSTER)
     api = runtime.store.get("deployments", "shop", "api")
     api["spec"]["template"]["spec"]["containers"][0].pop("envFrom")
     runtime.store.apply(api)
+    estate.rolled_out()
     result = app.sweeper.run(now=NOW)
     drifted = [v for c in result.clusters for v in c.verdicts if v.status is Status.DRIFTED]
     assert len(drifted) == 1 and drifted[0].repaired
     assert [r.code for r in drifted[0].reasons] == ["WORKLOAD_NOT_WIRED"]
     assert env_from_secrets(estate.workload("Deployment", "api"))
+    estate.rolled_out()
     assert statuses(app.sweeper.run(now=NOW)) == [Status.COMPLIANT, Status.COMPLIANT]
 
 
@@ -63,6 +69,7 @@ def test_a_deleted_secret_and_federated_credential_are_found(estate, app, cloud)
     assert {"SECRET_MISSING", "LINKER_DRIFTED"} <= codes
 
 
+@pytest.mark.realkube
 def test_orphans_are_annotated_first_then_deleted_after_the_grace_period(make_cloud, monkeypatch):
     spec = demo_spec()
     cluster = spec["subscriptions"][0]["resource_groups"][0]["clusters"][0]
@@ -141,6 +148,7 @@ def test_an_extension_in_trouble_gives_error(estate, app, admin):
     assert {r.code for v in result.clusters[0].verdicts for r in v.reasons} == {"EXTENSION_NOT_READY"}
 
 
+@pytest.mark.realkube
 def test_untagged_and_deleted_targets_give_orphaned_then_are_cleaned(estate, app):
     wire_everything(estate, app)
     estate.untag(DATABASE, "sc-group")

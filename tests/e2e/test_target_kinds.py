@@ -41,9 +41,25 @@ def test_an_ai_services_account_is_wired_with_its_own_key_names_and_judged_compl
     assert [v.status for c in result.clusters for v in c.verdicts] == [Status.COMPLIANT]
 
 
-def test_a_cognitive_services_account_is_not_an_openai_target(make_cloud):
-    """Kind CognitiveServices has no OpenAI endpoint (AZURE_COGNITIVESERVICES_ENDPOINT only): never wired as one."""
+def test_a_cognitive_services_account_is_wired_with_its_own_key_names(make_cloud):
+    """Kind CognitiveServices has no OpenAI endpoint: its own catalogue entry, AZURE_COGNITIVESERVICES_* keys
+    (how-to-integrate-cognitive-services.md), judged on them."""
     estate, app = _estate_with_account_kind(make_cloud, "CognitiveServices")
+    estate.tag(CLUSTER, CLUSTER_TAGS)
+    estate.tag(OPENAI, OPENAI_TAGS)
+    report = app.events.handle(estate.new_events())
+    assert report.ok, report.summary()
+    [secret] = env_from_secrets(estate.workload("Deployment", "web"))
+    assert set(secret_values(estate.secret(secret))) == {
+        "AZURE_COGNITIVESERVICES_ENDPOINT",
+        "AZURE_COGNITIVESERVICES_CLIENTID",
+    }
+    assert [v.status for c in app.sweeper.run(now=NOW).clusters for v in c.verdicts] == [Status.COMPLIANT]
+
+
+def test_a_cognitive_account_of_another_kind_is_not_a_target(make_cloud):
+    """Single-service kinds (TextAnalytics, ...) have no documented key table: never wired."""
+    estate, app = _estate_with_account_kind(make_cloud, "TextAnalytics")
     estate.tag(CLUSTER, CLUSTER_TAGS)
     estate.tag(OPENAI, OPENAI_TAGS)
     app.events.handle(estate.new_events())

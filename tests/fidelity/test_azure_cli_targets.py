@@ -1,7 +1,7 @@
 """`az aks connection create <target>` for every target type the real Azure CLI offers for AKS, against the local
-cloud: one connection per type, with an auth type the CLI allows for it (TARGETS.md 1.6), then `list` and one
-`list-configuration` per kind of secret source. The data services come from the scenario's shorthand keys.
-"""
+cloud: one connection per type, with an auth type the CLI allows for it (TARGETS.md 1.6), plus Key Vault's
+`--enable-csi`; then `list`, one `list-configuration` and the secrets through kubectl. The data services come from the
+scenario's shorthand keys. ~30 az invocations: about 100 s on a loaded 2-core machine."""
 
 from __future__ import annotations
 
@@ -117,12 +117,18 @@ def test_every_aks_target_command_of_the_azure_cli_connects(make_cloud, tmp_path
         expected_auth = {"--workload-identity": "userAssignedIdentity", "--secret": "secret",
                          "--service-principal": "servicePrincipalSecret"}[auth[0]]  # fmt: skip
         assert connection["authInfo"]["authType"] == expected_auth, command
-    listed, configurations, _ = together(
-        lambda: shell.az("aks", "connection", "list", "--source-id", CLUSTER),
+    csi, configurations, _ = together(
+        lambda: shell.az("aks", "connection", "create", "keyvault", "--connection", "keyvault_csi", "--source-id",
+                         CLUSTER, "--target-id", CONNECTIONS["keyvault"][0], "--enable-csi", "--client-type", "none",
+                         "--kube-namespace", "shop"),
         lambda: shell.az("aks", "connection", "list-configuration", "--id", f"{LINKERS}/postgres_flexible"),
         lambda: shell.run("aks", "get-credentials", "-g", "rg-shop", "-n", "aks-shop", "--file", str(shell.kubeconfig)),
-    )
-    assert sorted(c["name"] for c in listed) == sorted(c.replace("-", "_") for c in commands)
+    )  # fmt: skip
+    # TARGETS.md 3.9: `--enable-csi` sends resourceProperties.connectAsKubernetesCsiDriver, no auth arguments
+    assert csi["targetService"]["resourceProperties"]["connectAsKubernetesCsiDriver"] is True
+    assert csi["authInfo"]["authType"] == "userAssignedIdentity" and csi["provisioningState"] == "Succeeded"
+    listed = shell.az("aks", "connection", "list", "--source-id", CLUSTER)
+    assert sorted(c["name"] for c in listed) == sorted([*(c.replace("-", "_") for c in commands), "keyvault_csi"])
     # D-AKS: listConfigurations shows a credential as ""
     assert [(c["name"], c["value"]) for c in configurations["configurations"]] == [
         ("AZURE_POSTGRESQL_CONNECTIONSTRING", "")
@@ -132,6 +138,8 @@ def test_every_aks_target_command_of_the_azure_cli_connects(make_cloud, tmp_path
     for command in commands:
         keys = data[f"sc-{command.replace('-', '')}-secret"]
         assert set(keys) == CONNECTIONS[command][3], command
+    assert set(data["sc-keyvaultcsi-secret"]) == {"AZURE_KEYVAULT_TENANTID", "AZURE_KEYVAULT_NAME",
+                                                  "AZURE_KEYVAULT_CLIENTID"}  # fmt: skip
     pg = base64.b64decode(data["sc-postgresflexible-secret"]["AZURE_POSTGRESQL_CONNECTIONSTRING"]).decode()
     assert pg.endswith("user=app password=App-Pw-1")
     shell.report(request, started)

@@ -27,6 +27,11 @@ EVIL_CLUSTER = f"{ATTACKER_RG}/providers/Microsoft.ContainerService/managedClust
 LOOT_DB = f"{ATTACKER_RG}/providers/Microsoft.Sql/servers/sql-evil/databases/loot"
 EVIL_OPENAI = f"{ATTACKER_RG}/providers/Microsoft.CognitiveServices/accounts/oai-evil"
 PAYMENTS_DB = f"{ROOT}/rg-payments/providers/Microsoft.Sql/servers/sql-payments/databases/payments"
+# the new kinds of secret source (issue 25): keys Service Connector fetches, a user secret on a flexible server, and
+# a Key Vault connected for the CSI driver through the cluster add-on's identity
+PAYMENTS_STORAGE = f"{ROOT}/rg-payments/providers/Microsoft.Storage/storageAccounts/stpayments"
+EVIL_POSTGRES = f"{ATTACKER_RG}/providers/Microsoft.DBforPostgreSQL/flexibleServers/pg-evil"
+CENTRAL_VAULT_ID = f"{ROOT}/rg-platform/providers/Microsoft.KeyVault/vaults/kv-central"
 DEPLOYER = f"{ROOT}/rg-platform/providers/Microsoft.ManagedIdentity/userAssignedIdentities/id-deployer"
 FOREIGN_IDENTITY = (
     f"/subscriptions/{FOREIGN_SUB}/resourceGroups/rg-x/providers/Microsoft.ManagedIdentity/userAssignedIdentities/idx"
@@ -56,13 +61,25 @@ def hostile_tenant_spec() -> dict:
          "containers": [{"name": "legacy", "env": [{"name": "AZURE_OPENAI_BASE", "value": "https://own.example"}]}]},
     ]  # fmt: skip
     groups += [
-        {"name": "rg-payments", "sql_servers": [{"name": "sql-payments", "databases": [{"name": "payments"}]}]},
+        {
+            "name": "rg-payments",
+            "sql_servers": [{"name": "sql-payments", "databases": [{"name": "payments"}]}],
+            # the payments team's own storage account, connected with keys Service Connector fetches
+            "storage_accounts": [
+                {
+                    "name": "stpayments",
+                    "tags": {"sc-group": "payments", "sc-namespace": "payments", "sc-auth": "secret"},
+                }
+            ],
+        },
         {
             "name": "rg-platform",
             "identities": [{"name": "id-deployer"}],  # privileged; consents to nothing
             "key_vaults": [
                 {
                     "name": "kv-central",
+                    # the platform's vault, offered to its own clusters for the Secrets Store CSI driver
+                    "tags": {"sc-group": "platform", "sc-namespace": "platform", "sc-auth": "csi"},
                     "secrets": {
                         "payments-db-password": {"value": PAYMENTS_PASSWORD, "tags": {"sc-targets": PAYMENTS_DB}}
                     },
@@ -84,6 +101,7 @@ def hostile_tenant_spec() -> dict:
             ],
             "sql_servers": [{"name": "sql-evil", "databases": [{"name": "loot"}]}],
             "openai_accounts": [{"name": "oai-evil", "kind": "OpenAI"}],
+            "postgres_servers": [{"name": "pg-evil", "databases": ["loot"]}],
         },
     ]
     spec["subscriptions"].append(

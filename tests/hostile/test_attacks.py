@@ -20,11 +20,14 @@ from tests.conftest import CLUSTER, DATABASE, OPENAI, Admin, kube_call
 from tests.e2e.conftest import CLUSTER_TAGS, OPENAI_TAGS, SQL_TAGS, Estate, env_from_secrets
 from tests.hostile.conftest import (
     CENTRAL_VAULT,
+    CENTRAL_VAULT_ID,
     DEPLOYER,
     EVIL_CLUSTER,
     EVIL_OPENAI,
+    EVIL_POSTGRES,
     FOREIGN_IDENTITY,
     LOOT_DB,
+    PAYMENTS_STORAGE,
     SHOP_IDENTITY,
     Attacker,
     consent_findings,
@@ -87,6 +90,15 @@ ATTACKS = [
            lambda a: {EVIL_OPENAI: {"sc-group": "shop", "sc-namespace": "shop", "sc-auth": "secret",
                                     "sc-workloads": "deploy/api", **TO_SHOP}}, EVIL_OPENAI),
     Attack("group-squatting-cluster", lambda a: {EVIL_CLUSTER: {"sc-group": "shop"}}, DATABASE),
+    # a user secret on a flexible server (sc-password, the new generic tag): the vault's consent holds
+    Attack("flexible-server-keyvault-exfiltration",
+           lambda a: {EVIL_POSTGRES: {"sc-group": "shop", "sc-namespace": "mallory", "sc-database": "loot",
+                                      "sc-user": "app", "sc-password": f"{CENTRAL_VAULT}/secrets/{SECRET}",
+                                      **TO_SHOP}}, EVIL_POSTGRES),
+    # keys Service Connector would fetch with the app's listKeys: her cluster joins the storage account's group
+    Attack("fetched-keys-group-squatting", lambda a: {EVIL_CLUSTER: {"sc-group": "payments"}}, PAYMENTS_STORAGE),
+    # Key Vault for the CSI driver (the add-on identity would get Key Vault Secrets User on it): the same squat
+    Attack("csi-vault-group-squatting", lambda a: {EVIL_CLUSTER: {"sc-group": "platform"}}, CENTRAL_VAULT_ID),
 ]  # fmt: skip
 
 
@@ -101,7 +113,17 @@ def assert_contained(admin: Admin, estate: Estate) -> None:
     """Nothing outside the consents: no password leak, no linker for Mallory, no federation she asked for, the
     other namespaces untouched, and the shop's workloads carry only the shop's own connections."""
     assert leaked_secrets(admin) == []
-    assert linkers_to(admin, LOOT_DB, EVIL_OPENAI) == []
+    assert (
+        linkers_to(
+            admin,
+            LOOT_DB,
+            EVIL_OPENAI,
+            f"{EVIL_POSTGRES}/databases/loot",
+            CENTRAL_VAULT_ID,
+            *(f"{PAYMENTS_STORAGE}/{s}Services/default" for s in ("blob", "queue", "table", "file")),
+        )
+        == []
+    )
     assert [r for r in admin.state()["resources"] if "/linkers/" in r["id"] and r["id"].startswith(EVIL_CLUSTER)] == []
     assert federated_credentials(admin, DEPLOYER) == [] and federated_credentials(admin, FOREIGN_IDENTITY) == []
     shop_subjects = {r["properties"]["subject"] for r in admin.state()["resources"]

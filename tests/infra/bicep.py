@@ -306,6 +306,7 @@ _FUNCTIONS: dict[str, Callable[..., Any]] = {
     "to_lower": lambda s: _text(s).lower(),
     "to_upper": lambda s: _text(s).upper(),
     "take": _take,
+    "skip": lambda value, count: value[max(count, 0) :],
     "replace": lambda s, old, new: _text(s).replace(old, new),
     "unique_string": lambda *parts: unique_string(*map(_text, parts)),
     "guid": _guid,

@@ -141,12 +141,13 @@ def test_one_provision_puts_the_role_and_the_event_subscription_into_each_manage
     new, reused = (m.module("events")[0] for m in modules)
     # no topic in A: one is created, in a resource group of ours; B's existing topic is reused, not recreated
     assert [n for _, kind, n in modules[0].names()] == [new.deployment.resource_group]
-    assert [s for s, _, _ in new.names()] == ["newTopic", "subscriptionToFunction"]
+    assert [s for s, _, _ in new.names()] == ["newTopic", "subscriptionToFunction", "subscriptionToFunction"]
     assert modules[1].names() == [] and reused.deployment.resource_group == "Default-EventGrid"
-    assert reused.names() == [("subscriptionToFunction", "Microsoft.EventGrid/systemTopics/eventSubscriptions",
-                               "sub-b/sc-autopilot-resource-events")]  # fmt: skip
-    [(body, _)] = reused.instances("resources", "subscriptionToFunction")
-    assert reused.value(body["properties"]["deadLetterWithResourceIdentity"]) is None  # the topic lacks our identity
+    kind = "Microsoft.EventGrid/systemTopics/eventSubscriptions"
+    assert reused.names() == [("subscriptionToFunction", kind, "sub-b/sc-autopilot-resource-events"),
+                              ("subscriptionToFunction", kind, "sub-b/sc-autopilot-resource-events-2")]  # fmt: skip
+    for body, local in reused.instances("resources", "subscriptionToFunction"):  # the topic lacks our identity
+        assert reused.value(body["properties"]["deadLetterWithResourceIdentity"], local) is None
 
 
 def test_the_roles_come_first_and_the_events_only_once_asked_for():

@@ -8,17 +8,15 @@ import re
 
 import pytest
 
+from shared.core import catalogue
 from tests.infra.bicep import Template, condition_sets
 from tests.infra.test_infra_template import role_permissions
 
 WRITE = "Microsoft.Authorization/roleAssignments/write"
 DELETE = "Microsoft.Authorization/roleAssignments/delete"
-# The roles Service Connector assigns to a connection's identity on our target kinds (MicrosoftDocs azure-docs
-# articles/service-connector/concept-roles.md): Azure OpenAI and Cognitive Services; SQL gets none.
-SERVICE_CONNECTOR_ROLES = {
-    "a001fd3d-188f-4b5d-821b-7da978bf7442",  # Cognitive Services OpenAI Contributor
-    "a97b65f3-24c7-4388-baec-2e87135dc908",  # Cognitive Services User
-}
+# The roles Service Connector assigns to a connection's workload identity on the catalogue's targets (MicrosoftDocs
+# azure-docs articles/service-connector/concept-microsoft-entra-roles.md, docs/TARGETS.md): exactly these, by GUID.
+SERVICE_CONNECTOR_ROLES = {r.guid for r in catalogue.assigned_roles()}
 OWNER = "8e3af657-a8ff-443c-a75c-2fe8c4bcb635"
 USER_ACCESS_ADMINISTRATOR = "18d7d88d-d35e-4fb5-a5c3-7773c20a72d9"
 POLLS = {
@@ -143,3 +141,20 @@ def test_no_subscription_wide_secret_read_but_secrets_user_on_each_named_vault()
 def test_the_role_lets_the_long_running_operations_be_polled():
     actions, _ = role_permissions()
     assert set(actions) >= POLLS
+
+
+def test_the_app_holds_every_right_service_connector_uses_with_its_token_on_each_target():
+    """Service Connector lists a target's keys (and writes its firewall rules) with the caller's rights: each
+    catalogue entry's actions are in the operator role, exactly as the catalogue spells them."""
+    actions, _ = role_permissions()
+    assert set(catalogue.app_actions()) <= set(actions)
+    for entry in catalogue.ENTRIES:
+        assert f"{entry.tagged_type}/read" in actions, f"{entry.kind.value}: the app cannot read its tagged resource"
+
+
+def test_the_condition_admits_a_storage_role_and_refuses_a_role_no_target_uses():
+    condition = assignment()["condition"]
+    blob = "ba92f5b4-2d11-453d-a403-e96b0029c9fe"  # Storage Blob Data Contributor
+    contributor = "b24988ac-6180-42a0-ab88-20f7382dd24c"
+    assert permitted(condition, WRITE, blob, "ServicePrincipal")
+    assert not permitted(condition, WRITE, contributor, "ServicePrincipal")

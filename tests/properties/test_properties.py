@@ -13,7 +13,7 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from shared.core import naming
+from shared.core import catalogue, naming
 from shared.core.ids import ResourceRef
 from shared.core.manifests import pod_spec, read_wirings, rewire, secret_references, service_account_of
 from shared.core.model import ClusterInfo, Connection, TargetInfo, TargetKind, Wiring, WorkloadRef
@@ -238,6 +238,9 @@ def expectation(target: TargetInfo, cluster_tags: dict[str, str]) -> str:
         tags.get(t) in BROKEN[t] or (t == "sc-workloads" and "x;rm" in tags[t]) for t in checked
     ):
         return "held"
+    client = tags.get("sc-client-type")
+    if client and client not in catalogue.entry(target.kind).client_types:
+        return "held"  # a client type Service Connector does not offer for this target (TAG_INVALID)
     if "shop" not in {g.strip().lower() for g in tags["sc-group"].split(",")}:
         return "unrelated"
     if namespace_of(target) != "shop":  # the only namespace whose owner lets these targets in (planner_world)

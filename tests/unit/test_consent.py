@@ -79,7 +79,7 @@ def test_a_vault_secret_version_names_its_targets():
     url = "https://kv.vault.azure.net"
     assert consent.vault_secret_admits(url, "pw", "v1", {"sc-targets": DB.id}, DB) is None
     refused = consent.vault_secret_admits(url, "pw", "v1", None, DB)
-    assert "--vault-name kv --name pw --version v1" in refused.fix and refused.tag == "sc-sql-password"
+    assert "--vault-name kv --name pw --version v1" in refused.fix and refused.tag == "sc-password"
 
 
 def _codes(p):
@@ -302,7 +302,7 @@ def test_a_vault_secret_refuses_a_target_with_the_command_that_allows_it():
         "Key Vault secret kv-shop/pw (version v1) does not allow target orders",
         "the vault's owner runs: az keyvault secret set-attributes --vault-name kv-shop --name pw --version v1 "
         f'--tags "sc-targets={OTHER_RG},{DB.id}"',
-        "sc-sql-password",
+        "sc-password",
     )
     assert consent.vault_secret_admits(VAULT, "pw", "v1", {"SC-Targets": f"/subscriptions/{SUB}"}, DB) is None
 

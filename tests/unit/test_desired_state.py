@@ -85,7 +85,7 @@ def test_the_vault_suffixes_of_the_settings_decide_which_password_urls_are_accep
     assert desired(targets=[china]).held_targets == {DB}
     sovereign = dataclasses.replace(SETTINGS, vault_suffixes=("vault.azure.cn",))
     (intent,) = desired(targets=[china], settings=sovereign).intents
-    assert intent.sql_password_url == "https://kv-shop.vault.azure.cn/secrets/pw"
+    assert intent.password_url == "https://kv-shop.vault.azure.cn/secrets/pw"
 
 
 # -- consent ---------------------------------------------------------------------------------------------------

@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from shared.core import catalogue
 from shared.core.eventgrid import HANDLED_OPERATIONS, EventHint, Ignored, decode, parse_event
 
 SUB = "c0ffee00-0000-4000-8000-00000000d370"
@@ -83,4 +84,4 @@ def test_decode_accepts_arrays_single_events_and_rejects_oversized_payloads():
 
 def test_handled_operations_are_the_ones_the_infrastructure_filters_on():
     assert "Microsoft.Resources/tags/write" in HANDLED_OPERATIONS
-    assert len(HANDLED_OPERATIONS) == 7
+    assert len(HANDLED_OPERATIONS) == len(set(HANDLED_OPERATIONS)) == 2 + 2 * len(catalogue.TAGGED_TYPES) + 1

@@ -80,7 +80,7 @@ def test_every_drifted_field_is_named_in_order():
     (linker,) = actual.connections
     drifted = dataclasses.replace(linker, auth_type="userAssignedIdentity", client_type="java", secret_user="sa")
     result = plan(dataclasses.replace(actual, connections=(drifted,)), [SQL_TARGET])
-    assert [a.reason for a in of_type(result, PutLinker)] == ["drifted: auth, client type, sql user"]
+    assert [a.reason for a in of_type(result, PutLinker)] == ["drifted: auth, client type, user"]
 
 
 def test_an_identity_is_compared_ignoring_the_case_either_side_spells_it():

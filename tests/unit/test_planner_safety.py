@@ -117,7 +117,7 @@ def test_an_intent_carries_what_the_tags_ask():
     target = tagged(SQL_TARGET, **{"sc-client-type": "java"})
     (intent,) = desired_state(world(), [target], IDENTITIES, SETTINGS).intents
     assert (intent.cluster, intent.target, intent.target_kind, intent.namespace) == (CLUSTER, DB, target.kind, "shop")
-    assert (intent.client_type, intent.sql_user, intent.sql_password_url) == (
+    assert (intent.client_type, intent.user, intent.password_url) == (
         "java",
         "app",
         SQL_TAGS["sc-sql-password"],
@@ -170,7 +170,7 @@ def test_providers_are_registered_only_when_something_is_wanted_and_only_those_m
 @pytest.mark.parametrize(
     ("field", "value", "reason"),
     [("auth_type", "userAssignedIdentity", "drifted: auth"), ("client_type", "java", "drifted: client type"),
-     ("client_id", IDENTITY.client_id, "drifted: identity"), ("secret_user", "admin", "drifted: sql user"),
+     ("client_id", IDENTITY.client_id, "drifted: identity"), ("secret_user", "admin", "drifted: user"),
      ("provisioning_state", "Failed", "provisioning state is Failed")],
 )  # fmt: skip
 def test_a_linker_that_differs_from_the_tags_is_put_again(field, value, reason):

@@ -124,9 +124,9 @@ def test_a_deployment_rollout_is_complete_pending_or_stuck_as_its_status_says():
 
 def test_statefulsets_and_daemonsets_are_stuck_only_past_the_deadline_since_we_rolled_them():
     rolled = {rotation.ROLLED_AT_ANNOTATION: (NOW - timedelta(seconds=601)).strftime("%Y-%m-%dT%H:%M:%SZ")}
+    status = {"observedGeneration": 2, "readyReplicas": 1, "currentRevision": "worker-a", "updateRevision": "worker-b"}
     sts = {"kind": "StatefulSet", "metadata": {"name": "worker", "generation": 2, "annotations": rolled},
-           "spec": {"replicas": 1}, "status": {"observedGeneration": 2, "currentRevision": "worker-a",
-                                               "updateRevision": "worker-b"}}  # fmt: skip
+           "spec": {"replicas": 1}, "status": status}  # fmt: skip
     assert rotation.rollout_state(sts, NOW).state is rotation.Rollout.STUCK
     assert rotation.rollout_state(sts, NOW - timedelta(seconds=10)).state is rotation.Rollout.PENDING
     sts["status"]["currentRevision"] = "worker-b"

@@ -10,6 +10,7 @@ from shared.core.model import AuthKind, TargetKind, WorkloadSpec
 from shared.core.tags import (
     ClusterTags,
     SecretUrlError,
+    TargetConnection,
     TargetTags,
     declared_groups,
     parse_cluster_tags,
@@ -30,18 +31,19 @@ def test_sql_target_defaults_and_workloads():
         DB, TargetKind.SQL_DATABASE, {**SQL, "SC-Workloads": "deploy/api:app, sts/worker,cronjob/report"}
     )
     assert findings == []
-    assert tags.groups == {"shop", "billing"} and tags.namespace == "default" and tags.auth is AuthKind.SECRET
+    assert tags.groups == {"shop", "billing"} and tags.namespace == "default"
+    assert tags.connections == (TargetConnection(TargetKind.SQL_DATABASE, DB.id, AuthKind.SECRET, "python"),)
     assert tags.workloads == (
         WorkloadSpec("CronJob", "report"),
         WorkloadSpec("Deployment", "api", "app"),
         WorkloadSpec("StatefulSet", "worker"),
     )
-    assert tags.client_type == "python" and tags.sql_password_url == URL
+    assert tags.user == "app" and tags.password_url == URL
 
 
 def test_openai_defaults_to_workload_identity():
-    tags, _ = parse_target_tags(OPENAI, TargetKind.OPENAI, {"sc-group": "shop", "sc-client-type": "SPRINGBOOT"})
-    assert tags.auth is AuthKind.WORKLOAD_IDENTITY and tags.client_type == "springBoot"
+    tags, _ = parse_target_tags(OPENAI, TargetKind.OPENAI, {"sc-group": "shop", "sc-client-type": "DOTNET"})
+    assert tags.connections == (TargetConnection(TargetKind.OPENAI, OPENAI.id, AuthKind.WORKLOAD_IDENTITY, "dotnet"),)
 
 
 @pytest.mark.parametrize(
@@ -114,7 +116,7 @@ def test_key_vault_url_with_version_and_a_sovereign_suffix():
     tags, findings = parse_target_tags(
         DB, TargetKind.SQL_DATABASE, {**SQL, "sc-sql-password": url}, vault_suffixes=("vault.azure.cn",)
     )
-    assert findings == [] and tags.sql_password_url == url
+    assert findings == [] and tags.password_url == url
     _, findings = parse_target_tags(DB, TargetKind.SQL_DATABASE, {**SQL, "sc-sql-password": url})
     assert [f.tag for f in findings] == ["sc-sql-password"]
 
@@ -123,9 +125,9 @@ def test_sql_credentials_are_only_required_for_secret_auth():
     tags, findings = parse_target_tags(
         DB, TargetKind.SQL_DATABASE, {"sc-group": "shop", "sc-auth": "Workload-Identity"}
     )
-    assert findings == [] and tags.auth is AuthKind.WORKLOAD_IDENTITY and tags.sql_password_url is None
+    assert findings == [] and tags.connections[0].auth is AuthKind.WORKLOAD_IDENTITY and tags.password_url is None
     _, findings = parse_target_tags(DB, TargetKind.SQL_DATABASE, {"sc-group": "shop"})
-    assert {f.tag for f in findings} == {"sc-sql-user", "sc-sql-password"}
+    assert {f.tag for f in findings} == {"sc-user", "sc-password"}
 
 
 def test_the_finding_names_the_resource_the_tag_and_the_fix_without_echoing_a_password():
@@ -192,13 +194,22 @@ LONG = "deploy/!" + "a" * 73  # 81 characters: shown as its first 80 and an elli
         ("sc-workloads", LONG[:80], repr(LONG[:80]) + " has an invalid workload or container name", K8S_NAMES),
         ("sc-workloads", ",".join(f"deploy/w{i}" for i in range(21)), "names 21 workloads; at most 20",
          "split the target or the group"),
-        ("sc-auth", " Password ", "'password' is not an auth type", "use workload-identity or secret"),
+        ("sc-auth", " Password ", "'password' is not an auth type", "use one of secret, workload-identity, csi"),
+        ("sc-auth", "csi", "Azure SQL Database does not allow csi for an AKS source",
+         "use one of secret, workload-identity"),
         ("sc-client-type", "cobol", "'cobol' is not a Service Connector client type",
-         "use one of none, dotnet, java, python, go, php, ruby, django, nodejs, springBoot"),
-        ("sc-sql-user", "", "missing or not a SQL user name",
+         "use one of none, dotnet, java, python, go, php, ruby, django, nodejs, springBoot, kafka-springBoot"),
+        ("sc-client-type", "kafka-springBoot", "Azure SQL Database has no client type kafka-springBoot",
+         "use one of dotnet, java, python, nodejs, go, php, ruby, django, springBoot, none"),
+        ("sc-sql-user", "", "missing or not a user name",
          "set sc-sql-user to the database user the app logs in as"),
-        ("sc-sql-user", "1app", "missing or not a SQL user name",
+        ("sc-sql-user", "1app", "missing or not a user name",
          "set sc-sql-user to the database user the app logs in as"),
+        ("sc-user", "someone-else", "sc-user and its alias sc-sql-user disagree", "keep only sc-user"),
+        ("sc-database", "orders", "Azure SQL Database takes no database",
+         "remove sc-database: the connection is to the whole resource"),
+        ("sc-service", "blob", "Azure SQL Database has no services to choose",
+         "remove sc-service: it is for storage accounts"),
         ("sc-sql-password", "hunter2", "must be a Key Vault secret URL, never a password", VAULT_FIX),
     ],
 )  # fmt: skip
@@ -250,17 +261,18 @@ def test_valid_target_tags_parse_whole():
         paused=False,
         namespace="shop",
         workloads=(WorkloadSpec("Deployment", "api"), WorkloadSpec("Deployment", "api", "0")),
-        auth=AuthKind.SECRET,
-        client_type="java",
-        sql_user="app",
-        sql_password_url=URL,
+        connections=(TargetConnection(TargetKind.SQL_DATABASE, DB.id, AuthKind.SECRET, "java"),),
+        user="app",
+        password_url=URL,
+        password_tag="sc-sql-password",
     )
 
 
 def test_an_openai_account_with_secret_auth_needs_no_sql_credentials():
     tags, findings = parse_target_tags(OPENAI, TargetKind.OPENAI, {"sc-group": "shop", "sc-auth": "secret"})
     assert findings == []
-    assert tags == TargetTags(frozenset({"shop"}), False, "default", (), AuthKind.SECRET, "python", None, None)
+    wanted = (TargetConnection(TargetKind.OPENAI, OPENAI.id, AuthKind.SECRET, "python"),)
+    assert tags == TargetTags(frozenset({"shop"}), False, "default", (), wanted, None, None)
 
 
 def test_twenty_workloads_are_allowed_and_names_up_to_253_characters():
@@ -273,7 +285,8 @@ def test_twenty_workloads_are_allowed_and_names_up_to_253_characters():
 def test_a_target_without_tags_asks_for_nothing_but_still_parses():
     tags, findings = parse_target_tags(OPENAI, TargetKind.OPENAI, {})
     assert findings == []
-    assert tags == TargetTags(frozenset(), False, "default", (), AuthKind.WORKLOAD_IDENTITY, "python", None, None)
+    wanted = (TargetConnection(TargetKind.OPENAI, OPENAI.id, AuthKind.WORKLOAD_IDENTITY, "python"),)
+    assert tags == TargetTags(frozenset(), False, "default", (), wanted, None, None)
 
 
 def test_a_paused_target_keeps_what_is_valid_and_falls_back_for_the_rest():
@@ -283,13 +296,14 @@ def test_a_paused_target_keeps_what_is_valid_and_falls_back_for_the_rest():
          "sc-client-type": "cobol", "sc-auth": "x", "sc-sql-user": "app", "sc-sql-password": URL},
     )  # fmt: skip
     assert [f.tag for f in findings] == ["sc-workloads", "sc-auth", "sc-client-type"]
-    assert tags == TargetTags(frozenset({"shop"}), True, "default", (), AuthKind.SECRET, "python", "app", URL)
+    wanted = (TargetConnection(TargetKind.SQL_DATABASE, DB.id, AuthKind.SECRET, "python"),)
+    assert tags == TargetTags(frozenset({"shop"}), True, "default", (), wanted, "app", URL, "sc-sql-password")
 
 
 def test_a_paused_sql_target_without_credentials_keeps_them_empty():
     tags, findings = parse_target_tags(DB, TargetKind.SQL_DATABASE, {"sc-pause": "true"})
-    assert [f.tag for f in findings] == ["sc-sql-user", "sc-sql-password"]
-    assert (tags.paused, tags.sql_user, tags.sql_password_url) == (True, "", "")
+    assert [f.tag for f in findings] == ["sc-user", "sc-password"]
+    assert (tags.paused, tags.user, tags.password_url) == (True, None, None)
 
 
 def test_a_paused_cluster_with_a_bad_identity_is_kept_paused_without_one():

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import functools
 from collections.abc import Callable, Iterable
+from dataclasses import replace
 from typing import TypeVar
 
 from azure.mgmt.containerservice.models import ManagedCluster
@@ -14,6 +15,7 @@ from azure.mgmt.servicelinker.models import LinkerResource
 from shared.adapters.azure.clients import AzureClients
 from shared.adapters.azure.errors import AZURE_ERRORS, is_absent, read_failed, with_retries
 from shared.adapters.errors import ReadError
+from shared.core import catalogue
 from shared.core.codes import ReadFailure
 from shared.core.ids import ResourceRef
 from shared.core.model import ClusterInfo, Connection, IdentityInfo, TaggedResource
@@ -21,10 +23,8 @@ from shared.core.model import ClusterInfo, Connection, IdentityInfo, TaggedResou
 GROUP_TAG = "sc-group"
 T = TypeVar("T")
 _NO_ABSENT: object = object()  # for reads where even a 404 is a failure (a listing, a provider, a POST)
-API_VERSIONS = {
-    "microsoft.sql/servers/databases": "2023-08-01",
-    "microsoft.cognitiveservices/accounts": "2024-10-01",
-}
+API_VERSIONS = {e.tagged_type.lower(): e.api_version for e in catalogue.ENTRIES}  # GET of a tagged resource
+COSMOS_ACCOUNT_TYPE = "microsoft.documentdb/databaseaccounts"
 
 
 class Arm:
@@ -58,7 +58,19 @@ class Arm:
         resources = self.clients.resources(subscription_id).resources
         listing = self._listing("tag listing", f"/subscriptions/{subscription_id}",
                                 lambda: resources.list(filter=f"tagName eq '{GROUP_TAG}'"))  # fmt: skip
-        return [_tagged(r) for r in listing]
+        return [self._with_capabilities(_tagged(r)) for r in listing]
+
+    def _with_capabilities(self, resource: TaggedResource) -> TaggedResource:
+        """A Cosmos DB account's API is in its properties, which a listing leaves out: one GET per tagged
+        NoSQL-kind account (kind MongoDB says its API already). A failed GET fails the listing (never a guess)."""
+        if resource.type != COSMOS_ACCOUNT_TYPE or resource.kind.lower() == "mongodb":
+            return resource
+        resources = self.clients.resources(ResourceRef.parse(resource.id).subscription_id).resources
+        found = self._read("Cosmos DB account", resource.id, lambda: resources.get_by_id(
+            resource.id, api_version=API_VERSIONS[COSMOS_ACCOUNT_TYPE]), absent=_NO_ABSENT)  # fmt: skip
+        capabilities = (found.properties or {}).get("capabilities") or []
+        names = tuple(str(c.get("name", "")) for c in capabilities if isinstance(c, dict))
+        return replace(resource, capabilities=names)
 
     def list_clusters(self, subscription_id: str) -> list[ClusterInfo]:
         """Every AKS cluster of a subscription: one paged call instead of a GET per cluster."""
@@ -124,8 +136,11 @@ class Arm:
         return [_connection(lk) for lk in self._listing("linker listing", cluster_id, lambda: linkers.list(cluster_id))]
 
     def has_linker_to(self, cluster_id: str, target_id: str) -> bool:
-        """Whether any linker on the cluster points at the target (ours or not: the planner decides)."""
-        return any(c.target_id.lower() == target_id.lower() for c in self.list_linkers(cluster_id))
+        """Whether any linker on the cluster points at the resource or below it (a storage account's blob service,
+        a server's database), ours or not: the planner decides."""
+        wanted = target_id.lower().rstrip("/")
+        return any(c.target_id.lower() == wanted or c.target_id.lower().startswith(wanted + "/")
+                   for c in self.list_linkers(cluster_id))  # fmt: skip
 
     def put_linker(self, cluster_id: str, name: str, body: dict) -> str:
         """Create or replace a linker and wait for its LRO (Accepted -> Succeeded | Failed); its final state."""
@@ -173,6 +188,7 @@ def _cluster_info(found: ManagedCluster) -> ClusterInfo:
 
 def _connection(linker: LinkerResource) -> Connection:
     auth = linker.auth_info
+    properties = linker.target_service and getattr(linker.target_service, "resource_properties", None)
     return Connection(
         name=linker.name,
         target_id=(linker.target_service.id if linker.target_service else "") or "",
@@ -182,4 +198,5 @@ def _connection(linker: LinkerResource) -> Connection:
         provisioning_state=linker.provisioning_state or "Unknown",
         client_id=getattr(auth, "client_id", None),
         secret_user=getattr(auth, "name", None),
+        csi=bool(getattr(properties, "connect_as_kubernetes_csi_driver", False)),
     )

@@ -12,12 +12,16 @@ from shared.adapters.errors import ReadError
 from shared.core.codes import ReadFailure
 
 RETRY_AFTER_CAP_SECONDS = 30.0
+# kube-apiserver's whole answer to a JSON patch that does not apply (a failed `test`, a path gone): 422 Invalid with
+# no details (apimachinery NewGenericServerResponse). Our patches are computed from a fresh read and guarded by a
+# `test` on resourceVersion, so it means the object changed since: a conflict (seen against v1.37.2, docs/FACTS.md).
+PATCH_DID_NOT_APPLY = "the server rejected our request due to an error in our request"
 
 
 class KubeFailureKind(Enum):
     THROTTLED = "throttled"  # 429
     TRANSIENT = "transient"  # 5xx, a dropped connection, a timeout (the server may have acted)
-    CONFLICT = "conflict"  # 409, or a failed JSON-patch test (422 mentioning the test): re-read and try again
+    CONFLICT = "conflict"  # 409, or a JSON patch that no longer applies (422, see PATCH_DID_NOT_APPLY): re-read, retry
     FORBIDDEN = "forbidden"  # 401/403: an operator must grant a right
     NOT_FOUND = "not_found"
     INVALID = "invalid"  # 400/422: our request is wrong
@@ -53,7 +57,7 @@ def classify(error: BaseException) -> KubeFailure:
     if status == 404:
         return KubeFailure(KubeFailureKind.NOT_FOUND, status, "NotFound")
     lowered = body.lower()
-    if status == 409 or (status == 422 and ("test" in lowered or "resourceversion" in lowered)):
+    if status == 409 or (status == 422 and (PATCH_DID_NOT_APPLY in lowered or "resourceversion" in lowered)):
         return KubeFailure(KubeFailureKind.CONFLICT, status, "Conflict")
     if status is None or status >= 500 or status == 408:
         return KubeFailure(KubeFailureKind.TRANSIENT, status, error.reason or "ServerError", _retry_after(error))
