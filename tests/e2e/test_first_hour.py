@@ -16,8 +16,10 @@ from shared.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE
 from tests.conftest import CLUSTER, DATABASE, SUB, demo_spec
 from tests.e2e.conftest import SQL_TAGS
 
-# A fresh Python loads the SDKs in ~1-3 s on a loaded 2-core machine; what must not happen is the minute of retries.
-DEADLINE_SECONDS = 10.0
+# Measured alone (load ~25 on 2 cores): no credential 3.0 s, ARM refused 2.8 s, a Kubernetes API refused 6.1 s;
+# beside the rest of the suite they take up to ~2.5x that. What must never come back is the 31 s / 79 s of retries
+# before issue 24, so the deadline is generous for load and still far below those.
+DEADLINE_SECONDS = 20.0
 
 
 def cli(*argv: str, env: dict[str, str] | None = None) -> tuple[subprocess.CompletedProcess, float]:
@@ -76,7 +78,7 @@ def test_a_managed_identity_endpoint_that_refuses_is_named_not_called_a_missing_
     assert done.returncode == EXIT_FAILED and done.stderr.count("\n") == 1, done.stderr
     assert done.stderr.startswith(f"sc-autopilot: cannot reach the managed identity endpoint 127.0.0.1:{port}")
     print(f"\n{elapsed:.1f}s")  # azure-identity retries its endpoint itself (3 tries, by design): ~5-9 s under load
-    assert elapsed < 2 * DEADLINE_SECONDS, elapsed
+    assert elapsed < DEADLINE_SECONDS, elapsed
 
 
 def test_filters_and_inputs_that_match_nothing_exit_2(estate, admin, tmp_path):
