@@ -2,7 +2,8 @@
 
     Application(settings)            everything, wired once (one per process in the Functions: `application()`)
       .reconciler                    the one reconciler (shared.service.reconciler)
-      .runs                          makes each invocation's Run: its budgets, caches, dry-run (shared.service.run)
+      .runs                          makes each invocation's Run: its budgets (app-wide in the storage account when
+                                     there is one), caches, dry-run (shared.service.run)
       .events                        driver: events and the delayed queue (route -> reconcile)
       .applier                       driver: the CLI's plan and apply
       .sweeper                       driver: the sweep (judge -> reconcile -> orphans)
@@ -20,8 +21,9 @@ from azure.core.credentials import TokenCredential
 from shared.adapters.azure.arm import Arm
 from shared.adapters.azure.clients import AzureClients
 from shared.adapters.azure.keyvault import KeyVault
+from shared.adapters.budgets import BlobCounters
 from shared.adapters.kube.client import KubeClients
-from shared.config import Settings
+from shared.config import ConfigError, Settings, StorageSettings
 from shared.core.planner import PlannerSettings
 from shared.service.apply import ApplyDriver
 from shared.service.events import EventDriver
@@ -35,8 +37,13 @@ from shared.service.wiring import WireDriver
 
 
 class Application:
-    def __init__(self, settings: Settings, credential: TokenCredential | None = None):
+    def __init__(
+        self, settings: Settings, credential: TokenCredential | None = None, storage: StorageSettings | None = None
+    ):
+        """`storage`: the app's storage account for the app-wide budgets; by default AzureWebJobsStorage when it is
+        set (the Functions always have it), else the budgets count this process only (`runs.app_wide`)."""
         self.settings = settings
+        storage = storage or _storage()
         clients = AzureClients(settings, credential)
         self.arm = arm = Arm(clients)
         kube = KubeClients(clients)
@@ -49,11 +56,18 @@ class Application:
             settings.gitops_wiring, timedelta(days=settings.secret_expiry_warning_days),
         )  # fmt: skip
         self.reconciler = Reconciler(self.inventory, executor, planner)
-        self.runs = Runs(settings)
+        self.runs = Runs(settings, counters=BlobCounters.from_settings(storage) if storage else None)
         self.events = EventDriver(settings, self.inventory, Router(arm), self.reconciler, self.runs, planner)
         self.applier = ApplyDriver(self.inventory, self.reconciler, self.runs)
         self.sweeper = Sweeper(settings, arm, self.inventory, self.reconciler, self.runs)
         self.wiring = WireDriver(settings, self.inventory, kube, self.reconciler, self.runs, planner)
+
+
+def _storage() -> StorageSettings | None:
+    try:
+        return StorageSettings.from_env()
+    except ConfigError:  # not configured: a CLI on a workstation
+        return None
 
 
 @functools.cache

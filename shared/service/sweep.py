@@ -63,11 +63,13 @@ class Sweeper:
 
     def run_one(
         self, cluster: ResourceRef, dry_run: bool, now: datetime | None = None, estate: Estate | None = None,
-        validate_budget: int | None = None,
+        validate_budget: int | None = None, sweep_run: str | None = None,
     ) -> SweepResult:  # fmt: skip
-        """One cluster, as a queue-triggered invocation sweeps it (with the run's estate snapshot if given)."""
+        """One cluster, as a queue-triggered invocation sweeps it (with the run's estate snapshot if given);
+        `sweep_run`: the fanned-out run it belongs to, whose orphan cap all its invocations share."""
         estate = estate or self.inventory.estate()
-        run = self.runs.new(estate, dry_run=dry_run, validate_budget=validate_budget, now=now or datetime.now(UTC))
+        run = self.runs.new(estate, dry_run=dry_run, validate_budget=validate_budget, now=now or datetime.now(UTC),
+                            sweep_run=sweep_run)  # fmt: skip
         [sight] = self.reconciler.look_all([cluster], run)
         result = SweepResult(run.now, run.dry_run, failures=[f.finding() for f in estate.failures])
         result.clusters.append(self.sweep_cluster(sight, run))
