@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import copy
 import html
-import json
 import subprocess
 from datetime import UTC, datetime
 from pathlib import Path
@@ -17,7 +16,7 @@ from shared import report
 from shared.config import Settings
 from shared.container import Application
 from shared.core.verdicts import Status
-from tests.conftest import AKS_AUDIENCE, CLUSTER, DATABASE, OPENAI, Admin, demo_spec
+from tests.conftest import CLUSTER, DATABASE, OPENAI, Admin, demo_spec, kube_call
 from tests.e2e.conftest import CLUSTER_TAGS, OPENAI_TAGS, SQL_TAGS, Estate, env_from_secrets
 
 OPERATIONS = (Path(__file__).resolve().parents[2] / "docs" / "operations.md").read_text()
@@ -39,27 +38,13 @@ def deployment(name: str, containers: list[dict], **meta: dict) -> dict:
     }  # fmt: skip
 
 
-def person_call(admin, method: str, path: str, body: object, content_type: str) -> dict:
-    """A person (platform-admin) calling the cluster's Kubernetes API where its kubeconfig points: the emulated API
-    or the real control plane (`realkube` tests run on both)."""
-    [cluster] = [c for c in admin.state()["resources"] if c["id"].lower() == CLUSTER.lower()]
-    server = yaml.safe_load(admin.cloud.cloud.clusters.kubeconfig_for(cluster))["clusters"][0]["cluster"]["server"]
-    response = admin.session.request(
-        method, f"{server}{path}", data=json.dumps(body),
-        headers={"Authorization": f"Bearer {admin.token('platform-admin', AKS_AUDIENCE)}",
-                 "Content-Type": content_type},
-    )  # fmt: skip
-    response.raise_for_status()
-    return response.json()
-
-
 def server_side_apply(admin, manifest: dict, manager: str) -> dict:
     """As Flux's kustomize-controller, Argo CD (ServerSideApply=true) or helm-controller apply: server-side apply
     with force under the tool's field manager."""
     meta = manifest["metadata"]
     path = (f"/apis/apps/v1/namespaces/{meta['namespace']}/deployments/{meta['name']}"
             f"?fieldManager={manager}&force=true")  # fmt: skip
-    return person_call(admin, "PATCH", path, manifest, "application/apply-patch+yaml")
+    return kube_call(admin, CLUSTER, "PATCH", path, manifest, "application/apply-patch+yaml")
 
 
 def flux_apply(admin, source: Path) -> None:
@@ -281,8 +266,8 @@ def test_wire_timer_wires_a_workload_deployed_after_its_connection_with_kubernet
     app.events.handle(estate.new_events())  # infrastructure first: the connections exist, api and web do not yet
     secret = env_from_secrets(estate.workload("StatefulSet", "worker"))[0]
     # the team deploys api (a plain pipeline) and web (Flux) minutes later: no Azure event says so
-    person_call(admin, "POST", "/apis/apps/v1/namespaces/shop/deployments",
-                deployment("api", [{"name": "api", "image": IMAGE}]), "application/json")  # fmt: skip
+    kube_call(admin, CLUSTER, "POST", "/apis/apps/v1/namespaces/shop/deployments",
+              deployment("api", [{"name": "api", "image": IMAGE}]), "application/json")  # fmt: skip
     web = deployment("web", [{"name": "web", "image": IMAGE}], labels=dict(FLUX_LABELS))
     server_side_apply(admin, web, "kustomize-controller")
     wire_timer = indexed_functions()["wire_timer"].get_user_function()
