@@ -80,8 +80,8 @@ class ArmService:
         raise arm_error(404, "InvalidResourceType", f"No route for '{request.path}'.")
 
     # -- RBAC ------------------------------------------------------------------------------------------
-    def _authorize(self, identity: Identity, action: str, scope: str) -> None:
-        if not identity.allowed(action, scope):
+    def _authorize(self, identity: Identity, action: str, scope: str, attributes: dict | None = None) -> None:
+        if not identity.allowed(action, scope, attributes=attributes):
             raise authorization_failed(identity.principal, action, scope)
 
     # -- resources -------------------------------------------------------------------------------------
@@ -91,7 +91,7 @@ class ArmService:
         if verb is None:
             raise arm_error(405, "MethodNotAllowed", f"The method '{request.method}' is not allowed.")
         rbac_type = "Microsoft.Resources/subscriptions/resourceGroups" if type_key == rt.RESOURCE_GROUP else path.type
-        self._authorize(identity, f"{rbac_type}/{verb}", path.id)
+        self._authorize(identity, f"{rbac_type}/{verb}", path.id, self._condition_attributes(request, path))
         if type_key == rt.LINKER:
             return self.linkers.handle(request, path, identity)
         if type_key == rt.TAGS:
@@ -105,6 +105,14 @@ class ArmService:
         if request.method == "DELETE":
             return self._delete(request, path, identity)
         return self._write(request, path, identity)
+
+    def _condition_attributes(self, request: Request, path: ArmPath) -> dict | None:
+        """What an ABAC condition tests on a role assignment: the request's (write) or the existing one's (delete)."""
+        if path.type.lower() != rt.ROLE_ASSIGNMENT or request.method not in ("PUT", "DELETE"):
+            return None
+        source = (request.json() or {}) if request.method == "PUT" else (self.store.get(path.id) or {})
+        props = source.get("properties") or {}
+        return {"RoleDefinitionId": props.get("roleDefinitionId", ""), "PrincipalType": props.get("principalType", "")}
 
     def _existing(self, path: ArmPath) -> dict:
         resource = self.store.get(path.id)

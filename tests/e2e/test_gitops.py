@@ -9,6 +9,7 @@ import subprocess
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
 import yaml
 
 from shared import report
@@ -81,6 +82,7 @@ def gitops_findings(document: dict) -> list[dict]:
     return [f for f in document["findings"] if f["code"] == "GITOPS_MANAGED"]
 
 
+@pytest.mark.realkube
 def test_every_write_of_ours_is_owned_by_sc_autopilot(estate, app):
     estate.tag(CLUSTER, CLUSTER_TAGS)
     estate.tag(DATABASE, SQL_TAGS)
@@ -172,6 +174,7 @@ def test_argo_cd_and_helm_workloads_get_plain_lines_and_values_that_make_them_co
     assert web_now["spec"]["template"]["spec"]["serviceAccountName"].startswith("sc-account-")
 
 
+@pytest.mark.realkube
 def test_patch_mode_wiring_survives_a_flux_reapply_of_a_manifest_that_does_not_declare_it(
     make_cloud, monkeypatch, tmp_path
 ):
