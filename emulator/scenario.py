@@ -143,6 +143,7 @@ def _resource_group(cloud: Cloud, subscription_id: str, spec: dict) -> None:
         for node_resource in managedclusters.node_resources(cluster):
             cloud.arm.put(node_resource)
         cloud.clusters.load(cluster, item.get("kubernetes") or {})
+        cloud.clusters.ensure(cluster).server = item.get("api_server")
     for item in spec.get("sql_servers") or []:
         server_id = f"{rg_id}/providers/Microsoft.Sql/servers/{item['name']}"
         put(rt.SQL_SERVER, server_id, item, properties={"administratorLogin": item.get("admin_login", "sqladmin")})

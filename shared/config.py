@@ -46,6 +46,7 @@ class Settings:
     http_timeout_seconds: float = 60.0  # connect and read timeout of every ARM, Key Vault and Kubernetes call
     retry_base_seconds: float = 1.0  # first backoff of the retry policies (then doubling; Retry-After wins)
     managed_identity_client_id: str | None = None
+    retry_refused: bool = True  # a Kubernetes connection refused is retried; the CLI (not watch) fails it at once
     watch_port: int = 7071  # sc-autopilot watch listens here (the Functions host port; make emulator delivers)
     gitops_wiring: GitOpsWiring = GitOpsWiring.SUGGEST  # SC_GITOPS_WIRING: suggest (commit this) or patch
     revert_window_hours: float = 24.0  # SC_REVERT_WINDOW_HOURS: two reverts of our wiring within it stop re-patching

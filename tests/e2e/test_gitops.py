@@ -98,6 +98,7 @@ def test_every_write_of_ours_is_owned_by_sc_autopilot(estate, app):
         assert all("f:envFrom" in fields for fields in containers.values()), (kind, name)
 
 
+@pytest.mark.realkube
 def test_a_flux_workload_is_left_alone_and_its_kustomize_patch_makes_it_compliant(make_cloud, tmp_path):
     admin = Admin(make_cloud(without(demo_spec(), "api")))
     estate, app = Estate(admin), Application(Settings.from_env())
@@ -144,6 +145,7 @@ def test_a_flux_workload_is_left_alone_and_its_kustomize_patch_makes_it_complian
     assert estate.writes_since(mark) == []
 
 
+@pytest.mark.realkube
 def test_argo_cd_and_helm_workloads_get_plain_lines_and_values_that_make_them_compliant(make_cloud):
     admin = Admin(make_cloud(without(demo_spec(), "api", "web")))
     estate, app = Estate(admin), Application(Settings.from_env())
@@ -211,6 +213,7 @@ def helm_chart(name: str, values: dict, labels: dict) -> dict:
     return manifest
 
 
+@pytest.mark.realkube
 def test_a_pipeline_that_keeps_reverting_the_wiring_gets_one_repatch_then_wiring_reverted(make_cloud):
     admin = Admin(make_cloud(without(demo_spec(), "api")))
     estate, app = Estate(admin), Application(Settings.from_env())

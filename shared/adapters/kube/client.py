@@ -95,6 +95,7 @@ class KubeClients:
         api_client = k8s.ApiClient(config)
         api_client.request_timeout = self.azure.settings.http_timeout_seconds  # read by KubeApi on every call
         api_client.retry_base_seconds = self.azure.settings.retry_base_seconds / 2  # likewise
+        api_client.retry_refused = self.azure.settings.retry_refused  # likewise
         return api_client
 
 
