@@ -62,9 +62,11 @@ def sweep_cluster(message: func.QueueMessage) -> None:
     validations = max(1, app.settings.validate_budget // max(1, len(manifest["clusters"])))
     estate = run_estate(body["run"])
     result = app.sweeper.run_one(ResourceRef.parse(body["cluster"]), dry_run=manifest["dryRun"], estate=estate,
-                                 validate_budget=validations)  # fmt: skip
+                                 validate_budget=validations, sweep_run=body["run"])  # fmt: skip
     store.record(body["run"], int(body["index"]), fragment(result.clusters[0]))
     path = store.assemble_if_complete(body["run"])
+    if path and app.index is not None and not (estate and estate.failures):
+        app.index.mark_built()  # every cluster of the run has re-synced its holdings
     if path:
         summary = store.report(path)["summary"]
         log.info("sweep %s complete: %s; report at %s", body["run"], json.dumps(summary, sort_keys=True), path)

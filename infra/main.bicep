@@ -41,8 +41,8 @@ param orphanGraceHours int = 24
 @minValue(0)
 param revertWindowHours int = 24
 param maxDeletionsPerRun int = 20
-@description('Removal circuit breaker: a run that would remove (un-wire, delete) more than this holds all its removals.')
-param maxRemovalsPerRun int = 20
+@description('Removal circuit breaker: removals (un-wirings, deletions) the whole app may make in any sliding hour, counted in its storage account; more are held (REMOVALS_HELD) until released with `sc-autopilot apply --max-removals N`.')
+param maxRemovalsPerHour int = 20
 param validateBudget int = 50
 
 @description('Clusters reconciled or swept at once per run; ARM calls are paced on its rate-limit headers.')
@@ -86,6 +86,7 @@ var systemTopicName = 'egst-${nameStem}-${suffix}'
 
 var deploymentContainer = 'app-package'
 var reportsContainer = 'sc-reports'
+var stateContainer = 'sc-state' // the app-wide budget counters (shared/adapters/budgets.py)
 var deadLetterContainer = 'eventgrid-deadletter'
 var storageBlobDataOwner = 'b7e6dc6d-f1e8-4753-8033-0f276bb0955b'
 var storageQueueDataContributor = '974c5e8b-45b9-4653-ba55-5f855dd0fb88'
@@ -129,7 +130,7 @@ resource blobs 'Microsoft.Storage/storageAccounts/blobServices@2023-05-01' = {
 }
 
 resource containers 'Microsoft.Storage/storageAccounts/blobServices/containers@2023-05-01' = [
-  for name in [deploymentContainer, reportsContainer, deadLetterContainer]: {
+  for name in [deploymentContainer, reportsContainer, stateContainer, deadLetterContainer]: {
     parent: blobs
     name: name
     properties: { publicAccess: 'None' }
@@ -263,7 +264,7 @@ resource app 'Microsoft.Web/sites@2024-04-01' = {
         { name: 'SC_ORPHAN_GRACE_HOURS', value: string(orphanGraceHours) }
         { name: 'SC_REVERT_WINDOW_HOURS', value: string(revertWindowHours) }
         { name: 'SC_MAX_DELETIONS_PER_RUN', value: string(maxDeletionsPerRun) }
-        { name: 'SC_MAX_REMOVALS_PER_RUN', value: string(maxRemovalsPerRun) }
+        { name: 'SC_MAX_REMOVALS_PER_HOUR', value: string(maxRemovalsPerHour) }
         { name: 'SC_SECRET_EXPIRY_WARNING_DAYS', value: string(secretExpiryWarningDays) }
         { name: 'SC_MAX_ROLLOUTS_PER_RUN', value: string(maxRolloutsPerRun) }
         { name: 'SC_VALIDATE_BUDGET', value: string(validateBudget) }

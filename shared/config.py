@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 from collections.abc import Mapping
@@ -12,7 +13,11 @@ from croniter import croniter
 from shared.core.gitops import GitOpsWiring
 from shared.core.planner import DEFAULT_PROTECTED_NAMESPACES
 
+log = logging.getLogger("sc_autopilot.config")
 CLEANUP_MODES = ("report", "delete")
+# Former names still read, with a warning, so an upgrade does not silently drop a cap; the infrastructure sets only
+# their successors.
+DEPRECATED_SETTINGS = {"SC_MAX_REMOVALS_PER_RUN": "SC_MAX_REMOVALS_PER_HOUR"}
 _GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 
 
@@ -33,7 +38,8 @@ class Settings:
     orphan_grace_hours: float = 24.0
     cleanup_mode: str = "report"
     max_deletions_per_run: int = 20
-    max_removals_per_run: int = 20  # the removal circuit breaker: more in one run and all its removals are held
+    # the removal circuit breaker: removals the whole app may make in any sliding hour; more are held
+    max_removals_per_hour: int = 20
     max_rollouts_per_run: int = 50  # consumers rolled onto changed secret content per run; the rest are requeued
     secret_expiry_warning_days: float = 14.0  # SECRET_NEAR_EXPIRY this long before a Key Vault version's exp
     validate_budget: int = 50
@@ -41,6 +47,7 @@ class Settings:
     http_timeout_seconds: float = 60.0  # connect and read timeout of every ARM, Key Vault and Kubernetes call
     retry_base_seconds: float = 1.0  # first backoff of the retry policies (then doubling; Retry-After wins)
     managed_identity_client_id: str | None = None
+    retry_refused: bool = True  # a Kubernetes connection refused is retried; the CLI (not watch) fails it at once
     watch_port: int = 7071  # sc-autopilot watch listens here (the Functions host port; make emulator delivers)
     gitops_wiring: GitOpsWiring = GitOpsWiring.SUGGEST  # SC_GITOPS_WIRING: suggest (commit this) or patch
     revert_window_hours: float = 24.0  # SC_REVERT_WINDOW_HOURS: two reverts of our wiring within it stop re-patching
@@ -93,7 +100,7 @@ class Settings:
             orphan_grace_hours=_number(env, "SC_ORPHAN_GRACE_HOURS", 24.0, minimum=0),
             cleanup_mode=cleanup_mode,
             max_deletions_per_run=int(_number(env, "SC_MAX_DELETIONS_PER_RUN", 20, minimum=0)),
-            max_removals_per_run=int(_number(env, "SC_MAX_REMOVALS_PER_RUN", 20, minimum=0)),
+            max_removals_per_hour=_removals_per_hour(env),
             secret_expiry_warning_days=_number(env, "SC_SECRET_EXPIRY_WARNING_DAYS", 14.0, minimum=0),
             max_rollouts_per_run=int(_number(env, "SC_MAX_ROLLOUTS_PER_RUN", 50, minimum=0)),
             validate_budget=int(_number(env, "SC_VALIDATE_BUDGET", 50, minimum=0)),
@@ -105,6 +112,18 @@ class Settings:
             gitops_wiring=GitOpsWiring(gitops),
             revert_window_hours=_number(env, "SC_REVERT_WINDOW_HOURS", 24.0, minimum=0),
         )
+
+
+def _removals_per_hour(env: Mapping[str, str]) -> int:
+    """SC_MAX_REMOVALS_PER_HOUR; the former SC_MAX_REMOVALS_PER_RUN (per invocation, which a storm over many
+    invocations never tripped) is still read when the new name is absent, as the hourly budget, with a warning."""
+    if env.get("SC_MAX_REMOVALS_PER_HOUR", "").strip() or not env.get("SC_MAX_REMOVALS_PER_RUN", "").strip():
+        return int(_number(env, "SC_MAX_REMOVALS_PER_HOUR", 20, minimum=0))
+    log.warning(
+        "SC_MAX_REMOVALS_PER_RUN is deprecated: its value is used as SC_MAX_REMOVALS_PER_HOUR, the removal budget of "
+        "the whole app over a sliding hour; rename the setting (docs/operations.md, 'Budgets')."
+    )
+    return int(_number(env, "SC_MAX_REMOVALS_PER_RUN", 20, minimum=0))
 
 
 def _schedule(env: Mapping[str, str], name: str, default: str, example: str) -> str:

@@ -8,6 +8,7 @@ message and exit 2 before any work starts, never a traceback."""
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 import os
@@ -59,6 +60,10 @@ def _run(args: argparse.Namespace) -> int:
     if args.command == "report":  # offline: needs no settings and no cloud
         return render_saved_report(args.json_report, args.html_page, args.previous)
     settings = Settings.from_env()
+    if (
+        args.command != "watch"
+    ):  # a run by hand: an API server that refuses is said at once (watch retries, as the host)
+        settings = dataclasses.replace(settings, retry_refused=False)
     guards.report_path(getattr(args, "report", None))
     _check_writable(getattr(args, "report", None) or getattr(args, "out", None))
     payload = guards.events(_read_events(args.file), args.file) if args.command == "handle-event" else b""
@@ -70,7 +75,7 @@ def _run(args: argparse.Namespace) -> int:
     if args.command == "sweep":
         return run_sweep(app, args, scope)
     if args.command == "handle-event":
-        return _finish(app.events.handle(payload), args, dry_run=settings.dry_run)
+        return _finish(app.events.handle(payload), args, dry_run=settings.dry_run, local_budget=not app.runs.app_wide)
     if args.command == "watch":
         return run_watch(app, args, settings)
     if args.command == "plan":
@@ -78,9 +83,9 @@ def _run(args: argparse.Namespace) -> int:
     if args.saved_plan:
         return apply_saved_plan(app, args)
     dry_run = True if args.dry_run else None
-    report = _with_progress(lambda p: app.applier.apply(dry_run, scope, p))
+    report = _with_progress(lambda p: app.applier.apply(dry_run, scope, p, release_removals=args.max_removals))
     guards.check_matched(scope, len(report.runs), bool(report.failures), app)
-    return _finish(report, args, dry_run=dry_run or settings.dry_run)
+    return _finish(report, args, dry_run=dry_run or settings.dry_run, local_budget=not app.runs.app_wide)
 
 
 def run_plan(app: Application, args: argparse.Namespace, scope: ClusterScope) -> int:
@@ -88,7 +93,7 @@ def run_plan(app: Application, args: argparse.Namespace, scope: ClusterScope) ->
     guards.check_matched(scope, len(report.runs), bool(report.failures), app)
     if args.out:
         args.out.write_text(json.dumps(_saved_plan(report, scope), indent=2) + "\n")
-    code = _finish(report, args, dry_run=True)
+    code = _finish(report, args, dry_run=True, local_budget=not app.runs.app_wide)
     if args.detailed_exitcode:
         return EXIT_FAILED if code == EXIT_FAILED else (EXIT_CHANGES_PENDING if report.planned else EXIT_OK)
     return code
@@ -110,12 +115,22 @@ def apply_saved_plan(app: Application, args: argparse.Namespace) -> int:
         for line in differences:
             print(f"  {line}", file=sys.stderr)
         return EXIT_FAILED
-    report = _with_progress(lambda p: app.applier.apply(False, scope, p, expected=expected))
-    return _finish(report, args, dry_run=False)
+    report = _with_progress(
+        lambda p: app.applier.apply(False, scope, p, expected=expected, release_removals=args.max_removals)
+    )
+    return _finish(report, args, dry_run=False, local_budget=not app.runs.app_wide)
 
 
-def _finish(report: RunReport, args: argparse.Namespace, dry_run: bool) -> int:
+def _finish(report: RunReport, args: argparse.Namespace, dry_run: bool, local_budget: bool = False) -> int:
+    """`local_budget`: no AzureWebJobsStorage, so the removal budget is this process's: said once, when removals
+    were at stake."""
+    guards.check_reachable(report)
     out = output.console()
+    if local_budget and report.removals_at_stake:
+        output.error(
+            "note: AzureWebJobsStorage is not set, so SC_MAX_REMOVALS_PER_HOUR counted this process's removals only, "
+            "not the Function App's (docs/operations.md, 'Budgets')"
+        )
     if args.output == "table":
         output.run_table(report, dry_run, out)
     else:

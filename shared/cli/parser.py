@@ -31,6 +31,12 @@ def _version() -> str:
         return "unknown"
 
 
+def _count(value: str) -> int:
+    if not value.isdigit():
+        raise argparse.ArgumentTypeError(f"{value!r} is not a count (0, 1, 2, ...)")
+    return int(value)
+
+
 def _global_options(parser: argparse.ArgumentParser, suppress: bool) -> None:
     """On the main parser with defaults, on every subcommand without (so `plan -o json` and `-o json plan` agree)."""
     default = (lambda value: argparse.SUPPRESS) if suppress else (lambda value: value)
@@ -100,6 +106,11 @@ def build_parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     _filters(apply)
     apply.add_argument("--dry-run", action="store_true", help="print the plan only, like SC_DRY_RUN=true")
+    apply.add_argument(
+        "--max-removals", type=_count, metavar="N",
+        help="release removals held by SC_MAX_REMOVALS_PER_HOUR (REMOVALS_HELD): up to N go ahead in this run, "
+        "logged and counted; read `plan` first",
+    )  # fmt: skip
     apply.add_argument(
         "--plan", type=Path, metavar="FILE", dest="saved_plan",
         help="apply a plan saved by `plan --out` only if the estate still matches it; otherwise say what moved",

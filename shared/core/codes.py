@@ -117,7 +117,11 @@ CATALOGUE: dict[Code, tuple[Severity, str]] = {
         _W,
         "more rollouts than SC_MAX_ROLLOUTS_PER_RUN: the rest are requeued, rolled by a later run",
     ),
-    Code.REMOVALS_HELD: (_W, "more removals than SC_MAX_REMOVALS_PER_RUN: every removal of the run is held"),
+    Code.REMOVALS_HELD: (
+        _W,
+        "the plan's removals do not fit SC_MAX_REMOVALS_PER_HOUR (app-wide, sliding hour): held, "
+        "named, released by `apply --max-removals N`",
+    ),
     Code.SWEEP_FAILED: (_E, "sweeping the cluster failed repeatedly (poison message)"),
     Code.PERMISSION_MISSING: (_E, "ARM answered 403: the app's identity lacks a right"),
     Code.PROVIDER_NOT_REGISTERED: (_E, "a resource provider is not registered and could not be registered"),

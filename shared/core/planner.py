@@ -392,16 +392,20 @@ def hold_destructive(plan: Plan, failures: tuple[ReadFailure, ...]) -> Plan:
     return Plan(plan.cluster, kept, plan.findings + notes)
 
 
-def hold_removals(plan: Plan, cap: int) -> Plan:
-    """The removal circuit breaker tripped: keep everything but the removals, and say why."""
+def hold_removals(plan: Plan, cap: int, left: int) -> Plan:
+    """The removal circuit breaker tripped: keep everything but the removals, and say what is held and how to
+    release it (`left`: what the app-wide hour still has)."""
     kept = tuple(a for a in plan.actions if not is_removal(a))
-    held = len(plan.actions) - len(kept)
+    held = [a for a in plan.actions if is_removal(a)]
     if not held:
         return plan
+    named = "; ".join(a.describe() for a in held[:5]) + (f"; and {len(held) - 5} more" if len(held) > 5 else "")
     note = Finding(Code.REMOVALS_HELD, plan.cluster.id,
-                   f"{held} removal(s) held: the run would remove more than SC_MAX_REMOVALS_PER_RUN={cap}",
-                   "check why so much is unwanted (a tag change, a group rename); raise SC_MAX_REMOVALS_PER_RUN for "
-                   "one run if it is intended")  # fmt: skip
+                   f"{len(held)} removal(s) held, more than the {left} left of SC_MAX_REMOVALS_PER_HOUR={cap} "
+                   f"(the whole app, sliding hour): {named}",
+                   "check why so much is unwanted (a tag change, a group rename); if intended, read "
+                   "`sc-autopilot plan` and release them with `sc-autopilot apply --max-removals N` (logged); "
+                   "otherwise they are applied once the hour has room")  # fmt: skip
     return Plan(plan.cluster, kept, (*plan.findings, note))
 
 

@@ -3,7 +3,8 @@
 - `next_step`: after a cluster's reconcile, is it done, requeued for later, or failed (retried by the platform)?
   Never two of them: a failure wins, because the platform's retry re-reads everything a requeue would.
 - `after_requeues`: a cluster requeued too many times is given up (left to the scheduled sweep).
-- `fits`: budget admission (a plan's removals are admitted whole or held).
+- `fits`, `spend_in_window`: budget admission (a plan's removals are admitted whole or held; the removal budget is a
+  sliding hour shared by every invocation).
 - `blocked_by`: the executor's one skip rule (an action whose prerequisite did not apply is not attempted)."""
 
 from __future__ import annotations
@@ -59,3 +60,22 @@ def blocked_by(requires: Iterable[str], done: Set[str]) -> tuple[str, ...]:
     """The skip rule: the prerequisites that did not apply (neither applied nor found nothing to do). An action
     with any is not attempted; a prerequisite the plan does not contain (held) did not apply either."""
     return tuple(r for r in requires if r not in done)
+
+
+HOUR_SECONDS = 3600.0
+Spend = tuple[float, int]  # (when, how many): one admitted batch of a sliding-hour budget
+
+
+def in_window(spends: Iterable[Spend], now: float, window: float = HOUR_SECONDS) -> list[Spend]:
+    """The spends still inside the sliding window ending `now` (older ones have freed their share)."""
+    return [(at, count) for at, count in spends if now - at < window]
+
+
+def spend_in_window(
+    spends: Iterable[Spend], now: float, wanted: int, cap: int, force: bool = False
+) -> tuple[bool, list[Spend]]:
+    """Budget admission over a sliding hour: (admitted, the spends to keep). `force` records the spend whatever it
+    costs: an operator's explicit release (`apply --max-removals N`) still counts against the hour."""
+    kept = in_window(spends, now)
+    admitted = force or fits(wanted, sum(count for _, count in kept), cap)
+    return admitted, [*kept, (now, wanted)] if admitted and wanted else kept

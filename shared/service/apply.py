@@ -26,13 +26,16 @@ class ApplyDriver:
         scope: ClusterScope = EVERYWHERE,
         progress: Progress | None = None,
         expected: Mapping[str, tuple[str, ...]] | None = None,
+        release_removals: int | None = None,
     ) -> RunReport:
         """Reconcile every tagged cluster in `scope` (SC_DRY_RUN unless `dry_run` says otherwise).
 
         With `expected` (a saved plan's action lines by lower-case cluster id), a cluster whose first plan is no
-        longer exactly that is left untouched and reported as moved."""
+        longer exactly that is left untouched and reported as moved. `release_removals`: the operator's
+        `--max-removals N`: up to N removals go ahead whatever the app-wide hour has left (logged, still counted)."""
         estate = self.inventory.estate(all_clusters=True)
-        run = self.runs.new(estate, dry_run=dry_run, progress=progress, expected=expected)
+        run = self.runs.new(estate, dry_run=dry_run, progress=progress, expected=expected,
+                            release_removals=release_removals)  # fmt: skip
         results = self.reconciler.reconcile_all(clusters_in(estate, scope), run)
         return RunReport(results, failures=[f.finding() for f in estate.failures])
 

@@ -11,7 +11,7 @@ from shared.adapters.logs import get_logger
 from shared.core.codes import Code, Finding
 from shared.core.eventgrid import Ignored
 from shared.core.orphans import Orphan
-from shared.core.plan import Action, Defer, Plan, RegisterProvider
+from shared.core.plan import Action, Defer, Plan, RegisterProvider, is_removal
 from shared.core.policy import Step, next_step
 from shared.core.verdicts import Verdict
 
@@ -121,6 +121,13 @@ class RunReport:
     @property
     def applied(self) -> list[str]:
         return [line for run in self.runs for line in run.applied]
+
+    @property
+    def removals_at_stake(self) -> bool:
+        """Whether any plan of the run removed something or had removals held."""
+        return any(is_removal(a) for run in self.runs for plan in run.plans for a in plan.actions) or any(
+            f.code is Code.REMOVALS_HELD for f in self.findings
+        )
 
     @property
     def planned(self) -> list[str]:

@@ -23,55 +23,110 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol, TypeVar
 
+from shared.adapters.budgets import BlobAllowance, BlobCounters, BlobWindow
+from shared.adapters.logs import get_logger
 from shared.config import Settings
 from shared.core.ids import ResourceRef
 from shared.core.plan import Plan, is_removal
 from shared.core.planner import hold_removals
-from shared.core.policy import fits
+from shared.core.policy import Spend, fits, in_window, spend_in_window
 from shared.service.estate import Estate
 
+log = get_logger("budgets")
 T = TypeVar("T")
 R = TypeVar("R")
 Progress = Callable[[str, int, int], None]  # (phase, clusters done, clusters in the run)
 
 
-class RemovalBudget(Protocol):
-    """The removal circuit breaker: admits a plan's removals whole, or holds them (REMOVALS_HELD)."""
+class Window(Protocol):
+    """A sliding-hour budget's spends: in the app's storage account (adapters.budgets.BlobWindow: every instance and
+    the CLI share it) or in this process (LocalWindow)."""
 
-    def expect(self, removals: int) -> None: ...
+    def spend(self, wanted: int, cap: int, force: bool = False) -> bool: ...
 
-    def admit(self, plan: Plan) -> Plan: ...
+    def left(self, cap: int) -> int: ...
 
 
-class RunRemovalBudget:
-    """The removal circuit breaker of one run, shared by its clusters: once the run's removals would pass the cap,
-    every further removal of the run is held (REMOVALS_HELD); the rest of each plan still goes ahead."""
+class LocalWindow:
+    """The sliding hour of this process only (no storage configured)."""
 
-    def __init__(self, cap: int):
+    def __init__(self, clock: Callable[[], float] = time.time):
+        self.clock = clock
+        self.spends: list[Spend] = []
+        self._lock = threading.Lock()
+
+    def spend(self, wanted: int, cap: int, force: bool = False) -> bool:
+        with self._lock:
+            admitted, self.spends = spend_in_window(self.spends, self.clock(), wanted, cap, force)
+            return admitted
+
+    def left(self, cap: int) -> int:
+        with self._lock:
+            return max(0, cap - sum(count for _, count in in_window(self.spends, self.clock())))
+
+
+class RemovalBudget:
+    """The removal circuit breaker of one run: SC_MAX_REMOVALS_PER_HOUR over a sliding hour of the `window` it
+    spends from (app-wide with storage). A plan's removals are admitted whole if they fit, else held
+    (REMOVALS_HELD) while the rest of the plan goes ahead; once one plan is held, the run holds every later one
+    (no arbitrary half of a storm). With `release` (the operator's `apply --max-removals N`, after reading
+    `plan`), up to N removals of this run go ahead whatever the hour has left, logged, and still counted."""
+
+    def __init__(self, window: Window, cap: int, release: int | None = None, dry_run: bool = False):
+        self.window = window
         self.cap = cap
+        self.release = release
+        self.dry_run = dry_run  # a plan shows what would be held, and spends nothing
         self.used = 0
         self.tripped = False
         self._lock = threading.Lock()
 
     def expect(self, removals: int) -> None:
-        """The run's first plans together: trip before anything is applied when they already pass the cap."""
+        """The run's first plans together: trip before anything is applied when they already do not fit."""
+        if not removals:
+            return
         with self._lock:
-            self.tripped = self.tripped or not fits(removals, 0, self.cap)
+            limit = self.release if self.release is not None else self.window.left(self.cap)
+            self.tripped = self.tripped or not fits(removals, 0, limit)
 
     def admit(self, plan: Plan) -> Plan:
         wanted = sum(is_removal(a) for a in plan.actions)
         if not wanted:
             return plan
         with self._lock:
-            if not self.tripped and fits(wanted, self.used, self.cap):
+            if not self.tripped and self._spend(wanted):
                 self.used += wanted
                 return plan
             self.tripped = True
-        return hold_removals(plan, self.cap)
+            left = 0 if self.release is not None else self.window.left(self.cap)
+        return hold_removals(plan, self.cap, left)
+
+    def _spend(self, wanted: int) -> bool:
+        if self.release is None and self.dry_run:
+            return fits(wanted, self.used, self.window.left(self.cap))
+        if self.release is None:
+            return self.window.spend(wanted, self.cap)
+        if not fits(wanted, self.used, self.release):
+            return False
+        if self.dry_run:
+            return True
+        self.window.spend(wanted, self.cap, force=True)
+        log.warning("removals released by the operator (apply --max-removals %d): %d now, %d of this run",
+                    self.release, wanted, self.used + wanted)  # fmt: skip
+        return True
 
 
-class Allowance:
-    """A count a run may spend (orphan deletions, validate calls), shared by its concurrent clusters."""
+class Allowance(Protocol):
+    """A count a run may spend (orphan deletions, validate calls): in this process (LocalAllowance), or across the
+    invocations of a fanned-out run (adapters.budgets.BlobAllowance)."""
+
+    def take(self, wanted: int = 1) -> int: ...
+
+    def reserve(self, plan: Callable[[int], tuple[T, int]]) -> T: ...
+
+
+class LocalAllowance:
+    """A count one process's run spends, shared by its concurrent clusters."""
 
     def __init__(self, total: int):
         self.left = total
@@ -98,17 +153,26 @@ class Caches:
         self._values: dict[tuple, tuple[float, Any]] = {}
         self._lock = threading.Lock()
 
-    def remember(self, key: tuple, load: Callable[[], T], ttl_seconds: float) -> T:
-        """`load()` unless a value for `key` loaded less than `ttl_seconds` ago is kept."""
+    def remember(
+        self, key: tuple, load: Callable[[], T], ttl_seconds: float, keep: Callable[[T], bool] = lambda value: True
+    ) -> T:
+        """`load()` unless a value for `key` loaded less than `ttl_seconds` ago is kept; values `keep` refuses (not
+        yet registered, say) are loaded again next time."""
         now = self._clock()
         with self._lock:
             kept = self._values.get(key)
             if kept is not None and now - kept[0] < ttl_seconds:
                 return kept[1]
         value = load()
-        with self._lock:
-            self._values[key] = (now, value)
+        if keep(value):
+            with self._lock:
+                self._values[key] = (now, value)
         return value
+
+    def forget(self, matches: Callable[[tuple], bool]) -> None:
+        """Drop the kept values whose key `matches`: an answer said they may no longer hold."""
+        with self._lock:
+            self._values = {k: v for k, v in self._values.items() if not matches(k)}
 
 
 @dataclass
@@ -143,11 +207,19 @@ class Run:
 
 
 class Runs:
-    """Makes the Runs of this process from the settings: the same caps and caches for every driver."""
+    """Makes the Runs of this process from the settings: the same caps, caches and budgets for every driver. With
+    `counters` (the app's storage account) the removal budget is the Function App's, and a fanned-out sweep's
+    orphan cap is counted across its invocations; without, both count this process only (`app_wide` is False)."""
 
-    def __init__(self, settings: Settings, caches: Caches | None = None):
+    def __init__(self, settings: Settings, caches: Caches | None = None, counters: BlobCounters | None = None):
         self.settings = settings
         self.caches = caches or Caches()
+        self.counters = counters
+        self.window: Window = BlobWindow(counters) if counters else LocalWindow()
+
+    @property
+    def app_wide(self) -> bool:
+        return self.counters is not None
 
     def new(
         self,
@@ -159,15 +231,22 @@ class Runs:
         correlations: Mapping[ResourceRef, str] | None = None,
         validate_budget: int | None = None,
         now: datetime | None = None,
+        release_removals: int | None = None,
+        sweep_run: str | None = None,
     ) -> Run:
+        """`release_removals`: the operator's `apply --max-removals N`. `sweep_run`: the id of the fanned-out sweep
+        this invocation is a part of (its orphan cap is the whole run's)."""
         settings = self.settings
+        cap = settings.max_deletions_per_run
+        shared = self.counters is not None and sweep_run is not None
+        dry_run = settings.dry_run if dry_run is None else dry_run
         return Run(
             estate=estate,
-            dry_run=settings.dry_run if dry_run is None else dry_run,
-            removals=RunRemovalBudget(settings.max_removals_per_run),
-            deletions=Allowance(settings.max_deletions_per_run),
-            rollouts=Allowance(settings.max_rollouts_per_run),
-            validations=Allowance(settings.validate_budget if validate_budget is None else validate_budget),
+            dry_run=dry_run,
+            removals=RemovalBudget(self.window, settings.max_removals_per_hour, release_removals, dry_run),
+            deletions=BlobAllowance(self.counters, sweep_run, "deletions", cap) if shared else LocalAllowance(cap),
+            rollouts=LocalAllowance(settings.max_rollouts_per_run),
+            validations=LocalAllowance(settings.validate_budget if validate_budget is None else validate_budget),
             caches=self.caches,
             concurrency=settings.concurrency,
             progress=progress,

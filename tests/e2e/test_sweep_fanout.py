@@ -9,9 +9,11 @@ import azure.functions as func
 import pytest
 from azure.functions.queue import QueueMessage
 from azure.functions.timer import TimerRequest
+from azure.storage.blob import BlobServiceClient
 from azure.storage.queue import QueueClient, TextBase64DecodePolicy
 
 from shared import container as app_module
+from shared.adapters.budgets import STATE_CONTAINER
 from shared.adapters.storage import SWEEP_QUEUE, SweepStore
 from shared.config import StorageSettings
 from tests.conftest import CLUSTER, DATABASE, indexed_functions
@@ -20,6 +22,11 @@ from tests.e2e.conftest import SQL_TAGS
 
 @pytest.fixture
 def storage(azurite, monkeypatch, cloud):
+    """The app's storage account, its budget counters fresh (Azurite lives for the whole session)."""
+    state = BlobServiceClient.from_connection_string(azurite).get_container_client(STATE_CONTAINER)
+    if state.exists():
+        for blob in state.list_blobs():
+            state.delete_blob(blob.name)
     monkeypatch.setenv("AzureWebJobsStorage", azurite)
     monkeypatch.setenv("SC_SWEEP_SCHEDULE", "0 0 * * * *")
     app_module.application.cache_clear()

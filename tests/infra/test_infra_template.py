@@ -9,6 +9,7 @@ from pathlib import Path
 
 from pycep import BicepParser
 
+from shared.config import DEPRECATED_SETTINGS
 from shared.core.eventgrid import HANDLED_EVENT_TYPES, HANDLED_OPERATIONS
 from tests.infra.bicep import Template
 
@@ -52,8 +53,9 @@ def test_every_setting_the_code_reads_is_set_by_the_infrastructure():
     app = bicep("main.bicep")["resources"]["app"]["config"]
     names = {s["name"] for s in app["properties"]["siteConfig"]["appSettings"]}
     code = "\n".join(p.read_text() for p in (ROOT / "shared").rglob("*.py"))
-    read = set(re.findall(r'"(SC_[A-Z_]+)"', code))
+    read = set(re.findall(r'"(SC_[A-Z_]+)"', code)) - DEPRECATED_SETTINGS.keys()  # read for upgrades only
     assert read and read <= names, read - names
+    assert set(DEPRECATED_SETTINGS.values()) <= names
     assert {"AZURE_CLIENT_ID", "APPLICATIONINSIGHTS_CONNECTION_STRING", "AzureWebJobsStorage__clientId"} <= names
     # identity-based storage in any cloud: the service URIs, not the public-cloud-only account name
     assert {f"AzureWebJobsStorage__{k}ServiceUri" for k in ("blob", "queue", "table")} <= names
@@ -84,7 +86,8 @@ def test_local_settings_example_names_every_setting_and_parses():
 
     values = json.loads((ROOT / "local.settings.json.example").read_text())["Values"]
     code = "\n".join(p.read_text() for p in (ROOT / "shared").rglob("*.py"))
-    assert set(re.findall(r'"(SC_[A-Z_]+)"', code)) <= set(values)
+    assert set(re.findall(r'"(SC_[A-Z_]+)"', code)) - DEPRECATED_SETTINGS.keys() <= set(values)
+    assert not DEPRECATED_SETTINGS.keys() & set(values)
     assert Settings.from_env(values).subscriptions == ("c0ffee00-0000-4000-8000-00000000d370",)
 
 

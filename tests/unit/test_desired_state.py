@@ -200,14 +200,18 @@ def test_the_removal_breaker_keeps_all_but_the_removals_and_names_the_cap():
     full = teardown()
     removals = sum(is_removal(a) for a in full.actions)
     assert removals >= 3
-    held = hold_removals(full, 2)
+    held = hold_removals(full, 2, 1)
     assert held.cluster == CLUSTER and held.actions == tuple(a for a in full.actions if not is_removal(a))
+    named = [a.describe() for a in full.actions if is_removal(a)]
+    named = "; ".join(named[:5]) + (f"; and {len(named) - 5} more" if len(named) > 5 else "")
     assert held.findings == (
         *full.findings,
         Finding(Code.REMOVALS_HELD, CLUSTER.id,
-                f"{removals} removal(s) held: the run would remove more than SC_MAX_REMOVALS_PER_RUN=2",
-                "check why so much is unwanted (a tag change, a group rename); raise SC_MAX_REMOVALS_PER_RUN for one "
-                "run if it is intended"),
+                f"{removals} removal(s) held, more than the 1 left of SC_MAX_REMOVALS_PER_HOUR=2 (the whole app, "
+                f"sliding hour): {named}",
+                "check why so much is unwanted (a tag change, a group rename); if intended, read `sc-autopilot plan` "
+                "and release them with `sc-autopilot apply --max-removals N` (logged); otherwise they are applied "
+                "once the hour has room"),
     )  # fmt: skip
     adding = plan(world(), [SQL_TARGET])
-    assert hold_removals(adding, 0) is adding
+    assert hold_removals(adding, 0, 0) is adding

@@ -9,7 +9,7 @@ from shared.core.codes import Code, ReadFailure
 from shared.core.plan import DeleteLinker, DeleteObject, PutLinker, RewireWorkload, is_destructive, is_removal
 from shared.core.planner import desired_state, plan_cluster
 from shared.core.verdicts import Evidence, Status, judge
-from shared.service.run import RunRemovalBudget as RemovalBudget
+from shared.service.run import LocalWindow, RemovalBudget
 from tests.planner_world import (
     IDENTITIES,
     OPENAI_TARGET,
@@ -68,13 +68,13 @@ def test_the_removal_breaker_holds_every_removal_of_a_run_once_it_would_pass_the
     teardown = plan_on(wired(), [])
     wanted = sum(is_removal(a) for a in teardown.actions)
     assert wanted >= 3
-    within = RemovalBudget(cap=wanted)
+    within = RemovalBudget(LocalWindow(), cap=wanted)
     assert within.admit(teardown) == teardown and within.used == wanted
-    over = RemovalBudget(cap=wanted - 1)
+    over = RemovalBudget(LocalWindow(), cap=wanted - 1)
     held = over.admit(teardown)
     assert over.tripped and not any(is_removal(a) for a in held.actions)
     assert [f.code for f in held.findings if f.code == Code.REMOVALS_HELD] == [Code.REMOVALS_HELD]
-    tripped = RemovalBudget(cap=100)
+    tripped = RemovalBudget(LocalWindow(), cap=100)
     tripped.expect(101)  # the run's first plans together already pass the cap: nothing is removed at all
     assert not any(is_removal(a) for a in tripped.admit(teardown).actions)
 

@@ -7,7 +7,17 @@ import dataclasses
 import pytest
 
 from shared.core.plan import DeleteLinker, DeleteObject, PutLinker, RegisterProvider, RewireWorkload
-from shared.core.policy import DONE, MAX_REQUEUES, Next, Step, after_requeues, blocked_by, fits, next_step
+from shared.core.policy import (
+    DONE,
+    MAX_REQUEUES,
+    Next,
+    Step,
+    after_requeues,
+    blocked_by,
+    fits,
+    next_step,
+    spend_in_window,
+)
 from shared.service.executor import Executor
 from shared.service.results import OutcomeStatus
 from tests.planner_world import SQL_TARGET, converge, plan, state, workload
@@ -74,3 +84,14 @@ def test_the_executor_attempts_nothing_whose_prerequisite_did_not_apply():
     assert [o.status for o in outcomes] == [OutcomeStatus.BLOCKED, OutcomeStatus.BLOCKED]
     assert all("waits for: rewire/" in o.detail for o in outcomes)
     assert secret.id in outcomes[0].detail and outcomes[0].finding is None
+
+
+def test_a_sliding_hour_frees_each_spend_an_hour_after_it():
+    admitted, spends = spend_in_window([], 0.0, 3, cap=5)
+    assert admitted and spends == [(0.0, 3)]
+    admitted, spends = spend_in_window(spends, 10.0, 3, cap=5)
+    assert not admitted and spends == [(0.0, 3)]  # 3 + 3 > 5: held whole, nothing spent
+    admitted, spends = spend_in_window(spends, 3600.0, 3, cap=5)
+    assert admitted and spends == [(3600.0, 3)]  # the first spend has left the window
+    admitted, spends = spend_in_window(spends, 3601.0, 9, cap=5, force=True)
+    assert admitted and spends == [(3600.0, 3), (3601.0, 9)]  # a release still counts against the hour
