@@ -152,17 +152,26 @@ class Caches:
         self._values: dict[tuple, tuple[float, Any]] = {}
         self._lock = threading.Lock()
 
-    def remember(self, key: tuple, load: Callable[[], T], ttl_seconds: float) -> T:
-        """`load()` unless a value for `key` loaded less than `ttl_seconds` ago is kept."""
+    def remember(
+        self, key: tuple, load: Callable[[], T], ttl_seconds: float, keep: Callable[[T], bool] = lambda value: True
+    ) -> T:
+        """`load()` unless a value for `key` loaded less than `ttl_seconds` ago is kept; values `keep` refuses (not
+        yet registered, say) are loaded again next time."""
         now = self._clock()
         with self._lock:
             kept = self._values.get(key)
             if kept is not None and now - kept[0] < ttl_seconds:
                 return kept[1]
         value = load()
-        with self._lock:
-            self._values[key] = (now, value)
+        if keep(value):
+            with self._lock:
+                self._values[key] = (now, value)
         return value
+
+    def forget(self, matches: Callable[[tuple], bool]) -> None:
+        """Drop the kept values whose key `matches`: an answer said they may no longer hold."""
+        with self._lock:
+            self._values = {k: v for k, v in self._values.items() if not matches(k)}
 
 
 @dataclass
