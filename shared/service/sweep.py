@@ -105,16 +105,12 @@ class Sweeper:
         # stop on a reverted wiring once the manifest carries it).
         drifted = any(v.status in (Status.DRIFTED, Status.ORPHANED) for v in verdicts)
         if not run.dry_run and (drifted or observed.plan.writes):
-            _record(outcome, self.reconciler.reconcile(cluster, run, first=sight))
+            result = self.reconciler.reconcile(cluster, run, first=sight)
+            _record(outcome, result)
             observed = self.reconciler.observe(cluster, run) or observed
             after = {v.connection: v for v in judge(observed.desired, observed.actual, observed.plan,
                                                     self._evidence(observed, run), gitops)}  # fmt: skip
-            verdicts = [
-                Verdict(v.cluster, v.connection, v.target, v.status, v.reasons, repaired=True)
-                if v.status is Status.DRIFTED and after.get(v.connection, v).status is Status.COMPLIANT
-                else v
-                for v in verdicts
-            ]
+            verdicts = [_repaired(v, after.get(v.connection, v)) if result.applied else v for v in verdicts]
         outcome.verdicts = verdicts
         if observed.desired.failed_reads:  # orphan clean-up only on a complete view
             outcome.findings += [f for f in observed.plan.findings if f not in outcome.findings]
@@ -206,6 +202,15 @@ def _after_deletions(orphans: list[Orphan], result: ClusterResult) -> list[Orpha
         return OrphanState.DELETED if done is not None and done.done else OrphanState.DELETE_FAILED
 
     return [dataclasses.replace(o, state=state(o)) for o in orphans]
+
+
+def _repaired(before: Verdict, after: Verdict) -> Verdict:
+    """Repaired: the reconcile took away some of what was wrong with the connection, even when something else (a
+    workload not deployed yet) still makes it an Error: repair is judged per workload, not per connection."""
+    fixed = {r.code for r in before.reasons} - {r.code for r in after.reasons}
+    if before.status is Status.COMPLIANT or not fixed:
+        return before
+    return dataclasses.replace(before, repaired=True)
 
 
 def _record(outcome: ClusterSweep, result: ClusterResult, findings: bool = True) -> None:
