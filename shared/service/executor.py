@@ -149,12 +149,17 @@ class Executor:
         """Annotate the connection's secret with the Key Vault version it now holds (its id, never the value), so
         the sweep can tell a secret behind its vault. A secret not written yet is recorded by the next put."""
         api = KubeApi(self.kube.for_cluster(intent.cluster))
-        try:
-            api.merge_patch("Secret", intent.namespace, intent.secret_name,
-                            {"metadata": {"annotations": {rotation.VERSION_ANNOTATION: version_id}}})  # fmt: skip
-        except ApiException as error:
-            if classify_kube(error).kind is not KubeFailureKind.NOT_FOUND:
-                raise
+        for attempt in range(CONFLICT_ATTEMPTS):  # another writer of the secret (Service Connector, a racer) won
+            try:
+                api.merge_patch("Secret", intent.namespace, intent.secret_name,
+                                {"metadata": {"annotations": {rotation.VERSION_ANNOTATION: version_id}}})  # fmt: skip
+                return
+            except ApiException as error:
+                kind = classify_kube(error).kind
+                if kind is KubeFailureKind.NOT_FOUND:
+                    return
+                if kind is not KubeFailureKind.CONFLICT or attempt == CONFLICT_ATTEMPTS - 1:
+                    raise
 
     # -- Kubernetes ------------------------------------------------------------------------------------
     def _rewire(self, action: RewireWorkload) -> Outcome:
@@ -361,6 +366,8 @@ def _kube_write(action: Action) -> tuple[str, str, str, str]:
         return "delete", str(action.kind), action.namespace, action.name
     if isinstance(action, AnnotateObject):
         return "patch", str(action.kind), action.namespace, action.name
+    if isinstance(action, PutLinker):  # the Key Vault version recorded on the connection's secret
+        return "patch", "Secret", action.intent.namespace, action.intent.secret_name
     return "write", type(action).__name__, "", ""
 
 
