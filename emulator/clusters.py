@@ -56,6 +56,7 @@ class ClusterRuntime:
     control_plane: object = None  # realkube.ControlPlane
     guard: object = None  # realkube.Guard
     pending: dict = field(default_factory=dict)  # the scenario's objects, for a control plane not started yet
+    server: str | None = None  # the scenario's `api_server`: the kubeconfig names it instead (e.g. one that refuses)
 
 
 class Clusters:
@@ -158,7 +159,9 @@ class Clusters:
     def kubeconfig_for(self, cluster: dict) -> str:
         """What listClusterUserCredential returns for this cluster's API server."""
         runtime = self.ensure(cluster)
-        if runtime.control_plane is not None:
+        if runtime.server is not None:
+            server = runtime.server
+        elif runtime.control_plane is not None:
             server = runtime.control_plane.server
         else:
             server = f"{self._site.arm_endpoint}/clusters/{runtime.key}"

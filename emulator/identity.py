@@ -16,6 +16,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 
+from emulator.conditions import Condition
 from emulator.http import Principal
 
 ARM_AUDIENCE = "https://management.azure.com"
@@ -34,6 +35,7 @@ class Grant:
     actions: tuple[str, ...] = ()
     not_actions: tuple[str, ...] = ()
     data_actions: tuple[str, ...] = ()
+    condition: Condition | None = None  # ABAC on role-assignment writes/deletes (the delegation pattern)
 
     def covers(self, resource_id: str) -> bool:
         scope = self.scope.rstrip("/").lower()
@@ -46,12 +48,16 @@ class Identity:
     principal: Principal
     grants: list[Grant] = field(default_factory=list)
 
-    def allowed(self, action: str, resource_id: str, *, data: bool = False) -> bool:
+    def allowed(
+        self, action: str, resource_id: str, *, data: bool = False, attributes: dict[str, str] | None = None
+    ) -> bool:
+        """`attributes`: what a grant's condition tests (a role assignment's RoleDefinitionId and PrincipalType)."""
         for grant in self.grants:
             if not grant.covers(resource_id):
                 continue
             patterns = grant.data_actions if data else grant.actions
-            if _matches(action, patterns) and not (not data and _matches(action, grant.not_actions)):
+            granted = _matches(action, patterns) and not (not data and _matches(action, grant.not_actions))
+            if granted and (grant.condition is None or grant.condition.admits(action, attributes)):
                 return True
         return False
 

@@ -12,6 +12,7 @@ from emulator.arm import resources as rt
 from emulator.arm.store import Subscription
 from emulator.cloud import Cloud
 from emulator.clusters import KubeBackend
+from emulator.conditions import parse as parse_condition
 from emulator.events import Webhook
 from emulator.identity import Grant, Identity, principal_ids
 
@@ -84,6 +85,7 @@ def build(spec: dict) -> tuple[Cloud, Identity]:
                     actions=tuple(g.get("actions") or ()),
                     not_actions=tuple(g.get("not_actions") or ()),
                     data_actions=tuple(g.get("data_actions") or ()),
+                    condition=parse_condition(g["condition"]) if g.get("condition") else None,
                 )
                 for g in principal_spec.get("grants") or []
             ],
@@ -141,6 +143,7 @@ def _resource_group(cloud: Cloud, subscription_id: str, spec: dict) -> None:
         for node_resource in managedclusters.node_resources(cluster):
             cloud.arm.put(node_resource)
         cloud.clusters.load(cluster, item.get("kubernetes") or {})
+        cloud.clusters.ensure(cluster).server = item.get("api_server")
     for item in spec.get("sql_servers") or []:
         server_id = f"{rg_id}/providers/Microsoft.Sql/servers/{item['name']}"
         put(rt.SQL_SERVER, server_id, item, properties={"administratorLogin": item.get("admin_login", "sqladmin")})

@@ -40,12 +40,14 @@ class Settings:
     max_deletions_per_run: int = 20
     # the removal circuit breaker: removals the whole app may make in any sliding hour; more are held
     max_removals_per_hour: int = 20
+    max_rollouts_per_run: int = 50  # consumers rolled onto changed secret content per run; the rest are requeued
     secret_expiry_warning_days: float = 14.0  # SECRET_NEAR_EXPIRY this long before a Key Vault version's exp
     validate_budget: int = 50
     concurrency: int = 16
     http_timeout_seconds: float = 60.0  # connect and read timeout of every ARM, Key Vault and Kubernetes call
     retry_base_seconds: float = 1.0  # first backoff of the retry policies (then doubling; Retry-After wins)
     managed_identity_client_id: str | None = None
+    retry_refused: bool = True  # a Kubernetes connection refused is retried; the CLI (not watch) fails it at once
     watch_port: int = 7071  # sc-autopilot watch listens here (the Functions host port; make emulator delivers)
     gitops_wiring: GitOpsWiring = GitOpsWiring.SUGGEST  # SC_GITOPS_WIRING: suggest (commit this) or patch
     revert_window_hours: float = 24.0  # SC_REVERT_WINDOW_HOURS: two reverts of our wiring within it stop re-patching
@@ -100,6 +102,7 @@ class Settings:
             max_deletions_per_run=int(_number(env, "SC_MAX_DELETIONS_PER_RUN", 20, minimum=0)),
             max_removals_per_hour=_removals_per_hour(env),
             secret_expiry_warning_days=_number(env, "SC_SECRET_EXPIRY_WARNING_DAYS", 14.0, minimum=0),
+            max_rollouts_per_run=int(_number(env, "SC_MAX_ROLLOUTS_PER_RUN", 50, minimum=0)),
             validate_budget=int(_number(env, "SC_VALIDATE_BUDGET", 50, minimum=0)),
             concurrency=int(_number(env, "SC_CONCURRENCY", 16, minimum=1)),
             http_timeout_seconds=_number(env, "SC_HTTP_TIMEOUT_SECONDS", 60.0, minimum=0.1),

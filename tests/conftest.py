@@ -40,9 +40,12 @@ def kube_call(admin: Admin, cluster_id: str, method: str, path: str, body: objec
     """A person (platform-admin) calling a cluster's Kubernetes API, as kubectl would: e.g. a namespace owner
     creating or annotating a namespace."""
     token = admin.token("platform-admin", AKS_AUDIENCE)
-    key = {k.lower(): v for k, v in admin.state()["clusters"].items()}[cluster_id.lower()]["key"]
+    runtime = admin.cloud.cloud.clusters.runtime(cluster_id)  # its kubeconfig's server: emulated, or a real one
+    server = (
+        runtime.control_plane.server if runtime.control_plane else f"{admin.cloud.arm_endpoint}/clusters/{runtime.key}"
+    )
     response = admin.session.request(
-        method, f"{admin.cloud.arm_endpoint}/clusters/{key}{path}", json=body,
+        method, f"{server}{path}", json=body,
         headers={"Authorization": f"Bearer {token}", "Content-Type": content_type},
     )  # fmt: skip
     response.raise_for_status()

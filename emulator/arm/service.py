@@ -7,7 +7,7 @@ import re
 import threading
 from dataclasses import dataclass
 
-from emulator.arm import managedclusters, tenancy
+from emulator.arm import managedclusters, resourcegraph, tenancy
 from emulator.arm import resources as rt
 from emulator.arm.errors import arm_error, authorization_failed, bad_request, missing_registration, not_found
 from emulator.arm.notify import ACTION, DELETE, WRITE, ResourceEvents
@@ -53,6 +53,8 @@ class ArmService:
             return Response(200, tenancy.tenants(self.tenant_id))
         if path.target is Target.SUBSCRIPTIONS:
             return Response(200, tenancy.subscriptions(self.store, identity, self.tenant_id))
+        if path.target is Target.RESOURCE_GRAPH:
+            return resourcegraph.query(self.store, self.tenant_id, request, identity)
         subscription = self.store.subscription(path.subscription_id)
         if subscription is None or (path.target is Target.SUBSCRIPTION and not tenancy.can_see(identity, subscription)):
             raise arm_error(
@@ -80,8 +82,8 @@ class ArmService:
         raise arm_error(404, "InvalidResourceType", f"No route for '{request.path}'.")
 
     # -- RBAC ------------------------------------------------------------------------------------------
-    def _authorize(self, identity: Identity, action: str, scope: str) -> None:
-        if not identity.allowed(action, scope):
+    def _authorize(self, identity: Identity, action: str, scope: str, attributes: dict | None = None) -> None:
+        if not identity.allowed(action, scope, attributes=attributes):
             raise authorization_failed(identity.principal, action, scope)
 
     # -- resources -------------------------------------------------------------------------------------
@@ -91,7 +93,7 @@ class ArmService:
         if verb is None:
             raise arm_error(405, "MethodNotAllowed", f"The method '{request.method}' is not allowed.")
         rbac_type = "Microsoft.Resources/subscriptions/resourceGroups" if type_key == rt.RESOURCE_GROUP else path.type
-        self._authorize(identity, f"{rbac_type}/{verb}", path.id)
+        self._authorize(identity, f"{rbac_type}/{verb}", path.id, self._condition_attributes(request, path))
         if type_key == rt.LINKER:
             return self.linkers.handle(request, path, identity)
         if type_key == rt.TAGS:
@@ -105,6 +107,14 @@ class ArmService:
         if request.method == "DELETE":
             return self._delete(request, path, identity)
         return self._write(request, path, identity)
+
+    def _condition_attributes(self, request: Request, path: ArmPath) -> dict | None:
+        """What an ABAC condition tests on a role assignment: the request's (write) or the existing one's (delete)."""
+        if path.type.lower() != rt.ROLE_ASSIGNMENT or request.method not in ("PUT", "DELETE"):
+            return None
+        source = (request.json() or {}) if request.method == "PUT" else (self.store.get(path.id) or {})
+        props = source.get("properties") or {}
+        return {"RoleDefinitionId": props.get("roleDefinitionId", ""), "PrincipalType": props.get("principalType", "")}
 
     def _existing(self, path: ArmPath) -> dict:
         resource = self.store.get(path.id)

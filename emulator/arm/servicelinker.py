@@ -446,16 +446,20 @@ class ServiceLinker:
         """Service Connector acts on the target with the caller's token ("the intersection of permissions between
         Service Connector and users", concept-permission.md): fetching a secret, opening a firewall, assigning a
         role. INFERRED: a missing right fails the operation with the caller's AuthorizationFailed."""
-        needed = []
+        needed: list[tuple[str, str, dict | None]] = []
         if auth["authType"] == "secret" and target.kind.list_keys:
             at = target.resource["id"] + target.kind.list_keys_at.format(**target.parts)
-            needed.append((target.kind.list_keys, at))
+            needed.append((target.kind.list_keys, at, None))
         if target.kind.name in FIREWALLS:
-            needed.append((f"{rt.TYPES[FIREWALLS[target.kind.name]].canonical}/write", target.server_id))
-        if target.csi or (auth["authType"] == "userAssignedIdentity" and roles_for(target.kind, target.resource)):
-            needed.append(("Microsoft.Authorization/roleAssignments/write", target.server_id))
-        for action, scope in needed:
-            if not identity.allowed(action, scope):
+            needed.append((f"{rt.TYPES[FIREWALLS[target.kind.name]].canonical}/write", target.server_id, None))
+        roles = (KEY_VAULT_SECRETS_USER,) if target.csi else ()
+        if auth["authType"] == "userAssignedIdentity" and not target.csi:
+            roles = roles_for(target.kind, target.resource)
+        for role in roles:  # what an ABAC delegation condition on the caller's grant tests
+            attributes = {"RoleDefinitionId": role, "PrincipalType": "ServicePrincipal"}
+            needed.append(("Microsoft.Authorization/roleAssignments/write", target.server_id, attributes))
+        for action, scope, attributes in needed:
+            if not identity.allowed(action, scope, attributes=attributes):
                 return authorization_failed(identity.principal, action, scope).response.body["error"]
         return None
 

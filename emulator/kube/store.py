@@ -248,7 +248,20 @@ def defaulted(kind: Kind, obj: dict) -> dict:
         obj.setdefault("type", "Opaque")
     if kind.kind in ("Deployment", "StatefulSet") and isinstance(obj.get("spec"), dict):
         obj["spec"].setdefault("replicas", 1)
+    pod = _pod_spec(obj) if kind.has_generation else None
+    if pod:  # core/v1 conversion: the deprecated serviceAccount mirrors serviceAccountName (which wins if both)
+        name = pod.get("serviceAccountName") or pod.get("serviceAccount")
+        if name:
+            pod["serviceAccountName"] = pod["serviceAccount"] = name
     return obj
+
+
+def _pod_spec(obj: dict) -> dict | None:
+    node = obj.get("spec")
+    path = ("jobTemplate", "spec", "template", "spec") if obj.get("kind") == "CronJob" else ("template", "spec")
+    for key in path:
+        node = node.get(key) if isinstance(node, dict) else None
+    return node if isinstance(node, dict) else None
 
 
 def _bumps(kind: Kind, old: dict, new: dict) -> bool:

@@ -8,6 +8,7 @@ message and exit 2 before any work starts, never a traceback."""
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 import os
@@ -59,6 +60,10 @@ def _run(args: argparse.Namespace) -> int:
     if args.command == "report":  # offline: needs no settings and no cloud
         return render_saved_report(args.json_report, args.html_page, args.previous)
     settings = Settings.from_env()
+    if (
+        args.command != "watch"
+    ):  # a run by hand: an API server that refuses is said at once (watch retries, as the host)
+        settings = dataclasses.replace(settings, retry_refused=False)
     guards.report_path(getattr(args, "report", None))
     _check_writable(getattr(args, "report", None) or getattr(args, "out", None))
     payload = guards.events(_read_events(args.file), args.file) if args.command == "handle-event" else b""
@@ -119,6 +124,7 @@ def apply_saved_plan(app: Application, args: argparse.Namespace) -> int:
 def _finish(report: RunReport, args: argparse.Namespace, dry_run: bool, local_budget: bool = False) -> int:
     """`local_budget`: no AzureWebJobsStorage, so the removal budget is this process's: said once, when removals
     were at stake."""
+    guards.check_reachable(report)
     out = output.console()
     if local_budget and report.removals_at_stake:
         output.error(

@@ -4,6 +4,7 @@ inputs that match nothing are errors, and an error-severity finding is a failed 
 from __future__ import annotations
 
 import argparse
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -12,7 +13,7 @@ from azure.core.credentials import TokenCredential
 from shared.adapters.azure import preflight
 from shared.adapters.azure.credential import default_credential
 from shared.config import Settings
-from shared.core.codes import Severity
+from shared.core.codes import Code, Severity
 from shared.core.eventgrid import decode
 from shared.core.ids import ResourceRef
 from shared.core.scope import ClusterScope
@@ -22,6 +23,7 @@ if TYPE_CHECKING:  # the service layer loads every SDK: imported once the prefli
     from shared.service.results import RunReport
 
 REPORT_SUFFIXES = (".json", ".html")
+_REFUSED = re.compile(r"connection refused by (\S+?)\)")  # the kube adapter's READ_FAILED message
 
 
 class UsageError(Exception):
@@ -77,6 +79,22 @@ def _unmatched(scope: ClusterScope, clusters: list[ResourceRef]) -> str | None:
         if missing:
             return f"{flag} {','.join(missing)}"
     return None
+
+
+def check_reachable(report: RunReport) -> None:
+    """When every cluster of the run had its API server refuse the connection (a stopped local cloud, a wrong
+    address), say so in one line per endpoint rather than a table of READ_FAILED: the first call already told."""
+    endpoints = {}
+    for run in report.runs:
+        refused = [m[1] for f in run.findings if f.code is Code.READ_FAILED and (m := _REFUSED.search(f.message))]
+        if not refused:
+            return
+        endpoints[run.cluster] = refused[0]
+    if endpoints:
+        raise preflight.UnreachableError("\n".join(
+            f"cannot reach the Kubernetes API of {cluster.rsplit('/', 1)[-1]} at {endpoint} (connection refused)"
+            for cluster, endpoint in endpoints.items()
+        ))  # fmt: skip
 
 
 def has_errors(report: RunReport) -> bool:

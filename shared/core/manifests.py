@@ -130,7 +130,7 @@ def rewire(manifest: dict, wirings: dict[str, Wiring]) -> dict:
                 ]
                 _set_or_drop(container, "envFrom", kept)
         if old.service_account and spec.get("serviceAccountName") == old.service_account:
-            _set_or_drop(spec, "serviceAccountName", old.previous_service_account)
+            _set_account(spec, old.previous_service_account)
         if old.label and not any(w.label for w in wirings.values()):
             labels = (template.get("metadata") or {}).get("labels") or {}
             labels.pop(WI_LABEL, None)
@@ -143,7 +143,7 @@ def rewire(manifest: dict, wirings: dict[str, Wiring]) -> dict:
             if not any((e.get("secretRef") or {}).get("name") == wiring.secret for e in entries):
                 entries.append({"secretRef": {"name": wiring.secret}})
         if wiring.service_account:
-            spec["serviceAccountName"] = wiring.service_account
+            _set_account(spec, wiring.service_account)
         if wiring.label:
             template.setdefault("metadata", {}).setdefault("labels", {})[WI_LABEL] = "true"
     annotations = result.setdefault("metadata", {}).setdefault("annotations", {})
@@ -158,6 +158,14 @@ def rewire(manifest: dict, wirings: dict[str, Wiring]) -> dict:
     if not annotations:
         result["metadata"].pop("annotations")
     return result
+
+
+def _set_account(spec: dict, name: str | None) -> None:
+    """serviceAccountName, and the deprecated serviceAccount the API server returns beside it: an object that keeps
+    only the old serviceAccount still runs as that account (core/v1 conversion falls back to it)."""
+    _set_or_drop(spec, "serviceAccountName", name)
+    if "serviceAccount" in spec:
+        _set_or_drop(spec, "serviceAccount", name)
 
 
 def _stopped(annotations: dict) -> bool:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import re
 
+from shared.core import catalogue
 from shared.core.ids import ResourceRef
 from shared.core.model import OWNED_PREFIX, Connection
 
@@ -22,8 +23,18 @@ def linker_name(target: ResourceRef, namespace: str, hash_length: int = _HASH_LE
     valid Kubernetes name whether or not Service Connector lower-cases it (which nobody has observed).
     """
     digest = hashlib.sha256(f"{target.id.lower()}|{namespace}".encode()).hexdigest()[:hash_length]
-    readable = re.sub(r"[^a-z0-9]", "", target.name.lower())
+    readable = re.sub(r"[^a-z0-9]", "", _readable(target).lower())
     return f"{OWNED_PREFIX}{digest}_{readable}"[:_MAX_LINKER].rstrip("_")
+
+
+def _readable(target: ResourceRef) -> str:
+    """The name a person knows the target by: the resource they tagged (`stshop`, not `default` for a storage
+    account's blob service, nor `0` for a Redis database), then the sub-resource's own name when it has one."""
+    tagged = catalogue.tagged_id(target.id)
+    if tagged is None or tagged.lower() == target.id.lower():
+        return target.name
+    own = target.name if target.name != "default" and not target.name.isdigit() else ""
+    return ResourceRef(tagged).name + own
 
 
 def legacy_linker_name(target: ResourceRef, namespace: str) -> str:

@@ -44,7 +44,6 @@ def test_a_second_run_makes_zero_writes(estate, app, admin):
     assert estate.writes_since(mark) == []
 
 
-@pytest.mark.realkube
 def test_openai_workload_identity_end_to_end(estate, app, admin):
     estate.tag(CLUSTER, CLUSTER_TAGS)
     estate.tag(OPENAI, OPENAI_TAGS)
@@ -103,7 +102,6 @@ def test_removing_the_group_tag_reverses_the_wiring(estate, app):
     assert estate.secret(secret_name) is None
 
 
-@pytest.mark.realkube
 def test_deleting_the_target_reverses_the_wiring(estate, app):
     connect_sql(estate, app)
     estate.delete(DATABASE)

@@ -13,11 +13,13 @@ import time
 
 from shared.adapters.azure.preflight import NO_CREDENTIAL
 from shared.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE
-from tests.conftest import CLUSTER, DATABASE, SUB
+from tests.conftest import CLUSTER, DATABASE, SUB, demo_spec
 from tests.e2e.conftest import SQL_TAGS
 
-# A fresh Python loads the SDKs in ~1-3 s on a loaded 2-core machine; what must not happen is the minute of retries.
-DEADLINE_SECONDS = 10.0
+# Measured alone (load ~25 on 2 cores): no credential 3.0 s, ARM refused 2.8 s, a Kubernetes API refused 6.1 s;
+# beside the rest of the suite they take up to ~2.5x that. What must never come back is the 31 s / 79 s of retries
+# before issue 24, so the deadline is generous for load and still far below those.
+DEADLINE_SECONDS = 20.0
 
 
 def cli(*argv: str, env: dict[str, str] | None = None) -> tuple[subprocess.CompletedProcess, float]:
@@ -50,6 +52,7 @@ def test_no_credential_is_one_line_and_exit_2_in_seconds(cloud, admin, tmp_path)
     done, elapsed = cli("plan", env=without_credential(tmp_path))
     assert done.returncode == EXIT_USAGE, done.stderr
     assert done.stderr == f"sc-autopilot: {NO_CREDENTIAL}\n" and done.stdout == ""  # no SDK warnings
+    print(f"\n{elapsed:.1f}s")  # the figure the README and the issue note quote
     assert elapsed < DEADLINE_SECONDS, elapsed
     assert [r["path"] for r in admin.requests_since(mark) if "/subscriptions" in r["path"]] == []  # no read tried
 
@@ -65,6 +68,7 @@ def test_an_arm_endpoint_that_refuses_is_one_line_naming_it_and_exit_1():
     assert done.returncode == EXIT_FAILED and done.stdout == ""
     assert done.stderr.startswith(f"sc-autopilot: cannot reach Azure Resource Manager at {endpoint} (connection "
                                   "refused)") and done.stderr.count("\n") == 1, done.stderr  # fmt: skip
+    print(f"\n{elapsed:.1f}s")  # the figure the README and the issue note quote
     assert elapsed < DEADLINE_SECONDS, elapsed
 
 
@@ -73,6 +77,7 @@ def test_a_managed_identity_endpoint_that_refuses_is_named_not_called_a_missing_
     done, elapsed = cli("apply", env=dict(os.environ) | {"IDENTITY_ENDPOINT": f"http://127.0.0.1:{port}/msi/token"})
     assert done.returncode == EXIT_FAILED and done.stderr.count("\n") == 1, done.stderr
     assert done.stderr.startswith(f"sc-autopilot: cannot reach the managed identity endpoint 127.0.0.1:{port}")
+    print(f"\n{elapsed:.1f}s")  # azure-identity retries its endpoint itself (3 tries, by design): ~5-9 s under load
     assert elapsed < DEADLINE_SECONDS, elapsed
 
 
@@ -120,3 +125,18 @@ def test_a_consent_fix_is_printed_whole_at_80_columns(estate):
     (fix,) = {f["fix"] for f in json.loads(document.stdout)["findings"] if f["code"] == "CONSENT_MISSING"}
     assert len(fix) > 80 and table.returncode == EXIT_FAILED
     assert f"[1] {fix}" in table.stdout.splitlines(), table.stdout
+
+
+def test_a_kubernetes_api_that_refuses_is_one_line_naming_it_and_exit_1(make_cloud):
+    """The cluster's kubeconfig names an API server nothing listens at (the scenario's `api_server`)."""
+    spec = demo_spec()
+    cluster = spec["subscriptions"][0]["resource_groups"][0]["clusters"][0]
+    server = f"https://127.0.0.1:{closed_port()}"
+    cluster |= {"tags": {"sc-group": "shop"}, "api_server": server}
+    make_cloud(spec)
+    done, elapsed = cli("plan")
+    assert done.returncode == EXIT_FAILED and done.stdout == "", done.stdout
+    said = f"cannot reach the Kubernetes API of aks-shop at {server} (connection refused)"
+    assert done.stderr == f"sc-autopilot: {said}\n"
+    print(f"\n{elapsed:.1f}s")  # the figure the README and the issue note quote
+    assert elapsed < DEADLINE_SECONDS, elapsed

@@ -9,6 +9,7 @@ import subprocess
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
 import yaml
 
 from shared import report
@@ -81,6 +82,7 @@ def gitops_findings(document: dict) -> list[dict]:
     return [f for f in document["findings"] if f["code"] == "GITOPS_MANAGED"]
 
 
+@pytest.mark.realkube
 def test_every_write_of_ours_is_owned_by_sc_autopilot(estate, app):
     estate.tag(CLUSTER, CLUSTER_TAGS)
     estate.tag(DATABASE, SQL_TAGS)
@@ -96,6 +98,7 @@ def test_every_write_of_ours_is_owned_by_sc_autopilot(estate, app):
         assert all("f:envFrom" in fields for fields in containers.values()), (kind, name)
 
 
+@pytest.mark.realkube
 def test_a_flux_workload_is_left_alone_and_its_kustomize_patch_makes_it_compliant(make_cloud, tmp_path):
     admin = Admin(make_cloud(without(demo_spec(), "api")))
     estate, app = Estate(admin), Application(Settings.from_env())
@@ -142,6 +145,7 @@ def test_a_flux_workload_is_left_alone_and_its_kustomize_patch_makes_it_complian
     assert estate.writes_since(mark) == []
 
 
+@pytest.mark.realkube
 def test_argo_cd_and_helm_workloads_get_plain_lines_and_values_that_make_them_compliant(make_cloud):
     admin = Admin(make_cloud(without(demo_spec(), "api", "web")))
     estate, app = Estate(admin), Application(Settings.from_env())
@@ -172,6 +176,7 @@ def test_argo_cd_and_helm_workloads_get_plain_lines_and_values_that_make_them_co
     assert web_now["spec"]["template"]["spec"]["serviceAccountName"].startswith("sc-account-")
 
 
+@pytest.mark.realkube
 def test_patch_mode_wiring_survives_a_flux_reapply_of_a_manifest_that_does_not_declare_it(
     make_cloud, monkeypatch, tmp_path
 ):
@@ -208,6 +213,7 @@ def helm_chart(name: str, values: dict, labels: dict) -> dict:
     return manifest
 
 
+@pytest.mark.realkube
 def test_a_pipeline_that_keeps_reverting_the_wiring_gets_one_repatch_then_wiring_reverted(make_cloud):
     admin = Admin(make_cloud(without(demo_spec(), "api")))
     estate, app = Estate(admin), Application(Settings.from_env())

@@ -148,7 +148,6 @@ def test_an_extension_in_trouble_gives_error(estate, app, admin):
     assert {r.code for v in result.clusters[0].verdicts for r in v.reasons} == {"EXTENSION_NOT_READY"}
 
 
-@pytest.mark.realkube
 def test_untagged_and_deleted_targets_give_orphaned_then_are_cleaned(estate, app):
     wire_everything(estate, app)
     estate.untag(DATABASE, "sc-group")

@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import base64
 import json
+import re
+import subprocess
 import time
 
 from tests.conftest import CLUSTER, IDENTITY, RG, demo_spec
-from tests.fidelity.azcli.shell import KUBECTL, MARKS, Shell, together
+from tests.fidelity.azcli.shell import AZ_VENV, KUBECTL, MARKS, Shell, together
 
 pytestmark = MARKS
 P = f"{RG}/providers"
@@ -143,3 +145,43 @@ def test_every_aks_target_command_of_the_azure_cli_connects(make_cloud, tmp_path
     pg = base64.b64decode(data["sc-postgresflexible-secret"]["AZURE_POSTGRESQL_CONNECTIONSTRING"]).decode()
     assert pg.endswith("user=app password=App-Pw-1")
     shell.report(request, started)
+
+
+CLI_TABLE = """
+import json
+from azure.cli.command_modules.serviceconnector import _resource_config as rc
+source = rc.RESOURCE.KubernetesCluster
+print(json.dumps({t.value: {"auth": [a.value for a in auths], "id": rc.TARGET_RESOURCES.get(t)}
+                  for t, auths in rc.SUPPORTED_AUTH_TYPE[source].items()}))
+"""
+CLI_AUTH = {"workload-identity": "userAssignedIdentity", "secret": "secret", "secret(auto)": "secret",
+            "service-principal": "servicePrincipalSecret"}  # fmt: skip
+
+
+def test_the_emulators_targets_are_the_installed_azure_clis():
+    """The emulator's own table (emulator/arm/linker_targets.py) against the real CLI's `_resource_config.py` for a
+    KubernetesCluster source: the same id shape, the same auth types (first = default), the same secret source
+    (`secret` = the user gives it, `secret(auto)` = Service Connector fetches it). One documented deviation: SQL also
+    takes workload identity (the AKS-to-SQL tutorial; FACTS.md section 1)."""
+    from emulator.arm.linker_targets import KINDS, SecretSource
+
+    answer = subprocess.run([str(AZ_VENV / "bin" / "python"), "-c", CLI_TABLE], capture_output=True, text=True,
+                            timeout=120, check=True)  # fmt: skip
+    cli = json.loads(answer.stdout)
+    for kind in KINDS:
+        entry = cli[kind.name]
+        shape = re.sub(r"\{\w+\}", "{}", entry["id"].split("/providers/", 1)[1]).lower()
+        assert re.sub(r"\{\w+\}", "{}", kind.shape).lower() == shape, kind.name
+        expected = [CLI_AUTH[a] for a in entry["auth"]] + (["userAssignedIdentity"] if kind.name == "sql" else [])
+        assert [str(a) for a in kind.auth] == expected, kind.name
+        if "secret" in entry["auth"]:
+            assert kind.secret is SecretSource.USER, kind.name
+        elif "secret(auto)" in entry["auth"]:
+            assert kind.secret is SecretSource.SERVICE, kind.name
+    assert {k.name for k in KINDS} == set(cli) - {
+        "postgres",
+        "mysql",
+        "confluent-cloud",
+        "neon-postgres",
+        "mongodb-atlas",
+    }  # fmt: skip  (deprecated, or not Azure resources)

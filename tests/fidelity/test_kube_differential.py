@@ -312,3 +312,30 @@ def test_deployment_status_through_a_rollout(sides):
         }
 
     on_both(sides, script)
+
+
+def test_the_real_side_is_a_real_release_with_openapi_and_running_demo_pods(sides):
+    real = next(side for side in sides if side.name == "real")
+    version = k8s.VersionApi(real.api).get_code()
+    assert version.git_version == "v1.37.2" and (version.major, version.minor) == ("1", "37")
+    config = real.api.configuration
+    answer = real.api.call_api(
+        "GET", f"{config.host}/openapi/v3", header_params={"Authorization": config.api_key["authorization"]}
+    )
+    assert answer.status == 200 and "apis/apps/v1" in json.loads(answer.read())["paths"]
+    deadline = time.monotonic() + 60
+    while True:
+        pods = real.core.list_namespaced_pod("shop").items
+        ready = {
+            p.metadata.name.rsplit("-", 2)[0]
+            if p.metadata.owner_references[0].kind == "ReplicaSet"
+            else p.metadata.name
+            for p in pods
+            if any(c.type == "Ready" and c.status == "True" for c in p.status.conditions or [])
+        }
+        if {"api", "web", "worker-0"} <= ready or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    assert {"api", "web", "worker-0"} <= ready, [(p.metadata.name, p.status.phase) for p in pods]
+    [node] = real.core.list_node().items
+    assert node.status.node_info.kubelet_version == "v1.37.2"

@@ -77,7 +77,14 @@ def test_create_and_patch_record_each_manager_with_the_fields_it_set(api):
                    "application/json-patch+json", fieldManager="sc-autopilot")  # fmt: skip
     ours = entries(patched)[("sc-autopilot", "Update")]
     assert ours["fieldsType"] == "FieldsV1" and ours["time"].endswith("Z")
-    assert pod_fields(ours) == {"f:containers": {CONTAINER: {"f:envFrom": {}}}, "f:serviceAccountName": {}}
+    # the deprecated serviceAccount mirrors serviceAccountName (core/v1 conversion): owned by whoever set it, as on
+    # kube-apiserver 1.37 (checked against tools/localkube)
+    assert pod_fields(ours) == {
+        "f:containers": {CONTAINER: {"f:envFrom": {}}},
+        "f:serviceAccount": {},
+        "f:serviceAccountName": {},
+    }
+    assert patched["spec"]["template"]["spec"]["serviceAccount"] == "sc-account-1"
     creator = pod_fields(entries(patched)[("OpenAPI-Generator", "Update")])
     assert "f:envFrom" not in creator["f:containers"][CONTAINER]
     # the same patch again changes nothing: no new resourceVersion, no new time

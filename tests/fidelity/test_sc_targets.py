@@ -482,6 +482,14 @@ def test_arm_lists_tags_and_raises_events_for_the_new_types(local, estate, admin
     writes = admin.get("events", schema="eventgrid", since=since)["events"]
     assert any(e["eventType"] == "Microsoft.Resources.ResourceWriteSuccess"
                and e["data"]["operationName"] == "Microsoft.Cache/redis/write" for e in writes)  # fmt: skip
+    postgres = PostgreSQLManagementClient(person, SUB, **arm_kwargs())
+    postgres.databases.begin_create("rg-shop", "pg-shop", "scratch", {"properties": {}}).result()
+    postgres.databases.begin_delete("rg-shop", "pg-shop", "scratch").result()  # 202 + an operation, as the SDK expects
+    deletes = admin.get("events", schema="eventgrid", since=since)["events"]
+    assert [e["subject"] for e in deletes if e["eventType"] == "Microsoft.Resources.ResourceDeleteSuccess"] == [
+        f"{POSTGRES}/databases/scratch"
+    ]
+    assert [d.name for d in postgres.databases.list_by_server("rg-shop", "pg-shop")] == ["orders", "postgres"]
     with pytest.raises(HttpResponseError) as raised:
         estate["cosmos"].sql_resources.begin_create_update_sql_database(
             "rg-shop", "cosmos-mongo", "wrong", {"resource": {"id": "wrong"}, "options": {}}

@@ -140,3 +140,32 @@ def test_the_settings_of_gitops_wiring_reverts_and_the_wire_timer():
             Settings.from_env({"SC_SUBSCRIPTIONS": SUB, name: value})
     [binding] = [json.loads(b) for b in indexed_functions()["wire_timer"].get_raw_bindings()]
     assert binding["type"] == "timerTrigger" and binding["schedule"] == "%SC_WIRE_SCHEDULE%"
+
+
+def test_rewire_sets_and_takes_back_the_deprecated_service_account_the_api_server_returns_beside_the_name():
+    from shared.core.manifests import rewire
+
+    wiring = Wiring("sc-s-secret", ("api",), "sc-account-1", "default", label=True)
+    served = workload("Deployment", "api", serviceAccountName="default", serviceAccount="default").manifest
+    wired = rewire(served, {"scap_x": wiring})
+    assert wired["spec"]["template"]["spec"]["serviceAccountName"] == "sc-account-1"
+    assert wired["spec"]["template"]["spec"]["serviceAccount"] == "sc-account-1"
+    unwired = rewire(wired, {})
+    # left with only serviceAccount, kube-apiserver would still run the pods as sc-account-1
+    assert unwired["spec"]["template"]["spec"]["serviceAccountName"] == "default"
+    assert unwired["spec"]["template"]["spec"]["serviceAccount"] == "default"
+
+
+def test_the_cli_prints_a_snippet_whole_line_for_line_below_the_findings_table():
+    from rich.console import Console
+
+    from shared.cli.output import findings_table
+    from shared.core.codes import Finding
+
+    text = snippet(workload("Deployment", "api").manifest, WorkloadRef("Deployment", "shop", "api"),
+                   [Wiring("sc-" + "s" * 150 + "-secret", ("api",))])  # fmt: skip
+    finding = Finding(Code.GITOPS_MANAGED, "/subscriptions/s/resourceGroups/r/providers/x/y/aks", "api: Flux",
+                      "commit the wiring below", "sc-workloads", text)  # fmt: skip
+    console = Console(record=True, width=80)
+    findings_table([finding.to_dict()], console)
+    assert text in console.export_text()  # never wrapped, folded or cut, however narrow the terminal

@@ -54,3 +54,18 @@ def test_secret_name_follows_service_connector_and_is_a_kubernetes_name():
 
 def test_service_account_name():
     assert naming.service_account_name("1111-aa") == "sc-account-1111-aa"
+
+
+def test_a_sub_resource_target_is_named_after_the_resource_its_owner_tagged():
+    account = "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Storage/storageAccounts/stshop"
+    blob, queue = ResourceRef(f"{account}/blobServices/default"), ResourceRef(f"{account}/queueServices/default")
+    assert naming.linker_name(blob, "shop").endswith("_stshop") and naming.linker_name(queue, "shop").endswith(
+        "_stshop"
+    )
+    assert naming.linker_name(blob, "shop") != naming.linker_name(queue, "shop")  # the hash tells the services apart
+    server = "/subscriptions/s/resourceGroups/rg/providers/Microsoft.DBforPostgreSQL/flexibleServers/pg-shop"
+    assert naming.linker_name(ResourceRef(f"{server}/databases/orders"), "shop").endswith("_pgshoporders")
+    redis = "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Cache/redis/cache/databases/0"
+    assert naming.linker_name(ResourceRef(redis), "shop").endswith("_cache")
+    database = "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Sql/servers/s/databases/orders"
+    assert naming.linker_name(ResourceRef(database), "shop").endswith("_orders")  # tagged itself: as it always was

@@ -14,7 +14,7 @@ from kubernetes import client as k8s
 from kubernetes.client.exceptions import ApiException
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt
 
-from shared.adapters.kube.errors import KUBE_ERRORS, RETRYABLE, classify, read_failed
+from shared.adapters.kube.errors import CONNECTION_REFUSED, KUBE_ERRORS, RETRYABLE, classify, read_failed
 from shared.core.gitops import FIELD_MANAGER
 from shared.core.manifests import WORKLOAD_KINDS
 
@@ -76,7 +76,8 @@ class KubeApi:
             hinted = classify(error).retry_after if isinstance(error, KUBE_ERRORS) else 0.0
             return max(hinted, base * 2 ** (state.attempt_number - 1))
 
-        return Retrying(retry=retry_if_exception(_retryable), wait=wait, stop=stop_after_attempt(ATTEMPTS),
+        again = _retryable if getattr(self.api_client, "retry_refused", True) else _retryable_unless_refused
+        return Retrying(retry=retry_if_exception(again), wait=wait, stop=stop_after_attempt(ATTEMPTS),
                         reraise=True)(send)  # fmt: skip
 
     def list(
@@ -86,7 +87,8 @@ class KubeApi:
         try:
             return self._list(kind, metadata_only, label_selector)
         except KUBE_ERRORS as error:
-            raise read_failed(f"{kind} list", cluster_id or self.api_client.configuration.host, error) from error
+            host = self.api_client.configuration.host
+            raise read_failed(f"{kind} list", cluster_id or host, error, endpoint=host) from error
 
     def _list(self, kind: str, metadata_only: bool, label_selector: str | None) -> list[dict]:
         group, plural = RESOURCES[kind]
@@ -112,7 +114,8 @@ class KubeApi:
                 return None
             raise read_failed(f"{kind} {namespace}/{name}", self.api_client.configuration.host, error) from error
         except KUBE_ERRORS as error:
-            raise read_failed(f"{kind} {namespace}/{name}", self.api_client.configuration.host, error) from error
+            host = self.api_client.configuration.host
+            raise read_failed(f"{kind} {namespace}/{name}", host, error, endpoint=host) from error
 
     def json_patch(self, kind: str, namespace: str, name: str, operations: list[dict]) -> dict:
         group, plural = RESOURCES[kind]
@@ -166,3 +169,8 @@ class KubeApi:
 def _retryable(error: BaseException) -> bool:
     """Throttling, server errors, dropped connections and timeouts: worth another try within the run."""
     return isinstance(error, KUBE_ERRORS) and classify(error).kind in RETRYABLE
+
+
+def _retryable_unless_refused(error: BaseException) -> bool:
+    """The CLI's rule: nothing listening at the API server is said at once, not after a backoff."""
+    return _retryable(error) and classify(error).reason != CONNECTION_REFUSED

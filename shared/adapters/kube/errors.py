@@ -39,9 +39,14 @@ class KubeFailure:
     retry_after: float = 0.0
 
 
+CONNECTION_REFUSED = "ConnectionRefused"  # nothing listens at the API server's address (KubeFailure.reason)
+
+
 def classify(error: BaseException) -> KubeFailure:
     if isinstance(error, urllib3.exceptions.HTTPError):
-        return KubeFailure(KubeFailureKind.TRANSIENT, None, type(error).__name__)
+        return KubeFailure(
+            KubeFailureKind.TRANSIENT, None, CONNECTION_REFUSED if _refused(error) else type(error).__name__
+        )
     if not isinstance(error, ApiException):
         raise TypeError(f"not a Kubernetes client error: {type(error).__name__}")
     status, body = error.status, (error.body or "")
@@ -59,9 +64,16 @@ def classify(error: BaseException) -> KubeFailure:
     return KubeFailure(KubeFailureKind.INVALID, status, error.reason or "Invalid")
 
 
-def read_failed(read: str, resource_id: str, error: BaseException) -> ReadError:
+def read_failed(read: str, resource_id: str, error: BaseException, endpoint: str = "") -> ReadError:
     failure = classify(error)
-    return ReadError(ReadFailure(read, resource_id, failure.status, failure.reason))
+    message = f"connection refused by {endpoint}" if failure.reason == CONNECTION_REFUSED and endpoint else ""
+    return ReadError(ReadFailure(read, resource_id, failure.status, failure.reason, message))
+
+
+def _refused(error: urllib3.exceptions.HTTPError) -> bool:
+    """A connection the API server's address refused (urllib3 wraps it in MaxRetryError even with retries off)."""
+    cause = getattr(error, "reason", None) or error
+    return isinstance(cause, urllib3.exceptions.NewConnectionError) and "refused" in str(cause).lower()
 
 
 def _retry_after(error: ApiException) -> float:
