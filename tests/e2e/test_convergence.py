@@ -5,12 +5,10 @@ Kubernetes patch fails the invocation with a finding naming the workload, the ve
 
 from __future__ import annotations
 
-import contextlib
 import json
 import time
 
 import pytest
-from azure.core.exceptions import ResourceNotFoundError
 from azure.functions.queue import QueueMessage
 from azure.functions.timer import TimerRequest
 
@@ -22,6 +20,7 @@ from tests.conftest import CLUSTER, DATABASE, SUB, Admin, demo_spec, indexed_fun
 from tests.e2e.conftest import SQL_TAGS, Estate, env_from_secrets
 from tests.e2e.test_requeue import as_event, queued
 from tests.e2e.test_sweep_fanout import drain
+from tests.faults.test_budgets import fresh_storage
 
 
 @pytest.fixture
@@ -31,13 +30,12 @@ def functions_on(azurite, monkeypatch):
     def start(make_cloud, spec: dict):
         cloud = make_cloud(spec)
         monkeypatch.setenv("AzureWebJobsStorage", azurite)
-        with contextlib.suppress(ResourceNotFoundError):  # what earlier tests of this session left there
-            queued(azurite).clear_messages()
-            drain(azurite, SWEEP_QUEUE)
+        fresh_storage(azurite)  # what earlier tests of this session left in Azurite
         app_module.application.cache_clear()
         return cloud, Admin(cloud)
 
     yield start
+    fresh_storage(azurite)  # and leaves nothing for later tests of this session
     app_module.application.cache_clear()
 
 
