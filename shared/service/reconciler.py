@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from shared.adapters import telemetry
 from shared.adapters.errors import ReadError
 from shared.adapters.logs import get_logger, log_event
+from shared.core import rotation
 from shared.core.codes import Code, Finding
 from shared.core.ids import ResourceRef
 from shared.core.model import ClusterState, Connection, IdentityInfo
@@ -144,11 +145,14 @@ class Reconciler:
                 )
                 break
             plan = run.removals.admit(observed.plan)
+            moved = changed_actions(expected, tuple(plan.lines())) if attempt == 0 and expected is not None else []
+            if not run.dry_run and not moved:  # a plan shows every rollout; applying spends the run's allowance
+                plan = run.rollouts.reserve(lambda left, p=plan: rotation.hold_rollouts(p, left))
             result.plans.append(plan)
             result.findings = list(plan.findings) + result.outcome_findings()
             log_event(log, logging.INFO, "plan", resource=cluster.id, actions=plan.lines(), dry_run=run.dry_run,
                       correlation_id=correlation_id)  # fmt: skip
-            if attempt == 0 and expected is not None and (moved := changed_actions(expected, tuple(plan.lines()))):
+            if moved:
                 result.moved = moved  # the saved plan no longer holds: nothing is applied on this cluster
                 break
             if run.dry_run or plan.is_empty:

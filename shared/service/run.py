@@ -4,7 +4,8 @@ cluster of a fanned-out sweep) shares. controller-runtime passes a context to Re
 A Run carries
 - `estate`: the run's listing and its memo of reads that cannot change within the run;
 - the budgets: `removals` (the removal circuit breaker), `deletions` (the orphan cap), `validations` (validate
-  POSTs); whoever spends them takes from the Run, never from a counter of their own;
+  POSTs), `rollouts` (consumers rolled onto changed secret content, SC_MAX_ROLLOUTS_PER_RUN); whoever spends them
+  takes from the Run, never from a counter of their own;
 - `dry_run`, `progress`, the saved-plan guard `expected`, the correlation id of each cluster's event;
 - `caches`: process-wide (one `Caches` per process, owned by the container), for reads that stay true longer than
   a run (provider state, configuration names per shape, cluster endpoints). Add a cache by calling
@@ -181,6 +182,7 @@ class Run:
     removals: RemovalBudget
     deletions: Allowance
     validations: Allowance
+    rollouts: Allowance
     caches: Caches
     concurrency: int = 1
     progress: Progress | None = None
@@ -243,6 +245,7 @@ class Runs:
             dry_run=dry_run,
             removals=RemovalBudget(self.window, settings.max_removals_per_hour, release_removals, dry_run),
             deletions=BlobAllowance(self.counters, sweep_run, "deletions", cap) if shared else LocalAllowance(cap),
+            rollouts=LocalAllowance(settings.max_rollouts_per_run),
             validations=LocalAllowance(settings.validate_budget if validate_budget is None else validate_budget),
             caches=self.caches,
             concurrency=settings.concurrency,
