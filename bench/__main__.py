@@ -22,7 +22,10 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from bench import scenario
+from bench import scenario, storm
+from bench.azurite import azurite
+from bench.driver import calls as driver_calls
+from emulator.client import AdminClient
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
@@ -32,7 +35,9 @@ BUCKETS = {"arm_reads": (250, 25), "arm_writes": (200, 10), "arm_deletes": (200,
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
-    parser.add_argument("--sizes", default="50,200,1000", help="cluster counts, comma separated")
+    parser.add_argument("--sizes", default="30,100,200,1000", help="cluster counts, comma separated")
+    parser.add_argument("--storm-sizes", default="30,100", help="sizes that also run the storm phase")
+    parser.add_argument("--storm-workers", type=int, default=8, help="worker processes (instances) in a storm")
     parser.add_argument("--runs", type=int, default=3, help="runs per size; the table quotes medians")
     parser.add_argument("--baseline-runs", type=int, default=1, help="runs of the sequential baseline per size")
     parser.add_argument(
@@ -48,14 +53,15 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     console = Console(width=200)
     raw: list[dict] = []
+    storm_sizes = {int(s) for s in args.storm_sizes.split(",") if s}
     for size in [int(s) for s in args.sizes.split(",")]:
         for concurrency, runs, phases in (
-            (args.concurrency, args.runs, "cold,sweep,event"),
+            (args.concurrency, args.runs, "cold,sweep,event" + (",storm" if size in storm_sizes else "")),
             (1, args.baseline_runs if size <= args.baseline_max else 0, "cold,sweep"),
         ):
             for run in range(runs):
                 console.log(f"N={size} concurrency={concurrency} run {run + 1}/{runs}")
-                measured = _run(size, concurrency, phases, args.arm_ms, args.kube_ms)
+                measured = _run(size, concurrency, phases, args.arm_ms, args.kube_ms, args.storm_workers)
                 raw += [{"clusters": size, "concurrency": concurrency, "run": run, "phase": p, **m}
                         for p, m in measured.items()]  # fmt: skip
     rows = summarize(raw, args.concurrency)
@@ -75,9 +81,10 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _run(size: int, concurrency: int, phases: str, arm_ms: int, kube_ms: int) -> dict:
-    """A fresh local cloud process with the generated estate, and one worker process against it."""
-    with tempfile.TemporaryDirectory(prefix="sc-bench-") as workdir:
+def _run(size: int, concurrency: int, phases: str, arm_ms: int, kube_ms: int, storm_workers: int = 0) -> dict:
+    """A fresh local cloud process with the generated estate and a fresh storage account (Azurite), one worker
+    process against them, and for the storm phase `storm_workers` more (bench/storm.py)."""
+    with tempfile.TemporaryDirectory(prefix="sc-bench-") as workdir, azurite(workdir) as storage:
         spec_path, env_path = Path(workdir, "scenario.json"), Path(workdir, "cloud.env")
         spec_path.write_text(json.dumps(scenario.generate(size, arm_ms=arm_ms, kube_ms=kube_ms)))
         cloud = subprocess.Popen(
@@ -90,14 +97,19 @@ def _run(size: int, concurrency: int, phases: str, arm_ms: int, kube_ms: int) ->
                 raise RuntimeError("the local cloud did not start: run `python -m emulator serve` to see why")
             env = dict(os.environ)
             env.update(line.split("=", 1) for line in env_path.read_text().splitlines() if "=" in line)
-            env["SC_CONCURRENCY"] = str(concurrency)
+            env |= {"SC_CONCURRENCY": str(concurrency), "AzureWebJobsStorage": storage, "SC_BENCH_WORKDIR": workdir}
+            driver_phases = ",".join(p for p in phases.split(",") if p != "storm")
             worker = subprocess.run(
-                [sys.executable, "-m", "bench.driver", "--phases", phases],
+                [sys.executable, "-m", "bench.driver", "--phases", driver_phases],
                 env=env, cwd=ROOT, capture_output=True, text=True, check=False,
             )  # fmt: skip
             if worker.returncode != 0:
                 raise RuntimeError(f"the bench worker failed:\n{worker.stderr[-3000:]}")
-            return json.loads(worker.stdout.strip().splitlines()[-1])
+            measured = json.loads(worker.stdout.strip().splitlines()[-1])
+            if "storm" in phases.split(","):
+                admin = AdminClient(env["SC_ARM_ENDPOINT"], env["REQUESTS_CA_BUNDLE"])
+                measured |= storm.run_storm(admin, size, storm_workers, env, driver_calls)
+            return measured
         finally:
             cloud.terminate()
             cloud.wait(timeout=30)
@@ -150,7 +162,8 @@ def table(rows: list[dict], machine_info: dict) -> Table:
 
 
 COLUMNS = ("N", "phase", "conc", "wall s", "floor s", "wall/floor", "speed-up", "ARM GET", "ARM PUT", "ARM POST",
-           "ARM DEL", "429s", "retries", "reads/conn", "peak MB", "event s", "round trips")  # fmt: skip
+           "ARM DEL", "429s", "retries", "reads/conn", "reads/event", "write-bucket/event", "peak MB", "event s",
+           "round trips")  # fmt: skip
 
 
 def cells(row: dict) -> list[str]:
@@ -160,14 +173,18 @@ def cells(row: dict) -> list[str]:
         _maybe(row["floor_ratio"], "{:.2f}"), speedup, str(int(row["arm_reads"])), str(int(row["arm_put_patch"])),
         str(int(row["arm_posts"])), str(int(row["arm_deletes"])), str(int(row["throttled_429"])),
         str(int(row["throttled_429"] + row["server_errors"])), f"{row['reads_per_connection']:.2f}",
-        f"{row['peak_rss_mb']:.0f}", _maybe(row.get("event_latency_s"), "{:.2f}"),
+        _maybe(row.get("reads_per_event"), "{:.2f}"), _maybe(row.get("write_bucket_per_event"), "{:.2f}"),
+        _maybe(row.get("peak_rss_mb"), "{:.0f}"), _maybe(row.get("event_latency_s"), "{:.2f}"),
         _maybe(row.get("round_trips"), "{:.0f}"),
     ]  # fmt: skip
 
 
 def markdown(rows: list[dict], machine_info: dict) -> str:
+    load = machine_info.get("load_average")
     lines = [f"Machine: {machine_info['cpu']}, {machine_info['cores']} cores, Python {machine_info['python']}, "
-             f"{machine_info['os']}", "", "| " + " | ".join(COLUMNS) + " |", "|" + " --- |" * len(COLUMNS)]  # fmt: skip
+             f"{machine_info['os']}" + (f"; load average {load[0]} / {load[1]} / {load[2]} (1/5/15 min) at the end"
+                                        if load else ""),
+             "", "| " + " | ".join(COLUMNS) + " |", "|" + " --- |" * len(COLUMNS)]  # fmt: skip
     lines += ["| " + " | ".join(cells(row)) + " |" for row in rows]
     if any(row.get("baseline_extrapolated") for row in rows):
         lines += ["", "\\* speed-up over a sequential baseline extrapolated linearly from the largest N it ran at."]
@@ -184,7 +201,13 @@ def machine() -> dict:
     if cpuinfo.exists():
         cpu = next((line.split(":", 1)[1].strip() for line in cpuinfo.read_text().splitlines()
                     if line.startswith("model name")), cpu)  # fmt: skip
-    return {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(), "os": platform.platform()}
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "python": platform.python_version(),
+        "os": platform.platform(),
+        "load_average": [round(x, 1) for x in os.getloadavg()],
+    }  # a shared machine's timings depend on it
 
 
 if __name__ == "__main__":

@@ -22,8 +22,7 @@ from azure.mgmt.resource.resources import ResourceManagementClient
 
 from bench import scenario
 from emulator.client import AdminClient, PersonCredential
-from shared.config import Settings
-from shared.container import Application
+from shared.container import Application, application
 from shared.core.verdicts import Status
 
 
@@ -32,7 +31,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--phases", default="cold,sweep,event")
     args = parser.parse_args(argv)
     admin = AdminClient(os.environ["SC_ARM_ENDPOINT"], os.environ["REQUESTS_CA_BUNDLE"])
-    app = Application(Settings.from_env())
+    app = application()  # as the Functions host builds it: with the app's storage (index, shared facts)
     phases = {"cold": _cold, "sweep": _sweep, "event": _event}
     results = {name: _measure(admin, lambda run=phases[name]: run(app, admin)) for name in args.phases.split(",")}
     print(json.dumps(results))
@@ -46,7 +45,7 @@ def _measure(admin: AdminClient, run: Callable[[], dict]) -> dict:
     outcome = run()
     wall = time.perf_counter() - started
     log = admin.requests_since(mark)
-    return {"wall_s": round(wall, 3), **outcome, **_calls(log), "peak_rss_mb": _peak_rss_mb()}
+    return {"wall_s": round(wall, 3), **outcome, **calls(log), "peak_rss_mb": _peak_rss_mb()}
 
 
 def _cold(app: Application, admin: AdminClient) -> dict:
@@ -95,7 +94,7 @@ def sequential_round_trips(log: list[dict]) -> int:
     return max(chain, default=0)
 
 
-def _calls(log: list[dict]) -> dict:
+def calls(log: list[dict]) -> dict:
     arm = Counter(r["method"] for r in log if r["service"] == "arm")
     kube = Counter(r["method"] for r in log if r["service"] == "kube")
     return {

@@ -24,6 +24,10 @@ def cluster_id(index: int) -> str:
     return f"{_rg_id(index)}/providers/Microsoft.ContainerService/managedClusters/aks-{_suffix(index)}"
 
 
+def sql_id(index: int, database: int = 1) -> str:
+    return f"{_rg_id(index)}/providers/Microsoft.Sql/servers/sql-{_suffix(index)}/databases/db{database}"
+
+
 def openai_id(index: int) -> str:
     return f"{_rg_id(index)}/providers/Microsoft.CognitiveServices/accounts/oai-{_suffix(index)}"
 

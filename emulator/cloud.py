@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import math
 import time
 from datetime import UTC, datetime
 
 from emulator.admin import AdminApi
-from emulator.arm import tenancy
+from emulator.arm import resourcegraph, tenancy
 from emulator.arm.errors import arm_error
 from emulator.arm.notify import ResourceEvents
 from emulator.arm.operations import Operations
@@ -47,6 +48,7 @@ class Cloud:
         self.events = EventLog()
         self.faults = Faults()
         self.throttle = TokenBuckets()
+        self.graph_quota = resourcegraph.UserQuota()
         self.requests = RequestLog()
         self.clusters = Clusters(self.tokens, self.site, self.requests.append, kube_backend)
         self.operations = operations = Operations(lro_polls, lro_retry_after)
@@ -147,6 +149,16 @@ class Cloud:
         self._check_audience(service, audience)
         if service != "arm":
             return call(identity)
+        if request.path.rstrip("/").lower() == resourcegraph.PATH:  # its own per-user quota, not ARM's buckets
+            allowed, remaining, resets = self.graph_quota.take(identity.principal.object_id)
+            if not allowed:
+                entry["throttled"] = True
+                throttled = _throttled(service, math.ceil(resets) or 1)
+                throttled.headers.update(resourcegraph.quota_headers(0, resets))
+                return throttled
+            response = call(identity)
+            response.headers.update(resourcegraph.quota_headers(remaining, resets))
+            return response
         decision = self.throttle.take(
             request.path.split("/")[2] if request.path.count("/") > 2 else "-", identity.principal.object_id, kind
         )

@@ -65,6 +65,8 @@ def sweep_cluster(message: func.QueueMessage) -> None:
                                  validate_budget=validations, sweep_run=body["run"])  # fmt: skip
     store.record(body["run"], int(body["index"]), fragment(result.clusters[0]))
     path = store.assemble_if_complete(body["run"])
+    if path and app.index is not None and not (estate and estate.failures):
+        app.index.mark_built()  # every cluster of the run has re-synced its holdings
     if path:
         summary = store.report(path)["summary"]
         log.info("sweep %s complete: %s; report at %s", body["run"], json.dumps(summary, sort_keys=True), path)

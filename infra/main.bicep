@@ -27,6 +27,10 @@ param keyVaults string = ''
 @description('Existing Microsoft.KeyVault.vaults system topics to reuse (only one is allowed per vault), as `<vault id>=<topic id>` pairs, comma separated; a vault in keyVaults without one gets a new topic in its resource group.')
 param existingVaultTopics string = ''
 
+@description('Consumers rolled onto changed secret content (a rotation) per run; the rest are requeued.')
+@minValue(0)
+param maxRolloutsPerRun int = 50
+
 @description('SECRET_NEAR_EXPIRY this many days before the exp of the Key Vault version a connection carries.')
 param secretExpiryWarningDays int = 14
 
@@ -262,6 +266,7 @@ resource app 'Microsoft.Web/sites@2024-04-01' = {
         { name: 'SC_MAX_DELETIONS_PER_RUN', value: string(maxDeletionsPerRun) }
         { name: 'SC_MAX_REMOVALS_PER_HOUR', value: string(maxRemovalsPerHour) }
         { name: 'SC_SECRET_EXPIRY_WARNING_DAYS', value: string(secretExpiryWarningDays) }
+        { name: 'SC_MAX_ROLLOUTS_PER_RUN', value: string(maxRolloutsPerRun) }
         { name: 'SC_VALIDATE_BUDGET', value: string(validateBudget) }
         { name: 'SC_CONCURRENCY', value: string(concurrency) }
         // '.vault.azure.net' in the public cloud, with a leading dot: shared/config.py strips it.

@@ -18,6 +18,9 @@ CLEANUP_MODES = ("report", "delete")
 # Former names still read, with a warning, so an upgrade does not silently drop a cap; the infrastructure sets only
 # their successors.
 DEPRECATED_SETTINGS = {"SC_MAX_REMOVALS_PER_RUN": "SC_MAX_REMOVALS_PER_HOUR"}
+# Read only by the CLI on a workstation (`sc-autopilot watch` stands in for the Functions host): the deployed app
+# never reads them, so the infrastructure does not set them; local.settings.json.example does.
+LOCAL_ONLY_SETTINGS = frozenset({"SC_WATCH_PORT"})
 _GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 
 
@@ -40,6 +43,7 @@ class Settings:
     max_deletions_per_run: int = 20
     # the removal circuit breaker: removals the whole app may make in any sliding hour; more are held
     max_removals_per_hour: int = 20
+    max_rollouts_per_run: int = 50  # consumers rolled onto changed secret content per run; the rest are requeued
     secret_expiry_warning_days: float = 14.0  # SECRET_NEAR_EXPIRY this long before a Key Vault version's exp
     validate_budget: int = 50
     concurrency: int = 16
@@ -101,6 +105,7 @@ class Settings:
             max_deletions_per_run=int(_number(env, "SC_MAX_DELETIONS_PER_RUN", 20, minimum=0)),
             max_removals_per_hour=_removals_per_hour(env),
             secret_expiry_warning_days=_number(env, "SC_SECRET_EXPIRY_WARNING_DAYS", 14.0, minimum=0),
+            max_rollouts_per_run=int(_number(env, "SC_MAX_ROLLOUTS_PER_RUN", 50, minimum=0)),
             validate_budget=int(_number(env, "SC_VALIDATE_BUDGET", 50, minimum=0)),
             concurrency=int(_number(env, "SC_CONCURRENCY", 16, minimum=1)),
             http_timeout_seconds=_number(env, "SC_HTTP_TIMEOUT_SECONDS", 60.0, minimum=0.1),

@@ -17,6 +17,7 @@ class Target(Enum):
     PROVIDER = "provider"  # GET /subscriptions/{s}/providers/{ns}
     PROVIDER_ACTION = "provider_action"  # POST .../providers/{ns}/register
     OPERATION = "operation"  # GET .../locations/{loc}/operationStatuses|operationResults/{id}
+    RESOURCE_GRAPH = "resource_graph"  # POST /providers/Microsoft.ResourceGraph/resources
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,8 @@ def parse(path: str, method: str) -> ArmPath | None:
     if [s.lower() for s in segments] in (["tenants"], ["subscriptions"]):
         target = Target.TENANTS if segments[0].lower() == "tenants" else Target.SUBSCRIPTIONS
         return ArmPath(target, "", "/" + segments[0])
+    if [s.lower() for s in segments] == ["providers", "microsoft.resourcegraph", "resources"] and method == "POST":
+        return ArmPath(Target.RESOURCE_GRAPH, "", "/" + "/".join(segments))
     if len(segments) < 2 or segments[0].lower() != "subscriptions":
         return None
     sub = segments[1]

@@ -7,7 +7,7 @@ import re
 import threading
 from dataclasses import dataclass
 
-from emulator.arm import managedclusters, tenancy
+from emulator.arm import managedclusters, resourcegraph, tenancy
 from emulator.arm import resources as rt
 from emulator.arm.errors import arm_error, authorization_failed, bad_request, missing_registration, not_found
 from emulator.arm.notify import ACTION, DELETE, WRITE, ResourceEvents
@@ -53,6 +53,8 @@ class ArmService:
             return Response(200, tenancy.tenants(self.tenant_id))
         if path.target is Target.SUBSCRIPTIONS:
             return Response(200, tenancy.subscriptions(self.store, identity, self.tenant_id))
+        if path.target is Target.RESOURCE_GRAPH:
+            return resourcegraph.query(self.store, self.tenant_id, request, identity)
         subscription = self.store.subscription(path.subscription_id)
         if subscription is None or (path.target is Target.SUBSCRIPTION and not tenancy.can_see(identity, subscription)):
             raise arm_error(

@@ -50,7 +50,7 @@ var handledOperations = [
   'Microsoft.Storage/storageAccounts/delete'
   'Microsoft.Storage/storageAccounts/write'
 ]
-// Event Grid admits at most 25 advanced-filter values per event subscription (Azure Event Grid limits): one event
+// Event Grid admits at most 25 advanced-filter values per event subscription (docs/FACTS.md section 14): one event
 // subscription per 25 operations, all delivering to the same function.
 var operationChunks = [
   take(handledOperations, 25)

@@ -5,16 +5,20 @@ assembled by whichever invocation stores the last result. Azure Storage through 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import uuid
 from datetime import UTC, datetime
+from typing import Self
 
-from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
+from azure.core import MatchConditions
+from azure.core.exceptions import AzureError, ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
 from azure.identity import DefaultAzureCredential
 from azure.storage.blob import BlobServiceClient, ContentSettings
 from azure.storage.queue import QueueServiceClient, TextBase64EncodePolicy
 
 from shared import report as report_module
+from shared.adapters.logs import get_logger
 from shared.config import StorageSettings
 from shared.core.codes import Code, Finding
 
@@ -23,6 +27,7 @@ POISON_QUEUE = f"{SWEEP_QUEUE}-poison"  # where the Functions host moves a messa
 RECONCILE_QUEUE = "sc-reconcile"  # deferred clusters, each message invisible until its requeue_after has passed
 CONTAINER = "sc-reports"
 MAX_VISIBILITY_SECONDS = 7 * 24 * 3600  # Azure Storage's limit for a message's initial invisibility
+log = get_logger("storage")
 
 
 def storage_clients(settings: StorageSettings) -> tuple[BlobServiceClient, QueueServiceClient]:
@@ -134,3 +139,144 @@ class SweepStore:
             return json.loads(self.container.download_blob(path).readall())
         except ResourceNotFoundError:
             return {}
+
+
+INDEX_CONTAINER = "sc-index"
+_BUILT = "linkers.built"  # written once a sweep has recorded every cluster: before, the index may miss holdings
+
+
+def _key(resource_id: str) -> str:
+    """A blob-name-safe key for an ARM id (ids hold slashes and are case-insensitive)."""
+    return hashlib.sha256(resource_id.lower().encode()).hexdigest()[:32]
+
+
+class _IndexBlobs:
+    """The `sc-index` container of the app's storage account, created on the first write (building the app makes no
+    call: a CLI whose storage does not answer still runs, without what the container would give it)."""
+
+    def __init__(self, blobs: BlobServiceClient):
+        self.container = blobs.get_container_client(INDEX_CONTAINER)
+        self._created = False
+
+    @classmethod
+    def from_settings(cls, settings: StorageSettings) -> Self:
+        return cls(storage_clients(settings)[0])
+
+    def _ensure_container(self) -> None:
+        if not self._created:
+            with contextlib.suppress(ResourceExistsError):
+                self.container.create_container()
+            self._created = True
+
+
+class LinkerIndex(_IndexBlobs):
+    """Reverse routing: which clusters hold a linker of ours to which target, in the app's storage account.
+
+    One empty blob per holding, `linkers/<target>/<cluster>/<linker>` (the ids in its metadata), so an event reads one
+    listing for its target instead of one linker listing per cluster; and one `holdings/<cluster>.json` per cluster
+    (linker -> target), so a delete (which names no target) and the sweep's re-sync find what to drop. Written when
+    we put or delete a linker, re-synced per cluster by the sweep. A HINT for where to look, never evidence: a
+    cluster's own linker listing decides what it holds. Every method fails soft (a failed index read is "unknown",
+    a failed write is logged): routing then falls back, and the next sweep re-syncs."""
+
+    def clusters_for(self, target_id: str) -> frozenset[str] | None:
+        """Lower-case ids of the clusters recorded as holding a linker to the target; None when unknown (the index
+        was never completed by a sweep, or storage did not answer)."""
+        try:
+            if not self.container.get_blob_client(_BUILT).exists():
+                return None
+            listing = self.container.list_blobs(name_starts_with=f"linkers/{_key(target_id)}/", include=["metadata"])
+            return frozenset((b.metadata or {}).get("cluster", "").lower() for b in listing) - {""}
+        except AzureError as error:
+            log.warning("linker index unreadable (%s): routing falls back", type(error).__name__)
+            return None
+
+    def held(self, cluster_id: str, target_id: str, linker: str) -> None:
+        """A linker of ours was put: record it."""
+        self._update(cluster_id, lambda holdings: holdings | {linker: target_id})
+
+    def released(self, cluster_id: str, linker: str) -> None:
+        """A linker of ours was deleted: forget it."""
+        self._update(cluster_id, lambda holdings: {n: t for n, t in holdings.items() if n != linker})
+
+    def sync(self, cluster_id: str, holdings: dict[str, str]) -> None:
+        """The sweep read the cluster's linkers (ours: linker -> target): make the index say exactly that."""
+        self._update(cluster_id, lambda _: dict(holdings))
+
+    def mark_built(self) -> None:
+        """Every cluster has been recorded by a sweep: from now on an event may route by the index."""
+        with contextlib.suppress(AzureError):
+            self._ensure_container()
+            self.container.upload_blob(_BUILT, datetime.now(UTC).isoformat().encode(), overwrite=True)
+
+    def _update(self, cluster_id: str, change) -> None:
+        manifest = self.container.get_blob_client(f"holdings/{_key(cluster_id)}.json")
+        try:
+            self._ensure_container()
+            for _ in range(4):  # optimistic concurrency on the cluster's manifest (ETag); another writer wins a race
+                try:
+                    download = manifest.download_blob()
+                    before, condition = (
+                        json.loads(download.readall())["linkers"],
+                        {"etag": download.properties.etag, "match_condition": MatchConditions.IfNotModified},
+                    )
+                except ResourceNotFoundError:
+                    before, condition = {}, {"match_condition": MatchConditions.IfMissing}
+                after = change(before)
+                if after == before:
+                    return
+                for name, target in before.items():
+                    if after.get(name, "").lower() != target.lower():
+                        with contextlib.suppress(ResourceNotFoundError):
+                            self.container.delete_blob(self._entry(target, cluster_id, name))
+                for name, target in after.items():
+                    if before.get(name, "").lower() != target.lower():
+                        self.container.upload_blob(
+                            self._entry(target, cluster_id, name),
+                            b"",
+                            overwrite=True,
+                            metadata={"cluster": cluster_id, "target": target},
+                        )
+                try:
+                    body = json.dumps({"cluster": cluster_id, "linkers": after}).encode()
+                    manifest.upload_blob(body, overwrite=True, **condition)
+                    return
+                except (ResourceModifiedError, ResourceExistsError):
+                    continue
+            log.warning("linker index: %s kept changing; the next sweep re-syncs it", cluster_id)
+        except AzureError as error:
+            log.warning(
+                "linker index not updated for %s (%s); the next sweep re-syncs it", cluster_id, type(error).__name__
+            )
+
+    @staticmethod
+    def _entry(target_id: str, cluster_id: str, linker: str) -> str:
+        return f"linkers/{_key(target_id)}/{_key(cluster_id)}/{linker}"
+
+
+class SharedFacts(_IndexBlobs):
+    """What does not change per event, shared by every instance of the app through its storage account: each
+    cluster's API endpoint and CA (from listClusterUserCredential: a POST, counted in ARM's write bucket) and the
+    configuration key names per connection shape (listConfigurations, a POST too). Never a credential: only the
+    server URL and the public CA certificate are kept; tokens stay in memory. Fails soft: a fact that cannot be read
+    is read from ARM again."""
+
+    def get(self, kind: str, key: str) -> dict | None:
+        try:
+            return json.loads(self.container.download_blob(f"facts/{kind}/{_key(key)}.json").readall())
+        except ResourceNotFoundError:
+            return None
+        except (AzureError, ValueError) as error:
+            log.warning("shared fact %s unreadable (%s): read from ARM instead", kind, type(error).__name__)
+            return None
+
+    def put(self, kind: str, key: str, value: dict) -> None:
+        try:
+            self._ensure_container()
+            self.container.upload_blob(f"facts/{kind}/{_key(key)}.json", json.dumps(value).encode(), overwrite=True)
+        except AzureError as error:
+            log.warning("shared fact %s not stored (%s)", kind, type(error).__name__)
+
+    def forget(self, kind: str, key: str) -> None:
+        with contextlib.suppress(AzureError):
+            self.container.delete_blob(f"facts/{kind}/{_key(key)}.json")

@@ -63,7 +63,8 @@ def _filters(parser: argparse.ArgumentParser) -> None:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="sc-autopilot",
-        description="Wire AKS workloads to Azure SQL and Azure OpenAI through Service Connector, from tags.",
+        description="Wire AKS workloads to storage, Key Vault, databases, messaging and AI services through Service "
+        "Connector, from tags.",
         epilog=EXIT_CODES + "\n\nSettings come from the environment (SC_SUBSCRIPTIONS, ...): README 'Settings'.\n"
         "NO_COLOR=1 turns colours off. Shell completion (bash, zsh):\n"
         '  eval "$(register-python-argcomplete sc-autopilot)"',

@@ -249,6 +249,12 @@ _SQL = "AZURE_SQL_"
 _PG = "AZURE_POSTGRESQL_"
 _MY = "AZURE_MYSQL_"
 _REDIS = "AZURE_REDIS_"
+_REDIS_SECRET = {  # Azure Cache for Redis and Redis Enterprise share the Redis page's tables
+    ANY_CLIENT: (f"{_REDIS}CONNECTIONSTRING",),
+    "none": _prefixed(_REDIS, "HOST", "PORT", "DATABASE", "PASSWORD", "SSL"),
+    "springBoot": ("spring.redis.host", "spring.redis.port", "spring.redis.database", "spring.redis.password",
+                   "spring.redis.ssl"),
+}  # fmt: skip
 _COSMOS_WI_CS = _prefixed("AZURE_COSMOS_", "LISTCONNECTIONSTRINGURL", "SCOPE", "CLIENTID", "RESOURCEENDPOINT")
 _COSMOS_SECRET_CS = ("AZURE_COSMOS_CONNECTIONSTRING",)
 _OPENAI_ROLE = Role("Cognitive Services OpenAI Contributor", "a001fd3d-188f-4b5d-821b-7da978bf7442")
@@ -257,6 +263,28 @@ _COGNITIVE_ACTIONS = (
     "Microsoft.CognitiveServices/accounts/listKeys/action",
 )
 _KV_ACTIONS = ("Microsoft.KeyVault/vaults/read",)
+
+
+def _endpoint_service(kind: TargetKind, cli: str, title: str, tagged_type: str, api_version: str, prefix: str,
+                      endpoint: str, role: Role, list_keys: str, documented: str) -> Entry:  # fmt: skip
+    """A service whose workload identity gets its endpoint and whose secret is one connection string from its keys."""
+    return Entry(
+        kind=kind,
+        cli_name=cli,
+        title=title,
+        tagged_type=tagged_type,
+        api_version=api_version,
+        auth=(WI, SECRET),
+        client_types=("dotnet", "java", "python", "nodejs", "none"),
+        keys={
+            WI: {ANY_CLIENT: _prefixed(prefix, endpoint, "CLIENTID")},
+            SECRET: {ANY_CLIENT: (f"{prefix}CONNECTIONSTRING",)},
+        },
+        secret_source=SecretSource.FETCHED,
+        roles=(role,),
+        app_actions=(f"{tagged_type}/read", f"{tagged_type}/{list_keys}/action"),
+        documented=documented,
+    )
 
 
 def _cognitive(kind: TargetKind, account_kind: str, family: tuple[str, ...], prefix: str, role: Role) -> Entry:
@@ -443,25 +471,17 @@ ENTRIES: tuple[Entry, ...] = (
         app_actions=_KV_ACTIONS,
         documented="how-to-integrate-key-vault.md",
     ),
-    Entry(
-        kind=TargetKind.APP_CONFIGURATION,
-        cli_name="appconfig",
-        title="App Configuration",
-        tagged_type="Microsoft.AppConfiguration/configurationStores",
-        api_version="2023-03-01",
-        auth=(WI, SECRET),
-        client_types=("dotnet", "java", "python", "nodejs", "none"),
-        keys={
-            WI: {ANY_CLIENT: _prefixed("AZURE_APPCONFIGURATION_", "ENDPOINT", "CLIENTID")},
-            SECRET: {ANY_CLIENT: ("AZURE_APPCONFIGURATION_CONNECTIONSTRING",)},
-        },
-        secret_source=SecretSource.FETCHED,
-        roles=(Role("App Configuration Data Reader", "516239f1-63e1-4d78-a4de-a74fb236a071"),),
-        app_actions=(
-            "Microsoft.AppConfiguration/configurationStores/read",
-            "Microsoft.AppConfiguration/configurationStores/ListKeys/action",
-        ),
-        documented="how-to-integrate-app-configuration.md",
+    _endpoint_service(
+        TargetKind.APP_CONFIGURATION,
+        "appconfig",
+        "App Configuration",
+        "Microsoft.AppConfiguration/configurationStores",
+        "2023-03-01",
+        "AZURE_APPCONFIGURATION_",
+        "ENDPOINT",
+        Role("App Configuration Data Reader", "516239f1-63e1-4d78-a4de-a74fb236a071"),
+        "ListKeys",
+        "how-to-integrate-app-configuration.md",
     ),
     _cosmos(
         TargetKind.COSMOS_SQL,
@@ -618,17 +638,7 @@ ENTRIES: tuple[Entry, ...] = (
         client_types=("dotnet", "java", "python", "nodejs", "go", "springBoot", "none"),
         keys={
             WI: {ANY_CLIENT: _prefixed(_REDIS, "HOST", "CLIENTID")},
-            SECRET: {
-                ANY_CLIENT: (f"{_REDIS}CONNECTIONSTRING",),
-                "none": _prefixed(_REDIS, "HOST", "PORT", "DATABASE", "PASSWORD", "SSL"),
-                "springBoot": (
-                    "spring.redis.host",
-                    "spring.redis.port",
-                    "spring.redis.database",
-                    "spring.redis.password",
-                    "spring.redis.ssl",
-                ),
-            },
+            SECRET: _REDIS_SECRET,
         },
         secret_source=SecretSource.FETCHED,
         # no Azure role: Redis gives an identity access through a data access policy assignment (TARGETS 3.18)
@@ -646,19 +656,7 @@ ENTRIES: tuple[Entry, ...] = (
         database=DatabaseTag("database", _NAME, default="default"),
         auth=(SECRET,),
         client_types=("dotnet", "java", "python", "nodejs", "go", "springBoot", "none"),
-        keys={
-            SECRET: {
-                ANY_CLIENT: (f"{_REDIS}CONNECTIONSTRING",),
-                "none": _prefixed(_REDIS, "HOST", "PORT", "DATABASE", "PASSWORD", "SSL"),
-                "springBoot": (
-                    "spring.redis.host",
-                    "spring.redis.port",
-                    "spring.redis.database",
-                    "spring.redis.password",
-                    "spring.redis.ssl",
-                ),
-            }
-        },
+        keys={SECRET: _REDIS_SECRET},
         secret_source=SecretSource.FETCHED,
         app_actions=(
             "Microsoft.Cache/redisEnterprise/read",
@@ -681,22 +679,17 @@ ENTRIES: tuple[Entry, ...] = (
         app_actions=("Microsoft.SignalRService/SignalR/read", "Microsoft.SignalRService/SignalR/listkeys/action"),
         documented="how-to-integrate-signalr.md",
     ),
-    Entry(
-        kind=TargetKind.WEB_PUBSUB,
-        cli_name="webpubsub",
-        title="Web PubSub",
-        tagged_type="Microsoft.SignalRService/WebPubSub",
-        api_version="2023-02-01",
-        auth=(WI, SECRET),
-        client_types=("dotnet", "java", "python", "nodejs", "none"),
-        keys={
-            WI: {ANY_CLIENT: _prefixed("AZURE_WEBPUBSUB_", "HOST", "CLIENTID")},
-            SECRET: {ANY_CLIENT: ("AZURE_WEBPUBSUB_CONNECTIONSTRING",)},
-        },
-        secret_source=SecretSource.FETCHED,
-        roles=(Role("SignalR/Web PubSub Contributor", "8cf5e20a-e4b2-4e9d-b3a1-5ceb692c2761"),),
-        app_actions=("Microsoft.SignalRService/WebPubSub/read", "Microsoft.SignalRService/WebPubSub/listKeys/action"),
-        documented="how-to-integrate-web-pubsub.md",
+    _endpoint_service(
+        TargetKind.WEB_PUBSUB,
+        "webpubsub",
+        "Web PubSub",
+        "Microsoft.SignalRService/WebPubSub",
+        "2023-02-01",
+        "AZURE_WEBPUBSUB_",
+        "HOST",
+        Role("SignalR/Web PubSub Contributor", "8cf5e20a-e4b2-4e9d-b3a1-5ceb692c2761"),
+        "listKeys",
+        "how-to-integrate-web-pubsub.md",
     ),
     _cognitive(TargetKind.OPENAI, "openai", ("AZURE_OPENAI_BASE",), "AZURE_OPENAI_", _OPENAI_ROLE),
     # AI Services: no role in D-ROLES. DECIDED: Cognitive Services OpenAI Contributor, the OpenAI row's role (its

@@ -43,6 +43,7 @@ class Code(StrEnum):
     READ_FAILED = auto()
     RECONCILE_FAILED = auto()
     REMOVALS_HELD = auto()
+    ROLLOUTS_HELD = auto()
     SWEEP_FAILED = auto()
     # -- writes that failed ------------------------------------------------------------------------------
     PERMISSION_MISSING = auto()
@@ -112,6 +113,10 @@ CATALOGUE: dict[Code, tuple[Severity, str]] = {
     Code.CLUSTER_GONE: (_I, "the cluster no longer exists"),
     Code.READ_FAILED: (_E, "a read failed: nothing was removed, un-wired or overwritten on that partial view"),
     Code.RECONCILE_FAILED: (_E, "reconciling the cluster raised an unexpected error; the other clusters went on"),
+    Code.ROLLOUTS_HELD: (
+        _W,
+        "more rollouts than SC_MAX_ROLLOUTS_PER_RUN: the rest are requeued, rolled by a later run",
+    ),
     Code.REMOVALS_HELD: (
         _W,
         "the plan's removals do not fit SC_MAX_REMOVALS_PER_HOUR (app-wide, sliding hour): held, "

@@ -89,6 +89,7 @@ class TaggedResource:
     kind: str
     tags: dict[str, str]
     capabilities: tuple[str, ...] = ()  # a Cosmos DB account's (its API), read by a GET; empty for other types
+    provisioning_state: str | None = None  # the listing's $expand=provisioningState (None: not listed)
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 from shared.core.codes import Code, Finding
 from shared.core.manifests import pod_template, template_path
 from shared.core.model import AuthKind, ClusterState, Intent, VaultVersion
+from shared.core.plan import Defer, Plan, RewireWorkload
 
 # On the connection's Kubernetes secret: the Key Vault version its value came from (a versioned secret id).
 VERSION_ANNOTATION = "sc-autopilot.io/keyvault-secret"
@@ -309,3 +310,24 @@ def stale_message(check: SecretCheck) -> str:
     held = f"version {check.recorded}" if check.recorded else "no recorded version"
     which = "pinned" if check.pinned else "current"
     return f"secret holds {held}; Key Vault's {which} version is {check.wanted.version}"
+
+
+ROLLOUT_HELD_RETRY_SECONDS = 60
+
+
+def hold_rollouts(plan: Plan, left: int) -> tuple[Plan, int]:
+    """The run's rollout allowance (SC_MAX_ROLLOUTS_PER_RUN): the plan's first `left` rollouts onto changed secret
+    content go ahead; the others wait for a later run (a Defer requeues the cluster) with ROLLOUTS_HELD. -> (the plan,
+    how many rollouts it spends)."""
+    rolls = [a for a in plan.actions if isinstance(a, RewireWorkload) and a.rolls]
+    if len(rolls) <= left:
+        return plan, len(rolls)
+    held = rolls[left:]
+    waits = tuple(Defer(plan.cluster, f"rollout of {a.workload} held: the run's SC_MAX_ROLLOUTS_PER_RUN is spent",
+                        ROLLOUT_HELD_RETRY_SECONDS, workload=a.workload) for a in held)  # fmt: skip
+    note = Finding(Code.ROLLOUTS_HELD, plan.cluster.id,
+                   f"{len(held)} rollout(s) onto changed secret content held: the run rolled its "
+                   "SC_MAX_ROLLOUTS_PER_RUN already", "nothing: the cluster is requeued and a later run rolls them "
+                   "(raise SC_MAX_ROLLOUTS_PER_RUN to roll more at once)")  # fmt: skip
+    kept = tuple(a for a in plan.actions if a not in held)
+    return Plan(plan.cluster, kept + waits, (*plan.findings, note)), left

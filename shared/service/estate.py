@@ -9,7 +9,7 @@ from typing import Any
 
 from shared.core.codes import ReadFailure
 from shared.core.ids import ResourceRef
-from shared.core.model import ClusterInfo, TaggedResource, TargetInfo, TargetKind
+from shared.core.model import ClusterInfo, IdentityInfo, TaggedResource, TargetInfo, TargetKind
 
 
 @dataclass(frozen=True)
@@ -22,6 +22,14 @@ class Estate:
     targets: tuple[TargetInfo, ...]
     cluster_infos: dict[str, ClusterInfo] = field(default_factory=dict)  # by lower-case id
     failures: tuple[ReadFailure, ...] = ()  # listings that failed: what they would have shown is unseen
+    # The run judges (a sweep): a cluster's details always come from its listing or a GET, never from the tag
+    # listing alone (which lacks the identity profile the verdicts read).
+    complete_infos: bool = False
+    # A full run's listings that replace a read per cluster (absent: read per cluster, as before): every identity of
+    # the managed subscriptions (lower-case id; ARM, consistent), and sc-extension's state per cluster from Resource
+    # Graph (lower-case cluster id; a cluster it does not list has no extension, or one Resource Graph has not seen).
+    identities: dict[str, IdentityInfo] | None = None
+    extension_states: dict[str, str] | None = None
     _memo: dict[tuple, Any] = field(default_factory=dict, repr=False, compare=False)
     _loading: dict[tuple, threading.Lock] = field(default_factory=dict, repr=False, compare=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
@@ -43,6 +51,9 @@ class Estate:
                     self._memo[key] = value
             return value
 
+    def tagged_cluster(self, cluster: ResourceRef) -> TaggedResource | None:
+        return next((c for c in self.clusters if c.id.lower() == cluster.id.lower()), None)
+
     def to_dict(self) -> dict:
         """A JSON snapshot, so fanned-out invocations of one sweep share the run's listing instead of redoing it."""
         return {
@@ -50,7 +61,13 @@ class Estate:
             "targets": [{"id": t.ref.id, "kind": t.kind.value, "tags": t.tags} for t in self.targets],
             "clusterInfos": [_info_dict(i) for i in self.cluster_infos.values()],
             "failures": [asdict(f) for f in self.failures],  # a fanned-out sweep holds removals like its run
-        }
+            "completeInfos": self.complete_infos,
+            "identities": None if self.identities is None else [
+                {"id": i.ref.id, "clientId": i.client_id, "principalId": i.principal_id, "tags": i.tags}
+                for i in self.identities.values()
+            ],
+            "extensionStates": self.extension_states,
+        }  # fmt: skip
 
     @classmethod
     def from_dict(cls, data: dict) -> Estate:
@@ -66,7 +83,13 @@ class Estate:
             ),
             cluster_infos={i.ref.id.lower(): i for i in infos},
             failures=tuple(ReadFailure(**f) for f in data.get("failures", [])),
-        )
+            complete_infos=bool(data.get("completeInfos", True)),  # snapshots are taken by full runs
+            identities=None if data.get("identities") is None else {
+                i["id"].lower(): IdentityInfo(ResourceRef.parse(i["id"]), i["clientId"], i["principalId"], i["tags"])
+                for i in data["identities"]
+            },
+            extension_states=data.get("extensionStates"),
+        )  # fmt: skip
 
 
 def _info_dict(info: ClusterInfo) -> dict:

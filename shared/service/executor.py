@@ -20,6 +20,7 @@ from shared.adapters.kube.client import KubeClients
 from shared.adapters.kube.errors import KUBE_ERRORS, KubeFailureKind
 from shared.adapters.kube.errors import classify as classify_kube
 from shared.adapters.logs import get_logger, log_event
+from shared.adapters.storage import LinkerIndex
 from shared.core import consent, naming, rotation
 from shared.core.codes import Code, Finding
 from shared.core.manifests import rewire
@@ -47,6 +48,7 @@ class Executor:
     def __init__(
         self, arm: Arm, kube: KubeClients, keyvault: KeyVault, protected_namespaces: tuple[str, ...],
         revert_window: timedelta = timedelta(hours=24), clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        index: LinkerIndex | None = None,
     ):  # fmt: skip
         self.arm = arm
         self.kube = kube
@@ -54,6 +56,7 @@ class Executor:
         self.protected = protected_namespaces
         self.revert_window = revert_window  # SC_REVERT_WINDOW_HOURS
         self.clock = clock
+        self.index = index  # reverse routing: which clusters hold a linker of ours to which target
 
     def apply(self, actions: tuple[Action, ...], correlation_id: str | None = None) -> list[Outcome]:
         """Each action in turn, with one rule (shared.core.policy.blocked_by): an action whose prerequisite (its
@@ -105,6 +108,8 @@ class Executor:
 
     def _delete_linker(self, action: DeleteLinker) -> Outcome:
         self.arm.delete_linker(action.cluster.id, action.name)
+        if self.index is not None:
+            self.index.released(action.cluster.id, action.name)
         return Outcome(action, OutcomeStatus.APPLIED)
 
     # -- Service Connector -----------------------------------------------------------------------------
@@ -141,6 +146,8 @@ class Executor:
                 return Outcome(action, OutcomeStatus.FAILED, str(Code.CONSENT_MISSING), refusal)
             password = secret.value
         state = self.arm.put_linker(intent.cluster.id, intent.linker_name, _linker_body(intent, password))
+        if self.index is not None:  # even a Failed linker is held (and later deleted) on the cluster
+            self.index.held(intent.cluster.id, intent.target.id, intent.linker_name)
         if password is not None and state == "Succeeded":
             self._record_version(intent, f"{secret.vault_url}/secrets/{secret.name}/{secret.version}")
         return Outcome(action, OutcomeStatus.APPLIED, state)

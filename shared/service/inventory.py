@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -11,6 +12,7 @@ from shared.adapters.azure.keyvault import KeyVault
 from shared.adapters.errors import ReadError
 from shared.adapters.kube.api import KubeApi
 from shared.adapters.kube.client import KubeClients
+from shared.adapters.storage import SharedFacts
 from shared.core import catalogue, naming, rotation
 from shared.core.codes import ReadFailure
 from shared.core.ids import CLUSTER_TYPE, ResourceRef, type_of
@@ -27,23 +29,33 @@ from shared.core.model import (
     WorkloadRef,
     WorkloadState,
 )
-from shared.core.planner import REQUIRED_PROVIDERS
+from shared.core.planner import REQUIRED_PROVIDERS, tagged_ref
 from shared.service.estate import Estate
+from shared.service.run import Caches
 
 # Leaf reads of one cluster's state run here (never anything that submits more work, so it cannot deadlock).
 _READS = ThreadPoolExecutor(max_workers=32, thread_name_prefix="sc-read")
 
 
+KEY_TABLE_FACT = "key-table"
+
+
 class Inventory:
+    """Reads. What does not change per event is not read per event: a provider's registration is kept once
+    Registered until an answer says otherwise (`forget_providers`), and the configuration key names of each
+    connection shape for the process (and, with `facts`, for every instance, in the app's storage)."""
+
     def __init__(
         self, arm: Arm, kube: KubeClients, subscriptions: tuple[str, ...], protected: tuple[str, ...],
-        keyvault: KeyVault | None = None,
+        keyvault: KeyVault | None = None, caches: Caches | None = None, facts: SharedFacts | None = None,
     ):  # fmt: skip
         self.arm = arm
         self.kube = kube
         self.keyvault = keyvault
         self.subscriptions = subscriptions
         self.protected = protected
+        self.caches = caches or Caches()  # the process's (the container shares it with every Run)
+        self.facts = facts
 
     def estate(self, *, all_clusters: bool = False) -> Estate:
         """The run's listing. `all_clusters`: the run covers every cluster, so list their details per
@@ -51,8 +63,11 @@ class Inventory:
         in `failures` (its resources are unseen, not absent); a failed detail listing only costs a GET per
         cluster later."""
         with ThreadPoolExecutor(max_workers=4) as pool:
-            listings = list(pool.map(_attempt(self.arm.tagged_resources), self.subscriptions))
-            details = list(pool.map(_attempt(self.arm.list_clusters), self.subscriptions)) if all_clusters else []
+            listings = pool.map(_attempt(self.arm.tagged_resources), self.subscriptions)
+            details = pool.map(_attempt(self.arm.list_clusters), self.subscriptions) if all_clusters else []
+            identities = pool.map(_attempt(self.arm.list_identities), self.subscriptions) if all_clusters else []
+            extensions = pool.submit(self._extension_states) if all_clusters else None
+            listings, details, identities = list(listings), list(details), list(identities)
         resources = [r for listing, _ in listings for r in listing]
         failures = tuple(f for _, failed in listings for f in failed)
         clusters = tuple(r for r in resources if r.type == CLUSTER_TYPE)
@@ -60,27 +75,66 @@ class Inventory:
         tagged = {c.id.lower() for c in clusters}
         infos = (info for listing, _ in details for info in listing)
         cluster_infos = {i.ref.id.lower(): i for i in infos if i.ref.id.lower() in tagged}
-        return Estate(clusters, targets, cluster_infos, failures=failures)
+        listed_identities = None  # a subscription whose identity listing failed: each identity is read by a GET
+        if all_clusters and not any(failed for _, failed in identities):
+            listed_identities = {i.ref.id.lower(): i for listing, _ in identities for i in listing}
+        extension_states = extensions.result() if extensions else None
+        return Estate(clusters, targets, cluster_infos, failures=failures, complete_infos=all_clusters,
+                      identities=listed_identities, extension_states=extension_states)  # fmt: skip
+
+    def _extension_states(self) -> dict[str, str] | None:
+        try:
+            return self.arm.extension_states(self.subscriptions)
+        except ReadError:  # throttled or down: each cluster's extension is read by a GET instead
+            return None
+
+    def extension_state(self, cluster: ResourceRef, estate: Estate) -> str | None:
+        """sc-extension's state. From the run's Resource Graph query when it says Succeeded or nothing (for the
+        verdicts both mean "no extension problem", so a lag cannot mislead them); anything else is confirmed by a
+        GET, since Resource Graph may not have seen the extension recover yet."""
+        if estate.extension_states is not None:
+            state = estate.extension_states.get(cluster.id.lower())
+            if state in (None, "Succeeded"):
+                return state
+        return self.arm.extension_state(cluster.id)
 
     def cluster_info(self, cluster: ResourceRef, estate: Estate | None = None) -> ClusterInfo | None:
+        """From the run's cluster listing; else, for a run that plans only (an event), from the tag listing (tags
+        and provisioning state are all a plan needs; the identity profile, which only the sweep's verdicts read, is
+        left unknown); else a GET."""
         listed = estate.cluster_infos.get(cluster.id.lower()) if estate else None
         if listed is not None:
             return listed
+        tagged = estate.tagged_cluster(cluster) if estate and not estate.complete_infos else None
+        if tagged is not None and tagged.provisioning_state:
+            return ClusterInfo(cluster, dict(tagged.tags), tagged.provisioning_state)
         return self.arm.get_cluster(cluster.id)
 
     def identity(self, ref: ResourceRef, estate: Estate) -> IdentityInfo | None:
+        """From the run's identity listing (a full run), else one GET per identity per run."""
+        listed = estate.identities.get(ref.id.lower()) if estate.identities is not None else None
+        if listed is not None:
+            return listed
         return estate.remember(("identity", ref.id.lower()), lambda: self.arm.get_identity(ref.id))
 
     def provider_state(self, subscription_id: str, namespace: str, estate: Estate) -> str:
-        return estate.remember(
-            ("provider", subscription_id.lower(), namespace.lower()),
-            lambda: self.arm.provider_state(subscription_id, namespace),
-            keep=lambda state: state == "Registered",
-        )
+        """Registration changes about once in a subscription's life: Registered is kept for the process."""
+        key = ("provider", subscription_id.lower(), namespace.lower())
+        return self.caches.remember(
+            key, lambda: estate.remember(key, lambda: self.arm.provider_state(subscription_id, namespace),
+                                         keep=lambda state: state == "Registered"),
+            ttl_seconds=math.inf, keep=lambda state: state == "Registered",
+        )  # fmt: skip
 
-    def cluster_state(self, info: ClusterInfo, estate: Estate) -> ClusterState:
-        """The cluster's linkers, workloads, secret and service-account names: independent reads, made at once
-        (an event waits for one round trip instead of ten)."""
+    def forget_providers(self, subscription_id: str) -> None:
+        """An answer said a provider may not be registered after all (a linker PUT failed): read it again."""
+        self.caches.forget(lambda key: key[:2] == ("provider", subscription_id.lower()))
+
+    def cluster_state(
+        self, info: ClusterInfo, estate: Estate, connections: tuple[Connection, ...] | None = None
+    ) -> ClusterState:
+        """The cluster's linkers (unless `connections` are known), workloads, secret and service-account names:
+        independent reads, made at once (an event waits for one round trip instead of ten)."""
         api = KubeApi(self.kube.for_cluster(info.ref))
         cluster_id = info.ref.id
         reads: dict[str, Callable[[], Any]] = {
@@ -90,18 +144,23 @@ class Inventory:
             "Secret": lambda: api.list("Secret", metadata_only=True, cluster_id=cluster_id),
             "ServiceAccount": lambda: api.list("ServiceAccount", metadata_only=True, cluster_id=cluster_id),
             "Namespace": lambda: api.list("Namespace", metadata_only=True, cluster_id=cluster_id),
-            "linkers": lambda: self.arm.list_linkers(info.ref.id),
+            "linkers": (lambda: self.arm.list_linkers(info.ref.id)) if connections is None else (lambda: connections),
             **{n: (lambda n=n: self.provider_state(info.ref.subscription_id, n, estate)) for n in REQUIRED_PROVIDERS},
         }
+        kube_reads = {*WORKLOAD_KINDS, "Secret", "ServiceAccount", "Namespace"}
         futures = {name: _READS.submit(read) for name, read in reads.items()}
         results: dict[str, Any] = {}
         failures: list[ReadFailure] = []
+        unanswered = False  # the API server gave no answer at all
         for name, future in futures.items():
             try:
                 results[name] = future.result()
             except ReadError as error:  # every read is awaited, so all failures are reported at once
                 failures += error.failures
+                unanswered |= name in kube_reads and any(f.status is None for f in error.failures)
         if failures:
+            if unanswered:  # a stale endpoint (a cluster re-created under its id) is asked for again next time
+                self.kube.forget(info.ref)
             raise ReadError(tuple(failures))
         workloads: dict[WorkloadRef, WorkloadState] = {}
         for kind in WORKLOAD_KINDS:
@@ -134,11 +193,23 @@ class Inventory:
 
     def configuration_names(self, cluster: ResourceRef, connection: Connection, estate: Estate) -> frozenset[str]:
         """The keys Service Connector writes into a connection's secret (listConfigurations). They depend on the
-        linker's shape only: one call (a POST that reads) per shape per run."""
-        shape = ("configuration-names", type_of(connection.target_id), connection.auth_type, connection.client_type)
-        return estate.remember(
-            shape, lambda: frozenset(self.arm.linker_configuration_names(cluster.id, connection.name))
-        )
+        linker's shape (target type and catalogue kind, auth type, CSI or not, client type) only: one call (a POST
+        that reads, in ARM's write bucket) per shape for the process, and with shared facts once for the whole app."""
+        shape = "|".join(_shape(connection, estate)).lower()
+
+        def load() -> frozenset[str]:
+            shared = self.facts.get(KEY_TABLE_FACT, shape) if self.facts is not None else None
+            if shared is not None and isinstance(shared.get("names"), list):
+                return frozenset(shared["names"])
+            names = estate.remember(
+                ("configuration-names", shape),
+                lambda: frozenset(self.arm.linker_configuration_names(cluster.id, connection.name)),
+            )
+            if self.facts is not None:
+                self.facts.put(KEY_TABLE_FACT, shape, {"shape": shape, "names": sorted(names)})
+            return names
+
+        return self.caches.remember((KEY_TABLE_FACT, shape), load, ttl_seconds=math.inf)
 
     def vault_versions(self, intents: Iterable[Intent], estate: Estate) -> dict[tuple[str, str], tuple | None]:
         """The versions (metadata only) of every Key Vault secret the intents' connections carry: one listing per
@@ -219,6 +290,16 @@ def _target(resource: TaggedResource) -> TargetInfo | None:
         return None
     kind = catalogue.classify(resource.type, resource.kind, resource.capabilities)
     return None if kind is None else TargetInfo(ref, kind, resource.tags)
+
+
+def _shape(connection: Connection, estate: Estate) -> tuple[str, ...]:
+    """What a connection's keys depend on. The target type alone is not enough: a Cognitive Services account's keys
+    follow its kind (AZURE_OPENAI_* / AZURE_AISERVICES_* / AZURE_COGNITIVESERVICES_*), and a Key Vault connected for
+    the CSI driver has other keys than one connected with workload identity, both `userAssignedIdentity`."""
+    tagged = tagged_ref(connection.target_id)
+    kind = next((t.kind.value for t in estate.targets if t.ref == tagged), "unlisted")
+    csi = "csi" if connection.csi else ""
+    return type_of(connection.target_id), kind, connection.auth_type, csi, connection.client_type
 
 
 def _names_by_namespace(items: list[dict]) -> dict[str, frozenset[str]]:

@@ -20,9 +20,10 @@ from datetime import UTC, datetime
 from shared.adapters import telemetry
 from shared.adapters.errors import ReadError
 from shared.adapters.logs import get_logger, log_event
+from shared.core import rotation
 from shared.core.codes import Code, Finding
 from shared.core.ids import ResourceRef
-from shared.core.model import ClusterState, IdentityInfo
+from shared.core.model import ClusterState, Connection, IdentityInfo
 from shared.core.plan import (
     DeleteLinker,
     Plan,
@@ -144,26 +145,38 @@ class Reconciler:
                 )
                 break
             plan = run.removals.admit(observed.plan)
+            moved = changed_actions(expected, tuple(plan.lines())) if attempt == 0 and expected is not None else []
+            if not run.dry_run and not moved:  # a plan shows every rollout; applying spends the run's allowance
+                plan = run.rollouts.reserve(lambda left, p=plan: rotation.hold_rollouts(p, left))
             result.plans.append(plan)
             result.findings = list(plan.findings) + result.outcome_findings()
             log_event(log, logging.INFO, "plan", resource=cluster.id, actions=plan.lines(), dry_run=run.dry_run,
                       correlation_id=correlation_id)  # fmt: skip
-            if attempt == 0 and expected is not None and (moved := changed_actions(expected, tuple(plan.lines()))):
+            if moved:
                 result.moved = moved  # the saved plan no longer holds: nothing is applied on this cluster
                 break
             if run.dry_run or plan.is_empty:
                 break
             outcomes = self.executor.apply(plan.actions, correlation_id)
             result.outcomes += outcomes
+            if any(o.status is OutcomeStatus.FAILED and isinstance(o.action, PutLinker) for o in outcomes):
+                self.inventory.forget_providers(cluster.subscription_id)  # a kept Registered may be stale
             result.findings = list(plan.findings) + result.outcome_findings()
             if not any(o.status is OutcomeStatus.APPLIED and _follows_up(o.action) for o in outcomes):
                 break
-            observed = self.observe(cluster, run, release)
+            # A pass that changed nothing in ARM (a rollout to confirm) re-reads the cluster, not its linkers.
+            arm_changed = any(o.status is OutcomeStatus.APPLIED and isinstance(o.action, FOLLOW_UP_ACTIONS)
+                              for o in outcomes)  # fmt: skip
+            observed = self.observe(cluster, run, release, None if arm_changed else observed.actual.connections)
 
-    def observe(self, cluster: ResourceRef, run: Run, release: frozenset[str] = frozenset()) -> Observation | None:
+    def observe(
+        self, cluster: ResourceRef, run: Run, release: frozenset[str] = frozenset(),
+        connections: tuple[Connection, ...] | None = None,
+    ) -> Observation | None:  # fmt: skip
         """Desired state, actual state and the plan between them, for one cluster (reads only). Raises
         ReadError when the cluster or its state cannot be read; a failed read elsewhere (a subscription's tag
-        listing, the identity) makes a plan that holds everything destructive."""
+        listing, the identity) makes a plan that holds everything destructive. `connections`: the linkers this
+        reconcile read a moment ago and has not changed since (else they are listed)."""
         estate = run.estate
         info = self.inventory.cluster_info(cluster, estate)
         if info is None:
@@ -178,7 +191,7 @@ class Reconciler:
             except ReadError as error:
                 identities[identity] = None
                 failed += error.failures
-        actual = self.inventory.cluster_state(info, estate)
+        actual = self.inventory.cluster_state(info, estate, connections)
         desired = desired_state(actual, list(estate.targets), identities, self.settings, tuple(failed))
         actual = dataclasses.replace(
             actual,

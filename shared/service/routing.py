@@ -6,6 +6,7 @@ from collections.abc import Callable, Iterable
 
 from shared.adapters.azure.arm import Arm
 from shared.adapters.errors import ReadError
+from shared.adapters.storage import LinkerIndex
 from shared.core import rotation
 from shared.core.codes import Finding
 from shared.core.eventgrid import EventHint, SecretHint
@@ -21,17 +22,21 @@ Each = Callable[[Iterable, Callable], list]  # Run.each: work over clusters, at 
 
 
 class Router:
-    """Reads only (ARM's linker listings); knows nothing of the reconciler or the drivers that call it."""
+    """Reads only (the linker index, or ARM's linker listings); knows nothing of the reconciler or the drivers that
+    call it."""
 
-    def __init__(self, arm: Arm):
+    def __init__(self, arm: Arm, index: LinkerIndex | None = None):
         self.arm = arm
+        self.index = index
 
     def scope(self, hint: EventHint, estate: Estate, each: Each) -> list[ResourceRef]:
         """For a cluster, itself. For a target, the clusters sharing a group with it now (by its `sc-group` tag even
         if its other tags are broken, so those clusters report it), and those still holding a linker to it (its
-        removal or re-grouping must reach them). Finding the latter costs one linker listing per cluster, so large
-        estates leave them to the sweep. A cluster whose linkers cannot be read is included: its own reconcile then
-        reports the failed read (and removes nothing)."""
+        removal or re-grouping must reach them). The latter come from the linker index in the app's storage (one
+        listing, whatever the estate's size); without a usable index (no storage, never completed by a sweep, or
+        unreadable), from one linker listing per cluster, so large estates then leave them to the sweep. The index is
+        a hint: a cluster it names is only looked at, and its own listing decides. A cluster whose linkers cannot
+        be read is included: its own reconcile then reports the failed read (and removes nothing)."""
         if hint.resource_type == CLUSTER_TYPE:
             return [] if hint.deleted else [ResourceRef.parse(hint.resource_id)]
         target_ref = ResourceRef.parse(hint.resource_id)
@@ -40,6 +45,9 @@ class Router:
         sharing, others = [], []
         for cluster in estate.clusters:
             (sharing if declared_groups(cluster.tags) & groups else others).append(ResourceRef.parse(cluster.id))
+        indexed = self.index.clusters_for(target_ref.id) if self.index is not None else None
+        if indexed is not None:
+            return sharing + [ref for ref in others if ref.id.lower() in indexed]
         if len(estate.clusters) > EVENT_FANOUT_LIMIT:
             return sharing
         holding = each(others, lambda ref: self._may_hold_linker_to(ref, target_ref))

@@ -4,7 +4,8 @@ cluster of a fanned-out sweep) shares. controller-runtime passes a context to Re
 A Run carries
 - `estate`: the run's listing and its memo of reads that cannot change within the run;
 - the budgets: `removals` (the removal circuit breaker), `deletions` (the orphan cap), `validations` (validate
-  POSTs); whoever spends them takes from the Run, never from a counter of their own;
+  POSTs), `rollouts` (consumers rolled onto changed secret content, SC_MAX_ROLLOUTS_PER_RUN); whoever spends them
+  takes from the Run, never from a counter of their own;
 - `dry_run`, `progress`, the saved-plan guard `expected`, the correlation id of each cluster's event;
 - `caches`: process-wide (one `Caches` per process, owned by the container), for reads that stay true longer than
   a run (provider state, configuration names per shape, cluster endpoints). Add a cache by calling
@@ -152,17 +153,26 @@ class Caches:
         self._values: dict[tuple, tuple[float, Any]] = {}
         self._lock = threading.Lock()
 
-    def remember(self, key: tuple, load: Callable[[], T], ttl_seconds: float) -> T:
-        """`load()` unless a value for `key` loaded less than `ttl_seconds` ago is kept."""
+    def remember(
+        self, key: tuple, load: Callable[[], T], ttl_seconds: float, keep: Callable[[T], bool] = lambda value: True
+    ) -> T:
+        """`load()` unless a value for `key` loaded less than `ttl_seconds` ago is kept; values `keep` refuses (not
+        yet registered, say) are loaded again next time."""
         now = self._clock()
         with self._lock:
             kept = self._values.get(key)
             if kept is not None and now - kept[0] < ttl_seconds:
                 return kept[1]
         value = load()
-        with self._lock:
-            self._values[key] = (now, value)
+        if keep(value):
+            with self._lock:
+                self._values[key] = (now, value)
         return value
+
+    def forget(self, matches: Callable[[tuple], bool]) -> None:
+        """Drop the kept values whose key `matches`: an answer said they may no longer hold."""
+        with self._lock:
+            self._values = {k: v for k, v in self._values.items() if not matches(k)}
 
 
 @dataclass
@@ -172,6 +182,7 @@ class Run:
     removals: RemovalBudget
     deletions: Allowance
     validations: Allowance
+    rollouts: Allowance
     caches: Caches
     concurrency: int = 1
     progress: Progress | None = None
@@ -234,6 +245,7 @@ class Runs:
             dry_run=dry_run,
             removals=RemovalBudget(self.window, settings.max_removals_per_hour, release_removals, dry_run),
             deletions=BlobAllowance(self.counters, sweep_run, "deletions", cap) if shared else LocalAllowance(cap),
+            rollouts=LocalAllowance(settings.max_rollouts_per_run),
             validations=LocalAllowance(settings.validate_budget if validate_budget is None else validate_budget),
             caches=self.caches,
             concurrency=settings.concurrency,

@@ -13,6 +13,7 @@ from shared.adapters.azure.arm import API_VERSIONS, Arm
 from shared.adapters.errors import ReadError
 from shared.adapters.kube.api import KubeApi
 from shared.adapters.logs import get_logger, log_event
+from shared.adapters.storage import LinkerIndex
 from shared.config import Settings
 from shared.core import naming
 from shared.core.codes import Code, Finding
@@ -34,9 +35,13 @@ log = get_logger("sweep")
 
 
 class Sweeper:
-    def __init__(self, settings: Settings, arm: Arm, inventory: Inventory, reconciler: Reconciler, runs: Runs):
+    def __init__(
+        self, settings: Settings, arm: Arm, inventory: Inventory, reconciler: Reconciler, runs: Runs,
+        index: LinkerIndex | None = None,
+    ):  # fmt: skip
         self.settings = settings
         self.arm = arm
+        self.index = index  # re-synced from each cluster's own linker listing
         self.inventory = inventory
         self.reconciler = reconciler
         self.runs = runs
@@ -59,6 +64,8 @@ class Sweeper:
         sights = self.reconciler.look_all(clusters, run)
         done = run.counter("sweeping", clusters)
         swept = run.each(sights, lambda sight: done(self.sweep_cluster(sight, run)))
+        if self.index is not None and scope is EVERYWHERE and not estate.failures:
+            self.index.mark_built()  # every cluster's holdings are recorded: events may route by the index
         return SweepResult(run.now, run.dry_run, swept, [f.finding() for f in estate.failures])
 
     def run_one(
@@ -67,7 +74,7 @@ class Sweeper:
     ) -> SweepResult:  # fmt: skip
         """One cluster, as a queue-triggered invocation sweeps it (with the run's estate snapshot if given);
         `sweep_run`: the fanned-out run it belongs to, whose orphan cap all its invocations share."""
-        estate = estate or self.inventory.estate()
+        estate = estate or self.inventory.estate(all_clusters=True)  # verdicts need the clusters' full details
         run = self.runs.new(estate, dry_run=dry_run, validate_budget=validate_budget, now=now or datetime.now(UTC),
                             sweep_run=sweep_run)  # fmt: skip
         [sight] = self.reconciler.look_all([cluster], run)
@@ -91,6 +98,9 @@ class Sweeper:
         observed = sight.observation
         if observed is None:
             return outcome
+        if self.index is not None:  # re-sync the reverse-routing index from the cluster's own listing
+            self.index.sync(cluster.id, {c.name: c.target_id for c in observed.actual.connections
+                                         if naming.is_ours(c)})  # fmt: skip
         try:
             evidence = self._evidence(observed, run)
         except ReadError as error:  # verdicts would be guesses: each connection is marked, nothing is repaired
@@ -160,7 +170,7 @@ class Sweeper:
     def _evidence(self, observed: Observation, run: Run) -> Evidence:
         arm, info, estate = self.arm, observed.actual.info, run.estate
         api = KubeApi(self.inventory.kube.for_cluster(info.ref))
-        extension_state = arm.extension_state(info.ref.id)
+        extension_state = self.inventory.extension_state(info.ref, estate)
         secret_keys, expected, validation, subjects = {}, {}, {}, {}
         existing = {c.name: c for c in observed.actual.connections}
         for intent in validation_order(observed, run.now):

@@ -90,6 +90,8 @@ def local(tmp_path_factory):
         # every case breaks Deployment api's wiring once; two reverts within the window would (by design) stop the
         # re-patching of a workload, so this module's window is empty: each case's break is repaired
         patch.setenv("SC_REVERT_WINDOW_HOURS", "0")
+        # and every case removes its connection (linker, secret, service account): more than the default 20 an hour
+        patch.setenv("SC_MAX_REMOVALS_PER_HOUR", "1000")
         yield cloud
     cloud.stop()
 
@@ -230,8 +232,10 @@ def test_each_target_and_auth_is_connected_judged_repaired_and_removed(world, lo
 
     # untagged: the connection, its secret and the wiring are gone
     estate.untag(resource_id, "sc-group")
-    assert app.events.handle(estate.new_events()).ok
-    assert _linker(estate, linker_name) is None and estate.secret(secret_name) is None
+    removal = app.events.handle(estate.new_events())
+    assert removal.ok, removal.summary()
+    assert _linker(estate, linker_name) is None, [f.to_dict() for f in removal.findings]
+    assert estate.secret(secret_name) is None
     assert secret_name not in env_from_secrets(estate.workload("Deployment", "api"))
 
 

@@ -34,8 +34,7 @@ SUB_PATH = r"^/subscriptions/[^/]+"
 LINKERS = r"/providers/Microsoft\.ServiceLinker/linkers"
 # (operation, service, method, path regex) per flow; each path matches that operation only.
 CONNECT = [
-    ("resources list (tagged)", "arm", "GET", SUB_PATH + r"/resources$"),
-    ("managedClusters GET", "arm", "GET", r"/managedClusters/aks-shop$"),
+    ("resources list (tagged, with provisioning states: no cluster GET)", "arm", "GET", SUB_PATH + r"/resources$"),
     ("identity GET", "arm", "GET", r"/userAssignedIdentities/id-shop-workloads$"),
     ("listClusterUserCredential POST", "arm", "POST", r"/managedClusters/aks-shop/listClusterUserCredential$"),
     ("providers GET", "arm", "GET", SUB_PATH + r"/providers/Microsoft\.[A-Za-z]+$"),
@@ -54,7 +53,8 @@ DISCONNECT = [
 ]
 SWEEP = [
     ("managedClusters list", "arm", "GET", SUB_PATH + r"/providers/Microsoft\.ContainerService/managedClusters$"),
-    ("sc-extension GET", "arm", "GET", r"/extensions/sc-extension$"),
+    ("identities list", "arm", "GET", SUB_PATH + r"/providers/Microsoft\.ManagedIdentity/userAssignedIdentities$"),
+    ("Resource Graph query (sc-extension states)", "arm", "POST", r"^/providers/Microsoft\.ResourceGraph/resources$"),
     ("validateLinker POST", "arm", "POST", LINKERS + r"/scap_[^/]+/validateLinker$"),
     ("validateLinker LRO poll GET", "arm", "GET", r"/operationResults/"),
     ("listConfigurations POST", "arm", "POST", LINKERS + r"/scap_[^/]+/listConfigurations$"),

@@ -68,12 +68,13 @@ KUBE = "^/clusters/{key}"
 SHOP = r"/managedClusters/aks-shop"
 LINKER = SHOP + r"/providers/Microsoft\.ServiceLinker/linkers"
 EXTENSION = SHOP + r"/providers/Microsoft\.KubernetesConfiguration/extensions/sc-extension$"
+GRAPH = r"^/providers/Microsoft\.ResourceGraph/resources$"
 PROVIDER = rf"^/subscriptions/{SUB}/providers/Microsoft\.ServiceLinker$"
 READS = [
     # Old bug: "nothing is tagged" -> un-wire web/api/worker/report, delete both secrets, the service account and
     # both linkers, exit 0 (the case).
     Read("tag listing", "events", "arm", "GET", rf"^/subscriptions/{SUB}/resources$", subscription_wide=True),
-    Read("cluster", "events", "arm", "GET", SHOP + "$"),  # apply and sweep list the clusters instead
+    # (No cluster GET: events take the cluster's provisioning state from the tag listing, full runs list them.)
     # Old bug: no identity -> the OpenAI target held; its wiring kept, but reported as IDENTITY_MISSING.
     Read("identity", "events", "arm", "GET", r"/userAssignedIdentities/id-shop-workloads$"),
     # Old bug: "NotRegistered" -> register again (a write on a read failure).
@@ -92,7 +93,8 @@ READS = [
     Read("ServiceAccount list", "events", "kube", "GET", KUBE + "/api/v1/serviceaccounts$"),
     # The sweep's evidence. Old bug: a missing extension / failed validation / no keys / no federated credential
     # judged Drifted -> "repaired" by putting the linkers again.
-    Read("extension sc-extension", "sweep", "arm", "GET", EXTENSION),
+    # Resource Graph answers the extension states; when it fails, each cluster's extension is read by a GET.
+    Read("extension sc-extension", "sweep", "arm", "*", GRAPH + "|" + EXTENSION),
     Read("validateLinker", "sweep", "arm", "POST", LINKER + r"/scap_[^/]+/validateLinker$"),
     Read("listConfigurations", "sweep", "arm", "POST", LINKER + r"/scap_[^/]+/listConfigurations$"),
     Read("federated credentials", "sweep", "arm", "GET", r"/id-shop-workloads/federatedIdentityCredentials$"),
@@ -174,7 +176,7 @@ def cli(*args: str) -> int:
 
 @pytest.mark.parametrize(("command", "path"), [
     ("apply", rf"^/subscriptions/{SUB}/resources$"),  # the "exit 0 on a 503 tag listing"
-    ("sweep", EXTENSION),
+    ("sweep", r"/id-shop-workloads/federatedIdentityCredentials$"),
 ])  # fmt: skip
 def test_the_cli_exits_1_when_a_read_failed(command, path, world: World):
     admin = world.admin

@@ -24,7 +24,8 @@ BROKEN = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "b
                    "template": {"metadata": {"labels": {"app": "broken"}},
                                 "spec": {"containers": "broken"}}}}  # fmt: skip
 CAUSES = {
-    "403 on its identity read": fault("status", "arm", "GET", r"/userAssignedIdentities/id-shop-workloads$",
+    # full runs list the identities (a failed listing: each identity is read by a GET); events GET it
+    "403 on its identity read": fault("status", "arm", "GET", r"/userAssignedIdentities(/id-shop-workloads)?$",
                                       status=403, times=None),
     "503 beyond every retry": fault("status", "arm", "GET", r"/managedClusters/aks-shop/providers/"
                                     r"Microsoft\.ServiceLinker/linkers$", status=503, retry_after=0, times=None),

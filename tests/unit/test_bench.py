@@ -39,11 +39,14 @@ def test_summary_speedup_uses_the_baseline_or_extrapolates_it():
 
 def test_smoke_run_measures_a_compliant_sweep_with_zero_writes(tmp_path):
     output = tmp_path / "bench.json"
-    assert main(["--sizes", "2", "--runs", "1", "--baseline-max", "0", "--arm-ms", "0", "--kube-ms", "0",
-                 "--output", str(output)]) == 0  # fmt: skip
+    assert main(["--sizes", "2", "--storm-sizes", "2", "--storm-workers", "2", "--runs", "1", "--baseline-max", "0",
+                 "--arm-ms", "0", "--kube-ms", "0", "--output", str(output)]) == 0  # fmt: skip
     document = json.loads(output.read_text())
     rows = {row["phase"]: row for row in document["summary"]}
-    assert set(rows) == {"cold", "sweep", "event"} and all(row["ok"] for row in rows.values())
+    assert set(rows) == {"cold", "sweep", "event", "storm", "batch"} and all(row["ok"] for row in rows.values())
+    # two instances, one event each, warm: the issue 23 budget (3 ARM reads, no write-bucket call per event)
+    assert rows["storm"]["events"] == 2 and rows["storm"]["reads_per_event"] <= 3
+    assert rows["storm"]["write_bucket_per_event"] == 0 and rows["storm"]["throttled_429"] == 0
     assert rows["cold"]["arm_put_patch"] == 2 * 3  # one linker per target, three targets per cluster
     assert rows["sweep"]["arm_put_patch"] == rows["sweep"]["arm_deletes"] == 0
     assert rows["sweep"]["compliant"] == 2 * 3 and rows["sweep"]["changes"] == 0

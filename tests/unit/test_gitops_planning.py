@@ -154,3 +154,18 @@ def test_rewire_sets_and_takes_back_the_deprecated_service_account_the_api_serve
     # left with only serviceAccount, kube-apiserver would still run the pods as sc-account-1
     assert unwired["spec"]["template"]["spec"]["serviceAccountName"] == "default"
     assert unwired["spec"]["template"]["spec"]["serviceAccount"] == "default"
+
+
+def test_the_cli_prints_a_snippet_whole_line_for_line_below_the_findings_table():
+    from rich.console import Console
+
+    from shared.cli.output import findings_table
+    from shared.core.codes import Finding
+
+    text = snippet(workload("Deployment", "api").manifest, WorkloadRef("Deployment", "shop", "api"),
+                   [Wiring("sc-" + "s" * 150 + "-secret", ("api",))])  # fmt: skip
+    finding = Finding(Code.GITOPS_MANAGED, "/subscriptions/s/resourceGroups/r/providers/x/y/aks", "api: Flux",
+                      "commit the wiring below", "sc-workloads", text)  # fmt: skip
+    console = Console(record=True, width=80)
+    findings_table([finding.to_dict()], console)
+    assert text in console.export_text()  # never wrapped, folded or cut, however narrow the terminal

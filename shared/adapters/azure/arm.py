@@ -10,6 +10,7 @@ from typing import TypeVar
 
 from azure.mgmt.containerservice.models import ManagedCluster
 from azure.mgmt.resource.resources.models import GenericResourceExpanded
+from azure.mgmt.resourcegraph.models import QueryRequest, QueryRequestOptions
 from azure.mgmt.servicelinker.models import LinkerResource
 
 from shared.adapters.azure.clients import AzureClients
@@ -35,6 +36,7 @@ class Arm:
     def __init__(self, clients: AzureClients):
         self.clients = clients
         self._retry = functools.partial(with_retries, base_seconds=clients.settings.retry_base_seconds)
+        self._capabilities: dict[tuple[str, str], tuple[str, ...]] = {}  # Cosmos DB accounts' APIs, by (id, created)
 
     def _read(self, read: str, resource_id: str, call: Callable[[], T], *, absent: T | None = None) -> T:
         def attempt() -> T:
@@ -54,22 +56,31 @@ class Arm:
         return self._read(read, resource_id, lambda: list(pager()), absent=_NO_ABSENT)
 
     def tagged_resources(self, subscription_id: str) -> list[TaggedResource]:
-        """Everything carrying `sc-group` in a subscription: one paged call, not one per resource."""
+        """Everything carrying `sc-group` in a subscription, with its provisioning state: one paged call, not one per
+        resource (an event needs no GET of its cluster)."""
         resources = self.clients.resources(subscription_id).resources
         listing = self._listing("tag listing", f"/subscriptions/{subscription_id}",
-                                lambda: resources.list(filter=f"tagName eq '{GROUP_TAG}'"))  # fmt: skip
-        return [self._with_capabilities(_tagged(r)) for r in listing]
+                                lambda: resources.list(filter=f"tagName eq '{GROUP_TAG}'",
+                                                       expand="provisioningState,createdTime"))  # fmt: skip
+        return [self._with_capabilities(_tagged(r), r.created_time) for r in listing]
 
-    def _with_capabilities(self, resource: TaggedResource) -> TaggedResource:
+    def _with_capabilities(self, resource: TaggedResource, created: object) -> TaggedResource:
         """A Cosmos DB account's API is in its properties, which a listing leaves out: one GET per tagged
-        NoSQL-kind account (kind MongoDB says its API already). A failed GET fails the listing (never a guess)."""
+        NoSQL-kind account (kind MongoDB says its API already). A failed GET fails the listing (never a guess). An
+        account's API is chosen when it is created and never changes: read once per account (and creation time: a
+        re-created account is read again) for the process, not on every event."""
         if resource.type != COSMOS_ACCOUNT_TYPE or resource.kind.lower() == "mongodb":
             return resource
-        resources = self.clients.resources(ResourceRef.parse(resource.id).subscription_id).resources
-        found = self._read("Cosmos DB account", resource.id, lambda: resources.get_by_id(
-            resource.id, api_version=API_VERSIONS[COSMOS_ACCOUNT_TYPE]), absent=_NO_ABSENT)  # fmt: skip
-        capabilities = (found.properties or {}).get("capabilities") or []
-        names = tuple(str(c.get("name", "")) for c in capabilities if isinstance(c, dict))
+        key = (resource.id.lower(), str(created))
+        names = self._capabilities.get(key) if created is not None else None
+        if names is None:
+            resources = self.clients.resources(ResourceRef.parse(resource.id).subscription_id).resources
+            found = self._read("Cosmos DB account", resource.id, lambda: resources.get_by_id(
+                resource.id, api_version=API_VERSIONS[COSMOS_ACCOUNT_TYPE]), absent=_NO_ABSENT)  # fmt: skip
+            capabilities = (found.properties or {}).get("capabilities") or []
+            names = tuple(str(c.get("name", "")) for c in capabilities if isinstance(c, dict))
+            if created is not None:
+                self._capabilities[key] = names
         return replace(resource, capabilities=names)
 
     def list_clusters(self, subscription_id: str) -> list[ClusterInfo]:
@@ -98,6 +109,35 @@ class Arm:
         if found is None:
             return None
         return IdentityInfo(ResourceRef.parse(found.id), found.client_id, found.principal_id, dict(found.tags or {}))
+
+    def list_identities(self, subscription_id: str) -> list[IdentityInfo]:
+        """Every user-assigned identity of a subscription: one paged call instead of a GET per cluster's identity."""
+        identities = self.clients.identities(subscription_id).user_assigned_identities
+        listing = self._listing("identity listing", f"/subscriptions/{subscription_id}",
+                                identities.list_by_subscription)  # fmt: skip
+        return [IdentityInfo(ResourceRef.parse(i.id), i.client_id, i.principal_id, dict(i.tags or {})) for i in listing]
+
+    def extension_states(self, subscriptions: tuple[str, ...], name: str = "sc-extension") -> dict[str, str]:
+        """The named cluster extension's provisioning state on every cluster that has it (lower-case cluster id),
+        from Azure Resource Graph: one query per 1000 extensions instead of a GET per cluster. Resource Graph lags
+        ARM by seconds: callers take only what a lag cannot turn into a wrong verdict."""
+        graph = self.clients.graph()
+        query = ("kubernetesconfigurationresources | where type =~ 'microsoft.kubernetesconfiguration/extensions' "
+                 f"and name =~ '{name}' | project id, properties")  # fmt: skip
+        states: dict[str, str] = {}
+        skip_token = None
+        while True:
+            request = QueryRequest(subscriptions=list(subscriptions), query=query,
+                                   options=QueryRequestOptions(top=1000, skip_token=skip_token,
+                                                               result_format="objectArray"))  # fmt: skip
+            page = self._read("Resource Graph query", "/providers/Microsoft.ResourceGraph/resources",
+                              lambda request=request: graph.resources(request), absent=_NO_ABSENT)  # fmt: skip
+            for row in page.data or []:
+                cluster = row["id"].lower().split("/providers/microsoft.kubernetesconfiguration/")[0]
+                states[cluster] = (row.get("properties") or {}).get("provisioningState") or "Unknown"
+            skip_token = page.skip_token
+            if not skip_token:
+                return states
 
     def federated_subjects(self, identity_id: str) -> frozenset[tuple[str, str]]:
         """(issuer, subject) of every federated credential on the identity."""
@@ -170,8 +210,9 @@ class Arm:
 
 def _tagged(resource: GenericResourceExpanded) -> TaggedResource:
     return TaggedResource(
-        id=resource.id, type=(resource.type or "").lower(), kind=resource.kind or "", tags=dict(resource.tags or {})
-    )
+        id=resource.id, type=(resource.type or "").lower(), kind=resource.kind or "", tags=dict(resource.tags or {}),
+        provisioning_state=resource.provisioning_state,
+    )  # fmt: skip
 
 
 def _cluster_info(found: ManagedCluster) -> ClusterInfo:

@@ -12,6 +12,7 @@ from azure.mgmt.containerservice import ContainerServiceClient
 from azure.mgmt.kubernetesconfiguration import SourceControlConfigurationClient
 from azure.mgmt.msi import ManagedServiceIdentityClient
 from azure.mgmt.resource.resources import ResourceManagementClient
+from azure.mgmt.resourcegraph import ResourceGraphClient
 from azure.mgmt.servicelinker import ServiceLinkerManagementClient
 
 from shared.adapters.azure.credential import default_credential
@@ -96,6 +97,10 @@ class AzureClients:
                 self.credential, api_version=SERVICE_LINKER_API_VERSION, **self._arm_kwargs()
             ),
         )
+
+    def graph(self) -> ResourceGraphClient:
+        """Azure Resource Graph: tenant-level queries, outside the subscriptions' token buckets (its own quota)."""
+        return self._get("graph", "", lambda: ResourceGraphClient(self.credential, **self._arm_kwargs()))
 
     def secrets(self, vault_url: str) -> SecretClient:
         return self._get(

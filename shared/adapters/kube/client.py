@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import os
 import tempfile
 import threading
 from collections import OrderedDict
@@ -19,8 +20,10 @@ from kubernetes import client as k8s
 
 from shared.adapters.azure.clients import AzureClients
 from shared.adapters.azure.errors import AZURE_ERRORS, read_failed, with_retries
+from shared.adapters.storage import SharedFacts
 from shared.core.ids import ResourceRef
 
+ENDPOINT_FACT = "cluster-endpoint"
 _CA_DIR = Path(tempfile.gettempdir()) / "sc-autopilot-ca"
 
 
@@ -33,12 +36,16 @@ class Endpoint:
 
 
 class KubeClients:
-    """A pooled ApiClient per cluster, reused for the run. Endpoints (one listClusterUserCredential each) are kept
-    for the process; open clients are bounded, least recently used closed first, because every pool holds TLS
-    connections and a sweep over a thousand clusters must not keep a thousand pools open."""
+    """A pooled ApiClient per cluster, reused for the run. Endpoints (one listClusterUserCredential each: a POST,
+    counted in ARM's write bucket) are kept for the process and, with `facts`, for every instance of the app in its
+    storage (server URL and public CA only; the token is always our own, from the credential, in memory). An
+    endpoint that stops answering is forgotten (`forget`) and asked for again. Open clients are bounded, least
+    recently used closed first, because every pool holds TLS connections and a sweep over a thousand clusters must
+    not keep a thousand pools open."""
 
-    def __init__(self, azure: AzureClients, max_open: int = 64):
+    def __init__(self, azure: AzureClients, facts: SharedFacts | None = None, max_open: int = 64):
         self.azure = azure
+        self.facts = facts
         self.max_open = max_open
         self._endpoints: dict[str, Endpoint] = {}
         self._clients: OrderedDict[str, k8s.ApiClient] = OrderedDict()
@@ -64,7 +71,21 @@ class KubeClients:
                 evicted.rest_client.pool_manager.clear()  # a call still using it opens a fresh connection
             return client
 
+    def forget(self, cluster: ResourceRef) -> None:
+        """The cluster's API server did not answer: its endpoint may be stale (a cluster re-created under the same
+        id has a new one), so the next look asks ARM again."""
+        key = cluster.id.lower()
+        with self._lock:
+            self._endpoints.pop(key, None)
+            self._clients.pop(key, None)
+        if self.facts is not None:
+            self.facts.forget(ENDPOINT_FACT, cluster.id)
+
     def _endpoint(self, cluster: ResourceRef) -> Endpoint:
+        shared = self.facts.get(ENDPOINT_FACT, cluster.id) if self.facts is not None else None
+        if shared is not None and shared.get("server"):
+            ca = shared.get("ca")
+            return Endpoint(shared["server"], str(_write_ca(base64.b64decode(ca))) if ca else None)
         clusters = self.azure.containers(cluster.subscription_id).managed_clusters
         try:
             retrying = with_retries(base_seconds=self.azure.settings.retry_base_seconds)
@@ -74,6 +95,8 @@ class KubeClients:
         kubeconfig = yaml.safe_load(credentials.kubeconfigs[0].value)
         server = kubeconfig["clusters"][0]["cluster"]
         ca_data = server.get("certificate-authority-data")
+        if self.facts is not None:  # the kubeconfig's user (a credential for some clusters) is never kept
+            self.facts.put(ENDPOINT_FACT, cluster.id, {"server": server["server"], "ca": ca_data})
         return Endpoint(server["server"], str(_write_ca(base64.b64decode(ca_data))) if ca_data else None)
 
     def _build(self, endpoint: Endpoint) -> k8s.ApiClient:
@@ -100,8 +123,13 @@ class KubeClients:
 
 
 def _write_ca(pem: bytes) -> Path:
+    """The CA as a file the TLS stack can load, named by its content. Written to a private temporary file and
+    renamed into place, so another thread or process never loads it half-written (an empty CA file fails every
+    TLS handshake with NO_CERTIFICATE_OR_CRL_FOUND)."""
     _CA_DIR.mkdir(parents=True, exist_ok=True)
     path = _CA_DIR / f"{hashlib.sha256(pem).hexdigest()[:16]}.pem"
     if not path.exists():
-        path.write_bytes(pem)
+        with tempfile.NamedTemporaryFile(dir=_CA_DIR, suffix=".tmp", delete=False) as partial:
+            partial.write(pem)
+        os.replace(partial.name, path)
     return path

@@ -1,0 +1,98 @@
+"""The cost of an event (issue 23): reverse routing from the linker index in the app's storage (Azurite), and what
+does not change per event (provider registration, key tables, cluster endpoints) not read per event."""
+
+from __future__ import annotations
+
+import contextlib
+
+import pytest
+from azure.core.exceptions import ResourceNotFoundError
+
+from bench import scenario
+from shared.adapters.storage import LinkerIndex
+from shared.config import Settings, StorageSettings
+from shared.container import Application
+from tests.conftest import Admin
+from tests.e2e.conftest import Estate
+
+LINKERS = "/providers/Microsoft.ServiceLinker/linkers"
+
+
+def instance() -> Application:
+    """One Functions instance: its own process caches, the app's shared storage (AzureWebJobsStorage)."""
+    return Application(Settings.from_env())
+
+
+@pytest.fixture
+def admin(make_cloud, azurite, monkeypatch) -> Admin:
+    """Three generated clusters (bench/scenario.py), each with two SQL databases and an OpenAI account."""
+    cloud = make_cloud(scenario.generate(3, arm_ms=0, kube_ms=0, throttling=False))
+    monkeypatch.setenv("AzureWebJobsStorage", azurite)
+    container = LinkerIndex.from_settings(StorageSettings.from_env()).container
+    with contextlib.suppress(ResourceNotFoundError):  # a fresh index (Azurite is shared by the session)
+        for blob in container.list_blobs():
+            container.delete_blob(blob.name)
+    return Admin(cloud)
+
+
+def all_linkers(admin) -> list[dict]:
+    return [r for r in admin.state()["resources"] if r["type"].lower() == "microsoft.servicelinker/linkers"]
+
+
+def arm_calls(admin, mark: int) -> list[dict]:
+    return [r for r in admin.requests_since(mark) if r["service"] == "arm"]
+
+
+def test_a_warm_event_costs_three_reads_and_routes_by_the_index(admin):
+    first = instance()
+    oai = [scenario.openai_id(i) for i in range(3)]
+    assert first.index.clusters_for(oai[1]) is None, "before any sweep the index is unknown, never empty"
+    assert first.applier.apply().ok
+    assert first.sweeper.run().ok  # re-syncs every cluster's holdings and marks the index built
+    assert first.index.clusters_for(oai[1]) == {scenario.cluster_id(1).lower()}
+
+    tags = Estate(admin)
+    tags.new_events()  # what the cold apply caused
+    other = instance()  # another instance: nothing of the first one's memory, the same storage account
+    tags.tag(scenario.sql_id(0), {"sc-workloads": "deploy/w1,deploy/w2"})
+    assert other.events.handle(tags.new_events()).ok  # warm: one event with nothing to do
+
+    tags.tag(oai[1], {"sc-workloads": "deploy/w5,deploy/w6,deploy/w1"})
+    events = tags.new_events()
+    mark = admin.mark()
+    report = other.events.handle(events)
+    calls = arm_calls(admin, mark)
+    assert report.ok and any("w1" in line for line in report.applied)
+    assert [c["method"] for c in calls].count("GET") <= 3, [c["path"] for c in calls]
+    assert [c for c in calls if c["method"] != "GET"] == [], "no write-bucket call (credentials, key tables)"
+
+    # re-grouped: the cluster still holding a linker to it is found through the index, not a scan of every cluster
+    tags.tag(oai[1], {"sc-group": scenario.cluster_id(2).split("aks-")[1]})
+    events = tags.new_events()
+    mark = admin.mark()
+    report = other.events.handle(events)
+    listed = {c["path"].split(LINKERS)[0].lower() for c in arm_calls(admin, mark)
+              if c["method"] == "GET" and c["path"].endswith(LINKERS)}  # fmt: skip
+    assert scenario.cluster_id(0).lower() not in listed
+    assert scenario.cluster_id(1).lower() in listed
+    holding = [lk for lk in all_linkers(admin) if oai[1].lower() in str(lk).lower()]
+    assert report.ok and holding == [], "the linker of the re-grouped target was removed from its old cluster"
+    assert other.index.clusters_for(oai[1]) == frozenset(), "the delete was recorded in the index"
+
+
+def test_a_stale_index_entry_is_a_place_to_look_never_a_removal(admin):
+    app = instance()
+    assert app.applier.apply().ok
+    assert app.sweeper.run().ok
+    sql = scenario.sql_id(1)
+    app.index.held(scenario.cluster_id(0), sql, "scap_not_there")  # says cluster 0 holds a linker to it: false
+    before = all_linkers(admin)
+    tags = Estate(admin)
+    tags.new_events()
+    tags.tag(sql, {"sc-workloads": "deploy/w1,deploy/w2,deploy/w3"})
+    mark = admin.mark()
+    report = app.events.handle(tags.new_events())
+    listed = [c["path"] for c in arm_calls(admin, mark) if c["path"].endswith(LINKERS)]
+    assert report.ok and any(scenario.cluster_id(0) in path for path in listed)  # looked at
+    assert [c for c in arm_calls(admin, mark) if c["method"] == "DELETE"] == []
+    assert len(all_linkers(admin)) == len(before)
