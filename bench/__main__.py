@@ -180,8 +180,11 @@ def cells(row: dict) -> list[str]:
 
 
 def markdown(rows: list[dict], machine_info: dict) -> str:
+    load = machine_info.get("load_average")
     lines = [f"Machine: {machine_info['cpu']}, {machine_info['cores']} cores, Python {machine_info['python']}, "
-             f"{machine_info['os']}", "", "| " + " | ".join(COLUMNS) + " |", "|" + " --- |" * len(COLUMNS)]  # fmt: skip
+             f"{machine_info['os']}" + (f"; load average {load[0]} / {load[1]} / {load[2]} (1/5/15 min) at the end"
+                                        if load else ""),
+             "", "| " + " | ".join(COLUMNS) + " |", "|" + " --- |" * len(COLUMNS)]  # fmt: skip
     lines += ["| " + " | ".join(cells(row)) + " |" for row in rows]
     if any(row.get("baseline_extrapolated") for row in rows):
         lines += ["", "\\* speed-up over a sequential baseline extrapolated linearly from the largest N it ran at."]
@@ -198,7 +201,13 @@ def machine() -> dict:
     if cpuinfo.exists():
         cpu = next((line.split(":", 1)[1].strip() for line in cpuinfo.read_text().splitlines()
                     if line.startswith("model name")), cpu)  # fmt: skip
-    return {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(), "os": platform.platform()}
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "python": platform.python_version(),
+        "os": platform.platform(),
+        "load_average": [round(x, 1) for x in os.getloadavg()],
+    }  # a shared machine's timings depend on it
 
 
 if __name__ == "__main__":

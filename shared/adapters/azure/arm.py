@@ -36,6 +36,7 @@ class Arm:
     def __init__(self, clients: AzureClients):
         self.clients = clients
         self._retry = functools.partial(with_retries, base_seconds=clients.settings.retry_base_seconds)
+        self._capabilities: dict[tuple[str, str], tuple[str, ...]] = {}  # Cosmos DB accounts' APIs, by (id, created)
 
     def _read(self, read: str, resource_id: str, call: Callable[[], T], *, absent: T | None = None) -> T:
         def attempt() -> T:
@@ -60,19 +61,26 @@ class Arm:
         resources = self.clients.resources(subscription_id).resources
         listing = self._listing("tag listing", f"/subscriptions/{subscription_id}",
                                 lambda: resources.list(filter=f"tagName eq '{GROUP_TAG}'",
-                                                       expand="provisioningState"))  # fmt: skip
-        return [self._with_capabilities(_tagged(r)) for r in listing]
+                                                       expand="provisioningState,createdTime"))  # fmt: skip
+        return [self._with_capabilities(_tagged(r), r.created_time) for r in listing]
 
-    def _with_capabilities(self, resource: TaggedResource) -> TaggedResource:
+    def _with_capabilities(self, resource: TaggedResource, created: object) -> TaggedResource:
         """A Cosmos DB account's API is in its properties, which a listing leaves out: one GET per tagged
-        NoSQL-kind account (kind MongoDB says its API already). A failed GET fails the listing (never a guess)."""
+        NoSQL-kind account (kind MongoDB says its API already). A failed GET fails the listing (never a guess). An
+        account's API is chosen when it is created and never changes: read once per account (and creation time: a
+        re-created account is read again) for the process, not on every event."""
         if resource.type != COSMOS_ACCOUNT_TYPE or resource.kind.lower() == "mongodb":
             return resource
-        resources = self.clients.resources(ResourceRef.parse(resource.id).subscription_id).resources
-        found = self._read("Cosmos DB account", resource.id, lambda: resources.get_by_id(
-            resource.id, api_version=API_VERSIONS[COSMOS_ACCOUNT_TYPE]), absent=_NO_ABSENT)  # fmt: skip
-        capabilities = (found.properties or {}).get("capabilities") or []
-        names = tuple(str(c.get("name", "")) for c in capabilities if isinstance(c, dict))
+        key = (resource.id.lower(), str(created))
+        names = self._capabilities.get(key) if created is not None else None
+        if names is None:
+            resources = self.clients.resources(ResourceRef.parse(resource.id).subscription_id).resources
+            found = self._read("Cosmos DB account", resource.id, lambda: resources.get_by_id(
+                resource.id, api_version=API_VERSIONS[COSMOS_ACCOUNT_TYPE]), absent=_NO_ABSENT)  # fmt: skip
+            capabilities = (found.properties or {}).get("capabilities") or []
+            names = tuple(str(c.get("name", "")) for c in capabilities if isinstance(c, dict))
+            if created is not None:
+                self._capabilities[key] = names
         return replace(resource, capabilities=names)
 
     def list_clusters(self, subscription_id: str) -> list[ClusterInfo]:
