@@ -121,7 +121,7 @@ class Sweeper:
                                                     self._evidence(observed, run), gitops)}  # fmt: skip
             verdicts = [
                 Verdict(v.cluster, v.connection, v.target, v.status, v.reasons, repaired=True)
-                if v.status is Status.DRIFTED and after.get(v.connection, v).status is Status.COMPLIANT
+                if v.status is Status.DRIFTED and _settled(after.get(v.connection, v))
                 else v
                 for v in verdicts
             ]
@@ -224,6 +224,14 @@ def _record(outcome: ClusterSweep, result: ClusterResult, findings: bool = True)
     outcome.failed_changes += [o.action.describe() for o in result.failed]
     if findings:
         outcome.findings += [f for f in result.findings if f not in outcome.findings]
+
+
+def _settled(verdict: Verdict) -> bool:
+    """Re-verified after the repair: Compliant, or only waiting for the rollout the repair started (a real
+    cluster's controllers take a moment; ROLLOUT_PENDING is confirmed by the next pass or sweep)."""
+    if verdict.status is Status.COMPLIANT:
+        return True
+    return verdict.status is Status.PENDING and all(r.code is Code.ROLLOUT_PENDING for r in verdict.reasons)
 
 
 def _unknown(intent: Intent, failures: list[Finding]) -> Verdict:
