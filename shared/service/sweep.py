@@ -120,7 +120,7 @@ class Sweeper:
             observed = self.reconciler.observe(cluster, run) or observed
             after = {v.connection: v for v in judge(observed.desired, observed.actual, observed.plan,
                                                     self._evidence(observed, run), gitops)}  # fmt: skip
-            verdicts = [_repaired(v, after.get(v.connection, v)) if result.applied else v for v in verdicts]
+            verdicts = [_repaired(v, after.get(v.connection, v), bool(result.applied)) for v in verdicts]
         outcome.verdicts = verdicts
         if observed.desired.failed_reads:  # orphan clean-up only on a complete view
             outcome.findings += [f for f in observed.plan.findings if f not in outcome.findings]
@@ -214,13 +214,15 @@ def _after_deletions(orphans: list[Orphan], result: ClusterResult) -> list[Orpha
     return [dataclasses.replace(o, state=state(o)) for o in orphans]
 
 
-def _repaired(before: Verdict, after: Verdict) -> Verdict:
-    """Repaired: the reconcile took away some of what was wrong with the connection, even when something else (a
-    workload not deployed yet) still makes it an Error: repair is judged per workload, not per connection."""
+def _repaired(before: Verdict, after: Verdict, applied: bool) -> Verdict:
+    """Repaired: a drifted connection re-verified (settled), or one whose reconcile took away some of what was
+    wrong, even when something else (a workload not deployed yet) still makes it an Error: repair is judged per
+    workload, not per connection."""
     fixed = {r.code for r in before.reasons} - {r.code for r in after.reasons}
-    if before.status is Status.COMPLIANT or not fixed:
-        return before
-    return dataclasses.replace(before, repaired=True)
+    settled = before.status is Status.DRIFTED and _settled(after)
+    if settled or (applied and fixed and before.status is not Status.COMPLIANT):
+        return dataclasses.replace(before, repaired=True)
+    return before
 
 
 def _record(outcome: ClusterSweep, result: ClusterResult, findings: bool = True) -> None:
@@ -229,6 +231,14 @@ def _record(outcome: ClusterSweep, result: ClusterResult, findings: bool = True)
     outcome.failed_changes += [o.action.describe() for o in result.failed]
     if findings:
         outcome.findings += [f for f in result.findings if f not in outcome.findings]
+
+
+def _settled(verdict: Verdict) -> bool:
+    """Re-verified after the repair: Compliant, or only waiting for the rollout the repair started (a real
+    cluster's controllers take a moment; ROLLOUT_PENDING is confirmed by the next pass or sweep)."""
+    if verdict.status is Status.COMPLIANT:
+        return True
+    return verdict.status is Status.PENDING and all(r.code is Code.ROLLOUT_PENDING for r in verdict.reasons)
 
 
 def _unknown(intent: Intent, failures: list[Finding]) -> Verdict:
