@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 
+import trustme
 import yaml
 
 from emulator.arm import managedclusters
@@ -23,6 +24,8 @@ from emulator.http import Principal, Request, Response
 from emulator.identity import TokenService
 from emulator.kube import KubeApi, ObjectStore
 from emulator.kube.errors import status_body
+from emulator.realkube.controlplane import ControlPlane, RemoteStore, Webhooks
+from emulator.realkube.guard import Guard
 from emulator.site import Site
 
 log = logging.getLogger("emulator")
@@ -40,7 +43,7 @@ class RealKube:
 
     binary: Path
     workdir: Path
-    ca: object  # trustme.CA
+    ca: trustme.CA
     ca_file: Path
     guard_url: str
 
@@ -51,10 +54,10 @@ class ClusterRuntime:
 
     key: str
     cluster_id: str
-    store: object  # ObjectStore, or realkube's RemoteStore once the control plane runs (None until then)
+    store: ObjectStore | RemoteStore | None  # RemoteStore once a real control plane runs (None until then)
     api: KubeApi | None
-    control_plane: object = None  # realkube.ControlPlane
-    guard: object = None  # realkube.Guard
+    control_plane: ControlPlane | None = None
+    guard: Guard | None = None
     pending: dict = field(default_factory=dict)  # the scenario's objects, for a control plane not started yet
     server: str | None = None  # the scenario's `api_server`: the kubeconfig names it instead (e.g. one that refuses)
 
@@ -113,9 +116,6 @@ class Clusters:
                 runtime.control_plane.stop()
 
     def _start(self, runtime: ClusterRuntime) -> None:
-        from emulator.realkube.controlplane import ControlPlane, RemoteStore, Webhooks
-        from emulator.realkube.guard import Guard
-
         real = self._real
         secret = secrets.token_urlsafe(32)
         runtime.guard = Guard(self._tokens, self._authorize, self._record, runtime.cluster_id, runtime.key, secret)

@@ -18,6 +18,9 @@ CLEANUP_MODES = ("report", "delete")
 # Former names still read, with a warning, so an upgrade does not silently drop a cap; the infrastructure sets only
 # their successors.
 DEPRECATED_SETTINGS = {"SC_MAX_REMOVALS_PER_RUN": "SC_MAX_REMOVALS_PER_HOUR"}
+# Read only by the CLI on a workstation (`sc-autopilot watch` stands in for the Functions host): the deployed app
+# never reads them, so the infrastructure does not set them; local.settings.json.example does.
+LOCAL_ONLY_SETTINGS = frozenset({"SC_WATCH_PORT"})
 _GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 
 

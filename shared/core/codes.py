@@ -53,9 +53,7 @@ class Code(StrEnum):
     KUBE_FAILED = auto()
     ARM_THROTTLED = auto()
     ARM_TRANSIENT = auto()
-    ARM_CONFLICT = auto()
-    ARM_FORBIDDEN = auto()
-    ARM_UNREGISTERED = auto()
+    ARM_CREDENTIAL = auto()
     ARM_NOT_FOUND = auto()
     ARM_INVALID = auto()
     # -- orphans -----------------------------------------------------------------------------------------
@@ -126,13 +124,11 @@ CATALOGUE: dict[Code, tuple[Severity, str]] = {
     Code.PERMISSION_MISSING: (_E, "ARM answered 403: the app's identity lacks a right"),
     Code.PROVIDER_NOT_REGISTERED: (_E, "a resource provider is not registered and could not be registered"),
     Code.KEYVAULT_SECRET_UNREADABLE: (_E, "sc-password names a Key Vault secret the app cannot read"),
-    Code.KUBE_FORBIDDEN: (_E, "the Kubernetes API answered 403: the app lacks in-cluster rights"),
-    Code.KUBE_FAILED: (_E, "a Kubernetes write failed"),
+    Code.KUBE_FORBIDDEN: (_E, "the Kubernetes API refused a write (403): names the object, the verb and the right"),
+    Code.KUBE_FAILED: (_E, "a Kubernetes write failed (5xx, unreachable, throttled): names the object and the verb"),
     Code.ARM_THROTTLED: (_E, "ARM throttled a write beyond every retry"),
     Code.ARM_TRANSIENT: (_E, "ARM failed (5xx, timeout, reset) beyond every retry"),
-    Code.ARM_CONFLICT: (_E, "ARM answered 409 beyond every retry"),
-    Code.ARM_FORBIDDEN: (_E, "ARM refused the request"),
-    Code.ARM_UNREGISTERED: (_E, "a resource provider is not registered"),
+    Code.ARM_CREDENTIAL: (_E, "no token for ARM could be had, or ARM refused it (401): not an outage"),
     Code.ARM_NOT_FOUND: (_E, "ARM answered 404 for a write"),
     Code.ARM_INVALID: (_E, "ARM rejected the request as invalid (400)"),
     Code.ORPHAN_IN_USE: (_W, "an orphaned Service Connector object is still referenced: never deleted while so"),

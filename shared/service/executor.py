@@ -156,12 +156,17 @@ class Executor:
         """Annotate the connection's secret with the Key Vault version it now holds (its id, never the value), so
         the sweep can tell a secret behind its vault. A secret not written yet is recorded by the next put."""
         api = KubeApi(self.kube.for_cluster(intent.cluster))
-        try:
-            api.merge_patch("Secret", intent.namespace, intent.secret_name,
-                            {"metadata": {"annotations": {rotation.VERSION_ANNOTATION: version_id}}})  # fmt: skip
-        except ApiException as error:
-            if classify_kube(error).kind is not KubeFailureKind.NOT_FOUND:
-                raise
+        for attempt in range(CONFLICT_ATTEMPTS):  # another writer of the secret (Service Connector, a racer) won
+            try:
+                api.merge_patch("Secret", intent.namespace, intent.secret_name,
+                                {"metadata": {"annotations": {rotation.VERSION_ANNOTATION: version_id}}})  # fmt: skip
+                return
+            except ApiException as error:
+                kind = classify_kube(error).kind
+                if kind is KubeFailureKind.NOT_FOUND:
+                    return
+                if kind is not KubeFailureKind.CONFLICT or attempt == CONFLICT_ATTEMPTS - 1:
+                    raise
 
     # -- Kubernetes ------------------------------------------------------------------------------------
     def _rewire(self, action: RewireWorkload) -> Outcome:
@@ -258,8 +263,10 @@ class Executor:
                 "register the resource provider or allow the app to (Microsoft.*/register/action)",
             )
             return Outcome(action, OutcomeStatus.FAILED, failure.code, finding)
+        if failure.kind is FailureKind.THROTTLED:
+            telemetry.throttled.add(1)
         finding = _finding(
-            Code[f"ARM_{failure.kind.name}"],
+            ARM_WRITE_CODES[failure.kind],
             resource,
             f"{failure.code}: {failure.message[:300]}",
             "see docs/operations.md for this error",
@@ -267,21 +274,30 @@ class Executor:
         return Outcome(action, OutcomeStatus.FAILED, failure.code, finding)
 
     def _kube_failure(self, action: Action, error: BaseException) -> Outcome:
+        """A refused or failed Kubernetes write: a finding naming the object, the verb and what to do."""
         failure = classify_kube(error)
+        verb, kind, namespace, name = _kube_write(action)
+        target = f"{kind} {namespace}/{name}"
         if failure.kind is KubeFailureKind.FORBIDDEN:
             finding = _finding(
                 Code.KUBE_FORBIDDEN,
                 _resource_of(action),
-                "the app is not allowed to change this workload",
-                "assign the app 'Azure Kubernetes Service RBAC Writer' on the cluster",
+                f"the Kubernetes API refused to {verb} {target} (403 Forbidden)",
+                f"allow the app's identity to {verb} {kind.lower()}s in namespace {namespace}: Azure RBAC for "
+                "Kubernetes: 'Azure Kubernetes Service RBAC Writer' on the cluster or that namespace; Kubernetes "
+                "RBAC: the ClusterRole in docs/operations.md",
             )
             return Outcome(action, OutcomeStatus.FAILED, "Forbidden", finding)
-        detail = (
-            f"Kubernetes API answered {failure.status}"
-            if failure.status
-            else f"Kubernetes API unreachable: {failure.reason}"
+        if failure.kind is KubeFailureKind.THROTTLED:
+            telemetry.throttled.add(1)
+        answer = f"answered {failure.status}" if failure.status else f"was unreachable ({failure.reason})"
+        finding = _finding(
+            Code.KUBE_FAILED,
+            _resource_of(action),
+            f"could not {verb} {target}: the Kubernetes API {answer}",
+            "retried on the next run; if it persists, check the cluster's API server (and its admission webhooks)",
         )
-        return Outcome(action, OutcomeStatus.FAILED, detail)
+        return Outcome(action, OutcomeStatus.FAILED, f"Kubernetes API {answer}", finding)
 
 
 HANDLERS: dict[type, Callable[[Executor, Any], Outcome]] = {
@@ -328,8 +344,6 @@ def _linker_body(intent: Intent, password: str | None) -> dict:
 def _count(outcome: Outcome) -> None:
     action = outcome.action
     if outcome.status is not OutcomeStatus.APPLIED:
-        if outcome.detail == "TooManyRequests":
-            telemetry.throttled.add(1)
         return
     if isinstance(action, PutLinker):
         counter = telemetry.connections_created if action.reason == "missing" else telemetry.connections_repaired
@@ -338,6 +352,30 @@ def _count(outcome: Outcome) -> None:
         telemetry.connections_removed.add(1)
     elif isinstance(action, RewireWorkload):
         telemetry.workloads_rewired.add(1, {"kind": action.workload.kind})
+
+
+# an ARM write that failed beyond its retries, by kind (CONFLICT defers; FORBIDDEN and UNREGISTERED have their own)
+ARM_WRITE_CODES = {
+    FailureKind.THROTTLED: Code.ARM_THROTTLED,
+    FailureKind.TRANSIENT: Code.ARM_TRANSIENT,
+    FailureKind.NOT_FOUND: Code.ARM_NOT_FOUND,
+    FailureKind.INVALID: Code.ARM_INVALID,
+    FailureKind.CREDENTIAL: Code.ARM_CREDENTIAL,
+}
+
+
+def _kube_write(action: Action) -> tuple[str, str, str, str]:
+    """(verb, kind, namespace, name) of the Kubernetes write an action makes."""
+    if isinstance(action, RewireWorkload):
+        ref = action.workload
+        return "patch", ref.kind, ref.namespace, ref.name
+    if isinstance(action, DeleteObject):
+        return "delete", str(action.kind), action.namespace, action.name
+    if isinstance(action, AnnotateObject):
+        return "patch", str(action.kind), action.namespace, action.name
+    if isinstance(action, PutLinker):  # the Key Vault version recorded on the connection's secret
+        return "patch", "Secret", action.intent.namespace, action.intent.secret_name
+    return "write", type(action).__name__, "", ""
 
 
 def _resource_of(action: Action) -> str:

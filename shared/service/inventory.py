@@ -29,7 +29,7 @@ from shared.core.model import (
     WorkloadRef,
     WorkloadState,
 )
-from shared.core.planner import REQUIRED_PROVIDERS
+from shared.core.planner import REQUIRED_PROVIDERS, tagged_ref
 from shared.service.estate import Estate
 from shared.service.run import Caches
 
@@ -193,9 +193,9 @@ class Inventory:
 
     def configuration_names(self, cluster: ResourceRef, connection: Connection, estate: Estate) -> frozenset[str]:
         """The keys Service Connector writes into a connection's secret (listConfigurations). They depend on the
-        linker's shape (target type, auth type, client type) only: one call (a POST that reads, in ARM's write
-        bucket) per shape for the process, and with shared facts once for the whole app."""
-        shape = "|".join((type_of(connection.target_id), connection.auth_type, connection.client_type)).lower()
+        linker's shape (target type and catalogue kind, auth type, CSI or not, client type) only: one call (a POST
+        that reads, in ARM's write bucket) per shape for the process, and with shared facts once for the whole app."""
+        shape = "|".join(_shape(connection, estate)).lower()
 
         def load() -> frozenset[str]:
             shared = self.facts.get(KEY_TABLE_FACT, shape) if self.facts is not None else None
@@ -290,6 +290,16 @@ def _target(resource: TaggedResource) -> TargetInfo | None:
         return None
     kind = catalogue.classify(resource.type, resource.kind, resource.capabilities)
     return None if kind is None else TargetInfo(ref, kind, resource.tags)
+
+
+def _shape(connection: Connection, estate: Estate) -> tuple[str, ...]:
+    """What a connection's keys depend on. The target type alone is not enough: a Cognitive Services account's keys
+    follow its kind (AZURE_OPENAI_* / AZURE_AISERVICES_* / AZURE_COGNITIVESERVICES_*), and a Key Vault connected for
+    the CSI driver has other keys than one connected with workload identity, both `userAssignedIdentity`."""
+    tagged = tagged_ref(connection.target_id)
+    kind = next((t.kind.value for t in estate.targets if t.ref == tagged), "unlisted")
+    csi = "csi" if connection.csi else ""
+    return type_of(connection.target_id), kind, connection.auth_type, csi, connection.client_type
 
 
 def _names_by_namespace(items: list[dict]) -> dict[str, frozenset[str]]:

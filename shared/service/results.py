@@ -96,6 +96,11 @@ class ClusterResult:
         return self.step.after
 
 
+def _why(outcome: Outcome) -> str:
+    finding = outcome.finding
+    return f"{finding.message}; {finding.fix}" if finding else outcome.detail
+
+
 def _wait(outcome: Outcome) -> float:
     action = outcome.action
     if isinstance(action, Defer):
@@ -150,7 +155,7 @@ class RunReport:
         return (
             f"{len(self.runs)} cluster(s), {len(self.applied)} change(s), {len(failed) + len(unread)} failure(s), "
             f"{len(self.deferred)} deferred, {len(self.findings)} finding(s), {len(self.ignored)} event(s) ignored"
-            + "".join(f"\n  failed: {o.action.describe()}: {o.detail}" for o in failed)
+            + "".join(f"\n  failed: {o.action.describe()}: {_why(o)}" for o in failed)
             + "".join(f"\n  failed: {f.message} ({f.resource_id}); {f.fix}" for f in unread)
         )
 

@@ -115,16 +115,12 @@ class Sweeper:
         # stop on a reverted wiring once the manifest carries it).
         drifted = any(v.status in (Status.DRIFTED, Status.ORPHANED) for v in verdicts)
         if not run.dry_run and (drifted or observed.plan.writes):
-            _record(outcome, self.reconciler.reconcile(cluster, run, first=sight))
+            result = self.reconciler.reconcile(cluster, run, first=sight)
+            _record(outcome, result)
             observed = self.reconciler.observe(cluster, run) or observed
             after = {v.connection: v for v in judge(observed.desired, observed.actual, observed.plan,
                                                     self._evidence(observed, run), gitops)}  # fmt: skip
-            verdicts = [
-                Verdict(v.cluster, v.connection, v.target, v.status, v.reasons, repaired=True)
-                if v.status is Status.DRIFTED and after.get(v.connection, v).status is Status.COMPLIANT
-                else v
-                for v in verdicts
-            ]
+            verdicts = [_repaired(v, after.get(v.connection, v), bool(result.applied)) for v in verdicts]
         outcome.verdicts = verdicts
         if observed.desired.failed_reads:  # orphan clean-up only on a complete view
             outcome.findings += [f for f in observed.plan.findings if f not in outcome.findings]
@@ -218,12 +214,31 @@ def _after_deletions(orphans: list[Orphan], result: ClusterResult) -> list[Orpha
     return [dataclasses.replace(o, state=state(o)) for o in orphans]
 
 
+def _repaired(before: Verdict, after: Verdict, applied: bool) -> Verdict:
+    """Repaired: a drifted connection re-verified (settled), or one whose reconcile took away some of what was
+    wrong, even when something else (a workload not deployed yet) still makes it an Error: repair is judged per
+    workload, not per connection."""
+    fixed = {r.code for r in before.reasons} - {r.code for r in after.reasons}
+    settled = before.status is Status.DRIFTED and _settled(after)
+    if settled or (applied and fixed and before.status is not Status.COMPLIANT):
+        return dataclasses.replace(before, repaired=True)
+    return before
+
+
 def _record(outcome: ClusterSweep, result: ClusterResult, findings: bool = True) -> None:
     """What a reconcile did, into the cluster's sweep outcome."""
     outcome.changes += result.applied
     outcome.failed_changes += [o.action.describe() for o in result.failed]
     if findings:
         outcome.findings += [f for f in result.findings if f not in outcome.findings]
+
+
+def _settled(verdict: Verdict) -> bool:
+    """Re-verified after the repair: Compliant, or only waiting for the rollout the repair started (a real
+    cluster's controllers take a moment; ROLLOUT_PENDING is confirmed by the next pass or sweep)."""
+    if verdict.status is Status.COMPLIANT:
+        return True
+    return verdict.status is Status.PENDING and all(r.code is Code.ROLLOUT_PENDING for r in verdict.reasons)
 
 
 def _unknown(intent: Intent, failures: list[Finding]) -> Verdict:

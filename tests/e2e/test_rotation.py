@@ -75,7 +75,6 @@ def codes(report) -> list[str]:
     return [str(f.code) for f in report.findings]
 
 
-@pytest.mark.realkube
 def test_a_new_version_with_its_event_reaches_the_secret_and_each_consumer_once(wired, app, admin, vault):
     estate = wired
     before = {name: estate.workload(kind, name) for kind, name in

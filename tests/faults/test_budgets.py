@@ -5,6 +5,7 @@ account (Azurite) with ETags; the rest is held (REMOVALS_HELD) until an operator
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -13,12 +14,14 @@ import sys
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+from azure.core.exceptions import ResourceNotFoundError
 from azure.functions.timer import TimerRequest
 from azure.storage.blob import BlobServiceClient
+from azure.storage.queue import QueueClient
 
 from shared import container as app_module
 from shared.adapters.budgets import REMOVALS_BLOB, STATE_CONTAINER
-from shared.adapters.storage import SWEEP_QUEUE, SweepStore
+from shared.adapters.storage import INDEX_CONTAINER, RECONCILE_QUEUE, SWEEP_QUEUE, SweepStore
 from shared.cli import main
 from shared.config import StorageSettings
 from shared.core.orphans import ORPHANED_SINCE
@@ -33,14 +36,28 @@ WORKERS = 3
 @pytest.fixture
 def fresh_budgets(azurite, monkeypatch):
     """The app's storage account with its budget counters fresh (Azurite lives for the whole session)."""
-    state = BlobServiceClient.from_connection_string(azurite).get_container_client(STATE_CONTAINER)
-    if state.exists():
-        for blob in state.list_blobs():
-            state.delete_blob(blob.name)
+    state = fresh_storage(azurite)
     monkeypatch.setenv("AzureWebJobsStorage", azurite)
     app_module.application.cache_clear()
     yield state
+    fresh_storage(azurite)  # and leaves nothing for later tests of this session
     app_module.application.cache_clear()
+
+
+def fresh_storage(azurite: str):
+    """What earlier tests of this session left in Azurite (budget spends, the linker index and shared facts about
+    other local clouds' clusters, queued sweeps and requeues) is gone."""
+    blobs = BlobServiceClient.from_connection_string(azurite)
+    for name in (INDEX_CONTAINER, STATE_CONTAINER):  # the linker index and shared facts name other clouds' clusters
+        container = blobs.get_container_client(name)
+        if container.exists():
+            for blob in container.list_blobs():
+                container.delete_blob(blob.name)
+    state = blobs.get_container_client(STATE_CONTAINER)
+    for queue in (SWEEP_QUEUE, RECONCILE_QUEUE):
+        with contextlib.suppress(ResourceNotFoundError):
+            QueueClient.from_connection_string(azurite, queue).clear_messages()
+    return state
 
 
 def removals_since(world: World, mark: int) -> set[tuple[str, str]]:

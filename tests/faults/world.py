@@ -42,7 +42,7 @@ OAI_LEDGER_TAGS = {
     "sc-group": "ledger",
     "sc-namespace": "ledger",
     "sc-workloads": "deploy/app0",
-    "sc-client-type": "java",
+    "sc-client-type": "dotnet",
 }  # a shape of its own (listConfigurations is memoised per shape), so aks-shop's is read by aks-shop
 
 

@@ -137,3 +137,26 @@ def test_statefulsets_and_daemonsets_are_stuck_only_past_the_deadline_since_we_r
     assert rotation.rollout_state(ds, NOW).state is rotation.Rollout.PENDING  # no record of when: never stuck
     ds["status"] |= {"updatedNumberScheduled": 2, "numberAvailable": 2}
     assert rotation.rollout_state(ds, NOW).state is rotation.Rollout.COMPLETE
+
+
+def test_a_plan_rolls_at_most_what_the_run_has_left_and_defers_the_rest():
+    from shared.core.codes import Code
+    from shared.core.ids import ResourceRef
+    from shared.core.model import WorkloadRef
+    from shared.core.plan import Defer, Plan, RewireWorkload
+
+    cluster = ResourceRef.parse(
+        "/subscriptions/00000000-0000-4000-8000-000000000001/resourceGroups/rg/providers/"
+        "Microsoft.ContainerService/managedClusters/aks"
+    )
+    rolls = [RewireWorkload(cluster, WorkloadRef("Deployment", "shop", n), (), rolls=True) for n in ("a", "b", "c")]
+    wiring = RewireWorkload(cluster, WorkloadRef("Deployment", "shop", "d"), ())  # wires, rolls nothing of ours
+    plan = Plan(cluster, (*rolls, wiring))
+    assert rotation.hold_rollouts(plan, 3) == (plan, 3)
+    held, spent = rotation.hold_rollouts(plan, 1)
+    assert spent == 1 and [a for a in held.actions if isinstance(a, RewireWorkload)] == [rolls[0], wiring]
+    waits = [a for a in held.actions if isinstance(a, Defer)]
+    assert [d.workload.name for d in waits] == ["b", "c"] and all(d.linker is None for d in waits)
+    assert [f.code for f in held.findings] == [Code.ROLLOUTS_HELD]
+    none_left, spent = rotation.hold_rollouts(plan, 0)
+    assert spent == 0 and not any(isinstance(a, RewireWorkload) and a.rolls for a in none_left.actions)

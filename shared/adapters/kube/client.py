@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import os
 import tempfile
 import threading
 from collections import OrderedDict
@@ -122,8 +123,13 @@ class KubeClients:
 
 
 def _write_ca(pem: bytes) -> Path:
+    """The CA as a file the TLS stack can load, named by its content. Written to a private temporary file and
+    renamed into place, so another thread or process never loads it half-written (an empty CA file fails every
+    TLS handshake with NO_CERTIFICATE_OR_CRL_FOUND)."""
     _CA_DIR.mkdir(parents=True, exist_ok=True)
     path = _CA_DIR / f"{hashlib.sha256(pem).hexdigest()[:16]}.pem"
     if not path.exists():
-        path.write_bytes(pem)
+        with tempfile.NamedTemporaryFile(dir=_CA_DIR, suffix=".tmp", delete=False) as partial:
+            partial.write(pem)
+        os.replace(partial.name, path)
     return path
