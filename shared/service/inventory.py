@@ -131,10 +131,16 @@ class Inventory:
         self.caches.forget(lambda key: key[:2] == ("provider", subscription_id.lower()))
 
     def cluster_state(
-        self, info: ClusterInfo, estate: Estate, connections: tuple[Connection, ...] | None = None
+        self,
+        info: ClusterInfo,
+        estate: Estate,
+        connections: tuple[Connection, ...] | None = None,
+        renewed: bool = False,
     ) -> ClusterState:
         """The cluster's linkers (unless `connections` are known), workloads, secret and service-account names:
-        independent reads, made at once (an event waits for one round trip instead of ten)."""
+        independent reads, made at once (an event waits for one round trip instead of ten). When the API server gives
+        no answer at all and ARM now names another endpoint for it (the kept one was stale), the reads are made once
+        more (`renewed`)."""
         api = KubeApi(self.kube.for_cluster(info.ref))
         cluster_id = info.ref.id
         reads: dict[str, Callable[[], Any]] = {
@@ -159,8 +165,8 @@ class Inventory:
                 failures += error.failures
                 unanswered |= name in kube_reads and any(f.status is None for f in error.failures)
         if failures:
-            if unanswered:  # a stale endpoint (a cluster re-created under its id) is asked for again next time
-                self.kube.forget(info.ref)
+            if unanswered and not renewed and self.kube.renew(info.ref):
+                return self.cluster_state(info, estate, connections, renewed=True)
             raise ReadError(tuple(failures))
         workloads: dict[WorkloadRef, WorkloadState] = {}
         for kind in WORKLOAD_KINDS:

@@ -20,6 +20,7 @@ from kubernetes import client as k8s
 
 from shared.adapters.azure.clients import AzureClients
 from shared.adapters.azure.errors import AZURE_ERRORS, read_failed, with_retries
+from shared.adapters.errors import ReadError
 from shared.adapters.storage import SharedFacts
 from shared.core.ids import ResourceRef
 
@@ -71,15 +72,24 @@ class KubeClients:
                 evicted.rest_client.pool_manager.clear()  # a call still using it opens a fresh connection
             return client
 
-    def forget(self, cluster: ResourceRef) -> None:
-        """The cluster's API server did not answer: its endpoint may be stale (a cluster re-created under the same
-        id has a new one), so the next look asks ARM again."""
+    def renew(self, cluster: ResourceRef) -> bool:
+        """The cluster's API server did not answer: its kept endpoint may be stale (a cluster re-created under the
+        same id has a new server and CA), so ARM is asked again. True when ARM now names another endpoint, i.e. the
+        unanswered reads are worth repeating once; False when it is the same (the server itself is down) or ARM
+        cannot say (the reads' own failure stands)."""
         key = cluster.id.lower()
         with self._lock:
-            self._endpoints.pop(key, None)
+            kept = self._endpoints.pop(key, None)
             self._clients.pop(key, None)
         if self.facts is not None:
             self.facts.forget(ENDPOINT_FACT, cluster.id)
+        try:
+            fresh = self._endpoint(cluster)
+        except ReadError:
+            return False
+        with self._lock:
+            self._endpoints[key] = fresh
+        return fresh != kept
 
     def _endpoint(self, cluster: ResourceRef) -> Endpoint:
         shared = self.facts.get(ENDPOINT_FACT, cluster.id) if self.facts is not None else None
