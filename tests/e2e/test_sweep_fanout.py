@@ -61,7 +61,8 @@ def test_timer_fans_out_and_the_last_cluster_writes_the_report(storage, estate, 
     listings = [r["path"] for r in admin.requests_since(mark) if r["path"].endswith(("/resources", "/managedClusters"))]
     assert listings == [], "a queue-triggered sweep lists the estate again instead of using the run's snapshot"
     store = SweepStore.from_settings(StorageSettings.from_env())
-    reports = [b.name for b in store.container.list_blobs(name_starts_with="reports/")]
+    run = json.loads(messages[0].get_body())["run"]  # Azurite lives for the session: other tests' runs report too
+    reports = [b.name for b in store.container.list_blobs(name_starts_with="reports/") if f"/{run}." in b.name]
     assert len(reports) == 2 and {r.rsplit(".", 1)[1] for r in reports} == {"json", "html"}
     document = store.report(next(r for r in reports if r.endswith(".json")))
     assert document["summary"]["verdicts"]["Compliant"] == 1 and document["summary"]["clusters"] == 1
