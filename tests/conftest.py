@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from bench.azurite import azurite as start_azurite
 from emulator.client import AdminClient, PersonCredential
 from emulator.runtime import LocalCloud, start
 
@@ -106,45 +107,12 @@ def admin(cloud: LocalCloud) -> Admin:
     return Admin(cloud)
 
 
-AZURITE_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
-
-
 @pytest.fixture(scope="session")
 def azurite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """The real Azure Storage emulator (npm azurite), on free loopback ports; yields a connection string."""
-    import socket
-    import subprocess
-    import time
-
-    binary = ROOT / "node_modules" / ".bin" / "azurite"
-    if not binary.exists():
-        pytest.fail("Azurite is not installed: run `make test` (it runs npm install) or `npm install`")
-    ports = []
-    for _ in range(3):
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            ports.append(probe.getsockname()[1])
-    process = subprocess.Popen(
-        [str(binary), "--inMemoryPersistence", "--disableTelemetry", "--skipApiVersionCheck", "--silent",
-         "--blobHost", "127.0.0.1", "--blobPort", str(ports[0]),
-         "--queueHost", "127.0.0.1", "--queuePort", str(ports[1]), "--tableHost", "127.0.0.1",
-         "--tablePort", str(ports[2])],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=tmp_path_factory.mktemp("azurite"),
-    )  # fmt: skip
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        with socket.socket() as probe:
-            if probe.connect_ex(("127.0.0.1", ports[1])) == 0:
-                break
-        time.sleep(0.1)
-    else:
-        process.kill()
-        pytest.fail("Azurite did not start within 20 s")
-    yield (
-        "DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;"
-        f"AccountKey={AZURITE_KEY};"
-        f"BlobEndpoint=http://127.0.0.1:{ports[0]}/devstoreaccount1;"
-        f"QueueEndpoint=http://127.0.0.1:{ports[1]}/devstoreaccount1;"
-    )
-    process.terminate()
-    process.wait(timeout=10)
+    """The real Azure Storage emulator (npm azurite) for the session, on free loopback ports (the bench's starter);
+    yields a connection string."""
+    try:
+        with start_azurite(str(tmp_path_factory.mktemp("azurite"))) as connection:
+            yield connection
+    except RuntimeError as error:  # not installed, or did not start
+        pytest.fail(f"{error}: run `make test` (it runs npm install)")

@@ -55,10 +55,13 @@ def test_a_busy_cluster_is_requeued_for_its_wait_and_the_queue_trigger_wires_it(
 def test_an_event_whose_reads_fail_raises_so_event_grid_redelivers(storage, estate, admin):  # noqa: F811
     estate.tag(CLUSTER, {"sc-group": "shop"})
     [raw] = estate.new_events()
+    # the cluster's own linker listing, which every reconcile reads
     admin.post("faults", [{"kind": "status", "service": "arm", "method": "GET", "status": 403,
-                           "path": r"/managedClusters/aks-shop$", "times": None}])  # fmt: skip
+                           "path": r"/managedClusters/aks-shop/providers/Microsoft.ServiceLinker/linkers$",
+                           "times": None}])  # fmt: skip
     with pytest.raises(RuntimeError, match=r"failure\(s\)"):
         indexed_functions()[EVENT].get_user_function()(as_event(raw))
+    assert admin.get("faults")["faults"][0]["hits"] >= 1, "the event never made the failing read"
     app_module.application.cache_clear()
 
 
