@@ -228,6 +228,7 @@ def test_a_pipeline_that_keeps_reverting_the_wiring_gets_one_repatch_then_wiring
     for _ in range(3):
         server_side_apply(admin, original, "deploy-pipeline")  # the pipeline re-applies the original manifest
         assert env_from_secrets(estate.workload("Deployment", "api")) == []
+        estate.rolled_out()  # as the pipeline waits for its rollout (a real cluster's takes a moment)
         sweep = app.sweeper.run(now=NOW)
         wired_after_each.append(env_from_secrets(estate.workload("Deployment", "api")) == [secret])
     assert wired_after_each == [True, False, False]  # one re-patch, then left as the pipeline leaves it
@@ -243,6 +244,7 @@ def test_a_pipeline_that_keeps_reverting_the_wiring_gets_one_repatch_then_wiring
     # the pipeline's manifest now carries the wiring (the snippet's plain lines): Compliant, the stop is lifted
     _, lines, _ = yaml.safe_load_all(finding["snippet"])
     server_side_apply(admin, merge_lines(original, lines), "deploy-pipeline")
+    estate.rolled_out()  # the pipeline's apply changed the template: on a real cluster, Pending until it rolls out
     sweep = app.sweeper.run(now=NOW)
     assert [v.status for c in sweep.clusters for v in c.verdicts] == [Status.COMPLIANT]
     api = estate.workload("Deployment", "api")
