@@ -100,12 +100,22 @@ ROLLING = ("Deployment", "StatefulSet", "DaemonSet")
 
 
 def _rolled_out(workload: dict) -> bool:
-    status, spec = workload.get("status") or {}, workload.get("spec") or {}
-    wanted = status.get("desiredNumberScheduled", spec.get("replicas", 1))
-    updated = status.get("updatedNumberScheduled", status.get("updatedReplicas", 0))
-    available = status.get("numberAvailable", status.get("availableReplicas", 0))
-    current = status.get("observedGeneration", 0) >= workload["metadata"].get("generation", 1)
-    return current and updated == wanted and available == wanted
+    """`kubectl rollout status` (kubectl pkg/polymorphichelpers/rollout_status.go): the controller has observed the
+    latest generation; every replica is updated and available; no old replica is still terminating (the moment
+    between the new pods becoming available and the old ReplicaSet scaling to zero is not "rolled out"); a
+    StatefulSet's pods all run its update revision."""
+    status, spec, kind = workload.get("status") or {}, workload.get("spec") or {}, workload["kind"]
+    if status.get("observedGeneration", 0) < workload["metadata"].get("generation", 1):
+        return False
+    if kind == "DaemonSet":
+        wanted = status.get("desiredNumberScheduled", 0)
+        return status.get("updatedNumberScheduled", 0) >= wanted and status.get("numberAvailable", 0) >= wanted
+    wanted = spec.get("replicas", 1)
+    if kind == "StatefulSet":
+        revision_done = status.get("updateRevision") in (None, status.get("currentRevision"))
+        return status.get("readyReplicas", 0) >= wanted and revision_done
+    updated = status.get("updatedReplicas", 0)
+    return updated >= wanted and status.get("replicas", 0) <= updated and status.get("availableReplicas", 0) >= updated
 
 
 def _find(objects: dict, kind: str, namespace: str, name: str) -> dict:
