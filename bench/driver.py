@@ -21,6 +21,7 @@ from datetime import datetime
 from azure.mgmt.resource.resources import ResourceManagementClient
 
 from bench import scenario
+from bench.profiling import profiled
 from emulator.client import AdminClient, PersonCredential
 from shared.container import Application, application
 from shared.core.verdicts import Status
@@ -33,16 +34,17 @@ def main(argv: list[str] | None = None) -> int:
     admin = AdminClient(os.environ["SC_ARM_ENDPOINT"], os.environ["REQUESTS_CA_BUNDLE"])
     app = application()  # as the Functions host builds it: with the app's storage (index, shared facts)
     phases = {"cold": _cold, "sweep": _sweep, "event": _event}
-    results = {name: _measure(admin, lambda run=phases[name]: run(app, admin)) for name in args.phases.split(",")}
+    results = {name: _measure(admin, name, lambda run=phases[name]: run(app, admin)) for name in args.phases.split(",")}
     print(json.dumps(results))
     return 0
 
 
-def _measure(admin: AdminClient, run: Callable[[], dict]) -> dict:
+def _measure(admin: AdminClient, name: str, run: Callable[[], dict]) -> dict:
     admin.post("throttling", {"enabled": True, "reset": True})
     mark = admin.mark()
     started = time.perf_counter()
-    outcome = run()
+    with profiled(name):
+        outcome = run()
     wall = time.perf_counter() - started
     log = admin.requests_since(mark)
     return {"wall_s": round(wall, 3), **outcome, **calls(log), "peak_rss_mb": _peak_rss_mb()}

@@ -19,6 +19,7 @@ from pathlib import Path
 from azure.mgmt.resource.resources import ResourceManagementClient
 
 from bench import scenario
+from bench.profiling import profiled
 from emulator.client import AdminClient, PersonCredential
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -120,18 +121,20 @@ def worker(path: str) -> int:
     if not line.strip():
         return 1
     latencies, problems = [], []
-    for event in json.loads(line)["events"]:
-        started = time.perf_counter()
-        report = app.events.handle([event])
-        latencies.append(round(time.perf_counter() - started, 3))
-        if not (report.ok and report.applied):
-            problems.append(report.summary()[:500])
+    with profiled(f"storm-{Path(path).stem}"):
+        for event in json.loads(line)["events"]:
+            started = time.perf_counter()
+            report = app.events.handle([event])
+            latencies.append(round(time.perf_counter() - started, 3))
+            if not (report.ok and report.applied):
+                problems.append(report.summary()[:500])
     print(json.dumps({"latencies": latencies, "ok": not problems, "problems": problems}), flush=True)
     line = sys.stdin.readline()
     if line.strip():
         events = json.loads(line)["batch"]
         started = time.perf_counter()
-        report = app.events.handle(events)
+        with profiled("batch"):
+            report = app.events.handle(events)
         wall = round(time.perf_counter() - started, 3)
         print(json.dumps({"wall_s": wall, "ok": report.ok and len(report.applied) >= len(events)}), flush=True)
     return 0

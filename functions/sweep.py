@@ -58,11 +58,9 @@ def sweep_cluster(message: func.QueueMessage) -> None:
     store = SweepStore.from_settings(StorageSettings.from_env())
     manifest = store.manifest(body["run"])
     app = application()
-    # The run's validate budget is shared: each cluster's invocation gets its slice.
-    validations = max(1, app.settings.validate_budget // max(1, len(manifest["clusters"])))
     estate = run_estate(body["run"])
     result = app.sweeper.run_one(ResourceRef.parse(body["cluster"]), dry_run=manifest["dryRun"], estate=estate,
-                                 validate_budget=validations, sweep_run=body["run"])  # fmt: skip
+                                 sweep_run=body["run"])  # fmt: skip
     store.record(body["run"], int(body["index"]), fragment(result.clusters[0]))
     path = store.assemble_if_complete(body["run"])
     if path and app.index is not None and not (estate and estate.failures):

@@ -44,6 +44,9 @@ param maxDeletionsPerRun int = 20
 @description('Removal circuit breaker: removals (un-wirings, deletions) the whole app may make in any sliding hour, counted in its storage account; more are held (REMOVALS_HELD) until released with `sc-autopilot apply --max-removals N`.')
 param maxRemovalsPerHour int = 20
 param validateBudget int = 50
+@description('Each connection is validated by Service Connector once in this many hourly sweeps')
+@minValue(1)
+param validateEveryHours int = 24
 
 @description('Clusters reconciled or swept at once per run; ARM calls are paced on its rate-limit headers.')
 @minValue(1)
@@ -268,6 +271,7 @@ resource app 'Microsoft.Web/sites@2024-04-01' = {
         { name: 'SC_SECRET_EXPIRY_WARNING_DAYS', value: string(secretExpiryWarningDays) }
         { name: 'SC_MAX_ROLLOUTS_PER_RUN', value: string(maxRolloutsPerRun) }
         { name: 'SC_VALIDATE_BUDGET', value: string(validateBudget) }
+        { name: 'SC_VALIDATE_EVERY_HOURS', value: string(validateEveryHours) }
         { name: 'SC_CONCURRENCY', value: string(concurrency) }
         // '.vault.azure.net' in the public cloud, with a leading dot: shared/config.py strips it.
         { name: 'SC_KEYVAULT_DNS_SUFFIXES', value: environment().suffixes.keyvaultDns }

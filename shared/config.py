@@ -46,6 +46,7 @@ class Settings:
     max_rollouts_per_run: int = 50  # consumers rolled onto changed secret content per run; the rest are requeued
     secret_expiry_warning_days: float = 14.0  # SECRET_NEAR_EXPIRY this long before a Key Vault version's exp
     validate_budget: int = 50
+    validate_every_hours: int = 24
     concurrency: int = 16
     http_timeout_seconds: float = 60.0  # connect and read timeout of every ARM, Key Vault and Kubernetes call
     retry_base_seconds: float = 1.0  # first backoff of the retry policies (then doubling; Retry-After wins)
@@ -107,6 +108,7 @@ class Settings:
             secret_expiry_warning_days=_number(env, "SC_SECRET_EXPIRY_WARNING_DAYS", 14.0, minimum=0),
             max_rollouts_per_run=int(_number(env, "SC_MAX_ROLLOUTS_PER_RUN", 50, minimum=0)),
             validate_budget=int(_number(env, "SC_VALIDATE_BUDGET", 50, minimum=0)),
+            validate_every_hours=int(_number(env, "SC_VALIDATE_EVERY_HOURS", 24, minimum=1)),
             concurrency=int(_number(env, "SC_CONCURRENCY", 16, minimum=1)),
             http_timeout_seconds=_number(env, "SC_HTTP_TIMEOUT_SECONDS", 60.0, minimum=0.1),
             retry_base_seconds=_number(env, "SC_RETRY_BASE_SECONDS", 1.0, minimum=0),

@@ -229,24 +229,27 @@ class Runs:
         progress: Progress | None = None,
         expected: Mapping[str, tuple[str, ...]] | None = None,
         correlations: Mapping[ResourceRef, str] | None = None,
-        validate_budget: int | None = None,
         now: datetime | None = None,
         release_removals: int | None = None,
         sweep_run: str | None = None,
     ) -> Run:
         """`release_removals`: the operator's `apply --max-removals N`. `sweep_run`: the id of the fanned-out sweep
-        this invocation is a part of (its orphan cap is the whole run's)."""
+        this invocation is a part of (its orphan cap and validate budget are the whole run's)."""
         settings = self.settings
-        cap = settings.max_deletions_per_run
-        shared = self.counters is not None and sweep_run is not None
+
+        def allowance(what: str, total: int) -> Allowance:  # a fanned-out run's is counted across its invocations
+            if self.counters is not None and sweep_run is not None:
+                return BlobAllowance(self.counters, sweep_run, what, total)
+            return LocalAllowance(total)
+
         dry_run = settings.dry_run if dry_run is None else dry_run
         return Run(
             estate=estate,
             dry_run=dry_run,
             removals=RemovalBudget(self.window, settings.max_removals_per_hour, release_removals, dry_run),
-            deletions=BlobAllowance(self.counters, sweep_run, "deletions", cap) if shared else LocalAllowance(cap),
+            deletions=allowance("deletions", settings.max_deletions_per_run),
             rollouts=LocalAllowance(settings.max_rollouts_per_run),
-            validations=LocalAllowance(settings.validate_budget if validate_budget is None else validate_budget),
+            validations=allowance("validations", settings.validate_budget),
             caches=self.caches,
             concurrency=settings.concurrency,
             progress=progress,

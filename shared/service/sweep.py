@@ -23,6 +23,7 @@ from shared.core.orphans import CleanupPolicy, Orphan, OrphanState, plan_orphans
 from shared.core.plan import DeleteObject, Plan, PutLinker
 from shared.core.planner import tagged_ref
 from shared.core.scope import EVERYWHERE, ClusterScope
+from shared.core.validation import due_for_validation
 from shared.core.verdicts import Evidence, Reason, Status, Verdict, judge, verdict_of
 from shared.service.apply import clusters_in
 from shared.service.estate import Estate
@@ -70,13 +71,12 @@ class Sweeper:
 
     def run_one(
         self, cluster: ResourceRef, dry_run: bool, now: datetime | None = None, estate: Estate | None = None,
-        validate_budget: int | None = None, sweep_run: str | None = None,
+        sweep_run: str | None = None,
     ) -> SweepResult:  # fmt: skip
         """One cluster, as a queue-triggered invocation sweeps it (with the run's estate snapshot if given);
-        `sweep_run`: the fanned-out run it belongs to, whose orphan cap all its invocations share."""
+        `sweep_run`: the fanned-out run it belongs to, whose orphan cap and validate budget its invocations share."""
         estate = estate or self.inventory.estate(all_clusters=True)  # verdicts need the clusters' full details
-        run = self.runs.new(estate, dry_run=dry_run, validate_budget=validate_budget, now=now or datetime.now(UTC),
-                            sweep_run=sweep_run)  # fmt: skip
+        run = self.runs.new(estate, dry_run=dry_run, now=now or datetime.now(UTC), sweep_run=sweep_run)
         [sight] = self.reconciler.look_all([cluster], run)
         result = SweepResult(run.now, run.dry_run, failures=[f.finding() for f in estate.failures])
         result.clusters.append(self.sweep_cluster(sight, run))
@@ -169,14 +169,15 @@ class Sweeper:
         extension_state = self.inventory.extension_state(info.ref, estate)
         secret_keys, expected, validation, subjects = {}, {}, {}, {}
         existing = {c.name: c for c in observed.actual.connections}
-        for intent in validation_order(observed, run.now):
+        for name in self._validations_due(observed, run):  # a POST and its LRO polls: within the run's budget
+            if run.validations.take():
+                validation[name] = arm.validate_linker(info.ref.id, name)
+        for intent in observed.desired.intents:
             linker = existing.get(intent.linker_name)
             if linker is None:
                 continue
             secret_keys[intent.linker_name] = api.secret_keys(intent.namespace, intent.secret_name)
             expected[intent.linker_name] = self.inventory.configuration_names(info.ref, linker, estate)
-            if run.validations.take():  # validate is a POST too: spent within the per-run budget
-                validation[intent.linker_name] = arm.validate_linker(info.ref.id, intent.linker_name)
             if intent.auth is AuthKind.WORKLOAD_IDENTITY and intent.identity:
                 key = intent.identity.client_id.lower()
                 if key not in subjects:
@@ -195,6 +196,19 @@ class Sweeper:
             secret_keys=secret_keys, expected_keys=expected, federated_subjects=subjects, validation=validation,
             missing_targets=missing, expiry_warning=self.reconciler.settings.expiry_warning,
         )  # fmt: skip
+
+    def _validations_due(self, observed: Observation, run: Run) -> list[str]:
+        """The cluster's existing connections Service Connector validates this sweep (shared/core/validation.py):
+        those about to change or not Succeeded, then those whose hourly slot this is."""
+        existing = {c.name: c for c in observed.actual.connections}
+        names = [i.linker_name for i in observed.desired.intents if i.linker_name in existing]
+        changing = {a.intent.linker_name for a in observed.plan.actions if isinstance(a, PutLinker)}
+        unsettled = {n for n in names if existing[n].provisioning_state != "Succeeded"}
+        positions = run.estate.remember(("cluster-positions",), lambda: {
+            c.id.lower(): i for i, c in enumerate(sorted(run.estate.clusters, key=lambda c: c.id.lower()))
+        })  # fmt: skip
+        position = positions.get(observed.actual.info.ref.id.lower(), 0)
+        return due_for_validation(names, changing | unsettled, position, run.now, self.settings.validate_every_hours)
 
 
 def _after_deletions(orphans: list[Orphan], result: ClusterResult) -> list[Orphan]:
@@ -244,17 +258,3 @@ def _settled(verdict: Verdict) -> bool:
 def _unknown(intent: Intent, failures: list[Finding]) -> Verdict:
     reasons = tuple(Reason(Code.READ_FAILED, f.message, f.fix) for f in failures)
     return Verdict(intent.cluster.id, intent.linker_name, intent.target.id, verdict_of(reasons), reasons)
-
-
-def validation_order(observed: Observation, now: datetime) -> list[Intent]:
-    """Where validate calls matter first: connections about to change or not Succeeded, then the rest in a
-    rotation that moves every hour, so a budget smaller than the estate still reaches every connection
-    (round-robin: the least recently validated come first when sweeps run on schedule)."""
-    changing = {a.intent.linker_name for a in observed.plan.actions if isinstance(a, PutLinker)}
-    unsettled = {c.name for c in observed.actual.connections if c.provisioning_state != "Succeeded"}
-    urgent = changing | unsettled
-    rest = sorted((i for i in observed.desired.intents if i.linker_name not in urgent), key=lambda i: i.linker_name)
-    if rest:
-        offset = int(now.timestamp() // 3600) % len(rest)
-        rest = rest[offset:] + rest[:offset]
-    return [i for i in observed.desired.intents if i.linker_name in urgent] + rest

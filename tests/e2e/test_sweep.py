@@ -160,10 +160,22 @@ def test_untagged_and_deleted_targets_give_orphaned_then_are_cleaned(estate, app
     assert estate.linkers() == [] and env_from_secrets(estate.workload("Deployment", "api")) == []
 
 
+def validated(admin, mark: int) -> list[str]:
+    return [r["path"].rsplit("/", 2)[-2] for r in admin.requests_since(mark) if r["path"].endswith("/validateLinker")]
+
+
 def test_the_validate_budget_is_spent_where_it_matters(estate, app, admin, monkeypatch):
     wire_everything(estate, app)
     monkeypatch.setenv("SC_VALIDATE_BUDGET", "1")
+    monkeypatch.setenv("SC_VALIDATE_EVERY_HOURS", "1")  # both connections due every sweep: the budget decides
     mark = admin.mark()
     Application(Settings.from_env()).sweeper.run(dry_run=True, now=NOW)
-    validations = [r for r in admin.requests_since(mark) if r["path"].endswith("/validateLinker")]
-    assert len(validations) == 1
+    assert len(validated(admin, mark)) == 1
+
+
+def test_each_connection_is_validated_once_a_day_by_default(estate, app, admin):
+    wire_everything(estate, app)
+    mark = admin.mark()
+    for hour in range(24):  # a day of hourly sweeps
+        app.sweeper.run(dry_run=True, now=NOW + timedelta(hours=hour))
+    assert sorted(validated(admin, mark)) == sorted(linker["name"] for linker in estate.linkers())

@@ -66,6 +66,12 @@ NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 CREDENTIAL = "listClusterUserCredential POST"
 
 
+@pytest.fixture(autouse=True)
+def validate_every_connection(monkeypatch):
+    """Every connection's validateLinker is made each sweep (not once a day in its slot), so its faults are met."""
+    monkeypatch.setenv("SC_VALIDATE_EVERY_HOURS", "1")
+
+
 def faults_for(operations: list[tuple[str, str, str, str]], kind: str, skip: tuple[str, ...] = ()) -> list[dict]:
     return [
         fault(service=service, method=method, path=path, **TRANSIENT[kind])

@@ -107,7 +107,9 @@ def test_a_storm_over_several_workers_removes_at_most_the_hourly_budget(world: W
     assert len(removals_since(world, mark)) > BUDGET
 
 
-def test_a_fanned_out_sweep_deletes_at_most_the_cap_in_the_whole_run(make_cloud, monkeypatch, fresh_budgets, azurite):
+def test_a_fanned_out_sweep_deletes_and_validates_at_most_its_caps_in_the_whole_run(
+    make_cloud, monkeypatch, fresh_budgets, azurite
+):
     spec = scenario()
     for subscription in spec["subscriptions"]:
         for cluster in subscription["resource_groups"][0]["clusters"]:
@@ -116,6 +118,8 @@ def test_a_fanned_out_sweep_deletes_at_most_the_cap_in_the_whole_run(make_cloud,
     world = wire(make_cloud(spec), monkeypatch)
     monkeypatch.setenv("SC_CLEANUP_MODE", "delete")
     monkeypatch.setenv("SC_MAX_DELETIONS_PER_RUN", "2")
+    monkeypatch.setenv("SC_VALIDATE_BUDGET", "2")
+    monkeypatch.setenv("SC_VALIDATE_EVERY_HOURS", "1")  # every connection is due: only the budget limits
     app_module.application.cache_clear()
     indexed_functions()["sweep_timer"].get_user_function()(TimerRequest(past_due=False))
     messages = drain(azurite, SWEEP_QUEUE)
@@ -127,6 +131,8 @@ def test_a_fanned_out_sweep_deletes_at_most_the_cap_in_the_whole_run(make_cloud,
     writes = world.estate.writes_since(mark)
     deleted = [r for r in writes if r["method"] == "DELETE" and "/secrets/sc-old" in r["path"]]
     assert len(deleted) == 2, [r["path"] for r in deleted]  # not 2 per cluster: 2 in the whole run
+    validations = [r for r in world.admin.requests_since(mark) if r["path"].endswith("/validateLinker")]
+    assert len(validations) == 2  # the run's budget, not a slice per cluster (at least 1 each was 3)
     report = SweepStore.from_settings(StorageSettings.from_env())
     run = json.loads(messages[0].get_body())["run"]
     reports = report.container.list_blobs(name_starts_with="reports/")

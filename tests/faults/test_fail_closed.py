@@ -107,6 +107,12 @@ READS = [
 ]
 
 
+@pytest.fixture(autouse=True)
+def validate_every_connection(monkeypatch):
+    """Every connection's validateLinker is made each sweep (not once a day in its slot), so its faults are met."""
+    monkeypatch.setenv("SC_VALIDATE_EVERY_HOURS", "1")
+
+
 @pytest.mark.parametrize("read", READS, ids=[r.read.split(" (")[0].rstrip("/ ") for r in READS])
 def test_a_read_that_fails_beyond_every_retry_removes_nothing(read: Read, world: World, record_property):
     admin, estate = world.admin, world.estate
