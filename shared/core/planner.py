@@ -7,6 +7,7 @@ protected namespaces are never touched; workloads are wired only once their secr
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
@@ -87,15 +88,44 @@ class Desired:
     refused_targets: frozenset[ResourceRef] = frozenset()  # held for a missing consent (released by the orphan rules)
 
 
+@dataclass(frozen=True)
+class ParsedTarget:
+    info: TargetInfo
+    tags: TargetTags | None  # None: mis-tagged
+    findings: tuple[Finding, ...]
+
+
+@dataclass(frozen=True)
+class ParsedTargets:
+    """Every tagged target's tags parsed once, deduplicated, in id order: a run plans each of its clusters against
+    the same targets, so it parses them once (parse_targets), not once per cluster."""
+
+    items: tuple[ParsedTarget, ...]
+
+
+def parse_targets(targets: Iterable[TargetInfo], settings: PlannerSettings) -> ParsedTargets:
+    unique = sorted({t.ref: t for t in targets}.values(), key=lambda t: t.ref)
+    parsed = []
+    for target in unique:
+        tags, findings = parse_target_tags(target.ref, target.kind, target.tags,
+                                           protected_namespaces=settings.protected_namespaces,
+                                           vault_suffixes=settings.vault_suffixes)  # fmt: skip
+        parsed.append(ParsedTarget(target, tags, tuple(findings)))
+    return ParsedTargets(tuple(parsed))
+
+
 def desired_state(
     actual: ClusterState,
-    targets: list[TargetInfo],
+    targets: Iterable[TargetInfo] | ParsedTargets,
     identities: dict[ResourceRef, IdentityInfo | None],
     settings: PlannerSettings,
     failed_reads: tuple[ReadFailure, ...] = (),
 ) -> Desired:
     """A cluster and a target sharing an `sc-group` are connected only when every owner reached consents (the
-    target to the cluster, the namespace to the target, the identity to the cluster and namespace)."""
+    target to the cluster, the namespace to the target, the identity to the cluster and namespace). `targets`:
+    the run's, parsed once (parse_targets), or as listed."""
+    if not isinstance(targets, ParsedTargets):
+        targets = parse_targets(targets, settings)
     cluster = actual.info
     cluster_tags, findings = parse_cluster_tags(cluster.ref, cluster.tags)
     if cluster_tags is None or cluster_tags.paused:
@@ -113,15 +143,9 @@ def desired_state(
     intents: list[Intent] = []
     held: set[ResourceRef] = set()
     refused: set[ResourceRef] = set()
-    for target in sorted({t.ref: t for t in targets}.values(), key=lambda t: t.ref):
-        target_tags, target_findings = parse_target_tags(
-            target.ref,
-            target.kind,
-            target.tags,
-            protected_namespaces=settings.protected_namespaces,
-            vault_suffixes=settings.vault_suffixes,
-        )
-        findings += target_findings
+    for parsed in targets.items:
+        target, target_tags = parsed.info, parsed.tags
+        findings += parsed.findings
         if target_tags is None or target_tags.paused:
             held.add(target.ref)
             continue

@@ -33,7 +33,7 @@ from shared.core.plan import (
     changed_actions,
     is_removal,
 )
-from shared.core.planner import Desired, PlannerSettings, desired_state, plan_cluster
+from shared.core.planner import Desired, PlannerSettings, desired_state, parse_targets, plan_cluster
 from shared.core.tags import parse_cluster_tags
 from shared.service.executor import Executor
 from shared.service.inventory import Inventory
@@ -192,7 +192,8 @@ class Reconciler:
                 identities[identity] = None
                 failed += error.failures
         actual = self.inventory.cluster_state(info, estate, connections)
-        desired = desired_state(actual, list(estate.targets), identities, self.settings, tuple(failed))
+        targets = estate.remember(("parsed-targets",), lambda: parse_targets(estate.targets, self.settings))
+        desired = desired_state(actual, targets, identities, self.settings, tuple(failed))
         actual = dataclasses.replace(
             actual,
             env_keys=self.inventory.env_keys(actual, desired.intents, estate),
