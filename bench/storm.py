@@ -3,17 +3,20 @@ processes (a scaled-out Functions app), then the same amount of work handled as 
 
 `python -m bench.storm worker` is one instance: it builds the app as the Functions host does (shared.container,
 with the app's storage: Azurite), handles one warm-up event, prints `ready`, then reads its share of the events
-(sent once every instance is warm) from stdin, handles them one `handle_events` call each and prints one JSON
-line. `run_storm` drives the instances and measures, from the cloud's own request log, ARM reads and write-bucket
-calls per event and the 429s.
+(sent once every instance is warm) from stdin, handles them one `handle_events` call (invocation) each, as many
+at once as the Python worker's thread pool runs (invocation_threads), and prints one JSON line. `run_storm`
+drives the instances and measures, from the cloud's own request log, ARM reads and write-bucket calls per event
+and the 429s.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from azure.mgmt.resource.resources import ResourceManagementClient
@@ -52,7 +55,10 @@ def run_storm(admin: AdminClient, size: int, workers: int, env: dict, calls) -> 
         path.write_text(json.dumps({"warmup": warm_events[index % len(warm_events)]}))
         command = [sys.executable, "-m", "bench.storm", "worker", str(path)]
         pipes = {"stdin": subprocess.PIPE, "stdout": subprocess.PIPE}
-        processes.append(subprocess.Popen(command, env=env, cwd=ROOT, text=True, **pipes))
+        # The batch rolls a consumer per target: its run may roll them all, as the storm's one-per-run runs do (with
+        # the default cap of 50 the batch deferred half its work to a later run and looked twice as fast).
+        instance_env = env | {"SC_MAX_ROLLOUTS_PER_RUN": str(size)}
+        processes.append(subprocess.Popen(command, env=instance_env, cwd=ROOT, text=True, **pipes))
     try:
         for process in processes:
             _expect(process, "ready")
@@ -86,7 +92,8 @@ def run_storm(admin: AdminClient, size: int, workers: int, env: dict, calls) -> 
              "event_p50_s": latencies[len(latencies) // 2] if latencies else None,
              "event_max_s": latencies[-1] if latencies else None, **calls(storm_log)}  # fmt: skip
     batch_figures = {"wall_s": batch["wall_s"], "events": len(batch_events), "workers": 1,
-                     "ok": batch["ok"] and len(batch_events) == size, **calls(batch_log)}  # fmt: skip
+                     "ok": batch["ok"] and len(batch_events) == size, "problems": batch["problems"],
+                     **calls(batch_log)}  # fmt: skip
     return {"storm": per_event(storm), "batch": per_event(batch_figures)}
 
 
@@ -120,14 +127,16 @@ def worker(path: str) -> int:
     line = sys.stdin.readline()
     if not line.strip():
         return 1
-    latencies, problems = [], []
-    with profiled(f"storm-{Path(path).stem}"):
-        for event in json.loads(line)["events"]:
-            started = time.perf_counter()
-            report = app.events.handle([event])
-            latencies.append(round(time.perf_counter() - started, 3))
-            if not (report.ok and report.applied):
-                problems.append(report.summary()[:500])
+
+    def invocation(event: dict) -> tuple[float, str | None]:
+        started = time.perf_counter()
+        report = app.events.handle([event])
+        return round(time.perf_counter() - started, 3), None if report.ok and report.applied else report.summary()[:500]
+
+    with profiled(f"storm-{Path(path).stem}"), ThreadPoolExecutor(invocation_threads()) as pool:
+        outcomes = list(pool.map(invocation, json.loads(line)["events"]))
+    latencies = [latency for latency, _ in outcomes]
+    problems = [problem for _, problem in outcomes if problem]
     print(json.dumps({"latencies": latencies, "ok": not problems, "problems": problems}), flush=True)
     line = sys.stdin.readline()
     if line.strip():
@@ -136,8 +145,17 @@ def worker(path: str) -> int:
         with profiled("batch"):
             report = app.events.handle(events)
         wall = round(time.perf_counter() - started, 3)
-        print(json.dumps({"wall_s": wall, "ok": report.ok and len(report.applied) >= len(events)}), flush=True)
+        ok = report.ok and len(report.applied) >= len(events)
+        print(json.dumps({"wall_s": wall, "ok": ok, "problems": [] if ok else [report.summary()[:1000]]}), flush=True)
     return 0
+
+
+def invocation_threads() -> int:
+    """How many invocations one instance runs at once: the Python worker runs synchronous functions in a thread
+    pool of PYTHON_THREADPOOL_THREAD_COUNT threads, by default min(32, CPUs + 4) (Learn:
+    python-scale-performance-reference), so a storm instance does too."""
+    configured = os.environ.get("PYTHON_THREADPOOL_THREAD_COUNT", "").strip()
+    return int(configured) if configured else min(32, (os.cpu_count() or 1) + 4)
 
 
 if __name__ == "__main__":
