@@ -189,6 +189,7 @@ def run_watch(app: Application, args: argparse.Namespace, settings: Settings) ->
 def render_saved_report(source: Path, target: Path, previous: list[Path]) -> int:
     from shared import report as report_module
 
+    guards.html_page(target)
     document = _load_report(source)
     earlier = [_load_earlier(path) for path in previous]
     _check_writable(target)

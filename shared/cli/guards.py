@@ -117,3 +117,9 @@ def events(payload: bytes, name: str) -> bytes:
 def report_path(path: Path | None) -> None:
     if path is not None and path.suffix.lower() not in REPORT_SUFFIXES:
         raise UsageError(f"--report {path}: give a .json or .html file name")
+
+
+def html_page(path: Path) -> None:
+    """`report` writes HTML only: a page named .json (or .txt) would be a surprise to whoever opens it."""
+    if path.suffix.lower() not in (".html", ".htm"):
+        raise UsageError(f"report {path}: the page is HTML, give a .html file name")

@@ -234,7 +234,7 @@ class Runs:
         sweep_run: str | None = None,
     ) -> Run:
         """`release_removals`: the operator's `apply --max-removals N`. `sweep_run`: the id of the fanned-out sweep
-        this invocation is a part of (its orphan cap and validate budget are the whole run's)."""
+        this invocation is a part of (its orphan cap, validate budget and rollout cap are the whole run's)."""
         settings = self.settings
 
         def allowance(what: str, total: int) -> Allowance:  # a fanned-out run's is counted across its invocations
@@ -248,7 +248,7 @@ class Runs:
             dry_run=dry_run,
             removals=RemovalBudget(self.window, settings.max_removals_per_hour, release_removals, dry_run),
             deletions=allowance("deletions", settings.max_deletions_per_run),
-            rollouts=LocalAllowance(settings.max_rollouts_per_run),
+            rollouts=allowance("rollouts", settings.max_rollouts_per_run),
             validations=allowance("validations", settings.validate_budget),
             caches=self.caches,
             concurrency=settings.concurrency,

@@ -218,6 +218,8 @@ def test_report_renders_a_saved_json_report_offline(estate, app, tmp_path, capsy
     assert "Trend over 2 reports" in page.read_text() and "-1 since last" in page.read_text()
     (tmp_path / "bad.json").write_text('{"not": "a report"}')
     assert main(["report", str(tmp_path / "bad.json"), str(page)]) == EXIT_USAGE
+    assert main(["report", str(document), str(tmp_path / "page.json")]) == EXIT_USAGE  # the page is HTML only
+    assert not (tmp_path / "page.json").exists()
 
 
 def test_progress_counts_clusters(estate, app):

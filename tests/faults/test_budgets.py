@@ -20,12 +20,14 @@ from azure.storage.blob import BlobServiceClient
 from azure.storage.queue import QueueClient
 
 from shared import container as app_module
-from shared.adapters.budgets import REMOVALS_BLOB, STATE_CONTAINER
+from shared.adapters.budgets import REMOVALS_BLOB, STATE_CONTAINER, BlobCounters
 from shared.adapters.storage import INDEX_CONTAINER, RECONCILE_QUEUE, SWEEP_QUEUE, SweepStore
 from shared.cli import main
-from shared.config import StorageSettings
+from shared.config import Settings, StorageSettings
 from shared.core.orphans import ORPHANED_SINCE
-from tests.conftest import DATABASE, OPENAI, ROOT, indexed_functions
+from shared.service.estate import Estate
+from shared.service.run import Runs
+from tests.conftest import DATABASE, OPENAI, ROOT, SUB, indexed_functions
 from tests.e2e.test_sweep_fanout import drain
 from tests.faults.world import OAI_TWO, SQL_LEDGER, World, linker_ids, scenario, wire
 
@@ -147,3 +149,22 @@ def expired(name: str, namespace: str) -> dict:
     """A Service Connector secret nothing references, marked orphaned long ago: due for deletion."""
     return {"apiVersion": "v1", "kind": "Secret", "data": {}, "metadata": {
         "name": name, "namespace": namespace, "annotations": {ORPHANED_SINCE: "2020-01-01T00:00:00Z"}}}  # fmt: skip
+
+
+def test_each_cap_of_a_fanned_out_sweep_is_the_whole_runs_across_instances(fresh_budgets, azurite, monkeypatch):
+    """Three instances sweeping clusters of one fanned-out run spend one orphan cap, one validate budget and one
+    rollout cap between them (Azurite, ETags), not one each; another run starts afresh."""
+    monkeypatch.setenv("SC_SUBSCRIPTIONS", SUB)
+    monkeypatch.setenv("SC_MAX_DELETIONS_PER_RUN", "2")
+    monkeypatch.setenv("SC_VALIDATE_BUDGET", "4")
+    monkeypatch.setenv("SC_MAX_ROLLOUTS_PER_RUN", "3")
+    settings = Settings.from_env()
+    counters = BlobCounters(BlobServiceClient.from_connection_string(azurite))
+    instances = [Runs(settings, counters=counters) for _ in range(3)]
+    runs = [instance.new(Estate((), ()), sweep_run="run-1") for instance in instances for _ in range(2)]
+    with ThreadPoolExecutor(len(runs)) as pool:  # six invocations at once, each wanting more than the caps
+        granted = list(pool.map(lambda run: (run.deletions.take(2), run.validations.take(3), run.rollouts.take(2)),
+                                runs))  # fmt: skip
+    assert [sum(g[i] for g in granted) for i in range(3)] == [2, 4, 3]
+    fresh = instances[0].new(Estate((), ()), sweep_run="run-2")
+    assert (fresh.deletions.take(5), fresh.validations.take(5), fresh.rollouts.take(5)) == (2, 4, 3)
