@@ -7,7 +7,7 @@ only `*.vault.azure.net:443` is tunnelled, to the emulator's own TLS listener; a
 from __future__ import annotations
 
 import json
-import select
+import selectors
 import socket
 import threading
 from collections.abc import Callable
@@ -58,16 +58,20 @@ def start_sidecar(issue_token: TokenIssuer, identity_header: str, tls_port: int)
 
 
 def _pipe(a: socket.socket, b: socket.socket) -> None:
-    sockets = [a, b]
-    try:
-        while True:
-            readable, _, _ = select.select(sockets, [], [], 60)
-            if not readable:
-                return
-            for source in readable:
-                data = source.recv(65536)
-                if not data:
+    """Bytes both ways until either side closes or 60 s pass in silence. A selector, not select(): select() refuses
+    descriptors above 1023, which a process serving hundreds of clusters' kept-alive connections reaches."""
+    with selectors.DefaultSelector() as selector:
+        selector.register(a, selectors.EVENT_READ, b)
+        selector.register(b, selectors.EVENT_READ, a)
+        try:
+            while True:
+                ready = selector.select(60)
+                if not ready:
                     return
-                (b if source is a else a).sendall(data)
-    finally:
-        b.close()
+                for key, _ in ready:
+                    data = key.fileobj.recv(65536)
+                    if not data:
+                        return
+                    key.data.sendall(data)
+        finally:
+            b.close()

@@ -43,6 +43,18 @@ def test_set_secret_makes_a_new_version_and_get_returns_the_latest_or_the_one_as
         secrets.get_secret("api-token", "0" * 32)
 
 
+def test_the_vault_tunnel_works_when_the_process_holds_more_than_1024_descriptors(secrets):
+    """A process serving hundreds of clusters holds thousands of connections; the local cloud's Key Vault tunnel
+    (HTTPS CONNECT through its proxy) must still relay with descriptors above select()'s limit of 1023."""
+    held = [os.open(os.devnull, os.O_RDONLY) for _ in range(1100)]
+    try:
+        secrets.set_secret("many-descriptors", "value")
+        assert secrets.get_secret("many-descriptors").value == "value"
+    finally:
+        for descriptor in held:
+            os.close(descriptor)
+
+
 def test_attributes_carry_created_updated_and_enabled(secrets):
     secret = secrets.get_secret("sql-orders-password")  # seeded by the scenario
     assert secret.properties.enabled is True
