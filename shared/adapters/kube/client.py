@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
+import resource
 import tempfile
 import threading
 from collections import OrderedDict
@@ -25,6 +26,8 @@ from shared.adapters.storage import SharedFacts
 from shared.core.ids import ResourceRef
 
 ENDPOINT_FACT = "cluster-endpoint"
+POOL_SIZE = 16  # connections kept per cluster: its state is read with ~10 calls at once
+MIN_OPEN_CLIENTS, MAX_OPEN_CLIENTS = 64, 512
 _CA_DIR = Path(tempfile.gettempdir()) / "sc-autopilot-ca"
 
 
@@ -41,13 +44,14 @@ class KubeClients:
     counted in ARM's write bucket) are kept for the process and, with `facts`, for every instance of the app in its
     storage (server URL and public CA only; the token is always our own, from the credential, in memory). An
     endpoint that stops answering is forgotten (`forget`) and asked for again. Open clients are bounded, least
-    recently used closed first, because every pool holds TLS connections and a sweep over a thousand clusters must
-    not keep a thousand pools open."""
+    recently used closed first, because every pool holds TLS connections (file descriptors): as many as the
+    process's descriptor limit allows (open_client_limit), so a run's second pass over its clusters (look at all,
+    then reconcile or sweep each) finds their pools open instead of paying every TLS handshake again."""
 
-    def __init__(self, azure: AzureClients, facts: SharedFacts | None = None, max_open: int = 64):
+    def __init__(self, azure: AzureClients, facts: SharedFacts | None = None, max_open: int | None = None):
         self.azure = azure
         self.facts = facts
-        self.max_open = max_open
+        self.max_open = open_client_limit() if max_open is None else max_open
         self._endpoints: dict[str, Endpoint] = {}
         self._clients: OrderedDict[str, k8s.ApiClient] = OrderedDict()
         self._lock = threading.Lock()
@@ -123,13 +127,22 @@ class KubeClients:
             configuration.api_key = {"authorization": azure.aks_token()}
 
         config.refresh_api_key_hook = refresh
-        config.connection_pool_maxsize = 16  # a cluster's state is read with ~10 calls at once
+        config.connection_pool_maxsize = POOL_SIZE
         config.retries = False  # one retry policy per transport: KubeApi's (urllib3 would retry 3 times under it)
         api_client = k8s.ApiClient(config)
         api_client.request_timeout = self.azure.settings.http_timeout_seconds  # read by KubeApi on every call
         api_client.retry_base_seconds = self.azure.settings.retry_base_seconds / 2  # likewise
         api_client.retry_refused = self.azure.settings.retry_refused  # likewise
         return api_client
+
+
+def open_client_limit() -> int:
+    """How many clusters' pools may stay open: half the soft descriptor limit at POOL_SIZE each, within
+    [MIN_OPEN_CLIENTS, MAX_OPEN_CLIENTS] (20000 descriptors: 512 clusters; 1024: 64)."""
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY:
+        return MAX_OPEN_CLIENTS
+    return max(MIN_OPEN_CLIENTS, min(MAX_OPEN_CLIENTS, soft // (2 * POOL_SIZE)))
 
 
 def _write_ca(pem: bytes) -> Path:
