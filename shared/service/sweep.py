@@ -18,7 +18,7 @@ from shared.config import Settings
 from shared.core import naming
 from shared.core.codes import Code, Finding
 from shared.core.ids import ResourceRef
-from shared.core.model import AuthKind, Intent
+from shared.core.model import AuthKind, Connection, Intent
 from shared.core.orphans import CleanupPolicy, Orphan, OrphanState, plan_orphans, plan_releases
 from shared.core.plan import DeleteObject, Plan, PutLinker
 from shared.core.planner import tagged_ref
@@ -74,7 +74,7 @@ class Sweeper:
         sweep_run: str | None = None,
     ) -> SweepResult:  # fmt: skip
         """One cluster, as a queue-triggered invocation sweeps it (with the run's estate snapshot if given);
-        `sweep_run`: the fanned-out run it belongs to, whose orphan cap and validate budget its invocations share."""
+        `sweep_run`: the fanned-out run it belongs to, whose caps and budgets all its invocations share."""
         estate = estate or self.inventory.estate(all_clusters=True)  # verdicts need the clusters' full details
         run = self.runs.new(estate, dry_run=dry_run, now=now or datetime.now(UTC), sweep_run=sweep_run)
         [sight] = self.reconciler.look_all([cluster], run)
@@ -169,9 +169,9 @@ class Sweeper:
         extension_state = self.inventory.extension_state(info.ref, estate)
         secret_keys, expected, validation, subjects = {}, {}, {}, {}
         existing = {c.name: c for c in observed.actual.connections}
-        for name in self._validations_due(observed, run):  # a POST and its LRO polls: within the run's budget
-            if run.validations.take():
-                validation[name] = arm.validate_linker(info.ref.id, name)
+        due = self._validations_due(observed, existing, run)
+        for name in due[: run.validations.take(len(due))]:  # a POST and its LRO polls each: within the run's budget
+            validation[name] = arm.validate_linker(info.ref.id, name)
         for intent in observed.desired.intents:
             linker = existing.get(intent.linker_name)
             if linker is None:
@@ -197,10 +197,9 @@ class Sweeper:
             missing_targets=missing, expiry_warning=self.reconciler.settings.expiry_warning,
         )  # fmt: skip
 
-    def _validations_due(self, observed: Observation, run: Run) -> list[str]:
-        """The cluster's existing connections Service Connector validates this sweep (shared/core/validation.py):
+    def _validations_due(self, observed: Observation, existing: dict[str, Connection], run: Run) -> list[str]:
+        """The cluster's `existing` connections Service Connector validates this sweep (shared/core/validation.py):
         those about to change or not Succeeded, then those whose hourly slot this is."""
-        existing = {c.name: c for c in observed.actual.connections}
         names = [i.linker_name for i in observed.desired.intents if i.linker_name in existing]
         changing = {a.intent.linker_name for a in observed.plan.actions if isinstance(a, PutLinker)}
         unsettled = {n for n in names if existing[n].provisioning_state != "Succeeded"}
