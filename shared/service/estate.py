@@ -12,6 +12,41 @@ from shared.core.ids import ResourceRef
 from shared.core.model import ClusterInfo, IdentityInfo, TaggedResource, TargetInfo, TargetKind
 
 
+class Memo:
+    """Values computed once per key even when many threads ask at once (the others wait for the first)."""
+
+    def __init__(self) -> None:
+        self._values: dict[tuple, Any] = {}
+        self._loading: dict[tuple, threading.Lock] = {}
+        self._lock = threading.Lock()
+
+    def remember(self, key: tuple, load: Callable[[], Any], keep: Callable[[Any], bool] = lambda v: v is not None):
+        with self._lock:
+            if key in self._values:
+                return self._values[key]
+            loading = self._loading.setdefault(key, threading.Lock())
+        with loading:
+            with self._lock:
+                if key in self._values:
+                    return self._values[key]
+            value = load()
+            if keep(value):
+                with self._lock:
+                    self._values[key] = value
+            return value
+
+
+@dataclass(frozen=True)
+class TagListing:
+    """Everything carrying `sc-group`, as listed (read-only: concurrent runs may share one), with the derivations
+    of it that runs compute once (`derived`: the parsed targets)."""
+
+    clusters: tuple[TaggedResource, ...]
+    targets: tuple[TargetInfo, ...]
+    failures: tuple[ReadFailure, ...]
+    derived: Memo = field(default_factory=Memo, repr=False, compare=False)
+
+
 @dataclass(frozen=True)
 class Estate:
     """One run's view: everything carrying `sc-group` in the managed subscriptions (one paged listing per
@@ -30,26 +65,15 @@ class Estate:
     # Graph (lower-case cluster id; a cluster it does not list has no extension, or one Resource Graph has not seen).
     identities: dict[str, IdentityInfo] | None = None
     extension_states: dict[str, str] | None = None
-    _memo: dict[tuple, Any] = field(default_factory=dict, repr=False, compare=False)
-    _loading: dict[tuple, threading.Lock] = field(default_factory=dict, repr=False, compare=False)
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+    _memo: Memo = field(default_factory=Memo, repr=False, compare=False)
+    # Pure derivations of the tag listing (the parsed targets), shared by every run built from the same listing
+    # (concurrent events of one instance share one listing: Inventory.estate).
+    derived: Memo = field(default_factory=Memo, repr=False, compare=False)
 
     def remember(self, key: tuple, load: Callable[[], Any], keep: Callable[[Any], bool] = lambda v: v is not None):
         """`load()` once per run for `key`, even when many clusters ask at once (the others wait for the first);
         values `keep` refuses (absent, not yet registered) are read again next time."""
-        with self._lock:
-            if key in self._memo:
-                return self._memo[key]
-            loading = self._loading.setdefault(key, threading.Lock())
-        with loading:
-            with self._lock:
-                if key in self._memo:
-                    return self._memo[key]
-            value = load()
-            if keep(value):
-                with self._lock:
-                    self._memo[key] = value
-            return value
+        return self._memo.remember(key, load, keep)
 
     def tagged_cluster(self, cluster: ResourceRef) -> TaggedResource | None:
         return next((c for c in self.clusters if c.id.lower() == cluster.id.lower()), None)

@@ -29,6 +29,7 @@ class EventDriver:
 
     def handle(self, events: list | bytes | str) -> RunReport:
         """Decode, route, reconcile: one RunReport for the whole delivery (undecodable or foreign events ignored)."""
+        arrived = self.inventory.fresh.clock()  # a tag listing begun after this shows what the events announce
         report = RunReport()
         try:
             items = decode(events)
@@ -49,7 +50,7 @@ class EventDriver:
                 hints.append(outcome)
         if not hints and not secret_hints:
             return report
-        estate = self.inventory.estate()
+        estate = self.inventory.estate(since=arrived)
         report.failures += [f.finding() for f in estate.failures]
         run = self.runs.new(estate)
         clusters: dict[ResourceRef, str] = {}
@@ -68,7 +69,7 @@ class EventDriver:
 
     def reconcile_later(self, cluster: ResourceRef) -> RunReport:
         """A deferred cluster, once its wait is over: reconciled from fresh tags and state, like any entry point."""
-        estate = self.inventory.estate()
+        estate = self.inventory.estate(since=self.inventory.fresh.clock())
         report = RunReport(failures=[f.finding() for f in estate.failures])
         report.runs += self.reconciler.reconcile_all([cluster], self.runs.new(estate))
         return report

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
@@ -30,7 +31,8 @@ from shared.core.model import (
     WorkloadState,
 )
 from shared.core.planner import REQUIRED_PROVIDERS, tagged_ref
-from shared.service.estate import Estate
+from shared.service.estate import Estate, TagListing
+from shared.service.fresh import FreshReads
 from shared.service.run import Caches
 
 # Leaf reads of one cluster's state run here (never anything that submits more work, so it cannot deadlock).
@@ -56,31 +58,40 @@ class Inventory:
         self.protected = protected
         self.caches = caches or Caches()  # the process's (the container shares it with every Run)
         self.facts = facts
+        self.fresh = FreshReads()  # the tag listing, shared by concurrent events of this process
 
-    def estate(self, *, all_clusters: bool = False) -> Estate:
+    def estate(self, *, all_clusters: bool = False, since: float | None = None) -> Estate:
         """The run's listing. `all_clusters`: the run covers every cluster, so list their details per
         subscription (one paged call) rather than GET each one. A subscription whose tag listing failed is named
         in `failures` (its resources are unseen, not absent); a failed detail listing only costs a GET per
-        cluster later."""
+        cluster later. `since` (an event's arrival, on `self.fresh.clock`): the tag listing may be one that a
+        concurrent run of this process began at or after it (FreshReads), not necessarily this run's own."""
         with ThreadPoolExecutor(max_workers=4) as pool:
-            listings = pool.map(_attempt(self.arm.tagged_resources), self.subscriptions)
+            shared = functools.partial(self.fresh.read, "tag listing", since, self._tag_listing)
+            listing = pool.submit(self._tag_listing if since is None else shared)
             details = pool.map(_attempt(self.arm.list_clusters), self.subscriptions) if all_clusters else []
             identities = pool.map(_attempt(self.arm.list_identities), self.subscriptions) if all_clusters else []
             extensions = pool.submit(self._extension_states) if all_clusters else None
-            listings, details, identities = list(listings), list(details), list(identities)
-        resources = [r for listing, _ in listings for r in listing]
-        failures = tuple(f for _, failed in listings for f in failed)
-        clusters = tuple(r for r in resources if r.type == CLUSTER_TYPE)
-        targets = tuple(t for t in (_target(r) for r in resources) if t is not None)
-        tagged = {c.id.lower() for c in clusters}
+            listing, details, identities = listing.result(), list(details), list(identities)
+        tagged = {c.id.lower() for c in listing.clusters}
         infos = (info for listing, _ in details for info in listing)
         cluster_infos = {i.ref.id.lower(): i for i in infos if i.ref.id.lower() in tagged}
         listed_identities = None  # a subscription whose identity listing failed: each identity is read by a GET
         if all_clusters and not any(failed for _, failed in identities):
             listed_identities = {i.ref.id.lower(): i for listing, _ in identities for i in listing}
         extension_states = extensions.result() if extensions else None
-        return Estate(clusters, targets, cluster_infos, failures=failures, complete_infos=all_clusters,
-                      identities=listed_identities, extension_states=extension_states)  # fmt: skip
+        return Estate(listing.clusters, listing.targets, cluster_infos, failures=listing.failures,
+                      complete_infos=all_clusters, identities=listed_identities, extension_states=extension_states,
+                      derived=listing.derived)  # fmt: skip
+
+    def _tag_listing(self) -> TagListing:
+        """Everything carrying `sc-group` in the managed subscriptions: one paged listing each, in parallel."""
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            listings = list(pool.map(_attempt(self.arm.tagged_resources), self.subscriptions))
+        resources = [r for listing, _ in listings for r in listing]
+        clusters = tuple(r for r in resources if r.type == CLUSTER_TYPE)
+        targets = tuple(t for t in (_target(r) for r in resources) if t is not None)
+        return TagListing(clusters, targets, tuple(f for _, failed in listings for f in failed))
 
     def _extension_states(self) -> dict[str, str] | None:
         try:

@@ -192,7 +192,7 @@ class Reconciler:
                 identities[identity] = None
                 failed += error.failures
         actual = self.inventory.cluster_state(info, estate, connections)
-        targets = estate.remember(("parsed-targets",), lambda: parse_targets(estate.targets, self.settings))
+        targets = estate.derived.remember(("parsed-targets",), lambda: parse_targets(estate.targets, self.settings))
         desired = desired_state(actual, targets, identities, self.settings, tuple(failed))
         actual = dataclasses.replace(
             actual,

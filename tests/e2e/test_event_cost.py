@@ -4,11 +4,16 @@ does not change per event (provider registration, key tables, cluster endpoints)
 from __future__ import annotations
 
 import contextlib
+import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from azure.core.exceptions import ResourceNotFoundError
 
 from bench import scenario
+from emulator.arm.errors import arm_error
+from emulator.arm.service import ArmService
+from shared.adapters.errors import ReadError
 from shared.adapters.storage import LinkerIndex
 from shared.config import Settings, StorageSettings
 from shared.container import Application
@@ -26,7 +31,11 @@ def instance() -> Application:
 @pytest.fixture
 def admin(make_cloud, azurite, monkeypatch) -> Admin:
     """Three generated clusters (bench/scenario.py), each with two SQL databases and an OpenAI account."""
-    cloud = make_cloud(scenario.generate(3, arm_ms=0, kube_ms=0, throttling=False))
+    return generated(3, make_cloud, azurite, monkeypatch)
+
+
+def generated(clusters: int, make_cloud, azurite, monkeypatch) -> Admin:
+    cloud = make_cloud(scenario.generate(clusters, arm_ms=0, kube_ms=0, throttling=False))
     monkeypatch.setenv("AzureWebJobsStorage", azurite)
     container = LinkerIndex.from_settings(StorageSettings.from_env()).container
     with contextlib.suppress(ResourceNotFoundError):  # a fresh index (Azurite is shared by the session)
@@ -96,3 +105,64 @@ def test_a_stale_index_entry_is_a_place_to_look_never_a_removal(admin):
     assert report.ok and any(scenario.cluster_id(0) in path for path in listed)  # looked at
     assert [c for c in arm_calls(admin, mark) if c["method"] == "DELETE"] == []
     assert len(all_linkers(admin)) == len(before)
+
+
+def test_concurrent_events_of_one_instance_share_a_listing_begun_after_they_arrived(make_cloud, azurite, monkeypatch):
+    """A storm on one instance (the Python worker runs several invocations at once): the events that arrive while a
+    tag listing is in flight share the next one instead of each listing the estate (FreshReads); each still sees
+    its own change, since it only takes a listing begun after it arrived."""
+    admin = generated(6, make_cloud, azurite, monkeypatch)
+    app = instance()
+    assert app.applier.apply().ok
+    assert app.sweeper.run().ok
+    tags = Estate(admin)
+    tags.new_events()
+    for index in range(6):
+        tags.tag(scenario.openai_id(index), {"sc-workloads": "deploy/w5,deploy/w6,deploy/w2"})
+    events = tags.new_events()
+    assert len(events) == 6
+    admin.post("latency", {"arm_ms": 500})  # a listing in flight long enough for every invocation to arrive
+    arrive = threading.Barrier(len(events))
+
+    def invocation(event: dict):
+        arrive.wait()
+        return app.events.handle([event])
+
+    mark = admin.mark()
+    with ThreadPoolExecutor(len(events)) as pool:
+        reports = list(pool.map(invocation, events))
+    admin.post("latency", {"arm_ms": 0})
+    listings = [c for c in arm_calls(admin, mark) if c["method"] == "GET" and c["path"].endswith("/resources")]
+    assert all(report.ok for report in reports), [report.summary() for report in reports]
+    for index, report in enumerate(reports):
+        assert any("w2" in line for line in report.applied), (index, report.applied)
+    assert 1 <= len(listings) <= 3, f"{len(listings)} tag listings for {len(events)} concurrent events"
+
+
+def test_the_tag_listing_reads_every_page_and_fails_whole(admin, monkeypatch):
+    """The tag listing is read as JSON through the client's pipeline: every page (nextLink), and a page that fails
+    fails the listing (never a shorter estate)."""
+    monkeypatch.setattr("emulator.arm.service.PAGE_SIZE", 2)
+    arm = instance().arm
+    tagged = {r["id"].lower() for r in admin.state()["resources"] if "sc-group" in (r.get("tags") or {})}
+    mark = admin.mark()
+    listed = arm.tagged_resources(scenario.SUBSCRIPTION)
+    pages = [c for c in arm_calls(admin, mark) if c["path"].endswith("/resources")]
+    assert {r.id.lower() for r in listed} == tagged and len(listed) == len(tagged) > 4
+    assert len(pages) == -(-len(tagged) // 2), "one GET per page of 2"
+    assert all(r.provisioning_state == "Succeeded" for r in listed)
+    openai = next(r for r in listed if r.id.lower() == scenario.openai_id(0).lower())
+    assert openai.type == "microsoft.cognitiveservices/accounts" and openai.tags["sc-workloads"]
+
+    paged = ArmService._page
+
+    def second_page_refused(service, request, items):
+        if "$skiptoken" in request.query:
+            raise arm_error(403, "AuthorizationFailed", "The client does not have authorization (page 2)")
+        return paged(service, request, items)
+
+    monkeypatch.setattr(ArmService, "_page", second_page_refused)
+    with pytest.raises(ReadError) as failed:
+        arm.tagged_resources(scenario.SUBSCRIPTION)
+    failure = failed.value.failures[0]
+    assert (failure.status, failure.error) == (403, "AuthorizationFailed"), failure
