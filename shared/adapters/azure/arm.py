@@ -4,12 +4,23 @@ from __future__ import annotations
 
 import copy
 import functools
-from collections.abc import Callable, Iterable
+import urllib.parse
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import replace
 from typing import TypeVar
 
+from azure.core.exceptions import (
+    ClientAuthenticationError,
+    HttpResponseError,
+    ResourceExistsError,
+    ResourceNotFoundError,
+    ResourceNotModifiedError,
+    map_error,
+)
+from azure.core.rest import HttpRequest
 from azure.mgmt.containerservice.models import ManagedCluster
-from azure.mgmt.resource.resources.models import GenericResourceExpanded
+from azure.mgmt.core.exceptions import ARMErrorFormat
+from azure.mgmt.resource.resources import ResourceManagementClient
 from azure.mgmt.resourcegraph.models import QueryRequest, QueryRequestOptions
 from azure.mgmt.servicelinker.models import LinkerResource
 
@@ -26,6 +37,9 @@ T = TypeVar("T")
 _NO_ABSENT: object = object()  # for reads where even a 404 is a failure (a listing, a provider, a POST)
 API_VERSIONS = {e.tagged_type.lower(): e.api_version for e in catalogue.ENTRIES}  # GET of a tagged resource
 COSMOS_ACCOUNT_TYPE = "microsoft.documentdb/databaseaccounts"
+RESOURCES_API_VERSION = "2025-04-01"  # azure-mgmt-resource's, for the raw tag listing
+SDK_ERROR_MAP = {401: ClientAuthenticationError, 404: ResourceNotFoundError, 409: ResourceExistsError,
+                 304: ResourceNotModifiedError}  # the generated operations' own  # fmt: skip
 
 
 class Arm:
@@ -57,12 +71,15 @@ class Arm:
 
     def tagged_resources(self, subscription_id: str) -> list[TaggedResource]:
         """Everything carrying `sc-group` in a subscription, with its provisioning state: one paged call, not one per
-        resource (an event needs no GET of its cluster)."""
-        resources = self.clients.resources(subscription_id).resources
-        listing = self._listing("tag listing", f"/subscriptions/{subscription_id}",
-                                lambda: resources.list(filter=f"tagName eq '{GROUP_TAG}'",
-                                                       expand="provisioningState,createdTime"))  # fmt: skip
-        return [self._with_capabilities(_tagged(r), r.created_time) for r in listing]
+        resource (an event needs no GET of its cluster). Read as JSON through the client's own pipeline
+        (`send_request`: its credential, pacing and retries): the SDK's models of a 400-resource listing cost an
+        event ~35 ms of CPU, more than everything else it reads."""
+        client = self.clients.resources(subscription_id)
+        query = {"api-version": RESOURCES_API_VERSION, "$filter": f"tagName eq '{GROUP_TAG}'",
+                 "$expand": "provisioningState,createdTime"}  # fmt: skip
+        first = HttpRequest("GET", f"/subscriptions/{subscription_id}/resources", params=query)
+        listing = self._listing("tag listing", f"/subscriptions/{subscription_id}", lambda: _json_pages(client, first))
+        return [self._with_capabilities(_tagged(r), r.get("createdTime")) for r in listing]
 
     def _with_capabilities(self, resource: TaggedResource, created: object) -> TaggedResource:
         """A Cosmos DB account's API is in its properties, which a listing leaves out: one GET per tagged
@@ -208,10 +225,28 @@ class Arm:
         return [c.name for c in result.configurations or []]
 
 
-def _tagged(resource: GenericResourceExpanded) -> TaggedResource:
+def _json_pages(client: ResourceManagementClient, request: HttpRequest) -> Iterator[dict]:
+    """The items of an ARM listing, following `nextLink` (with our api-version, as the SDK's pagers do); an error
+    answer raises as the SDK's own operations raise it."""
+    while True:
+        response = client.send_request(request)
+        if response.status_code != 200:
+            map_error(status_code=response.status_code, response=response, error_map=SDK_ERROR_MAP)
+            raise HttpResponseError(response=response, error_format=ARMErrorFormat)
+        page = response.json()
+        yield from page.get("value") or []
+        if not page.get("nextLink"):
+            return
+        link = urllib.parse.urlparse(page["nextLink"])
+        query = dict(urllib.parse.parse_qsl(link.query)) | {"api-version": RESOURCES_API_VERSION}
+        request = HttpRequest("GET", urllib.parse.urljoin(page["nextLink"], link.path), params=query)
+
+
+def _tagged(resource: dict) -> TaggedResource:
+    """From the listing's JSON (GenericResourceExpanded's wire names)."""
     return TaggedResource(
-        id=resource.id, type=(resource.type or "").lower(), kind=resource.kind or "", tags=dict(resource.tags or {}),
-        provisioning_state=resource.provisioning_state,
+        id=resource.get("id"), type=(resource.get("type") or "").lower(), kind=resource.get("kind") or "",
+        tags=dict(resource.get("tags") or {}), provisioning_state=resource.get("provisioningState"),
     )  # fmt: skip
 
 
