@@ -179,12 +179,18 @@ class LinkerIndex(_IndexBlobs):
     cluster's own linker listing decides what it holds. Every method fails soft (a failed index read is "unknown",
     a failed write is logged): routing then falls back, and the next sweep re-syncs."""
 
+    def __init__(self, blobs: BlobServiceClient):
+        super().__init__(blobs)
+        self._built = False
+
     def clusters_for(self, target_id: str) -> frozenset[str] | None:
         """Lower-case ids of the clusters recorded as holding a linker to the target; None when unknown (the index
         was never completed by a sweep, or storage did not answer)."""
         try:
-            if not self.container.get_blob_client(_BUILT).exists():
-                return None
+            if not self._built:  # once a sweep has built it, it stays built: not read again on every event
+                if not self.container.get_blob_client(_BUILT).exists():
+                    return None
+                self._built = True
             listing = self.container.list_blobs(name_starts_with=f"linkers/{_key(target_id)}/", include=["metadata"])
             return frozenset((b.metadata or {}).get("cluster", "").lower() for b in listing) - {""}
         except AzureError as error:
