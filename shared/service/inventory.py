@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import math
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
 from typing import Any
 
 from shared.adapters.azure.arm import Arm
@@ -207,6 +209,26 @@ class Inventory:
                 for item in results["Namespace"]
             },
         )
+
+    def workloads_again(self, actual: ClusterState, refs: Iterable[WorkloadRef]) -> ClusterState:
+        """`actual` with these workloads read again (one GET each, at once; one now gone is dropped), when nothing
+        else in the cluster was changed since it was read: a pass confirming the rollouts it started."""
+        api = KubeApi(self.kube.for_cluster(actual.info.ref))
+        futures = {ref: _READS.submit(api.get, ref.kind, ref.namespace, ref.name) for ref in set(refs)}
+        workloads, failures = dict(actual.workloads), []
+        for ref, future in futures.items():
+            try:
+                manifest = future.result()
+            except ReadError as error:
+                failures += error.failures
+                continue
+            if manifest is None:
+                workloads.pop(ref, None)
+            else:
+                workloads[ref] = WorkloadState(ref, manifest)
+        if failures:
+            raise ReadError(tuple(failures))
+        return dataclasses.replace(actual, workloads=workloads, observed_at=datetime.now(UTC))
 
     def configuration_names(self, cluster: ResourceRef, connection: Connection, estate: Estate) -> frozenset[str]:
         """The keys Service Connector writes into a connection's secret (listConfigurations). They depend on the

@@ -37,7 +37,7 @@ from shared.core.planner import Desired, PlannerSettings, desired_state, parse_t
 from shared.core.tags import parse_cluster_tags
 from shared.service.executor import Executor
 from shared.service.inventory import Inventory
-from shared.service.results import ClusterResult, OutcomeStatus
+from shared.service.results import ClusterResult, Outcome, OutcomeStatus
 from shared.service.run import Run
 
 log = get_logger("app")
@@ -164,10 +164,23 @@ class Reconciler:
             result.findings = list(plan.findings) + result.outcome_findings()
             if not any(o.status is OutcomeStatus.APPLIED and _follows_up(o.action) for o in outcomes):
                 break
-            # A pass that changed nothing in ARM (a rollout to confirm) re-reads the cluster, not its linkers.
-            arm_changed = any(o.status is OutcomeStatus.APPLIED and isinstance(o.action, FOLLOW_UP_ACTIONS)
-                              for o in outcomes)  # fmt: skip
-            observed = self.observe(cluster, run, release, None if arm_changed else observed.actual.connections)
+            observed = self._look_again(observed, outcomes, run, release)
+
+    def _look_again(
+        self, observed: Observation, outcomes: list[Outcome], run: Run, release: frozenset[str]
+    ) -> Observation | None:
+        """The next pass's view. A pass that only patched workloads (rollouts to confirm) changed nothing else: those
+        workloads are read again (one GET each) and the plan remade on the rest of the view, instead of every list
+        of the cluster again; a pass that changed nothing in ARM keeps the linkers it read; otherwise everything is
+        read again."""
+        cluster = observed.actual.info.ref
+        applied = [o.action for o in outcomes if o.status is OutcomeStatus.APPLIED]
+        if all(isinstance(action, RewireWorkload) for action in applied):
+            patched = [o.action.workload for o in outcomes if isinstance(o.action, RewireWorkload)]
+            actual = self.inventory.workloads_again(observed.actual, patched)
+            return Observation(observed.desired, actual, plan_cluster(observed.desired, actual, self.settings, release))
+        arm_changed = any(isinstance(action, FOLLOW_UP_ACTIONS) for action in applied)
+        return self.observe(cluster, run, release, None if arm_changed else observed.actual.connections)
 
     def observe(
         self, cluster: ResourceRef, run: Run, release: frozenset[str] = frozenset(),

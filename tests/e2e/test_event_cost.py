@@ -89,6 +89,28 @@ def test_a_warm_event_costs_three_reads_and_routes_by_the_index(admin):
     assert other.index.clusters_for(oai[1]) == frozenset(), "the delete was recorded in the index"
 
 
+def test_a_pass_that_only_patched_workloads_confirms_them_with_one_get_each(admin):
+    """Wiring a workload rolls it out; the pass that confirms the rollout reads that workload again, not every list
+    of the cluster (it changed nothing else)."""
+    app = instance()
+    assert app.applier.apply().ok
+    tags = Estate(admin)
+    tags.new_events()
+    tags.tag(scenario.openai_id(1), {"sc-workloads": "deploy/w5,deploy/w6,deploy/w2"})
+    events = tags.new_events()
+    mark = admin.mark()
+    report = app.events.handle(events)
+    assert report.ok and any("w2" in line for line in report.applied), report.summary()
+    assert [run.step.next.value for run in report.runs] == ["done"], "the rollout was confirmed in the same run"
+    kube = [c for c in admin.requests_since(mark) if c["service"] == "kube"]
+    patched = [i for i, c in enumerate(kube) if c["method"] == "PATCH"]
+    assert len(patched) == 1 and kube[patched[0]]["path"].endswith("/deployments/w2")
+    lists = [c["path"].split("/", 3)[3] for c in kube if c["method"] == "GET" and "/namespaces/" not in c["path"]]
+    assert sorted(lists) == sorted(set(lists)), f"a list made twice: {sorted(lists)}"
+    after = [c for c in kube[patched[0] + 1 :] if c["method"] == "GET"]
+    assert [c["path"].rsplit("/", 2)[-2:] for c in after] == [["deployments", "w2"]], [c["path"] for c in after]
+
+
 def test_a_stale_index_entry_is_a_place_to_look_never_a_removal(admin):
     app = instance()
     assert app.applier.apply().ok
