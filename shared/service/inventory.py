@@ -6,7 +6,7 @@ import dataclasses
 import functools
 import math
 from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
 
@@ -281,12 +281,22 @@ class Inventory:
             (i.namespace, i.secret_name) for i in intents
             if i.workloads and i.secret_name in actual.secrets.get(i.namespace, frozenset())
         }  # fmt: skip
-        digests = {}
-        for namespace, name in sorted(wanted):
-            digest = api.secret_digest(namespace, name)
-            if digest is not None:
-                digests[(namespace, name)] = digest
-        return digests
+        reads = {key: _READS.submit(api.secret_digest, *key) for key in sorted(wanted)}  # at once: one round trip
+        digests = {key: read.result() for key, read in reads.items()}
+        return {key: digest for key, digest in digests.items() if digest is not None}
+
+    def contents(self, actual: ClusterState, intents: tuple[Intent, ...], estate: Estate) -> ClusterState:
+        """`actual` with what the plan compares beyond names: the env keys the workloads get, the Key Vault
+        versions and our secrets' content digests (the vault and the cluster read at once)."""
+        versions = _READS.submit(self.vault_versions, intents, estate)
+        digests = self.secret_digests(actual, intents)
+        return dataclasses.replace(actual, env_keys=self.env_keys(actual, intents, estate),
+                                   vault_versions=versions.result(), secret_digests=digests,
+                                   observed_at=datetime.now(UTC))  # fmt: skip
+
+    def soon(self, read: Callable[[], Any]) -> Future:
+        """A leaf read (one that submits no more work) started now and awaited later, beside others."""
+        return _READS.submit(read)
 
     def env_keys(self, actual: ClusterState, intents: Iterable[Intent], estate: Estate) -> dict[tuple, frozenset]:
         """The keys of every connection secret the intents' workloads get or would get through envFrom: the

@@ -12,10 +12,8 @@ through the same budget and executor)."""
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 from shared.adapters import telemetry
 from shared.adapters.errors import ReadError
@@ -198,22 +196,19 @@ class Reconciler:
         identities: dict[ResourceRef, IdentityInfo | None] = {}
         failed = list(estate.failures)
         identity = cluster_tags.identity if cluster_tags else None
-        if identity and identity.subscription_id.lower() in self.settings.managed_subscriptions:
-            try:  # never read outside SC_SUBSCRIPTIONS
-                identities[identity] = self.inventory.identity(identity, estate)
+        managed = identity is not None and identity.subscription_id.lower() in self.settings.managed_subscriptions
+        # never read outside SC_SUBSCRIPTIONS; read beside the cluster's state, not before it
+        identity_read = self.inventory.soon(lambda: self.inventory.identity(identity, estate)) if managed else None
+        actual = self.inventory.cluster_state(info, estate, connections)
+        if identity_read is not None:
+            try:
+                identities[identity] = identity_read.result()
             except ReadError as error:
                 identities[identity] = None
                 failed += error.failures
-        actual = self.inventory.cluster_state(info, estate, connections)
         targets = estate.derived.remember(("parsed-targets",), lambda: parse_targets(estate.targets, self.settings))
         desired = desired_state(actual, targets, identities, self.settings, tuple(failed))
-        actual = dataclasses.replace(
-            actual,
-            env_keys=self.inventory.env_keys(actual, desired.intents, estate),
-            vault_versions=self.inventory.vault_versions(desired.intents, estate),
-            secret_digests=self.inventory.secret_digests(actual, desired.intents),
-            observed_at=datetime.now(UTC),
-        )
+        actual = self.inventory.contents(actual, desired.intents, estate)
         plan = plan_cluster(desired, actual, self.settings, release)
         return Observation(desired, actual, plan)
 
