@@ -7,6 +7,7 @@ protected namespaces are never touched; workloads are wired only once their secr
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
@@ -37,6 +38,7 @@ from shared.core.model import (
     Intent,
     ObjectKind,
     TargetInfo,
+    TargetKind,
     Wiring,
     WorkloadRef,
     WorkloadState,
@@ -105,13 +107,31 @@ class ParsedTargets:
 
 def parse_targets(targets: Iterable[TargetInfo], settings: PlannerSettings) -> ParsedTargets:
     unique = sorted({t.ref: t for t in targets}.values(), key=lambda t: t.ref)
-    parsed = []
-    for target in unique:
+    return ParsedTargets(tuple(ParsedTarget(t, *_parsed_tags(t, settings)) for t in unique))
+
+
+def _parsed_tags(target: TargetInfo, settings: PlannerSettings) -> tuple[TargetTags | None, tuple[Finding, ...]]:
+    try:
+        key = tuple(sorted(target.tags.items()))
+        hash(key)
+    except (AttributeError, TypeError):  # not a mapping of strings: parsed (and refused) without the memo
         tags, findings = parse_target_tags(target.ref, target.kind, target.tags,
                                            protected_namespaces=settings.protected_namespaces,
                                            vault_suffixes=settings.vault_suffixes)  # fmt: skip
-        parsed.append(ParsedTarget(target, tags, tuple(findings)))
-    return ParsedTargets(tuple(parsed))
+        return tags, tuple(findings)
+    return _memoised_parse(target.ref, target.kind, key, settings.protected_namespaces, settings.vault_suffixes)
+
+
+@functools.lru_cache(maxsize=16384)
+def _memoised_parse(
+    ref: ResourceRef, kind: TargetKind, tags: tuple[tuple[str, str], ...], protected: tuple[str, ...],
+    suffixes: tuple[str, ...],
+) -> tuple[TargetTags | None, tuple[Finding, ...]]:  # fmt: skip
+    """A target's tags change far less often than they are read (every event's listing reads the estate again): an
+    instance parses only what changed, not 300 targets (12 ms) per event. Pure, and its answers are immutable."""
+    parsed, findings = parse_target_tags(ref, kind, dict(tags), protected_namespaces=protected,
+                                         vault_suffixes=suffixes)  # fmt: skip
+    return parsed, tuple(findings)
 
 
 def desired_state(
