@@ -65,6 +65,9 @@ class Estate:
     # Graph (lower-case cluster id; a cluster it does not list has no extension, or one Resource Graph has not seen).
     identities: dict[str, IdentityInfo] | None = None
     extension_states: dict[str, str] | None = None
+    # An event's run: reads it may share with concurrent runs of this process must have begun at or after this (its
+    # arrival, on Inventory.fresh's clock; FreshReads). None: the run makes its own reads.
+    fresh_since: float | None = None
     _memo: Memo = field(default_factory=Memo, repr=False, compare=False)
     # Pure derivations of the tag listing (the parsed targets), shared by every run built from the same listing
     # (concurrent events of one instance share one listing: Inventory.estate).

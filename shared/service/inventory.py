@@ -84,7 +84,7 @@ class Inventory:
         extension_states = extensions.result() if extensions else None
         return Estate(listing.clusters, listing.targets, cluster_infos, failures=listing.failures,
                       complete_infos=all_clusters, identities=listed_identities, extension_states=extension_states,
-                      derived=listing.derived)  # fmt: skip
+                      derived=listing.derived, fresh_since=since)  # fmt: skip
 
     def _tag_listing(self) -> TagListing:
         """Everything carrying `sc-group` in the managed subscriptions: one paged listing each, in parallel."""
@@ -252,8 +252,8 @@ class Inventory:
 
     def vault_versions(self, intents: Iterable[Intent], estate: Estate) -> dict[tuple[str, str], tuple | None]:
         """The versions (metadata only) of every Key Vault secret the intents' connections carry: one listing per
-        secret per run. A vault that answers 403/404 is unreadable (None: nothing is rotated, the sweep says so);
-        any other failure is a ReadError, like every read."""
+        secret per run (for concurrent events, one begun after they arrived). A vault that answers 403/404 is
+        unreadable (None: nothing is rotated, the sweep says so); any other failure is a ReadError, like every read."""
         found: dict[tuple[str, str], tuple | None] = {}
         for intent in intents:
             url = rotation.password_url(intent)
@@ -264,14 +264,19 @@ class Inventory:
             if check_key in found:
                 continue
             try:
-                found[check_key] = estate.remember(
-                    ("vault-versions", *check_key), lambda u=url: self.keyvault.versions(u)
-                )
+                found[check_key] = self._once(estate, ("vault-versions", *check_key),
+                                              lambda u=url: self.keyvault.versions(u))  # fmt: skip
             except ReadError as error:
                 if error.failures[0].status not in (403, 404):
                     raise
                 found[check_key] = None
         return found
+
+    def _once(self, estate: Estate, key: tuple, load: Callable[[], Any]) -> Any:
+        """Once per run; an event's run shares it with concurrent runs when it began after the run's event arrived."""
+        if estate.fresh_since is None:
+            return estate.remember(key, load)
+        return estate.remember(key, lambda: self.fresh.read(key, estate.fresh_since, load))
 
     def secret_digests(self, actual: ClusterState, intents: Iterable[Intent]) -> dict[tuple[str, str], str]:
         """The content digest of each of our connections' secrets that a workload reads or should read (one GET

@@ -131,8 +131,9 @@ def test_a_stale_index_entry_is_a_place_to_look_never_a_removal(admin):
 
 def test_concurrent_events_of_one_instance_share_a_listing_begun_after_they_arrived(make_cloud, azurite, monkeypatch):
     """A storm on one instance (the Python worker runs several invocations at once): the events that arrive while a
-    tag listing is in flight share the next one instead of each listing the estate (FreshReads); each still sees
-    its own change, since it only takes a listing begun after it arrived."""
+    tag listing is in flight share the next one instead of each listing the estate (FreshReads), and so the Key
+    Vault versions they all read; each still sees its own change, since it only takes a read begun after it
+    arrived."""
     admin = generated(6, make_cloud, azurite, monkeypatch)
     app = instance()
     assert app.applier.apply().ok
@@ -155,10 +156,12 @@ def test_concurrent_events_of_one_instance_share_a_listing_begun_after_they_arri
         reports = list(pool.map(invocation, events))
     admin.post("latency", {"arm_ms": 0})
     listings = [c for c in arm_calls(admin, mark) if c["method"] == "GET" and c["path"].endswith("/resources")]
+    vault = [c for c in admin.requests_since(mark) if c["service"] == "keyvault"]  # the SQL password's versions
     assert all(report.ok for report in reports), [report.summary() for report in reports]
     for index, report in enumerate(reports):
         assert any("w2" in line for line in report.applied), (index, report.applied)
     assert 1 <= len(listings) <= 3, f"{len(listings)} tag listings for {len(events)} concurrent events"
+    assert 1 <= len(vault) <= 3, f"{len(vault)} Key Vault listings for {len(events)} concurrent events"
 
 
 def test_the_tag_listing_reads_every_page_and_fails_whole(admin, monkeypatch):
