@@ -108,7 +108,7 @@ def _run(size: int, concurrency: int, phases: str, arm_ms: int, kube_ms: int, st
             measured = json.loads(worker.stdout.strip().splitlines()[-1])
             if "storm" in phases.split(","):
                 admin = AdminClient(env["SC_ARM_ENDPOINT"], env["REQUESTS_CA_BUNDLE"])
-                measured |= storm.run_storm(admin, size, storm_workers, env, driver_calls)
+                measured |= storm.run_storm(admin, size, storm_workers, env, driver_calls, cloud.pid)
             return measured
         finally:
             cloud.terminate()
@@ -163,7 +163,7 @@ def table(rows: list[dict], machine_info: dict) -> Table:
 
 COLUMNS = ("N", "phase", "conc", "wall s", "floor s", "wall/floor", "speed-up", "ARM GET", "ARM PUT", "ARM POST",
            "ARM DEL", "429s", "retries", "reads/conn", "reads/event", "write-bucket/event", "peak MB", "event s",
-           "round trips")  # fmt: skip
+           "round trips", "CPU s app/cloud")  # fmt: skip
 
 
 def cells(row: dict) -> list[str]:
@@ -176,6 +176,7 @@ def cells(row: dict) -> list[str]:
         _maybe(row.get("reads_per_event"), "{:.2f}"), _maybe(row.get("write_bucket_per_event"), "{:.2f}"),
         _maybe(row.get("peak_rss_mb"), "{:.0f}"), _maybe(row.get("event_latency_s"), "{:.2f}"),
         _maybe(row.get("round_trips"), "{:.0f}"),
+        "-" if row.get("app_cpu_s") is None else f"{row['app_cpu_s']:.1f}/{row['cloud_cpu_s']:.1f}",
     ]  # fmt: skip
 
 

@@ -44,8 +44,10 @@ def retag(admin: AdminClient, env: dict, targets: list[str], workloads: str) -> 
     return admin.get("events", since=cursor)["events"]
 
 
-def run_storm(admin: AdminClient, size: int, workers: int, env: dict, calls) -> dict:
-    """`calls(log)` summarises a request log (bench.driver._calls). Returns the storm's and the batch's figures."""
+def run_storm(admin: AdminClient, size: int, workers: int, env: dict, calls, cloud_pid: int) -> dict:
+    """`calls(log)` summarises a request log (bench.driver._calls). Returns the storm's and the batch's figures, with
+    the CPU seconds the instances and the local cloud (`cloud_pid`) spent on each: on a shared machine they say
+    whether a phase was held by CPU or by waiting."""
     targets = [scenario.openai_id(i) for i in range(size)]
     warmups = [scenario.sql_id(i) for i in range(workers)]
     warm_events = retag(admin, env, warmups, "deploy/w1,deploy/w2")  # unchanged tags: an event with nothing to do
@@ -65,20 +67,24 @@ def run_storm(admin: AdminClient, size: int, workers: int, env: dict, calls) -> 
         storm_events = retag(admin, env, targets, STORM_WORKLOADS)  # once every instance is warm
         admin.post("throttling", {"enabled": True, "reset": True})
         mark = admin.mark()
+        cpu = _cpu([p.pid for p in processes], cloud_pid)
         started = time.perf_counter()
         for index, process in enumerate(processes):
             process.stdin.write(json.dumps({"events": storm_events[index::workers]}) + "\n")
             process.stdin.flush()
         outputs = [json.loads(_expect(process, "{")) for process in processes]
         storm_wall = time.perf_counter() - started
+        storm_cpu = _cpu_since(cpu, [p.pid for p in processes], cloud_pid)
         storm_log = admin.requests_since(mark)
         # the batch: the same work again (one more workload per target), every event in one invocation
         batch_events = retag(admin, env, targets, BATCH_WORKLOADS)
         admin.post("throttling", {"enabled": True, "reset": True})
         mark = admin.mark()
+        cpu = _cpu([processes[0].pid], cloud_pid)
         processes[0].stdin.write(json.dumps({"batch": batch_events}) + "\n")
         processes[0].stdin.flush()
         batch = json.loads(_expect(processes[0], "{"))
+        batch_cpu = _cpu_since(cpu, [processes[0].pid], cloud_pid)
         batch_log = admin.requests_since(mark)
     finally:
         for process in processes:
@@ -90,11 +96,25 @@ def run_storm(admin: AdminClient, size: int, workers: int, env: dict, calls) -> 
              "ok": all(out["ok"] for out in outputs) and len(storm_events) == size,
              "problems": [p for out in outputs for p in out["problems"]][:5],
              "event_p50_s": latencies[len(latencies) // 2] if latencies else None,
-             "event_max_s": latencies[-1] if latencies else None, **calls(storm_log)}  # fmt: skip
+             "event_max_s": latencies[-1] if latencies else None, **storm_cpu, **calls(storm_log)}  # fmt: skip
     batch_figures = {"wall_s": batch["wall_s"], "events": len(batch_events), "workers": 1,
                      "ok": batch["ok"] and len(batch_events) == size, "problems": batch["problems"],
-                     **calls(batch_log)}  # fmt: skip
+                     **batch_cpu, **calls(batch_log)}  # fmt: skip
     return {"storm": per_event(storm), "batch": per_event(batch_figures)}
+
+
+def cpu_seconds(pid: int) -> float:
+    """A process's CPU time so far (user + system), from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _cpu(instances: list[int], cloud_pid: int) -> dict:
+    return {"app_cpu_s": sum(cpu_seconds(pid) for pid in instances), "cloud_cpu_s": cpu_seconds(cloud_pid)}
+
+
+def _cpu_since(before: dict, instances: list[int], cloud_pid: int) -> dict:
+    return {key: round(value - before[key], 2) for key, value in _cpu(instances, cloud_pid).items()}
 
 
 def per_event(figures: dict) -> dict:
